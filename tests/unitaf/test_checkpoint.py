@@ -1,0 +1,159 @@
+"""Safe checkpoint reading: our safetensors reader, weights_only torch.load, strict key/shape checks."""
+import json
+import struct
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from tests.conftest import PARITY, need  # noqa: E402
+from unitaf_blender.engines.unitaf.checkpoint import (  # noqa: E402
+    CheckpointError, flatten, load_into, read_checkpoint, read_safetensors)
+
+_TAGS = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
+         torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL", torch.float64: "F64"}
+
+
+def write_safetensors(path, tensors, pad_header=0):
+    """Minimal independent writer used only to produce test files."""
+    header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
+    for name, t in tensors.items():
+        raw = t.contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        header[name] = {"dtype": _TAGS[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    hb = json.dumps(header).encode() + b" " * pad_header
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+
+
+def _sample():
+    g = torch.Generator().manual_seed(0)
+    return {
+        "a.weight": torch.randn(3, 5, generator=g),
+        "a.half": torch.randn(4, generator=g).half(),
+        "a.bf16": torch.randn(2, 3, generator=g).bfloat16(),
+        "ids": torch.arange(-3, 4, dtype=torch.int64),
+        "ids32": torch.tensor([7, -1], dtype=torch.int32),
+        "mask": torch.tensor([True, False, True]),
+        "scalar": torch.tensor(2.5),
+        "empty": torch.zeros(0, 4),
+    }
+
+
+def test_safetensors_roundtrip(tmp_path):
+    src = _sample()
+    write_safetensors(tmp_path / "m.safetensors", src, pad_header=5)
+    got = read_safetensors(tmp_path / "m.safetensors")
+    assert set(got) == set(src)
+    for k, v in src.items():
+        assert got[k].dtype == v.dtype and got[k].shape == v.shape
+        assert torch.equal(got[k], v), k
+    # read_checkpoint dispatches on the extension
+    assert torch.equal(read_checkpoint(tmp_path / "m.safetensors")["a.bf16"], src["a.bf16"])
+
+
+def test_safetensors_truncated(tmp_path):
+    write_safetensors(tmp_path / "m.safetensors", _sample())
+    data = (tmp_path / "m.safetensors").read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[:-7])
+    with pytest.raises(CheckpointError, match=r"cut\.safetensors.*(truncated|corrupt)"):
+        read_safetensors(tmp_path / "cut.safetensors")
+    (tmp_path / "junk.safetensors").write_bytes(b"\xff" * 64)
+    with pytest.raises(CheckpointError, match="junk.safetensors"):
+        read_safetensors(tmp_path / "junk.safetensors")
+
+
+def test_safetensors_parity_files_match_key_listing():
+    for rel in ("semantic/semantic_codec/model.safetensors", "semantic/w2v-bert-2.0/model.safetensors"):
+        path = need(PARITY / rel)
+        got = read_safetensors(path)
+        rows = [line.split("\t") for line in (path.parent / (path.name + ".keys.txt")).read_text().splitlines()]
+        assert len(got) == len(rows)
+        for key, shape, dtype in rows:
+            assert tuple(got[key].shape) == tuple(json.loads(shape.replace("(", "[").replace(",)", "]").replace(")", "]")))
+            assert str(got[key].dtype) == f"torch.{dtype}"
+            assert torch.isfinite(got[key]).all()
+
+
+def test_read_checkpoint_containers(tmp_path):
+    sd = {"w": torch.ones(2), "b": torch.zeros(3)}
+    torch.save(sd, tmp_path / "plain.pt")
+    torch.save({"model": sd, "step": 5}, tmp_path / "wrapped.pt")
+    torch.save({"net": {"cfm": {"x": torch.ones(1)}, "length_regulator": {"y": torch.zeros(2)}},
+                "optimizer": {"state": {}}, "iters": 10}, tmp_path / "nested.pth")
+    assert set(read_checkpoint(tmp_path / "plain.pt")) == {"w", "b"}
+    assert set(read_checkpoint(tmp_path / "wrapped.pt", container="model")) == {"w", "b"}
+    assert set(read_checkpoint(tmp_path / "nested.pth", container="net")) == {"cfm.x", "length_regulator.y"}
+    assert set(read_checkpoint(tmp_path / "nested.pth", container="net.cfm")) == {"x"}
+    with pytest.raises(CheckpointError, match=r"nested\.pth.*'generator'"):
+        read_checkpoint(tmp_path / "nested.pth", container="generator")
+    assert flatten({"a": {"b": {"c": 1}}, "d": 2}) == {"a.b.c": 1, "d": 2}
+
+
+def test_read_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match=r"not found: .*nope\.pt"):
+        read_checkpoint(tmp_path / "nope.pt")
+    (tmp_path / "corrupt.pt").write_bytes(b"PK\x03\x04 definitely not a zip")
+    with pytest.raises(CheckpointError, match=r"corrupt\.pt.*(unreadable|corrupt)"):
+        read_checkpoint(tmp_path / "corrupt.pt")
+    torch.save({"w": torch.ones(1)}, tmp_path / "good.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "good.pt").read_bytes()[:100])
+    with pytest.raises(CheckpointError, match="cut.pt"):
+        read_checkpoint(tmp_path / "cut.pt")
+    torch.save({"meta": 3}, tmp_path / "notensors.pt")
+    with pytest.raises(CheckpointError, match="no tensors"):
+        read_checkpoint(tmp_path / "notensors.pt")
+
+
+class Payload:  # a class torch's weights_only unpickler must refuse
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_non_tensor_payload_refused(tmp_path, capsys):
+    torch.save({"w": torch.ones(1), "evil": Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match=r"evil\.pt: refused"):
+        read_checkpoint(tmp_path / "evil.pt")
+    assert "this must never run" not in capsys.readouterr().out
+
+
+def _model():
+    return torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+
+
+def test_load_into_ok_with_prefix_rename_ignore():
+    src = _model()
+    state = {"module." + k: v.clone() + 1 for k, v in src.state_dict().items()}
+    state["module.inference_model.x"] = torch.ones(1)
+    state["module.0.w"] = state.pop("module.0.weight")
+    dst = _model()
+    load_into(dst, state, "test.pt", strip_prefix="module.", rename={"0.w": "0.weight"},
+              ignore=("inference_model.",))
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v + 1)
+    # callable rename that drops a key
+    dst2 = _model()
+    load_into(dst2, {**{k: v for k, v in src.state_dict().items()}, "junk": torch.ones(1)}, "x.pt",
+              rename=lambda k: None if k == "junk" else k)
+
+
+def test_load_into_shape_mismatch_names_first_key_and_shapes():
+    state = dict(_model().state_dict())
+    state["2.weight"] = torch.zeros(5, 3)
+    with pytest.raises(CheckpointError, match=r"bad\.pt: key '2\.weight' has shape \(5, 3\).*expects \(2, 3\)"):
+        load_into(_model(), state, "bad.pt")
+
+
+def test_load_into_missing_and_unexpected():
+    state = dict(_model().state_dict())
+    del state["0.bias"]
+    state["extra.weight"] = torch.ones(1)
+    with pytest.raises(CheckpointError, match=r"m\.pt.*1 missing \(first: '0\.bias'\).*1 unexpected"):
+        load_into(_model(), state, "m.pt")
+    dst = _model()
+    before = dst.state_dict()["0.bias"].clone()
+    load_into(dst, state, "m.pt", strict=False)  # partial load keeps the missing tensor
+    assert torch.equal(dst.state_dict()["0.bias"], before)
+    assert torch.equal(dst.state_dict()["0.weight"], state["0.weight"])

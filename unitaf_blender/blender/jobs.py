@@ -1,0 +1,114 @@
+"""Run an engine off the main thread; hand its result to Blender on the main thread.
+
+Blender's Python API is not thread safe, so the worker thread only calls
+`engine.generate(request, progress, cancel)` (plain data in, a Performance out) and posts
+messages on a queue. `poll()`, called from the main thread (a modal operator's timer),
+drains the queue and, when the performance is ready, calls `apply(perf)`, the only step
+that touches bpy. A cancelled or failed job therefore never changes the scene.
+"""
+import queue
+import threading
+
+from ..engines import Cancelled
+
+PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
+FINISHED_STATES = (DONE, FAILED, CANCELLED)
+
+_current = None   # the job shown in the panel (one at a time)
+
+
+def current():
+    return _current
+
+
+def set_current(job):
+    global _current
+    _current = job
+
+
+class GenerateJob:
+    def __init__(self, engine, request, apply):
+        self.engine, self.request, self.apply = engine, request, apply
+        self.cancel_event = threading.Event()
+        self.state = PENDING
+        self.progress = 0.0
+        self.stage = "Waiting"
+        self.result = None        # whatever apply() returned (a TakeResult)
+        self.error = None         # message for the user when FAILED
+        self._queue = queue.Queue()
+        self._thread = None
+
+    # worker side (no bpy here) ----------------------------------------------------------------
+    def _report(self, fraction, stage):
+        self._queue.put(("progress", float(fraction), str(stage)))
+
+    def _run(self):
+        try:
+            perf = self.engine.generate(self.request, self._report, self.cancel_event)
+        except Cancelled:
+            self._queue.put(("cancelled", None))
+        except BaseException as e:   # surfaced to the user on the main thread
+            self._queue.put(("failed", e))
+        else:
+            self._queue.put(("done", perf))
+
+    # main-thread side ------------------------------------------------------------------------
+    def start(self):
+        if self.state != PENDING:
+            raise RuntimeError("job already started")
+        self.state = RUNNING
+        self.stage = "Starting"
+        self._thread = threading.Thread(target=self._run, name="UniTAF generate", daemon=True)
+        self._thread.start()
+
+    def request_cancel(self):
+        self.cancel_event.set()
+
+    @property
+    def finished(self):
+        return self.state in FINISHED_STATES
+
+    def poll(self):
+        """Drain the queue; apply a finished performance. Returns the state."""
+        while not self.finished:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            kind = msg[0]
+            if kind == "progress":
+                self.progress = min(max(msg[1], 0.0), 1.0)
+                self.stage = msg[2]
+            elif kind == "cancelled":
+                self._finish(CANCELLED, "Cancelled")
+            elif kind == "failed":
+                self.error = _message(msg[1])
+                self._finish(FAILED, "Failed")
+            elif kind == "done":
+                if self.cancel_event.is_set():   # Esc came after the worker finished
+                    self._finish(CANCELLED, "Cancelled")
+                    break
+                try:
+                    self.result = self.apply(msg[1])
+                except Exception as e:       # apply_take already rolled the scene back
+                    self.error = _message(e)
+                    self._finish(FAILED, "Failed")
+                else:
+                    self.progress = 1.0
+                    self._finish(DONE, "Done")
+        return self.state
+
+    def _finish(self, state, stage):
+        self.state, self.stage = state, stage
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+
+    def wait(self, timeout=None):
+        """Block until the worker thread ends (tests, shutdown)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+
+def _message(e):
+    text = str(e).strip()
+    return text or type(e).__name__

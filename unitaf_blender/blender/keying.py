@@ -1,0 +1,95 @@
+"""Turn a Performance into shape-key F-curves, fast.
+
+The numbers are prepared with numpy (resample to the scene rate, per-group intensity,
+smoothing, clamping) and written with the bulk path: `keyframe_points.add(N)` +
+`foreach_set` + `fc.update()`, about 300x faster than `keyframe_insert` per key.
+"""
+import numpy as np
+import bpy
+
+from ..core.channels import ARKIT_52, GROUPS, channel_group
+from ..core.retime import resample
+from . import compat
+
+INTERPOLATIONS = ("LINEAR", "BEZIER", "CONSTANT")
+GROUP_NAME = "UniTAF"
+_ARKIT = frozenset(ARKIT_52)
+
+
+def smooth(values: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving average over time (axis 0), edges padded with the edge value.
+
+    Keeps constants and straight lines unchanged; window <= 1 is a no-op.
+    """
+    window = int(window)
+    if window <= 1 or len(values) == 0:
+        return values
+    left, right = window // 2, (window - 1) // 2
+    padded = np.concatenate([np.repeat(values[:1], left, 0), values, np.repeat(values[-1:], right, 0)])
+    csum = np.cumsum(np.concatenate([np.zeros_like(padded[:1], dtype=np.float64),
+                                     padded.astype(np.float64)]), axis=0)
+    return ((csum[window:] - csum[:-window]) / window).astype(values.dtype)
+
+
+def prepare_tracks(perf, pairs: dict, key_blocks, dst_fps: float, intensity: dict, smoothing: int):
+    """Resampled, shaped and clamped values per shape key.
+
+    pairs: channel -> shape-key name (only channels present in the performance are used).
+    Returns (n_frames, [(shape_key_name, float32 values[N])]) in performance channel order.
+    """
+    used = [(i, ch, pairs[ch]) for i, ch in enumerate(perf.channels)
+            if ch in pairs and pairs[ch] in key_blocks]
+    if not used:
+        return 0, []
+    cols = np.array([i for i, _, _ in used])
+    values = resample(perf.weights[:, cols], perf.fps, dst_fps)
+    values = np.asarray(values, dtype=np.float32)
+    gains = np.array([float(intensity.get(channel_group(ch), 1.0)) for _, ch, _ in used], np.float32)
+    values = smooth(values * gains, smoothing)
+    tracks = []
+    for j, (_, ch, key_name) in enumerate(used):
+        v = values[:, j]
+        if ch in _ARKIT:   # rotation channels are signed; ARKit weights live in the slider range
+            kb = key_blocks[key_name]
+            v = np.clip(v, kb.slider_min, kb.slider_max)
+        tracks.append((key_name, np.ascontiguousarray(v, dtype=np.float32)))
+    return len(values), tracks
+
+
+def data_path(key_name: str) -> str:
+    return f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value'
+
+
+def write_tracks(action, slot, start_frame: int, tracks, interpolation: str = "LINEAR"):
+    """Write one F-curve per (shape key, values) with keys at start_frame + k."""
+    if interpolation not in INTERPOLATIONS:
+        raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
+    writer = compat.FCurveWriter(action, slot, GROUP_NAME)
+    interp_id = compat.interpolation_index(interpolation)
+    co = None
+    interp = None
+    for key_name, values in tracks:
+        n = len(values)
+        if co is None or len(co) != 2 * n:
+            co = np.empty(2 * n, np.float32)
+            co[0::2] = np.arange(n, dtype=np.float64) + start_frame
+            interp = np.full(n, interp_id, np.int32)
+        co[1::2] = values
+        fc = writer.new(data_path(key_name))
+        kp = fc.keyframe_points
+        kp.add(n)
+        kp.foreach_set("co", co)
+        kp.foreach_set("interpolation", interp)
+        fc.update()   # sorts and computes handles (they sit at 0,0 after add())
+
+
+def validate_intensity(intensity: dict) -> dict:
+    out = {g: 1.0 for g in GROUPS}
+    for group, gain in (intensity or {}).items():
+        if group not in GROUPS:
+            raise ValueError(f"unknown intensity group {group!r}; use one of {', '.join(GROUPS)}")
+        gain = float(gain)
+        if not np.isfinite(gain) or gain < 0:
+            raise ValueError(f"intensity for {group!r} must be a finite number >= 0, got {gain}")
+        out[group] = gain
+    return out

@@ -1,0 +1,87 @@
+"""The per-object channel -> shape-key table stored in the .blend (Object.unitaf_mapping)."""
+from ..core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
+from ..core import mapping as core_mapping
+from . import props
+
+CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
+
+
+def shape_key_names(obj) -> list:
+    key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
+    return [] if key is None else [kb.name for kb in key.key_blocks]
+
+
+def reference_key_name(obj) -> str:
+    key = obj.data.shape_keys
+    return key.reference_key.name if key is not None and key.reference_key else "Basis"
+
+
+def _table(obj):
+    props.register_properties()
+    return obj.unitaf_mapping
+
+
+def has_stored_mapping(obj) -> bool:
+    return obj is not None and obj.type == 'MESH' and _table(obj).stored
+
+
+def stored_pairs(obj) -> dict:
+    """channel -> shape key from the stored table (rows with an empty shape key are skipped)."""
+    return {row.channel: row.shape_key for row in _table(obj).rows if row.shape_key}
+
+
+def missing_shapes(obj) -> list:
+    """Shape keys named by the stored table that the mesh no longer has."""
+    if not has_stored_mapping(obj):
+        return []
+    names = set(shape_key_names(obj))
+    return sorted({k for k in stored_pairs(obj).values() if k not in names})
+
+
+def object_mapping(obj):
+    """The stored table when the user stored one, else automatic matching of the mesh's keys."""
+    names = shape_key_names(obj)
+    reference = reference_key_name(obj) if names else "Basis"
+    if has_stored_mapping(obj):
+        present = set(names)
+        pairs = {ch: k for ch, k in stored_pairs(obj).items() if ch in CHANNELS and k in present}
+        return core_mapping.ShapeKeyMapping(
+            pairs=pairs,
+            unmapped_channels=[c for c in CHANNELS if c not in pairs],
+            unused_keys=[k for k in names if k != reference and k not in set(pairs.values())],
+        )
+    return core_mapping.auto_map(names, channels=CHANNELS, reference_key=reference)
+
+
+def store_mapping(obj, mapping, preset=None):
+    """Write `mapping` into the object's table (one row per channel) and mark it stored."""
+    table = _table(obj)
+    table.rows.clear()
+    for ch in CHANNELS:
+        row = table.rows.add()
+        row.channel = ch
+        row.shape_key = mapping.pairs.get(ch, "")
+    if preset:
+        table.preset = preset
+    table.stored = True
+    table.active_index = 0
+
+
+def auto_map_into(obj):
+    mapping = core_mapping.auto_map(shape_key_names(obj), channels=CHANNELS,
+                                    reference_key=reference_key_name(obj))
+    store_mapping(obj, mapping)
+    return mapping
+
+
+def apply_preset_into(obj, preset_id):
+    mapping = core_mapping.apply_preset(preset_id, shape_key_names(obj), channels=CHANNELS)
+    store_mapping(obj, mapping, preset=preset_id)
+    return mapping
+
+
+def clear_mapping(obj):
+    table = _table(obj)
+    table.rows.clear()
+    table.stored = False
+    table.active_index = 0

@@ -1,0 +1,117 @@
+"""Blender properties: scene settings, the per-object mapping table, add-on preferences."""
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
+                       IntProperty, PointerProperty, StringProperty)
+
+from ..core.performance import EMOTIONS
+from .keying import INTERPOLATIONS
+
+# Enum item lists returned from callbacks must stay referenced from Python (Blender keeps
+# raw pointers to the strings), so dynamic lists are cached at module level.
+_ENGINE_ITEMS = []
+_PRESET_ITEMS = []
+
+
+def engine_items(self=None, context=None):
+    from ..engines import list_engines
+    items = [(eid, label, desc) for eid, label, desc in list_engines()]
+    if not items:
+        items = [("NONE", "No engine installed", "No generation engine is installed in this build")]
+    _ENGINE_ITEMS[:] = items
+    return _ENGINE_ITEMS
+
+
+def preset_items(self=None, context=None):
+    from ..core.mapping import PRESETS
+    _PRESET_ITEMS[:] = [(pid, label, desc) for pid, (label, desc) in PRESETS.items()] or [
+        ("NONE", "No presets", "")]
+    return _PRESET_ITEMS
+
+
+EMOTION_ITEMS = [("neutral", "Neutral", "No emotion")] + [
+    (e, e.capitalize(), f"Speak {e}") for e in EMOTIONS]
+
+
+def _is_mesh(self, obj):
+    return obj.type == 'MESH'
+
+
+class UNITAF_PG_mapping_row(bpy.types.PropertyGroup):
+    channel: StringProperty(name="Channel", description="ARKit / Live Link channel name")
+    shape_key: StringProperty(name="Shape Key", description="Shape key driven by this channel (empty = none)")
+
+
+class UNITAF_PG_mapping(bpy.types.PropertyGroup):
+    """Per-object channel -> shape-key table, saved in the .blend when the user stores one."""
+    rows: CollectionProperty(type=UNITAF_PG_mapping_row)
+    active_index: IntProperty(default=0)
+    stored: BoolProperty(default=False, description="Use this table instead of automatic matching")
+    preset: EnumProperty(name="Preset", items=preset_items,
+                         description="Naming convention of the mesh's shape keys")
+
+
+class UNITAF_PG_settings(bpy.types.PropertyGroup):
+    text: StringProperty(name="Text", description="What to say. Inline tags: [happy] Hi! [sad:0.6] Bye")
+    text_block: PointerProperty(name="Text Block", type=bpy.types.Text,
+                                description="Use a Text datablock instead of the text field")
+    emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS, default="neutral")
+    emotion_intensity: FloatProperty(name="Intensity", default=0.8, min=0.0, max=1.0)
+    engine: EnumProperty(name="Engine", items=engine_items)
+    voice: StringProperty(name="Voice", description="Engine voice id or path to a reference .wav")
+    target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_mesh,
+                            description="Mesh with shape keys (default: the active mesh)")
+    use_current_frame: BoolProperty(name="Start at Current Frame", default=True)
+    start_frame: IntProperty(name="Start Frame", default=1)
+    seed: IntProperty(name="Seed", default=0, min=0)
+    # keying options
+    intensity_mouth: FloatProperty(name="Mouth", default=1.0, min=0.0, soft_max=2.0)
+    intensity_brows: FloatProperty(name="Brows", default=1.0, min=0.0, soft_max=2.0)
+    intensity_eyes: FloatProperty(name="Eyes", default=1.0, min=0.0, soft_max=2.0)
+    intensity_other: FloatProperty(name="Other", default=1.0, min=0.0, soft_max=2.0)
+    smoothing: IntProperty(name="Smoothing", default=0, min=0, soft_max=9,
+                           description="Moving-average window in frames (0 = off)")
+    interpolation: EnumProperty(name="Interpolation", default="LINEAR",
+                                items=[(i, i.capitalize(), "") for i in INTERPOLATIONS])
+    push_to_nla: BoolProperty(name="Push to NLA", default=False,
+                              description="Place the take as an NLA strip instead of the active action")
+    add_sound: BoolProperty(name="Add Sound Strip", default=True)
+
+
+class UNITAF_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__  # replaced at register() by the top-level add-on id
+
+    cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
+                              description="Where model weights are kept (empty = extension user folder)")
+    device: EnumProperty(name="Device", default="AUTO", items=[
+        ("AUTO", "Auto", "Best available"), ("CPU", "CPU", ""),
+        ("CUDA", "CUDA", "NVIDIA GPU"), ("MPS", "MPS", "Apple GPU")])
+    default_engine: EnumProperty(name="Default Engine", items=engine_items)
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "cache_dir")
+        col.prop(self, "device")
+        col.prop(self, "default_engine")
+
+
+PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_settings)
+
+
+def register_properties():
+    """Register the data classes (idempotent: the keying API may need them without the UI)."""
+    for cls in PROPERTY_CLASSES:
+        if not getattr(cls, "is_registered", False):
+            bpy.utils.register_class(cls)
+    if not hasattr(bpy.types.Object, "unitaf_mapping"):
+        bpy.types.Object.unitaf_mapping = PointerProperty(type=UNITAF_PG_mapping)
+    if not hasattr(bpy.types.Scene, "unitaf"):
+        bpy.types.Scene.unitaf = PointerProperty(type=UNITAF_PG_settings)
+
+
+def unregister_properties():
+    for owner, name in ((bpy.types.Scene, "unitaf"), (bpy.types.Object, "unitaf_mapping")):
+        if hasattr(owner, name):
+            delattr(owner, name)
+    for cls in reversed(PROPERTY_CLASSES):
+        if getattr(cls, "is_registered", False):
+            bpy.utils.unregister_class(cls)

@@ -1,0 +1,170 @@
+"""Emotion specs and inline emotion tags, shared by every engine.
+
+An emotion is a float32 vector of 8 intensities in IndexTTS2's order (`EMOTIONS`).
+Accepted specs:
+    "happy"  "happy:0.8"  "HAPPY: 0.8"  "happy:0.6, surprised:0.3"  "neutral" / ""
+    "0,0,0.5,0,0,0,0,0" (8 numbers)     a list/tuple/array of 8 numbers
+Every intensity must lie in 0..1 (values within 1e-6 of the range are clipped).
+Aliases: fear/fearful/scared -> afraid, disgust -> disgusted, surprise -> surprised,
+melancholy -> melancholic; "neutral" is the all-zero vector.
+
+Scripts carry inline tags: "[happy] Hello there! [sad:0.6] I missed you." A tag applies
+until the next one; text before the first tag uses the default emotion. A bracket whose
+content is a single word with an optional ":number" is an emotion tag, and an unknown
+word there is an error (so typos like "[hapy]" are caught). Any other bracket, e.g. "[1]"
+or "[see note]", is ordinary text.
+"""
+from dataclasses import dataclass
+import re
+
+import numpy as np
+
+from .performance import EMOTIONS
+
+_ALIASES = {"fear": "afraid", "fearful": "afraid", "scared": "afraid", "disgust": "disgusted",
+            "surprise": "surprised", "melancholy": "melancholic"}
+_NEUTRAL = "neutral"
+_TAG = re.compile(r"\[\s*([A-Za-z][A-Za-z_]*)\s*(?::\s*([^\]\[]*?))?\s*\]")
+_EPS = 1e-6
+
+
+def _valid_names():
+    return ", ".join(EMOTIONS) + f", {_NEUTRAL}"
+
+
+def _intensity(text, part):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"emotion {part!r}: intensity {text!r} is not a number (use 0..1)") from None
+    return _check_range(value, part)
+
+
+def _check_range(value, part):
+    if not (-_EPS <= value <= 1 + _EPS):  # also rejects NaN
+        raise ValueError(f"emotion {part!r}: intensity {value!r} is outside 0..1")
+    return min(max(value, 0.0), 1.0)
+
+
+def _emotion_index(name, part):
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    if key == _NEUTRAL:
+        raise ValueError(f"{part!r}: 'neutral' means no emotion; use it alone, without an intensity")
+    if key not in EMOTIONS:
+        raise ValueError(f"unknown emotion {name.strip()!r} in {part!r}; valid names: {_valid_names()}")
+    return EMOTIONS.index(key)
+
+
+def _is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def parse_emotion(spec) -> np.ndarray:
+    """Emotion spec (see module docstring) -> float32 [8] in EMOTIONS order."""
+    vec = np.zeros(len(EMOTIONS), np.float32)
+    if spec is None:
+        return vec
+    if not isinstance(spec, str):
+        values = np.asarray(spec, dtype=np.float64).reshape(-1)
+        if values.shape != (len(EMOTIONS),):
+            raise ValueError(f"an emotion vector needs {len(EMOTIONS)} values ({', '.join(EMOTIONS)}), "
+                             f"got {values.size}")
+        for i, v in enumerate(values):
+            vec[i] = _check_range(float(v), EMOTIONS[i])
+        return vec
+    text = spec.strip()
+    if not text or text.lower() == _NEUTRAL:
+        return vec
+    parts = [p.strip() for p in text.split(",")]
+    if all(_is_number(p) for p in parts):
+        if len(parts) != len(EMOTIONS):
+            raise ValueError(f"an emotion vector needs {len(EMOTIONS)} comma-separated numbers "
+                             f"({', '.join(EMOTIONS)}), got {len(parts)} in {spec!r}")
+        return parse_emotion([float(p) for p in parts])
+    seen = set()
+    for part in parts:
+        if not part:
+            raise ValueError(f"empty part in emotion spec {spec!r}")
+        name, sep, value = part.partition(":")
+        i = _emotion_index(name, part)
+        if i in seen:
+            raise ValueError(f"emotion {EMOTIONS[i]!r} given twice in {spec!r}")
+        seen.add(i)
+        vec[i] = _intensity(value, part) if sep else 1.0
+    return vec
+
+
+def emotion_label(vec) -> str:
+    """Short label of the dominant emotion: "happy:0.80", or "neutral" when all zero."""
+    v = np.asarray(vec, dtype=np.float64).reshape(-1)
+    if v.shape != (len(EMOTIONS),):
+        raise ValueError(f"an emotion vector needs {len(EMOTIONS)} values, got {v.size}")
+    i = int(np.argmax(v))
+    if v[i] <= 0:
+        return _NEUTRAL
+    return f"{EMOTIONS[i]}:{v[i]:.2f}"
+
+
+@dataclass
+class ScriptSpan:
+    text: str            # the span's text, stripped; text == script[char_start:char_end]
+    emotion: np.ndarray  # float32 [8]
+    char_start: int
+    char_end: int
+
+
+def _tags(text):
+    """Emotion tags in text -> [(match, vector)]; unknown emotion words raise ValueError."""
+    found = []
+    for m in _TAG.finditer(text):
+        name, value = m.group(1), m.group(2)
+        spec = name if value is None else f"{name}:{value}"
+        try:
+            vec = parse_emotion(spec)
+        except ValueError as e:
+            raise ValueError(f"bad emotion tag {m.group(0)!r} at character {m.start()}: {e}") from None
+        found.append((m, vec))
+    return found
+
+
+def _speakable(s):
+    return any(ch.isalnum() for ch in s)
+
+
+def parse_script(text, default_emotion=None) -> list:
+    """Split a script at its emotion tags -> [ScriptSpan], dropping spans with nothing to say."""
+    if not isinstance(text, str):
+        raise ValueError(f"script must be text, got {type(text).__name__}")
+    current = parse_emotion(default_emotion)
+    spans, pos = [], 0
+
+    def add(start, end, emotion):
+        chunk = text[start:end]
+        lead = len(chunk) - len(chunk.lstrip())
+        body = chunk.strip()
+        if _speakable(body):
+            s = start + lead
+            spans.append(ScriptSpan(body, emotion.copy(), s, s + len(body)))
+
+    for m, vec in _tags(text):
+        add(pos, m.start(), current)
+        current, pos = vec, m.end()
+    add(pos, len(text), current)
+    if not spans:
+        raise ValueError("the script has no speakable text (only emotion tags, spaces or punctuation)")
+    return spans
+
+
+def strip_tags(text) -> str:
+    """The script without its emotion tags, whitespace runs collapsed to one space."""
+    pieces, pos = [], 0
+    for m, _ in _tags(text):
+        pieces.append(text[pos:m.start()])
+        pos = m.end()
+    pieces.append(text[pos:])
+    return re.sub(r"\s+", " ", " ".join(pieces)).strip()

@@ -1,0 +1,78 @@
+"""Resample face tracks between frame rates without drift.
+
+Every time is computed from an integer frame index (k / fps), never by adding a step
+repeatedly, so a 10-minute take at 29.97 fps ends exactly where it should.
+"""
+import math
+
+import numpy as np
+
+from .performance import Performance
+
+
+def _check_fps(fps, what="fps"):
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {fps!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{what} must be a positive finite number, got {fps!r}")
+    return value
+
+
+def scene_fps(fps, fps_base=1.0) -> float:
+    """Blender's effective frame rate: scene.render.fps / fps_base (30 / 1.001 = 29.97)."""
+    return _check_fps(fps, "fps") / _check_fps(fps_base, "fps_base")
+
+
+def frame_times(n, fps, start_frame=0) -> np.ndarray:
+    """Seconds of `n` consecutive frames starting at frame `start_frame`: (start_frame + k) / fps."""
+    fps = _check_fps(fps)
+    n = int(n)
+    if n < 0:
+        raise ValueError(f"frame count must be >= 0, got {n}")
+    return (float(start_frame) + np.arange(n, dtype=np.float64)) / fps
+
+
+def resample(weights, src_fps, dst_fps, duration=None) -> np.ndarray:
+    """Resample weights [T, C] sampled at `src_fps` onto frames k / dst_fps.
+
+    Output has floor(duration * dst_fps + 1e-9) + 1 frames, where `duration` (seconds of the
+    last frame) defaults to that of the input, (T - 1) / src_fps. Values are interpolated
+    linearly in time and held constant past either end. Returns float32 [N, C].
+    """
+    src_fps = _check_fps(src_fps, "src_fps")
+    dst_fps = _check_fps(dst_fps, "dst_fps")
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim != 2:
+        raise ValueError(f"weights must be 2-D [frames, channels], got shape {w.shape}")
+    t_in = w.shape[0]
+    if t_in == 0:
+        raise ValueError("cannot resample an empty face track (0 frames)")
+    if duration is None:
+        duration = (t_in - 1) / src_fps
+    duration = float(duration)
+    if not math.isfinite(duration) or duration < 0:
+        raise ValueError(f"duration must be >= 0 seconds, got {duration!r}")
+    n_out = int(math.floor(duration * dst_fps + 1e-9)) + 1
+    # source position of output frame k, from the index (no accumulated dt)
+    pos = np.arange(n_out, dtype=np.float64) * src_fps / dst_fps
+    pos = np.clip(pos, 0.0, t_in - 1)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, t_in - 1)
+    frac = (pos - i0)[:, None]
+    out = w[i0] * (1.0 - frac) + w[i1] * frac
+    return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def retime_performance(perf: Performance, dst_fps) -> Performance:
+    """The same performance with its face track resampled to `dst_fps` (audio untouched)."""
+    dst_fps = _check_fps(dst_fps, "dst_fps")
+    if abs(dst_fps - perf.fps) < 1e-12:
+        return perf
+    weights = resample(perf.weights, perf.fps, dst_fps)
+    meta = dict(perf.meta, retimed_from_fps=perf.fps)
+    return Performance(
+        audio=perf.audio, sample_rate=perf.sample_rate, fps=dst_fps, channels=perf.channels,
+        weights=weights, phonemes=list(perf.phonemes), words=list(perf.words),
+        emotion_times=perf.emotion_times, emotion_vectors=perf.emotion_vectors, meta=meta)

@@ -1,0 +1,81 @@
+"""Engine registry and the request/interface every engine implements.
+
+An engine turns a `GenerateRequest` into a `core.performance.Performance`. Engines never
+import bpy and never touch Blender data: they run on a worker thread (GUI) or directly
+(CLI/batch), report progress through a callback and stop at the next safe point when the
+`cancel` event is set.
+"""
+from dataclasses import dataclass, field
+import threading
+from typing import Callable, Optional
+
+
+class EngineError(RuntimeError):
+    """A generation failed for a reason the user can act on (message is shown as is)."""
+
+
+class EngineUnavailable(EngineError):
+    """The engine is not installed / its weights or runtime are missing."""
+
+
+class Cancelled(Exception):
+    """The user cancelled; nothing must have been written."""
+
+
+ProgressFn = Callable[[float, str], None]   # (fraction 0..1, stage text)
+
+
+@dataclass
+class GenerateRequest:
+    text: str                              # may carry inline tags: "[happy] Hi! [sad:0.6] Bye."
+    emotion: str = "calm:0.0"              # "name[:intensity]" or 8 comma-separated floats
+    voice: Optional[str] = None            # engine voice id or a path to a prompt .wav
+    seed: int = 0
+    language: str = "en-us"
+    options: dict = field(default_factory=dict)  # engine-specific (e.g. emo_alpha, device)
+
+
+def check_cancel(cancel: Optional[threading.Event]):
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+# id -> (label, description, module path, factory name). Modules are imported lazily so
+# that a missing optional runtime (torch) never breaks the add-on or the CLI.
+_ENGINES = {}
+
+
+def register_engine(engine_id, label, description, module, factory):
+    _ENGINES[engine_id] = (label, description, module, factory)
+
+
+def list_engines():
+    """[(id, label, description)] in registration order (the first is the default)."""
+    return [(k, v[0], v[1]) for k, v in _ENGINES.items()]
+
+
+def default_engine_id():
+    if not _ENGINES:
+        raise EngineUnavailable("No engine is installed in this build of UniTAF for Blender.")
+    return next(iter(_ENGINES))
+
+
+def get_engine(engine_id=None):
+    """Instantiate an engine by id (None = default). Raises EngineUnavailable with a clear message."""
+    import importlib
+    engine_id = engine_id or default_engine_id()
+    if engine_id not in _ENGINES:
+        known = ", ".join(_ENGINES) or "none"
+        raise EngineUnavailable(f"Unknown engine '{engine_id}' (installed: {known}).")
+    label, _, module, factory = _ENGINES[engine_id]
+    try:
+        mod = importlib.import_module(module, __name__)
+    except ImportError as e:
+        raise EngineUnavailable(f"The {label} engine cannot load: {e}") from e
+    return getattr(mod, factory)()
+
+
+register_engine(
+    "embedded", "Embedded (offline)",
+    "espeak-ng speech with a phoneme timeline driving a procedural face; no download, no GPU",
+    ".embedded.engine", "EmbeddedEngine")

@@ -1,0 +1,226 @@
+"""Script (with inline emotion tags) -> speech audio + phoneme/word/emotion timelines.
+
+This is the ONE internal representation of the embedded engine: the face is computed from
+the timelines returned here, never from the audio.
+
+Each tagged span is a separate espeak call, concatenated with a pause in between. One SSML
+call with a <prosody> per span was the alternative, but SSML prosody is relative
+(percentages, named levels), has no word-gap and clips volume; separate calls give every
+span its exact absolute parameters, set explicitly, and sample-exact offsets for free.
+The cost is that a tag in mid-sentence restarts the intonation (documented).
+
+Input policy (never a crash, never a half-built result):
+* empty text, only punctuation/emoji, only tags -> ScriptError (a ValueError) saying so;
+* emoji and pictographic symbols are removed before speaking (not read aloud);
+* more than MAX_SCRIPT_CHARS characters -> ScriptError asking to split the script
+  (about 20 minutes of speech per performance keeps audio and face arrays reasonable);
+* an unknown voice/language -> EngineError from espeak.py listing where valid ids come from.
+"""
+import bisect
+from dataclasses import dataclass, field
+import unicodedata
+
+import numpy as np
+
+from ...core.emotion import parse_emotion, parse_script
+from ...core.performance import TimedLabel
+from .. import check_cancel
+from .espeak import get_espeak
+from .prosody import ProsodyParams, prosody_for
+
+MAX_SCRIPT_CHARS = 20_000
+SPAN_GAP_S = 0.30       # silence between tagged spans (espeak ends an utterance almost dry)
+EMOTION_RAMP_S = 0.25   # the emotion timeline blends over this long, centred in that gap
+PEAK_LIMIT = 0.98       # a loud emotion's gain must never clip the int16 file
+PAUSE = "_"
+
+
+class ScriptError(ValueError):
+    """The script cannot be spoken; the message says why and what to do."""
+
+
+@dataclass
+class SpokenSpan:
+    text: str                 # the text actually spoken (emoji removed)
+    emotion: np.ndarray       # float32 [8]
+    prosody: ProsodyParams
+    start: float              # seconds: first sample of this span's speech
+    end: float                # seconds: last sample (exclusive) of this span's speech
+
+
+@dataclass
+class Speech:
+    audio: np.ndarray         # float32 mono
+    sample_rate: int
+    phonemes: list            # [TimedLabel] espeak mnemonics ("'aI", "t", ...), pauses "_";
+                              # contiguous from 0 to the last sample
+    words: list               # [TimedLabel] word text
+    emotion_times: np.ndarray     # float32 [K] seconds, increasing; linear in between
+    emotion_vectors: np.ndarray   # float32 [K, 8]
+    spans: list = field(default_factory=list)   # [SpokenSpan]
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+
+def clean_text(text: str) -> str:
+    """Drop what espeak should not read aloud: emoji, pictographs, their joiners/modifiers,
+    control characters. Keeps letters, digits, punctuation and common signs (° © % $)."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        cp = ord(ch)
+        if ch in "\t\n\r":
+            out.append(" ")
+        elif cat in ("Cc", "Cs", "Co", "Cn", "Cf"):        # controls, ZWJ, tag characters
+            continue
+        elif cat == "So" and cp >= 0x2000:                  # emoji, dingbats, arrows
+            continue
+        elif 0x1F3FB <= cp <= 0x1F3FF or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF:
+            continue                                        # skin tones, variation selectors
+        else:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
+def is_speakable(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
+def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None) -> Speech:
+    """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion.
+
+    `default_emotion` (spec string or 8 floats) applies before the first tag. espeak-ng is
+    deterministic, so `seed` does not change the speech (it is accepted for symmetry with
+    the face and the neural engine). `cancel` (threading.Event) stops between and inside
+    espeak calls with `Cancelled`.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ScriptError("The script is empty: type something to say.")
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise ScriptError(
+            f"The script has {len(text):,} characters; the embedded engine speaks at most "
+            f"{MAX_SCRIPT_CHARS:,} per performance (about 20 minutes). Split it into several "
+            "performances (one per scene or paragraph).")
+    if isinstance(default_emotion, str):
+        default_emotion = parse_emotion(default_emotion)
+    spans = parse_script(text, default_emotion)
+    todo = [(clean_text(s.text), np.asarray(s.emotion, np.float32)) for s in spans]
+    todo = [(t, e) for t, e in todo if is_speakable(t)]
+    if not todo:
+        raise ScriptError(
+            "The script has nothing speakable (only punctuation, symbols, emoji or tags): "
+            "add some words.")
+
+    es = get_espeak()
+    sr = es.sample_rate
+    pieces, marks, words, spoken = [], [], [], []   # marks: (sample, label) phoneme starts
+    offset = 0
+    for i, (span_text, emotion) in enumerate(todo):
+        check_cancel(cancel)
+        p = prosody_for(emotion)
+        if i > 0:   # the previous span's emotion decides how long the pause is
+            gap = int(round((SPAN_GAP_S + spoken[-1].prosody.sentence_pause) * sr))
+            pieces.append(np.zeros(gap, np.float32))
+            marks.append((offset, PAUSE))
+            offset += gap
+        utt = es.synthesize(span_text, voice=voice, rate=p.rate, pitch=p.pitch,
+                            pitch_range=p.pitch_range, volume=100,
+                            word_gap=int(round(p.word_gap)), cancel=cancel)
+        check_cancel(cancel)
+        audio, events = _lengthen_sentence_pauses(utt.audio, utt.events,
+                                                  int(round(p.sentence_pause * sr)))
+        audio = audio * np.float32(p.gain)
+        peak = float(np.abs(audio).max()) if len(audio) else 0.0
+        if peak > PEAK_LIMIT:
+            audio *= np.float32(PEAK_LIMIT / peak)
+        span_marks = [(offset + e.sample, _label(e.name)) for e in events if e.type == "phoneme"]
+        if not span_marks or span_marks[0][0] > offset:
+            span_marks.insert(0, (offset, PAUSE))
+        marks.extend(span_marks)
+        words.extend(_word_spans(span_text, events, offset, span_marks, offset + len(audio)))
+        spoken.append(SpokenSpan(span_text, emotion, p, offset / sr, (offset + len(audio)) / sr))
+        pieces.append(audio.astype(np.float32, copy=False))
+        offset += len(audio)
+
+    audio = np.concatenate(pieces)
+    phonemes = _contiguous(marks, len(audio), sr)
+    times, vectors = _emotion_timeline(spoken, len(audio) / sr)
+    return Speech(audio, sr, phonemes, [TimedLabel(a / sr, b / sr, w) for a, b, w in words],
+                  times, vectors, spoken)
+
+
+def _label(name: str) -> str:
+    return PAUSE if name.startswith("_") else name
+
+
+def _lengthen_sentence_pauses(audio, events, extra):
+    """Insert `extra` samples of silence at every sentence start after the first.
+
+    espeak's sentence-final pauses are digital silence and the next sentence's first event
+    sits exactly where the pause ends, so the insertion is seamless and only events at or
+    after a cut move."""
+    cuts = sorted({e.sample for e in events if e.type == "sentence" and 0 < e.sample < len(audio)})
+    if extra <= 0 or not cuts:
+        return audio, events
+    parts, prev = [], 0
+    for c in cuts:
+        parts += [audio[prev:c], np.zeros(extra, audio.dtype)]
+        prev = c
+    parts.append(audio[prev:])
+    cuts = np.array(cuts)
+    moved = [type(e)(e.type, e.sample + extra * int(np.searchsorted(cuts, e.sample, "right")),
+                     e.text_position, e.length, e.name) for e in events]
+    return np.concatenate(parts), moved
+
+
+def _word_spans(text, events, offset, span_marks, span_end):
+    """Words from espeak WORD events; each spans its own non-pause phonemes."""
+    word_events = [e for e in events if e.type == "word" and e.length > 0]
+    starts = [offset + e.sample for e in word_events] + [span_end]
+    mark_starts = [m[0] for m in span_marks]
+    bounds = mark_starts[1:] + [span_end]   # each phoneme's end
+    out = []
+    for k, e in enumerate(word_events):
+        lo = bisect.bisect_left(mark_starts, starts[k])
+        hi = bisect.bisect_left(mark_starts, starts[k + 1])
+        inside = [j for j in range(lo, hi) if span_marks[j][1] != PAUSE and bounds[j] > mark_starts[j]]
+        if inside:
+            word = text[e.text_position - 1: e.text_position - 1 + e.length]
+            out.append((mark_starts[inside[0]], bounds[inside[-1]], word))
+    return out
+
+
+def _contiguous(marks, n_samples, sr):
+    """(start sample, label) marks -> contiguous TimedLabels covering [0, n_samples):
+    zero-length entries dropped, neighbouring pauses merged, last one ends at the end."""
+    kept = []
+    for k, (s, lab) in enumerate(marks):
+        nxt = marks[k + 1][0] if k + 1 < len(marks) else n_samples
+        if nxt <= s or s >= n_samples:
+            continue
+        if kept and kept[-1][1] == PAUSE and lab == PAUSE:
+            continue
+        kept.append((s, lab))
+    out = []
+    for k, (s, lab) in enumerate(kept):
+        end = kept[k + 1][0] if k + 1 < len(kept) else n_samples
+        out.append(TimedLabel(s / sr, end / sr, lab))
+    if out:
+        out[0].start = 0.0
+    return out
+
+
+def _emotion_timeline(spans, duration):
+    """Piecewise-linear emotion keys: constant within a span, a EMOTION_RAMP_S ramp centred
+    in the pause before each new span (so voice and face change together at the tag)."""
+    times, vecs = [0.0], [spans[0].emotion]
+    for prev, cur in zip(spans, spans[1:]):
+        mid = 0.5 * (prev.end + cur.start)
+        half = 0.5 * min(EMOTION_RAMP_S, cur.start - prev.end)
+        times += [mid - half, mid + half]
+        vecs += [prev.emotion, cur.emotion]
+    times.append(duration)
+    vecs.append(spans[-1].emotion)
+    return np.asarray(times, np.float32), np.stack(vecs).astype(np.float32)

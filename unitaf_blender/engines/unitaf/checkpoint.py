@@ -1,0 +1,184 @@
+"""Safe checkpoint reading and strict, key-by-key loading.
+
+Only two ways in: our own safetensors reader (no pickle at all) and
+`torch.load(..., weights_only=True)` (PyTorch's restricted unpickler). Every failure becomes a
+`CheckpointError` that names the file and, for shape problems, the first bad key with both shapes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+
+import torch
+
+__all__ = ["CheckpointError", "read_safetensors", "read_checkpoint", "flatten", "load_into"]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, unreadable, or does not fit the module it is loaded into."""
+
+
+# safetensors dtype tag -> (torch dtype, bytes per element)
+_ST_DTYPES = {
+    "F64": (torch.float64, 8), "F32": (torch.float32, 4), "F16": (torch.float16, 2),
+    "BF16": (torch.bfloat16, 2), "I64": (torch.int64, 8), "I32": (torch.int32, 4),
+    "I16": (torch.int16, 2), "I8": (torch.int8, 1), "U8": (torch.uint8, 1), "BOOL": (torch.bool, 1),
+}
+_MAX_HEADER = 100 * 1024 * 1024  # the format caps the JSON header at 100 MB
+
+
+def read_safetensors(path) -> dict[str, torch.Tensor]:
+    """Read a .safetensors file: u64 little-endian header size, JSON header, raw little-endian data."""
+    path = os.fspath(path)
+    _require_file(path)
+    try:
+        with open(path, "rb") as f:
+            raw_len = f.read(8)
+            if len(raw_len) != 8:
+                raise CheckpointError(f"{path}: not a safetensors file (shorter than 8 bytes)")
+            header_len = int.from_bytes(raw_len, "little")
+            if header_len <= 0 or header_len > _MAX_HEADER:
+                raise CheckpointError(f"{path}: not a safetensors file (header size {header_len})")
+            header_bytes = f.read(header_len)
+            if len(header_bytes) != header_len:
+                raise CheckpointError(f"{path}: truncated safetensors header")
+            try:
+                header = json.loads(header_bytes.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise CheckpointError(f"{path}: corrupt safetensors header ({exc})") from exc
+            data = f.read()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read file ({exc})") from exc
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: corrupt safetensors header (not a JSON object)")
+
+    out: dict[str, torch.Tensor] = {}
+    buf = bytearray(data)  # writable copy so torch.frombuffer does not warn; tensors are cloned below
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype_tag, shape, (start, end) = info["dtype"], list(info["shape"]), info["data_offsets"]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: bad header entry for {name!r}") from exc
+        if dtype_tag not in _ST_DTYPES:
+            raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {dtype_tag}")
+        dtype, itemsize = _ST_DTYPES[dtype_tag]
+        count = 1
+        for s in shape:
+            count *= int(s)
+        if not (0 <= start <= end <= len(buf)) or end - start != count * itemsize:
+            raise CheckpointError(
+                f"{path}: tensor {name!r} byte range [{start}, {end}) does not fit shape {shape} "
+                f"{dtype_tag} in a {len(buf)}-byte data section (truncated or corrupt file)")
+        if count == 0:
+            t = torch.empty(shape, dtype=dtype)
+        else:
+            t = torch.frombuffer(buf, dtype=torch.uint8, count=end - start, offset=start)
+            t = t.view(dtype).reshape(shape).clone()
+        out[name] = t
+    return out
+
+
+def flatten(d: dict, sep: str = ".", prefix: str = "") -> dict[str, torch.Tensor]:
+    """Flatten nested dicts of tensors into one flat dict: {'net': {'cfm': {'w': t}}} -> {'net.cfm.w': t}."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in d.items():
+        name = f"{prefix}{sep}{key}" if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(flatten(value, sep=sep, prefix=name))
+        else:
+            out[name] = value
+    return out
+
+
+def read_checkpoint(path, container=None) -> dict[str, torch.Tensor]:
+    """Read a state dict from .safetensors or a torch checkpoint (weights_only=True, on CPU).
+
+    `container` selects a sub-dict: a key ("net", "model", "generator") or a dotted path
+    ("net.cfm"). Nested dicts below it are flattened with "." so the result is always a flat
+    {name: tensor} dict. Non-tensor leaves (e.g. an `iteration` int) are dropped.
+    """
+    path = os.fspath(path)
+    _require_file(path)
+    if path.endswith(".safetensors"):
+        obj = read_safetensors(path)
+    else:
+        obj = _torch_load(path)
+    if container:
+        for part in str(container).split("."):
+            if not isinstance(obj, dict) or part not in obj:
+                have = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
+                raise CheckpointError(f"{path}: no {part!r} entry (container {container!r}); top-level keys: {have}")
+            obj = obj[part]
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: expected a dict of tensors, found {type(obj).__name__}")
+    flat = {k: v for k, v in flatten(obj).items() if isinstance(v, torch.Tensor)}
+    if not flat:
+        raise CheckpointError(f"{path}: contains no tensors" + (f" under {container!r}" if container else ""))
+    return flat
+
+
+def _require_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint is not a file: {path}")
+
+
+def _torch_load(path: str):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # weights_only refuses arbitrary classes/callables: do not retry unsafely.
+        raise CheckpointError(
+            f"{path}: refused: the file holds Python objects other than tensors, which are not loaded "
+            f"for safety (weights_only=True). Detail: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError) as exc:
+        raise CheckpointError(f"{path}: unreadable or corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
+
+
+def load_into(module: torch.nn.Module, state: dict, source: str, strip_prefix: str = "",
+              rename=None, ignore=(), strict: bool = True) -> None:
+    """Load `state` into `module`, checking every key and shape first with a readable error.
+
+    strip_prefix: keep only keys starting with it and drop it ("module.", "net.cfm.").
+    rename: a callable key -> key (or None to drop) or a dict of old->new key names, applied after stripping.
+    ignore: key prefixes in the checkpoint that are expected and dropped (e.g. "inference_model.").
+    strict: every module key must be present; unexpected keys are an error too.
+    With strict=False only keys present in both are checked and loaded (missing ones keep their values).
+    """
+    prepared: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if strip_prefix:
+            if not key.startswith(strip_prefix):
+                continue
+            key = key[len(strip_prefix):]
+        if rename is not None:
+            key = rename.get(key, key) if isinstance(rename, dict) else rename(key)
+            if key is None:
+                continue
+        if any(key.startswith(p) for p in ignore):
+            continue
+        prepared[key] = value
+
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in prepared]
+    unexpected = [k for k in prepared if k not in expected]
+    for key, want in expected.items():
+        if key in prepared and tuple(prepared[key].shape) != tuple(want.shape):
+            raise CheckpointError(
+                f"{source}: key {key!r} has shape {tuple(prepared[key].shape)} in the checkpoint but "
+                f"the model expects {tuple(want.shape)} ({len(missing)} missing, {len(unexpected)} unexpected keys)")
+    if strict and (missing or unexpected):
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first: {missing[0]!r})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first: {unexpected[0]!r})")
+        raise CheckpointError(f"{source}: checkpoint does not match the model: " + ", ".join(parts))
+    to_load = {k: v for k, v in prepared.items() if k in expected}
+    # Tensors keep the module's dtype: load_state_dict copies into existing parameters.
+    module.load_state_dict(to_load, strict=strict)
