@@ -19,7 +19,7 @@ def write_safetensors(path, tensors, pad_header=0):
     """Minimal independent writer used only to produce test files."""
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for name, t in tensors.items():
-        raw = t.contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        raw = t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         header[name] = {"dtype": _TAGS[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)
         offset += len(raw)
@@ -114,7 +114,7 @@ class Payload:  # a class torch's weights_only unpickler must refuse
 
 def test_non_tensor_payload_refused(tmp_path, capsys):
     torch.save({"w": torch.ones(1), "evil": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match=r"evil\.pt: refused"):
+    with pytest.raises(CheckpointError, match=r"evil\.pt: refused.*print"):
         read_checkpoint(tmp_path / "evil.pt")
     assert "this must never run" not in capsys.readouterr().out
 
@@ -157,3 +157,9 @@ def test_load_into_missing_and_unexpected():
     load_into(dst, state, "m.pt", strict=False)  # partial load keeps the missing tensor
     assert torch.equal(dst.state_dict()["0.bias"], before)
     assert torch.equal(dst.state_dict()["0.weight"], state["0.weight"])
+
+
+def test_garbage_is_reported_as_corrupt_not_unsafe(tmp_path):
+    (tmp_path / "garbage.pt").write_bytes(b"garbage" * 10)
+    with pytest.raises(CheckpointError, match=r"garbage\.pt: unreadable or corrupt"):
+        read_checkpoint(tmp_path / "garbage.pt")

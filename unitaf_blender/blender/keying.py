@@ -19,12 +19,14 @@ _ARKIT = frozenset(ARKIT_52)
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
     """Centred moving average over time (axis 0), edges padded with the edge value.
 
-    Keeps constants and straight lines unchanged; window <= 1 is a no-op.
+    Keeps constants and straight lines unchanged; window <= 1 is a no-op. An even window
+    is widened by one frame so the average stays centred (no half-frame lag).
     """
     window = int(window)
     if window <= 1 or len(values) == 0:
         return values
-    left, right = window // 2, (window - 1) // 2
+    window += 1 - window % 2
+    left = right = window // 2
     padded = np.concatenate([np.repeat(values[:1], left, 0), values, np.repeat(values[-1:], right, 0)])
     csum = np.cumsum(np.concatenate([np.zeros_like(padded[:1], dtype=np.float64),
                                      padded.astype(np.float64)]), axis=0)

@@ -81,7 +81,7 @@ class UNITAF_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # replaced at register() by the top-level add-on id
 
     cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
-                              description="Where model weights are kept (empty = extension user folder)")
+                              description="Where model weights are kept (empty = the engine's default download cache)")
     device: EnumProperty(name="Device", default="AUTO", items=[
         ("AUTO", "Auto", "Best available"), ("CPU", "CPU", ""),
         ("CUDA", "CUDA", "NVIDIA GPU"), ("MPS", "MPS", "Apple GPU")])

@@ -89,6 +89,8 @@ class SoundPlacement:
         self.sound = self.strip.sound
         if self._tmp_path is not None:
             self.sound.pack()
+            # A packed sound keeps its path only as the "unpack to" target: make it sensible.
+            self.sound.filepath = "//" + os.path.basename(wav_path_for(take_name, "."))
             self._remove_tmp()
         return self.strip
 

@@ -265,11 +265,11 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None) -> TakeResu
         if unmapped:
             warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on "
                             f"'{obj.name}': {', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
-    except Exception:
+        return TakeResult(action=action, strip=strip, frame_start=start, frame_end=end, mapping=mapping,
+                          audio_path=audio_path, warnings=warnings, take_name=take, nla_strip=nla_strip)
+    except BaseException:   # includes KeyboardInterrupt: never leave half a take behind
         undo.rollback()
         raise
-    return TakeResult(action=action, strip=strip, frame_start=start, frame_end=end, mapping=mapping,
-                      audio_path=audio_path, warnings=warnings, take_name=take, nla_strip=nla_strip)
 
 
 def save_blend(path) -> None:

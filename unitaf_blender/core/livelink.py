@@ -114,7 +114,8 @@ def read_livelink_csv(path, timecode_fps=60.0) -> Performance:
             try:
                 v = float(row[c])
             except ValueError:
-                v = math.nan
+                raise LiveLinkError(f"{path}, line {line}, column {header[c]}: "
+                                    f"{row[c]!r} is not a number") from None
             if not math.isfinite(v):
                 raise LiveLinkError(f"{path}, line {line}, column {header[c]}: "
                                     f"{row[c]!r} is not a finite number")

@@ -64,17 +64,6 @@ def normalize_key_name(name: str) -> str:
     return "".join(words)
 
 
-def _quality(candidate, channel):
-    """0 exact, 1 case-insensitive, 2 normalised, None no match."""
-    if candidate == channel:
-        return 0
-    if candidate.lower() == channel.lower():
-        return 1
-    if normalize_key_name(candidate) == normalize_key_name(channel):
-        return 2
-    return None
-
-
 def _prefix_splits(name):
     """(prefix, remainder) at every separator, shortest prefix first."""
     for i, ch in enumerate(name):

@@ -48,6 +48,10 @@ class Performance:
             raise ValueError("fps and sample_rate must be positive")
         if len(set(self.channels)) != len(self.channels):
             raise ValueError("duplicate channel names")
+        if not np.all(np.isfinite(self.audio)) or not np.all(np.isfinite(self.weights)):
+            raise ValueError("audio and weights must be finite (NaN or inf found)")
+        if (self.emotion_times is None) != (self.emotion_vectors is None):
+            raise ValueError("emotion_times and emotion_vectors must be given together")
         if self.emotion_times is not None:
             self.emotion_times = np.asarray(self.emotion_times, dtype=np.float32).reshape(-1)
             self.emotion_vectors = np.asarray(self.emotion_vectors, dtype=np.float32).reshape(-1, 8)

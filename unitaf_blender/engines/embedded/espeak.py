@@ -7,10 +7,13 @@ espeak-ng is a process-wide singleton and not re-entrant, so there is one instan
 by a lock; the Blender add-on calls it from a worker thread. Every parameter is set before
 every utterance because espeak keeps them across calls (even across voice changes).
 """
-from ctypes import (CDLL, CFUNCTYPE, POINTER, Structure, Union, c_char, c_char_p, c_int,
+from ctypes import (CDLL, CFUNCTYPE, POINTER, Structure, Union, c_char, c_char_p, c_int, c_long,
                     c_short, c_size_t, c_ubyte, c_uint, c_void_p, string_at)
 from dataclasses import dataclass, field
+import atexit
 import os
+import shutil
+import tempfile
 import threading
 
 import numpy as np
@@ -97,6 +100,10 @@ class Espeak:
         lib.espeak_SetSynthCallback.restype = None
         lib.espeak_SetVoiceByName.argtypes = [c_char_p]
         lib.espeak_SetVoiceByName.restype = c_int
+        lib.espeak_SetVoiceByFile.argtypes = [c_char_p]
+        lib.espeak_SetVoiceByFile.restype = c_int
+        lib.espeak_ng_SetRandSeed.argtypes = [c_long]
+        lib.espeak_ng_SetRandSeed.restype = None
         lib.espeak_SetParameter.argtypes = [c_int, c_int, c_int]
         lib.espeak_SetParameter.restype = c_int
         lib.espeak_Synth.argtypes = [c_char_p, c_size_t, c_uint, c_int, c_uint, c_uint,
@@ -124,6 +131,12 @@ class Espeak:
         self._callback = _SYNTH_CALLBACK(self._on_synth)  # keep a reference: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
         self._voices = None
+        self._idents = {}
+        self._voice_files = {}
+        self._voice_dir = _make_voice_dir()
+        # False where no short lowercase ASCII temp folder exists: then voices load by name
+        # and the sub-millisecond flutter of espeak's history shows through (see below).
+        self.deterministic = self._voice_dir is not None
 
     # --- synthesis ---------------------------------------------------------------------
 
@@ -147,13 +160,14 @@ class Espeak:
         return 1 if (self._cancel is not None and self._cancel.is_set()) else 0
 
     def synthesize(self, text, voice="en-us", rate=175, pitch=50, pitch_range=50, volume=100,
-                   word_gap=0, ssml=False, cancel=None) -> Utterance:
+                   word_gap=0, ssml=False, seed=0, cancel=None) -> Utterance:
         """Speak `text` into a buffer. All prosody parameters are applied to this call only.
 
         rate: words per minute (clamped to 80..449); pitch, pitch_range: 0..100;
         volume: 0..200 (keep 100 and scale the float output to avoid clipping);
         word_gap: extra pause between words in units of 10 ms at the default rate.
         voice: an id from list_voices(), optionally with a variant ("en-us+f3").
+        seed: seeds espeak's noise generator (breathy/whisper variants).
         cancel: a threading.Event; when set, espeak stops at its next callback and the
         (truncated) utterance is returned: the caller must check the event and discard it.
         Raises EngineError for an unknown voice.
@@ -163,8 +177,14 @@ class Espeak:
         data = text.encode("utf-8") + b"\0"
         voice = self.check_voice(voice)
         with self._lock:
-            if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            path = self._voice_file(voice)
+            if path is not None:
+                err = self._lib.espeak_SetVoiceByFile(os.fsencode(path))
+            else:
+                err = self._lib.espeak_SetVoiceByName(voice.encode())
+            if err != 0:
                 raise EngineError(f"espeak-ng could not load the voice '{voice}'.")
+            self._lib.espeak_ng_SetRandSeed(int(seed) & 0x7FFFFFFF)
             params = ((_RATE, int(min(max(rate, RATE_MIN), RATE_MAX))),
                       (_PITCH, int(min(max(pitch, 0), 100))),
                       (_RANGE, int(min(max(pitch_range, 0), 100))),
@@ -188,6 +208,31 @@ class Espeak:
         return Utterance(audio, self.sample_rate, events)
 
     # --- voices -------------------------------------------------------------------------
+
+    def _voice_file(self, voice):
+        """Path of a voice file = espeak's voice + variant + "flutter 0", or None.
+
+        espeak adds a pitch "flutter" whose phase is a static that runs on across calls, so
+        the same text gives slightly different samples depending on what was spoken before.
+        Loading the voice from our own copy with flutter off makes every call reproducible.
+        Called with the lock held."""
+        if self._voice_dir is None:
+            return None
+        path = self._voice_files.get(voice)
+        if path is None:
+            base, _, variant = voice.partition("+")
+            lines = _read_lines(os.path.join(self.data_path, "lang", *self._idents[base].split("/")))
+            if variant:
+                lines += [ln for ln in _read_lines(os.path.join(self.data_path, "voices", "!v", variant))
+                          if ln.split()[:1] not in (["language"], ["name"])]
+            path = os.path.join(self._voice_dir, f"v{len(self._voice_files)}")
+            try:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write("\n".join(lines + ["flutter 0", ""]))
+            except OSError:
+                return None
+            self._voice_files[voice] = path
+        return path
 
     def list_variants(self) -> list:
         """Voice variants that can follow a voice id after '+' (f1..f5, m1..m7, klatt, ...)."""
@@ -237,6 +282,7 @@ class Espeak:
                 continue
             # The file name is what espeak_SetVoiceByName accepts ("en" works, "en-gb" not).
             vid = ident.rsplit("/", 1)[-1].lower()
+            self._idents[vid] = ident
             gender = {1: "male", 2: "female"}.get(v.gender, "")
             out.append(VoiceInfo(vid, (v.name or b"").decode(errors="replace"), tuple(langs), gender))
         return sorted(out, key=lambda v: v.id)
@@ -254,6 +300,31 @@ class Espeak:
         except OSError:
             pass
         return os.path.isfile(os.path.join(self.data_path, dictionary + "_dict"))
+
+
+def _read_lines(path):
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return [ln.rstrip("\n") for ln in f]
+
+
+def _make_voice_dir():
+    """A private temp folder for voice files, or None when unusable: espeak_SetVoiceByFile
+    lower-cases the path, truncates it at 59 bytes and opens it with a narrow char*."""
+    for parent in (tempfile.gettempdir(), "/tmp"):
+        try:
+            d = tempfile.mkdtemp(prefix="ut", dir=parent)
+        except OSError:
+            continue
+        try:
+            ok = (len(d) <= 48 and d.isascii() and os.path.isdir(d.lower())
+                  and os.path.samefile(d, d.lower()))
+        except OSError:
+            ok = False
+        if ok:
+            atexit.register(shutil.rmtree, d, True)
+            return d
+        shutil.rmtree(d, ignore_errors=True)
+    return None
 
 
 _instance = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import zipfile
 
 import torch
@@ -132,10 +133,14 @@ def _torch_load(path: str):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        # weights_only refuses arbitrary classes/callables: do not retry unsafely.
-        raise CheckpointError(
-            f"{path}: refused: the file holds Python objects other than tensors, which are not loaded "
-            f"for safety (weights_only=True). Detail: {str(exc).splitlines()[0] if str(exc) else exc}") from exc
+        # weights_only refuses arbitrary classes/callables: never retry unsafely.
+        text = str(exc)
+        found = re.search(r"GLOBAL (\S+) was not an allowed global", text)
+        if found:
+            raise CheckpointError(
+                f"{path}: refused: the file holds a Python object ({found.group(1)}) besides tensors; "
+                f"only plain tensors are loaded, for safety (torch.load weights_only=True)") from exc
+        raise CheckpointError(f"{path}: unreadable or corrupt checkpoint (not a valid torch file)") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{path}: unreadable or corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
 

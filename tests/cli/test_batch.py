@@ -1,0 +1,140 @@
+"""Batch files: parsing errors name the line; lines are placed one after another per gap."""
+import json
+
+import numpy as np
+import pytest
+
+from unitaf_blender.core.batch import load_batch, parse_batch
+from unitaf_blender.core.performance import Performance
+
+
+def test_parse_inherits_from_character_and_defaults():
+    plan = parse_batch({
+        "gap": 0.5,
+        "defaults": {"emotion": "calm:0.3", "engine": "embedded"},
+        "characters": {"Ada": {"object": "AdaHead", "voice": "en-us+f3"}},
+        "lines": [
+            {"character": "Ada", "text": "Hello", "emotion": "happy:0.8"},
+            {"object": "Bob", "text": "Hi", "gap": 1.5, "seed": 9},
+        ]})
+    a, b = plan.lines
+    assert (a.object, a.voice, a.emotion, a.engine, a.seed) == ("AdaHead", "en-us+f3", "happy:0.8", "embedded", 0)
+    assert (b.object, b.voice, b.emotion, b.gap, b.seed) == ("Bob", None, "calm:0.3", 1.5, 9)
+    assert plan.gap == 0.5
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"lines": []}, "empty"),
+    ({"lines": [{"text": "hi"}]}, "line 1: no 'object'"),
+    ({"lines": [{"object": "A", "text": ""}]}, "line 1: 'text'"),
+    ({"lines": [{"object": "A", "text": "x"}, {"object": "A", "text": "y", "gap": -1}]}, "line 2: gap"),
+    ({"lines": [{"object": "A", "text": "x", "colour": "red"}]}, "unknown field"),
+    ({"lines": [{"character": "Zed", "text": "x"}]}, "character 'Zed'"),
+    ({"nope": 1}, "'lines' list"),
+])
+def test_parse_errors_are_clear(data, needle):
+    with pytest.raises(ValueError, match=needle.replace("(", r"\(")):
+        parse_batch(data)
+
+
+def test_load_batch_bad_json(tmp_path):
+    p = tmp_path / "b.json"
+    p.write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_batch(str(p))
+    with pytest.raises(ValueError, match="not found"):
+        load_batch(str(tmp_path / "missing.json"))
+
+
+def _head(bpy, name):
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.shape_key_add(name="Basis")
+    for k in ("jawOpen", "eyeBlinkLeft"):
+        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
+    return obj
+
+
+def _perf(seconds, value):
+    n = int(seconds * 30) + 1
+    return Performance(audio=np.zeros(int(seconds * 22050), np.float32), sample_rate=22050, fps=30,
+                       channels=("jawOpen",), weights=np.full((n, 1), value, np.float32))
+
+
+def test_batch_places_lines_after_each_other(clean_scene):
+    """Line 2 starts gap seconds after line 1 ends; a pinned frame is honoured; all lines play via NLA."""
+    bpy = clean_scene
+    from unitaf_blender.blender.batch import run_batch
+    scene = bpy.context.scene
+    scene.render.fps = 24
+    scene.frame_start = 1
+    ada, bob = _head(bpy, "Ada"), _head(bpy, "Bob")
+    plan = parse_batch({"gap": 0.5, "lines": [
+        {"object": "Ada", "text": "one"},
+        {"object": "Bob", "text": "two"},
+        {"object": "Ada", "text": "three", "gap": 1.0},
+        {"object": "Bob", "text": "four", "frame": 500},
+    ]})
+    lengths = {"one": 2.0, "two": 1.0, "three": 1.5, "four": 0.5}
+    calls = []
+
+    def generate(text, emotion, engine, voice, seed, language, model_dir, device):
+        calls.append(text)
+        return _perf(lengths[text], 0.25 * len(calls))
+
+    results = run_batch(scene, plan, generate)
+    starts = [r.frame_start for _, r in results]
+    assert starts[0] == 1
+    assert starts[1] == results[0][1].frame_end + 12           # 0.5 s at 24 fps
+    assert starts[2] == results[1][1].frame_end + 24           # its own 1.0 s gap
+    assert starts[3] == 500
+    assert results[0][1].frame_end - starts[0] == pytest.approx(2.0 * 24, abs=1)
+    # Both of Ada's lines play: evaluate her jawOpen inside each line.
+    key = ada.data.shape_keys
+    for (obj, r), value in zip(results, (0.25, 0.5, 0.75, 1.0)):
+        scene.frame_set((r.frame_start + r.frame_end) // 2)
+        got = obj.data.shape_keys.key_blocks["jawOpen"].value
+        assert got == pytest.approx(value, abs=1e-4), (obj.name, r.frame_start)
+
+
+def test_batch_validates_everything_before_generating(clean_scene):
+    bpy = clean_scene
+    from unitaf_blender.blender.batch import run_batch
+    from unitaf_blender.cli import BadInput, _find_object
+    _head(bpy, "Ada")
+    plan = parse_batch({"lines": [{"object": "Ada", "text": "one"}, {"object": "Ghost", "text": "two"}]})
+    called = []
+    n_actions = len(bpy.data.actions)
+    with pytest.raises(BadInput, match="Ghost"):
+        run_batch(bpy.context.scene, plan, lambda *a: called.append(a), validate=_find_object)
+    assert not called and len(bpy.data.actions) == n_actions
+
+
+def test_batch_cli_end_to_end(tmp_path):
+    """A real batch file through the CLI with the default (embedded) engine."""
+    import bpy
+    from unitaf_blender.engines import EngineUnavailable, get_engine
+    try:
+        get_engine("embedded")
+    except EngineUnavailable as e:
+        pytest.skip(str(e))
+    from unitaf_blender.cli import run
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    _head(bpy, "Ada"), _head(bpy, "Bob")
+    src = tmp_path / "two.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    lines = tmp_path / "lines.json"
+    lines.write_text(json.dumps({"gap": 0.3, "lines": [
+        {"object": "Ada", "text": "[happy] Hello Bob, how are you?"},
+        {"object": "Bob", "text": "Not bad at all.", "emotion": "calm:0.5"}]}))
+    out = tmp_path / "out.blend"
+    assert run(["batch", str(lines), "--blend", str(src), "--save", str(out)]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    se = bpy.context.scene.sequence_editor
+    strips = sorted((s for s in (se.strips_all if hasattr(se, "strips_all") else se.sequences_all)),
+                    key=lambda s: s.frame_start)
+    if bpy.app.build_options.audaspace:
+        assert len(strips) == 2
+        assert strips[1].frame_start >= strips[0].frame_final_end

@@ -1,0 +1,134 @@
+"""The "UniTAF" tab in the 3D Viewport sidebar (N panel)."""
+import bpy
+
+from . import jobs, mapping_store
+from .operators import target_object
+
+_report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
+
+
+def _mapping_report(obj):
+    key = (obj.name, tuple(mapping_store.shape_key_names(obj)),
+           tuple(sorted(mapping_store.stored_pairs(obj).items())) if mapping_store.has_stored_mapping(obj) else None)
+    if key not in _report_cache:
+        if len(_report_cache) > 32:
+            _report_cache.clear()
+        mapping = mapping_store.object_mapping(obj)
+        _report_cache[key] = (mapping.report().splitlines(), mapping_store.missing_shapes(obj))
+    return _report_cache[key]
+
+
+class _Sidebar:
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "UniTAF"
+
+
+class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
+    bl_idname = "UNITAF_PT_main"
+    bl_label = "UniTAF"
+
+    def draw(self, context):
+        layout = self.layout
+        s = context.scene.unitaf
+        col = layout.column()
+        col.prop(s, "text_block")
+        if s.text_block is None:
+            col.prop(s, "text", text="")
+        row = col.row(align=True)
+        row.prop(s, "emotion", text="")
+        sub = row.row(align=True)
+        sub.enabled = s.emotion != "neutral"
+        sub.prop(s, "emotion_intensity", slider=True)
+        col.prop(s, "engine")
+        col.prop(s, "voice")
+        col.separator()
+        col.prop(s, "target")
+        obj = target_object(context)
+        if s.target is None:
+            col.label(text=f"Using active mesh: {obj.name}" if obj else "Select a mesh with shape keys",
+                      icon='INFO')
+        row = col.row(align=True)
+        row.prop(s, "use_current_frame", text="Current Frame")
+        sub = row.row(align=True)
+        sub.enabled = not s.use_current_frame
+        sub.prop(s, "start_frame", text="")
+        col.prop(s, "seed")
+        col.separator()
+
+        job = jobs.current()
+        if job is not None and not job.finished:
+            layout.progress(text=job.stage, factor=job.progress, type='BAR')
+            layout.operator("unitaf.cancel", icon='CANCEL')
+        else:
+            layout.operator("unitaf.generate", icon='PLAY_SOUND')
+            layout.operator("unitaf.import_performance", icon='IMPORT')
+            if job is not None and job.state == jobs.FAILED and job.error:
+                box = layout.box()
+                for line in job.error.splitlines()[:4]:
+                    box.label(text=line, icon='ERROR')
+
+
+class UNITAF_UL_mapping(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        obj = target_object(context)
+        row = layout.row(align=True)
+        row.label(text=item.channel)
+        key = obj.data.shape_keys if obj is not None else None
+        if key is not None:
+            row.prop_search(item, "shape_key", key, "key_blocks", text="")
+        else:
+            row.prop(item, "shape_key", text="")
+
+
+class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
+    bl_idname = "UNITAF_PT_mapping"
+    bl_label = "Shape-Key Mapping"
+    bl_parent_id = "UNITAF_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context):
+        layout = self.layout
+        obj = target_object(context)
+        if obj is None or obj.data.shape_keys is None:
+            layout.label(text="The target has no shape keys", icon='INFO')
+            return
+        table = obj.unitaf_mapping
+        row = layout.row(align=True)
+        row.prop(table, "preset", text="")
+        row.operator("unitaf.mapping_preset", text="Apply")
+        row = layout.row(align=True)
+        row.operator("unitaf.mapping_auto")
+        row.operator("unitaf.mapping_clear")
+        if table.stored:
+            layout.template_list("UNITAF_UL_mapping", "", table, "rows", table, "active_index", rows=6)
+        else:
+            layout.label(text="Automatic matching (no stored table)")
+        lines, missing = _mapping_report(obj)
+        box = layout.box()
+        for line in lines:
+            box.label(text=line)
+        if missing:
+            box.label(text=f"Missing shapes: {', '.join(missing[:6])}", icon='ERROR')
+
+
+class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
+    bl_idname = "UNITAF_PT_keying"
+    bl_label = "Keying Options"
+    bl_parent_id = "UNITAF_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context):
+        s = context.scene.unitaf
+        col = self.layout.column()
+        col.label(text="Intensity")
+        grid = col.grid_flow(columns=2, align=True)
+        for name in ("mouth", "brows", "eyes", "other"):
+            grid.prop(s, f"intensity_{name}")
+        col.prop(s, "smoothing")
+        col.prop(s, "interpolation")
+        col.prop(s, "push_to_nla")
+        col.prop(s, "add_sound")
+
+
+CLASSES = (UNITAF_PT_main, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)

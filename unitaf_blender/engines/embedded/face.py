@@ -1,0 +1,209 @@
+"""Procedural face from the speech timeline: phonemes -> visemes -> ARKit weights at 30 fps.
+
+Mouth: a Cohen–Massaro dominance blend. Every viseme segment pulls each channel toward its
+target with a weight (its dominance) that is flat over the middle of the segment and falls
+off exponentially outside it, faster after the segment (carry-over) than before it
+(anticipation), so the lips start moving toward a sound before it begins. The blend is
+evaluated 4x per frame and averaged over the frame interval, so a 30 ms /p/ between two
+frames still counts. Jaw opening is scaled by the audio's loudness envelope. Bilabial
+closure is then enforced on the final track (an emotion may not hold the lips apart).
+
+Upper face (expression, blinks, gaze, head) comes from expression.py.
+"""
+import numpy as np
+
+from ...core.channels import ARKIT_52
+from ...core.performance import EMOTIONS
+from .expression import FACE_CHANNELS, emotion_frames, merge_layers, upper_face
+from .visemes import VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments, viseme_tables
+
+FPS = 30.0
+ANTICIPATION_S = 0.09      # dominance e-folding time before a segment's core
+CARRYOVER_S = 0.06         # ... and after it (carry-over is shorter than anticipation)
+CORE_FRACTION = 0.5        # middle share of a segment where its dominance is flat
+OVERSAMPLE = 4             # sub-samples per frame averaged over the frame interval
+STRESS_GAIN = 1.15         # primary-stressed vowels open wider
+REST_DOMINANCE = 0.02      # a faint pull to neutral where no segment is near
+
+# Loudness -> jaw: opening channels scale from JAW_QUIET (silence) to about 1.35 (loud),
+# plus a small additive jaw term, so the jaw tracks the energy of the voice.
+JAW_QUIET, JAW_LOUD = 0.45, 0.7
+JAW_FROM_LOUDNESS = 0.06
+# Emotion changes articulation: aroused speech opens wider, sad speech is mumbled.
+JAW_EMOTION_GAIN = {"happy": 0.1, "angry": 0.15, "sad": -0.2, "afraid": 0.0, "disgusted": -0.05,
+                    "melancholic": -0.15, "surprised": 0.15, "calm": -0.1}
+
+# Bilabial closure: the jaw may stay this open at most (the lips seal over the rest),
+# and lip press reaches at least this.
+CLOSED_JAW_MAX = 0.08
+CLOSED_PRESS_MIN = 0.4
+_OPENING_AT_CLOSURE = ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
+                       "mouthUpperUpRight", "mouthFunnel", "mouthStretchLeft", "mouthStretchRight",
+                       "tongueOut")
+
+_TARGETS, _DOMINANCE = viseme_tables()                                       # [15, 52] each
+_USED = np.flatnonzero(_TARGETS.any(0))                                      # channels visemes drive
+_STRESSED = np.array([STRESS_GAIN if v in VOWEL_VISEMES else 1.0 for v in VISEMES])
+# 30 blend classes: 15 visemes unstressed, then the same 15 with primary stress.
+_ALPHA = np.concatenate([_DOMINANCE, _DOMINANCE])[:, _USED].astype(np.float64)
+_ALPHA_T = np.concatenate([_DOMINANCE * _TARGETS,
+                           _DOMINANCE * _TARGETS * _STRESSED[:, None]])[:, _USED].astype(np.float64)
+_JAW_GAIN = np.array([JAW_EMOTION_GAIN[e] for e in EMOTIONS])
+_I = {n: i for i, n in enumerate(FACE_CHANNELS)}
+_PP = VISEME_INDEX["PP"]
+
+
+def n_frames_for(n_samples, sample_rate, fps=FPS):
+    """T = floor(duration * fps) + 1: frame k is at k / fps and the last one inside the audio."""
+    return int(np.floor(n_samples * fps / sample_rate + 1e-9)) + 1
+
+
+def loudness_envelope(audio, sample_rate, n_frames, fps=FPS):
+    """RMS of the audio around each frame (66 ms window), smoothed and normalised per
+    utterance so that loud vowels sit near 1: float64 [T] in [0, 1.3]. Silence -> zeros."""
+    x = np.asarray(audio, np.float64).reshape(-1)
+    if len(x) == 0:
+        return np.zeros(n_frames)
+    cs = np.concatenate(([0.0], np.cumsum(x * x)))
+    centre = np.arange(n_frames) * (sample_rate / fps)
+    half = sample_rate / fps
+    lo = np.clip(np.round(centre - half), 0, len(x)).astype(np.int64)
+    hi = np.clip(np.round(centre + half), 0, len(x)).astype(np.int64)
+    rms = np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+    if n_frames >= 3:
+        rms = np.convolve(np.pad(rms, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
+    peak = rms.max(initial=0.0)
+    if peak <= 1e-6:
+        return np.zeros(n_frames)
+    ref = np.percentile(rms[rms > 0.1 * peak], 90)
+    return np.clip(rms / ref, 0.0, 1.3)
+
+
+def emphasis_curve(loudness, fps=FPS):
+    """Speech emphasis [T] in [0, 1]: loudness onsets, decaying over ~0.25 s (for nods/brows)."""
+    if len(loudness) < 2:
+        return np.zeros(len(loudness))
+    rise = np.maximum(np.diff(loudness, prepend=loudness[0]), 0.0)
+    ref = np.percentile(rise[rise > 0], 95) if np.any(rise > 0) else 1.0
+    rise = np.clip(rise / max(ref, 1e-6), 0.0, 1.0)
+    # peak-hold with exponential release: each onset decays unless a stronger one follows
+    lags = np.arange(int(0.75 * fps) + 1)
+    decay = np.exp(-lags / (0.25 * fps))
+    padded = np.concatenate((np.zeros(len(lags) - 1), rise))
+    held = np.stack([padded[len(lags) - 1 - j:len(padded) - j] * decay[j] for j in lags])
+    return held.max(0)
+
+
+def mouth_track(phonemes, n_frames, fps=FPS, loudness=None, emotions=None):
+    """Coarticulated mouth over ARKIT_52: (float64 [T, 52], closures).
+
+    `closures` lists (first, last, centre) frame indices of every bilabial, merged where
+    they touch, for `enforce_lip_closure`.
+    """
+    starts, ends, ids, stress = viseme_segments(phonemes)
+    out = np.zeros((n_frames, len(ARKIT_52)))
+    if len(ids) == 0 or n_frames == 0:
+        return out, []
+    sub_rate = fps * OVERSAMPLE
+    n_sub = n_frames * OVERSAMPLE
+    # sub-sample u lies at (u + 0.5) / sub_rate - 0.5 / fps: OVERSAMPLE points per frame interval
+    def to_sub(t):
+        return (t + 0.5 / fps) * sub_rate - 0.5
+
+    span = ends - starts
+    core_lo = starts + 0.5 * (1 - CORE_FRACTION) * span
+    core_hi = ends - 0.5 * (1 - CORE_FRACTION) * span
+    lo = np.clip(np.ceil(to_sub(core_lo - 6 * ANTICIPATION_S)), 0, n_sub).astype(np.int64)
+    hi = np.clip(np.floor(to_sub(core_hi + 6 * CARRYOVER_S)) + 1, 0, n_sub).astype(np.int64)
+    counts = np.maximum(hi - lo, 0)
+    seg = np.repeat(np.arange(len(ids)), counts)
+    offsets = np.cumsum(counts) - counts
+    u = np.arange(counts.sum()) - np.repeat(offsets, counts) + np.repeat(lo, counts)
+    t = (u + 0.5) / sub_rate - 0.5 / fps
+    before, after = core_lo[seg] - t, t - core_hi[seg]
+    dom = np.where(before > 0, np.exp(-before / ANTICIPATION_S),
+                   np.where(after > 0, np.exp(-after / CARRYOVER_S), 1.0))
+    cls = ids[seg] + len(VISEMES) * (stress[seg] == 1)
+    n_cls = 2 * len(VISEMES)
+    g = np.bincount(u * n_cls + cls, weights=dom, minlength=n_sub * n_cls).reshape(n_sub, n_cls)
+    blend = (g @ _ALPHA_T) / (g @ _ALPHA + REST_DOMINANCE)
+    out[:, _USED] = blend.reshape(n_frames, OVERSAMPLE, -1).mean(1)
+
+    gain = np.ones(n_frames)
+    if emotions is not None:
+        gain *= np.clip(1.0 + emotions @ _JAW_GAIN, 0.5, 1.5)
+    if loudness is not None:
+        gain *= JAW_QUIET + JAW_LOUD * loudness
+        out[:, _I["jawOpen"]] += JAW_FROM_LOUDNESS * loudness
+    for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
+        out[:, _I[name]] *= gain
+
+    closures = []
+    for s, e in zip(starts[ids == _PP], ends[ids == _PP]):
+        centre = int(round(0.5 * (s + e) * fps))
+        first = min(int(np.ceil((s + 0.2 * (e - s)) * fps)), centre)
+        last = max(int(np.floor((e - 0.2 * (e - s)) * fps)), centre)
+        first, last, centre = (min(max(k, 0), n_frames - 1) for k in (first, last, centre))
+        if closures and first <= closures[-1][1] + 1:
+            closures[-1] = (closures[-1][0], max(last, closures[-1][1]), closures[-1][2])
+        else:
+            closures.append((first, last, centre))
+    return out, closures
+
+
+def enforce_lip_closure(weights, closures, channels=FACE_CHANNELS):
+    """Guarantee a visible closure at every bilabial, in place on [T, C] weights.
+
+    Over each closure's frames the jaw drops to a local minimum (at most CLOSED_JAW_MAX),
+    mouthClose seals the lips over whatever jaw opening is left, mouthPress reaches a
+    local maximum and lip-opening shapes relax; the frames on either side are blended
+    halfway, so the closure reads as a motion rather than a one-frame snap.
+    """
+    idx = {n: i for i, n in enumerate(channels)}
+    jaw, close = idx["jawOpen"], idx["mouthClose"]
+    press = [idx["mouthPressLeft"], idx["mouthPressRight"]]
+    opening = [idx[n] for n in _OPENING_AT_CLOSURE if n in idx]
+    n_frames = len(weights)
+    for first, last, _ in closures:
+        a, b = max(first - 1, 0), min(last + 2, n_frames)
+        jaw_c = min(CLOSED_JAW_MAX, float(weights[a:b, jaw].min()))
+        press_c = np.maximum(CLOSED_PRESS_MIN, weights[a:b][:, press].max(0))
+        core = slice(first, last + 1)
+        weights[core, jaw] = jaw_c
+        weights[core, close] = jaw_c
+        weights[core, press[0]], weights[core, press[1]] = press_c
+        weights[core, opening] *= 0.15
+        for k in (first - 1, last + 1):
+            if 0 <= k < n_frames:
+                weights[k, jaw] = 0.5 * (weights[k, jaw] + jaw_c)
+                weights[k, close] = max(weights[k, close], jaw_c)     # lips half way there
+                weights[k, press] = 0.5 * (weights[k, press] + press_c)
+                weights[k, opening] *= 0.6
+    return weights
+
+
+def face_from_timeline(phonemes, audio, sample_rate, emotion_times, emotion_vectors, seed=0,
+                       fps=FPS):
+    """The embedded engine's face: (channels, float32 weights [T, C]).
+
+    channels = ARKIT_52 + HEAD_EYE_ROTATIONS; T = floor(len(audio) / sample_rate * fps) + 1
+    with frame k at k / fps. ARKit weights lie in [0, 1]; head/eye rotations are small
+    signed radians. `phonemes` are TimedLabel(start, end, espeak mnemonic incl. stress
+    marks) in seconds. Deterministic for a given seed.
+    """
+    audio = np.asarray(audio, np.float32)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be mono [N], got shape {audio.shape}")
+    if not sample_rate or sample_rate <= 0 or not fps or fps <= 0:
+        raise ValueError(f"sample_rate and fps must be positive (got {sample_rate}, {fps})")
+    n_frames = n_frames_for(len(audio), sample_rate, fps)
+    loudness = loudness_envelope(audio, sample_rate, n_frames, fps)
+    emotions = emotion_frames(emotion_times, emotion_vectors, n_frames, fps)
+    mouth52, closures = mouth_track(phonemes, n_frames, fps, loudness, emotions)
+    mouth = np.zeros((n_frames, len(FACE_CHANNELS)), np.float32)
+    mouth[:, :len(ARKIT_52)] = mouth52
+    upper = upper_face(emotion_times, emotion_vectors, n_frames, fps, seed,
+                       emphasis=emphasis_curve(loudness, fps))
+    weights = enforce_lip_closure(merge_layers(mouth, upper), closures)
+    weights[:, :len(ARKIT_52)] = np.clip(weights[:, :len(ARKIT_52)], 0.0, 1.0)
+    return FACE_CHANNELS, np.ascontiguousarray(weights, np.float32)

@@ -1,0 +1,575 @@
+"""IndexTTS2 text-to-semantic GPT ("UnifiedVoice" v2) in plain PyTorch.
+
+Pieces (names match the official `gpt.pth`, which loads unchanged):
+  conditioning_encoder + perceiver_encoder   speaker features (B,T,1024) -> 32 latents (B,32,D)
+  emo_conditioning_encoder + emo_perceiver_encoder + emovec_layer + emo_layer
+                                             emotion features -> emotion vector (B,D)
+  speed_emb                                  2 rows appended after the latents
+  gpt.h.* / gpt.ln_f (GPT-2 blocks, Conv1D weights stored (in, out)), final_norm, mel_head
+  text_embedding / text_pos_embedding, mel_embedding / mel_pos_embedding (learned, per segment)
+
+Sequence layout: [32 latents + emovec ; speed_emb[1] ; speed_emb[0]] [start_text ids stop_text]
+[start_mel codes...]. The 34 prefix rows get no position; text and mel positions count from 0.
+The reference's HF generate embeds the k-th generated code with mel position k+1 (start_mel has
+0) while the teacher-forced pass uses k; we reproduce both because the weights were trained so.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .conformer import ConformerEncoder
+from .perceiver import PerceiverResampler
+
+__all__ = ["GPTDims", "UnifiedVoice", "SamplingConfig", "GenerationResult", "load_gpt",
+           "emotion_matrix_vector", "scale_emotion_weights", "EMO_NUM"]
+
+EMO_NUM = (3, 17, 2, 8, 4, 5, 10, 24)  # rows per emotion in feat1.pt / feat2.pt (official config)
+
+
+@dataclass
+class ConditionDims:
+    output_size: int = 512
+    linear_units: int = 2048
+    attention_heads: int = 8
+    num_blocks: int = 6
+    perceiver_mult: float = 2
+
+
+@dataclass
+class GPTDims:
+    model_dim: int = 1280
+    layers: int = 24
+    heads: int = 20
+    max_mel_tokens: int = 1815
+    max_text_tokens: int = 600
+    number_text_tokens: int = 12000
+    number_mel_codes: int = 8194
+    start_mel_token: int = 8192
+    stop_mel_token: int = 8193
+    start_text_token: int = 0
+    stop_text_token: int = 1
+    condition_num_latent: int = 32
+    semantic_dim: int = 1024         # input width of both conformers (w2v-BERT hidden size)
+    emo_perceiver_dim: int = 1024    # emotion latent width (hard-coded 1024 in the reference)
+    cond: ConditionDims = field(default_factory=ConditionDims)
+    emo_cond: ConditionDims = field(default_factory=lambda: ConditionDims(512, 1024, 4, 4, 2))
+
+    @classmethod
+    def from_config(cls, gpt_cfg: dict) -> "GPTDims":
+        """From the `gpt:` section of the official config.yaml (unknown keys are ignored)."""
+        if not isinstance(gpt_cfg, dict):
+            raise ValueError("config: the `gpt:` section is missing or not a mapping")
+        if gpt_cfg.get("condition_type", "conformer_perceiver") != "conformer_perceiver":
+            raise ValueError(f"config: gpt.condition_type {gpt_cfg.get('condition_type')!r} is not supported "
+                             "(only conformer_perceiver, as in IndexTTS2)")
+        kw = {k: gpt_cfg[k] for k in ("model_dim", "layers", "heads", "max_mel_tokens", "max_text_tokens",
+                                      "number_text_tokens", "number_mel_codes", "start_mel_token",
+                                      "stop_mel_token", "start_text_token", "stop_text_token",
+                                      "semantic_dim", "emo_perceiver_dim") if k in gpt_cfg}
+
+        def cond(section):
+            c = gpt_cfg.get(section) or {}
+            if c.get("input_layer", "conv2d2") != "conv2d2":
+                raise ValueError(f"config: gpt.{section}.input_layer must be conv2d2")
+            return ConditionDims(**{k: c[k] for k in ("output_size", "linear_units", "attention_heads",
+                                                      "num_blocks", "perceiver_mult") if k in c})
+        kw["cond"] = cond("condition_module")
+        kw["emo_cond"] = cond("emo_condition_module")
+        return cls(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# GPT-2 backbone
+# ---------------------------------------------------------------------------------------------
+class Conv1D(nn.Module):
+    """HF GPT-2 'Conv1D': a linear layer whose weight is stored (in, out)."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_in, n_out))
+        self.bias = nn.Parameter(torch.zeros(n_out))
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x):
+        return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.c_attn = Conv1D(dim, 3 * dim)
+        self.c_proj = Conv1D(dim, dim)
+
+    def forward(self, x, cache: "KVCache | None", layer: int, pos: int):
+        b, t, d = x.shape
+        q, k, v = self.c_attn(x).split(d, dim=2)
+        q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
+        if cache is not None:
+            k, v = cache.update(layer, pos, k, v)
+        if t == 1:
+            out = F.scaled_dot_product_attention(q, k, v)
+        elif k.shape[2] == t:
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:  # a chunk appended after cached positions: causal within the chunk, all of the past
+            total = k.shape[2]
+            mask = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.c_proj(out.transpose(1, 2).reshape(b, t, d))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, inner: int):
+        super().__init__()
+        self.c_fc = Conv1D(dim, inner)
+        self.c_proj = Conv1D(inner, dim)
+
+    def forward(self, x):
+        return self.c_proj(F.gelu(self.c_fc(x), approximate="tanh"))  # GPT-2 "gelu_new"
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, heads: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-5)
+        self.attn = Attention(dim, heads)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-5)
+        self.mlp = MLP(dim, 4 * dim)
+
+    def forward(self, x, cache, layer, pos):
+        x = x + self.attn(self.ln_1(x), cache, layer, pos)
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT2(nn.Module):
+    """GPT-2 blocks without token/position tables (IndexTTS2 adds its own embeddings outside)."""
+
+    def __init__(self, dim: int, layers: int, heads: int):
+        super().__init__()
+        self.h = nn.ModuleList(Block(dim, heads) for _ in range(layers))
+        self.ln_f = nn.LayerNorm(dim, eps=1e-5)
+
+    def forward(self, x, cache=None, pos: int = 0):
+        for i, block in enumerate(self.h):
+            x = block(x, cache, i, pos)
+        return self.ln_f(x)
+
+
+class KVCache:
+    """Preallocated keys/values for every layer: (layers, B, heads, max_len, head_dim)."""
+
+    def __init__(self, layers, batch, heads, max_len, head_dim, device, dtype):
+        shape = (layers, batch, heads, max_len, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)
+        self.v = torch.zeros(shape, device=device, dtype=dtype)
+        self.max_len = max_len
+
+    def update(self, layer, pos, k, v):
+        end = pos + k.shape[2]
+        if end > self.max_len:
+            raise ValueError(f"sequence of {end} positions exceeds the KV cache ({self.max_len})")
+        self.k[layer, :, :, pos:end] = k
+        self.v[layer, :, :, pos:end] = v
+        return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
+
+    def reorder(self, index: torch.Tensor):
+        self.k = self.k.index_select(1, index)
+        self.v = self.v.index_select(1, index)
+
+
+class LearnedPositions(nn.Module):
+    def __init__(self, rows: int, dim: int):
+        super().__init__()
+        self.emb = nn.Embedding(rows, dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class SamplingConfig:
+    """Reference defaults (`infer_generator`): beam sampling with 3 beams, T=0.8, top-k 30,
+    top-p 0.8, repetition penalty 10, at most 1500 codes. `do_sample=False, num_beams=1` is greedy
+    on the penalised logits; `num_beams=1` with sampling is the lean single-sequence path."""
+    do_sample: bool = True
+    temperature: float = 0.8
+    top_k: int = 30
+    top_p: float = 0.8
+    repetition_penalty: float = 10.0
+    max_new_tokens: int = 1500
+    num_beams: int = 3
+    length_penalty: float = 0.0
+
+
+@dataclass
+class GenerationResult:
+    codes: torch.Tensor            # (1, N) int64 including the stop token when one was produced
+    stopped: bool                  # True if the stop token ended generation
+    scores: list | None = None     # per-step processed logits (1, V) when requested
+
+
+def _apply_repetition_penalty(logits, seen, penalty):
+    if penalty == 1.0:
+        return logits
+    picked = logits[seen]
+    logits = logits.clone()
+    logits[seen] = torch.where(picked < 0, picked * penalty, picked / penalty)
+    return logits
+
+
+def _warp(scores, cfg: SamplingConfig, min_keep: int):
+    """HF warpers in order: temperature, top-k, top-p (keeping at least `min_keep` tokens)."""
+    if cfg.temperature != 1.0:
+        scores = scores / cfg.temperature
+    if cfg.top_k and cfg.top_k > 0:
+        k = min(max(cfg.top_k, min_keep), scores.shape[-1])
+        kth = torch.topk(scores, k, dim=-1).values[..., -1, None]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if cfg.top_p is not None and cfg.top_p < 1.0:
+        sorted_scores, order = torch.sort(scores, descending=False, dim=-1)
+        cum = sorted_scores.softmax(-1).cumsum(-1)
+        drop = cum <= (1 - cfg.top_p)
+        drop[..., -min_keep:] = False
+        scores = scores.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    return scores
+
+
+# ---------------------------------------------------------------------------------------------
+# UnifiedVoice
+# ---------------------------------------------------------------------------------------------
+class UnifiedVoice(nn.Module):
+    def __init__(self, dims: GPTDims):
+        super().__init__()
+        self.dims = d = dims
+        c, e = d.cond, d.emo_cond
+        self.conditioning_encoder = ConformerEncoder(d.semantic_dim, c.output_size, c.attention_heads,
+                                                     c.linear_units, c.num_blocks)
+        self.perceiver_encoder = PerceiverResampler(d.model_dim, c.output_size, d.condition_num_latent,
+                                                    c.attention_heads, c.perceiver_mult)
+        self.emo_conditioning_encoder = ConformerEncoder(d.semantic_dim, e.output_size, e.attention_heads,
+                                                         e.linear_units, e.num_blocks)
+        self.emo_perceiver_encoder = PerceiverResampler(d.emo_perceiver_dim, e.output_size, 1,
+                                                        e.attention_heads, e.perceiver_mult)
+        self.text_embedding = nn.Embedding(d.number_text_tokens + 1, d.model_dim)
+        self.emo_layer = nn.Linear(d.model_dim, d.model_dim)
+        self.emovec_layer = nn.Linear(d.emo_perceiver_dim, d.model_dim)
+        self.mel_embedding = nn.Embedding(d.number_mel_codes, d.model_dim)
+        self.gpt = GPT2(d.model_dim, d.layers, d.heads)
+        self.mel_pos_embedding = LearnedPositions(d.max_mel_tokens + 3, d.model_dim)
+        self.text_pos_embedding = LearnedPositions(d.max_text_tokens + 2, d.model_dim)
+        self.final_norm = nn.LayerNorm(d.model_dim)
+        self.text_head = nn.Linear(d.model_dim, d.number_text_tokens + 1)
+        self.mel_head = nn.Linear(d.model_dim, d.number_mel_codes)
+        self.speed_emb = nn.Embedding(2, d.model_dim)
+
+    @property
+    def device(self):
+        return self.mel_head.weight.device
+
+    @property
+    def dtype(self):
+        return self.mel_head.weight.dtype
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 3 or x.shape[-1] != self.dims.semantic_dim:
+            raise ValueError(f"conditioning features must be (B, T, {self.dims.semantic_dim}), got {tuple(x.shape)}")
+        if x.shape[1] < 3:
+            raise ValueError("conditioning audio is too short (needs at least 3 feature frames = 60 ms)")
+        return x.to(self.device, self.dtype)
+
+    # -- conditioning ------------------------------------------------------------------------
+    @torch.inference_mode()
+    def speaker_latents(self, spk_feat: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Speaker features (B, T, C) -> (B, 32, D). `lengths` = valid frames (None: all, as the
+        reference effectively does since it passes the feature width as the length)."""
+        h, mask = self.conditioning_encoder(self._features(spk_feat), lengths)
+        return self.perceiver_encoder(h, mask.squeeze(1))
+
+    @torch.inference_mode()
+    def emotion_latent(self, emo_feat: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h, mask = self.emo_conditioning_encoder(self._features(emo_feat), lengths)
+        return self.emo_perceiver_encoder(h, mask.squeeze(1)).squeeze(1)
+
+    @torch.inference_mode()
+    def emotion_vector(self, emo_feat: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Emotion features (B, T, C) -> emovec (B, D) (reference `get_emovec`)."""
+        return self.emo_layer(self.emovec_layer(self.emotion_latent(emo_feat, lengths)))
+
+    @torch.inference_mode()
+    def merge_emotion(self, spk_feat, emo_feat, alpha: float = 1.0) -> torch.Tensor:
+        """base + alpha * (emo - base), base from the speaker audio (reference `merge_emovec`)."""
+        emo = self.emotion_vector(emo_feat)
+        base = self.emotion_vector(spk_feat)
+        return base + alpha * (emo - base)
+
+    def conditioning(self, spk_latents: torch.Tensor, emovec: torch.Tensor) -> torch.Tensor:
+        """The 34-row prefix: [latents + emovec ; speed_emb[1] ; speed_emb[0]] -> (B, 34, D)."""
+        b = spk_latents.shape[0]
+        speed = self.speed_emb.weight.to(spk_latents.dtype)
+        return torch.cat([spk_latents + emovec.to(spk_latents.dtype).unsqueeze(1),
+                          speed[1].expand(b, 1, -1), speed[0].expand(b, 1, -1)], dim=1)
+
+    # -- embeddings --------------------------------------------------------------------------
+    def _text_ids(self, text_ids) -> torch.Tensor:
+        ids = torch.as_tensor(text_ids, device=self.device).long()
+        if ids.ndim == 1:
+            ids = ids.unsqueeze(0)
+        if ids.shape[-1] == 0:
+            raise ValueError("no text tokens to speak")
+        if ids.shape[-1] + 2 > self.text_pos_embedding.emb.num_embeddings:
+            raise ValueError(f"{ids.shape[-1]} text tokens exceed the model limit of "
+                             f"{self.dims.max_text_tokens} per segment; split the text into shorter segments")
+        if int(ids.min()) < 0 or int(ids.max()) > self.dims.number_text_tokens:
+            raise ValueError("text token id out of range for this model (wrong bpe.model?)")
+        return ids
+
+    def _embed_text(self, ids: torch.Tensor) -> torch.Tensor:
+        d = self.dims
+        ids = F.pad(F.pad(ids, (1, 0), value=d.start_text_token), (0, 1), value=d.stop_text_token)
+        pos = torch.arange(ids.shape[1], device=ids.device)
+        return self.text_embedding(ids) + self.text_pos_embedding.emb(pos)
+
+    def _embed_mel(self, codes: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+        return self.mel_embedding(codes) + self.mel_pos_embedding.emb(positions)
+
+    # -- teacher-forced pass -----------------------------------------------------------------
+    @torch.inference_mode()
+    def forward_teacher(self, conds: torch.Tensor, text_ids, codes) -> tuple[torch.Tensor, torch.Tensor]:
+        """Full causal pass over [conds][start text stop][start_mel codes stop_mel] (mel positions 0..T+1).
+        Returns the hidden states after ln_f + final_norm for the text and mel parts:
+        (B, L+2, D), (B, T+2, D)."""
+        d = self.dims
+        ids = self._text_ids(text_ids)
+        codes = torch.as_tensor(codes, device=self.device).long()
+        if codes.ndim == 1:
+            codes = codes.unsqueeze(0)
+        if codes.shape[1] + 2 > self.mel_pos_embedding.emb.num_embeddings:
+            raise ValueError(f"{codes.shape[1]} codes exceed the model limit of {d.max_mel_tokens}")
+        mel = F.pad(F.pad(codes, (1, 0), value=d.start_mel_token), (0, 1), value=d.stop_mel_token)
+        text_emb = self._embed_text(ids)
+        mel_emb = self._embed_mel(mel, torch.arange(mel.shape[1], device=mel.device))
+        x = torch.cat([conds.to(self.dtype), text_emb, mel_emb], dim=1)
+        h = self.final_norm(self.gpt(x))
+        n_cond, n_text = conds.shape[1], text_emb.shape[1]
+        return h[:, n_cond:n_cond + n_text], h[:, n_cond + n_text:]
+
+    @torch.inference_mode()
+    def latents(self, conds, text_ids, codes) -> torch.Tensor:
+        """One latent per code (B, T, D): the input to s2mel's gpt_layer (the A2F feature tap)."""
+        _, mel_h = self.forward_teacher(conds, text_ids, codes)
+        return mel_h[:, :-2]
+
+    @torch.inference_mode()
+    def logits(self, conds, text_ids, codes) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training-style logits, channel-first: text (B, Vt, L+2), mel (B, Vm, T+2)."""
+        text_h, mel_h = self.forward_teacher(conds, text_ids, codes)
+        return self.text_head(text_h).transpose(1, 2), self.mel_head(mel_h).transpose(1, 2)
+
+    # -- generation --------------------------------------------------------------------------
+    @torch.inference_mode()
+    def prefill_embeddings(self, conds: torch.Tensor, text_ids) -> torch.Tensor:
+        """[conds][start ids stop] with text ids 0/1 removed first, as the reference does (B=1)."""
+        ids = self._text_ids(text_ids)
+        if ids.shape[0] != 1:
+            raise ValueError("generation runs one segment at a time (batch 1)")
+        keep = (ids != self.dims.stop_text_token) & (ids != self.dims.start_text_token)
+        ids = ids[keep].unsqueeze(0)
+        if ids.shape[1] == 0:
+            raise ValueError("no text tokens to speak")
+        return torch.cat([conds.to(self.dtype), self._embed_text(ids)], dim=1)
+
+    def _start(self, conds, text_ids, batch: int, max_new: int):
+        """Prefill inputs [conds][text][start_mel (mel pos 0)], an empty KV cache and the
+        repetition-penalty set (the reference's fake prompt ids 1 and start_mel count as seen)."""
+        d = self.dims
+        prefix = self.prefill_embeddings(conds, text_ids)
+        start = self._embed_mel(torch.full((1, 1), d.start_mel_token, device=self.device),
+                                torch.zeros(1, 1, dtype=torch.long, device=self.device))
+        x = torch.cat([prefix, start], dim=1).expand(batch, -1, -1)
+        cache = KVCache(d.layers, batch, d.heads, x.shape[1] + max_new, d.model_dim // d.heads,
+                        self.device, self.dtype)
+        seen = torch.zeros(batch, d.number_mel_codes, dtype=torch.bool, device=self.device)
+        seen[:, 1] = True
+        seen[:, d.start_mel_token] = True
+        return x, cache, seen
+
+    def _step(self, x, cache, pos):
+        """One cached forward; returns fp32 logits of the last position (B, V)."""
+        h = self.gpt(x, cache, pos)
+        return self.mel_head(self.final_norm(h[:, -1])).float()
+
+    @torch.inference_mode()
+    def generate(self, conds: torch.Tensor, text_ids, sampling: SamplingConfig | None = None,
+                 generator: torch.Generator | None = None, return_scores: bool = False,
+                 cancel=None) -> GenerationResult:
+        """Autoregressive semantic codes for one segment (batch 1) with a preallocated KV cache.
+
+        `sampling.num_beams > 1` runs HF-style beam search (beam *sampling* when do_sample, the
+        reference default). Stops at the stop token (kept in the result) or after `max_new_tokens`.
+        `cancel` is an optional callable run between steps (it may raise to stop)."""
+        cfg = sampling or SamplingConfig()
+        if cfg.max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be at least 1")
+        if cfg.do_sample and cfg.temperature <= 0:
+            raise ValueError("temperature must be > 0 when sampling (use do_sample=False for greedy)")
+        if cfg.num_beams < 1:
+            raise ValueError("num_beams must be at least 1")
+        # generated code k is embedded with mel position k+1, so the table bounds the length
+        max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
+        if cfg.num_beams > 1:
+            return self._generate_beams(conds, text_ids, cfg, max_new, generator, cancel)
+        stop = self.dims.stop_mel_token
+        x, cache, seen = self._start(conds, text_ids, 1, max_new)
+        codes, scores = [], [] if return_scores else None
+        pos, stopped = 0, False
+        for step in range(max_new):
+            logits = self._step(x, cache, pos)
+            pos += x.shape[1]
+            logits = _apply_repetition_penalty(logits, seen, cfg.repetition_penalty)
+            if scores is not None:
+                scores.append(logits)
+            if cfg.do_sample:
+                probs = _warp(logits, cfg, min_keep=1).softmax(-1)
+                nxt = torch.multinomial(probs, 1, generator=generator)
+            else:
+                nxt = logits.argmax(-1, keepdim=True)
+            codes.append(nxt)
+            seen.scatter_(1, nxt, True)
+            if int(nxt) == stop:
+                stopped = True
+                break
+            if cancel is not None:
+                cancel()
+            x = self._embed_mel(nxt, torch.full_like(nxt, step + 2))
+        return GenerationResult(torch.cat(codes, dim=1), stopped, scores)
+
+    def _generate_beams(self, conds, text_ids, cfg: SamplingConfig, max_new: int, generator, cancel):
+        """HF beam search / beam sampling as the reference runs it: per beam, log_softmax ->
+        repetition penalty (on log-probs) -> [temperature, top-k, top-p when sampling] -> + beam
+        score; pick 2*beams candidates (top-k, or multinomial then sorted); a stop candidate ranked
+        within the first `beams` closes a hypothesis (score / gen_len**length_penalty); stop once
+        `beams` hypotheses exist and the worst beats the best open candidate."""
+        nb, stop = cfg.num_beams, self.dims.stop_mel_token
+        vocab = self.dims.number_mel_codes
+        x, cache, seen = self._start(conds, text_ids, nb, max_new)
+        beam_scores = torch.full((nb,), -1e9, device=self.device)
+        beam_scores[0] = 0.0  # identical beams at the start: only the first one may expand
+        seqs = torch.zeros(nb, 0, dtype=torch.long, device=self.device)
+        hyps: list[tuple[float, torch.Tensor, bool]] = []  # (score, codes without stop, ended by stop)
+
+        def add_hyp(score: float, seq: torch.Tensor, gen_len: int, ended: bool):
+            score = score / (gen_len ** cfg.length_penalty)
+            if len(hyps) < nb or score > min(h[0] for h in hyps):
+                hyps.append((score, seq, ended))
+                if len(hyps) > nb:
+                    hyps.remove(min(hyps, key=lambda h: h[0]))
+
+        pos, done = 0, False
+        for step in range(max_new):
+            logits = self._step(x, cache, pos)
+            pos += x.shape[1]
+            scores = _apply_repetition_penalty(logits.log_softmax(-1), seen, cfg.repetition_penalty)
+            if cfg.do_sample:
+                scores = _warp(scores, cfg, min_keep=2)
+            flat = (scores + beam_scores[:, None]).view(-1)
+            if cfg.do_sample:
+                idx = torch.multinomial(flat.softmax(-1), 2 * nb, generator=generator)
+                top, order = flat[idx].sort(descending=True)
+                idx = idx[order]
+            else:
+                top, idx = flat.topk(2 * nb)
+            new_scores, new_beams, new_toks = [], [], []
+            for rank, (sc, i) in enumerate(zip(top.tolist(), idx.tolist())):
+                beam, tok = divmod(i, vocab)
+                if tok == stop:
+                    if rank < nb:
+                        add_hyp(sc, seqs[beam], step + 1, True)
+                else:
+                    new_scores.append(sc)
+                    new_beams.append(beam)
+                    new_toks.append(tok)
+                if len(new_scores) == nb:
+                    break
+            if len(hyps) >= nb:
+                best_open = float(top.max()) / ((step + 1) ** cfg.length_penalty)
+                done = min(h[0] for h in hyps) >= best_open
+            index = torch.tensor(new_beams, device=self.device)
+            toks = torch.tensor(new_toks, device=self.device)[:, None]
+            seqs = torch.cat([seqs.index_select(0, index), toks], dim=1)
+            seen = seen.index_select(0, index).scatter_(1, toks, True)
+            beam_scores = torch.tensor(new_scores, device=self.device)
+            if done:
+                break
+            if cancel is not None:
+                cancel()
+            cache.reorder(index)
+            x = self._embed_mel(toks, torch.full_like(toks, step + 2))
+        if not done:
+            for sc, seq in zip(beam_scores.tolist(), seqs):
+                add_hyp(sc, seq, seqs.shape[1], False)
+        _, best, ended = max(hyps, key=lambda h: h[0])
+        if ended:  # HF returns a hypothesis closed by the stop token with the stop token appended
+            best = torch.cat([best, torch.tensor([stop], device=self.device)])
+        return GenerationResult(best.unsqueeze(0), ended, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Emotion vector from the 8 emotion weights (feat1.pt / feat2.pt)
+# ---------------------------------------------------------------------------------------------
+def scale_emotion_weights(weights, alpha: float) -> list[float]:
+    """Reference: clamp alpha to [0, 1]; if != 1, scale and truncate each weight to 4 decimals."""
+    alpha = max(0.0, min(1.0, float(alpha)))
+    weights = [float(w) for w in weights]
+    if alpha != 1.0:
+        weights = [int(w * alpha * 10000) / 10000 for w in weights]
+    return weights
+
+
+def emotion_matrix_vector(weights, style: torch.Tensor, spk_matrix: torch.Tensor, emo_matrix: torch.Tensor,
+                          emo_num=EMO_NUM) -> tuple[torch.Tensor, list[int]]:
+    """Σ_i w_i · emo_matrix_i[r_i], r_i = row of spk_matrix_i most cosine-similar to `style` (1, 192).
+    Returns (mix (1, D), [r_i]). `emovec = mix + (1 - Σw) · base_emovec` is done by the caller."""
+    w = torch.as_tensor(weights, dtype=torch.float32)
+    if w.shape != (len(emo_num),):
+        raise ValueError(f"emotion weights must have {len(emo_num)} values, got {tuple(w.shape)}")
+    if sum(emo_num) != spk_matrix.shape[0] or sum(emo_num) != emo_matrix.shape[0]:
+        raise ValueError(f"feat1/feat2 have {spk_matrix.shape[0]}/{emo_matrix.shape[0]} rows, "
+                         f"expected {sum(emo_num)} (emo_num {list(emo_num)})")
+    style = style.float().reshape(1, -1)
+    rows, mix = [], torch.zeros(1, emo_matrix.shape[1])
+    for i, (spk_part, emo_part) in enumerate(zip(spk_matrix.float().split(list(emo_num)),
+                                                emo_matrix.float().split(list(emo_num)))):
+        r = int(F.cosine_similarity(style, spk_part, dim=1).argmax())
+        rows.append(r)
+        mix = mix + w[i] * emo_part[r]
+    return mix, rows
+
+
+# ---------------------------------------------------------------------------------------------
+def load_gpt(checkpoint, config, device="cpu", dtype=torch.float32) -> UnifiedVoice:
+    """Build the GPT from the official config.yaml (path or parsed dict) and load `gpt.pth` unchanged."""
+    from . import checkpoint as ckpt
+
+    if not isinstance(config, dict):
+        import yaml
+        try:
+            with open(config, "r", encoding="utf-8") as f:
+                config = yaml.safe_load(f)
+        except OSError as exc:
+            raise ckpt.CheckpointError(f"cannot read config {config}: {exc}") from exc
+    dims = GPTDims.from_config((config or {}).get("gpt"))
+    state = ckpt.read_checkpoint(checkpoint)
+    if any(k.startswith("model.") for k in state) and not any(k.startswith("gpt.") for k in state):
+        state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+    with torch.device("meta"):
+        model = UnifiedVoice(dims)
+    model = model.to_empty(device="cpu")
+    # fine-tuned UniTAF files may carry runtime-only keys; the stock file has none of them
+    ckpt.load_into(model, state, str(checkpoint), ignore=("inference_model.", "gpt.wte.", "gpt.wpe."))
+    del state
+    return model.to(device=device, dtype=dtype).eval()
