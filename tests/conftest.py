@@ -37,3 +37,19 @@ def clean_scene():
     bpy = pytest.importorskip("bpy")
     bpy.ops.wm.read_factory_settings(use_empty=True)
     yield bpy
+
+
+def _shared_listing():
+    if not SHARED.exists():
+        return set()
+    return {str(p) for p in SHARED.rglob("*")}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_stays_untouched():
+    """Tests read ../shared in place and must never write there (audio beside an opened
+    asset .blend, caches...). Fails the session if anything appeared."""
+    before = _shared_listing()
+    yield
+    added = sorted(_shared_listing() - before)
+    assert not added, f"tests wrote into ../shared: {added[:5]}"

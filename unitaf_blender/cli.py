@@ -95,10 +95,9 @@ def build_parser(prog="unitaf"):
         sp = msub.add_parser(name, help=helptext)
         sp.add_argument("--cache-dir", default=None, help="model cache folder (default: HF cache / UNITAF_CACHE)")
         sp.add_argument("--model-dir", default=None, help="weights laid out like the download cache")
-        sp.add_argument("--feature", action="append", default=None,
-                        help="only the files a feature needs (repeatable)")
-        if name == "download":
-            sp.add_argument("--offline", action="store_true", help="never touch the network")
+        sp.add_argument("--feature", action="append", default=None, dest="features",
+                        help="only the files a feature needs (repeatable): speech, emotion-vector, face, emotion-text")
+        sp.add_argument("--offline", action="store_true", help="never touch the network")
     return p
 
 
@@ -119,11 +118,18 @@ def _parse_intensity(items):
     return out
 
 
+def audio_dir_for(save_path):
+    """Takes' audio lives beside the OUTPUT .blend (<stem>_audio/), never beside the input."""
+    stem = os.path.splitext(os.path.abspath(save_path))[0]
+    return stem + "_audio"
+
+
 def _take_options(args, **overrides):
     from .blender.takes import TakeOptions
     opts = dict(start_frame=args.frame, intensity=_parse_intensity(args.intensity),
                 smoothing=args.smoothing, interpolation=args.interpolation,
-                push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound)
+                push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound,
+                audio_dir=audio_dir_for(args.save))
     opts.update(overrides)
     if opts["smoothing"] < 0:
         raise BadInput("--smoothing must be >= 0")
@@ -264,7 +270,8 @@ def cmd_batch(args):
         plan.gap = args.gap
     scene = _open_blend(args)
     results = run_batch(scene, plan, _generate, start_frame=args.frame,
-                        model_dir=args.model_dir, device=args.device, validate=_find_object)
+                        model_dir=args.model_dir, device=args.device, validate=_find_object,
+                        audio_dir=audio_dir_for(args.save))
     save_blend(os.path.abspath(args.save))
     for line, (obj, result) in zip(plan.lines, results):
         _summary(result, obj)

@@ -44,6 +44,20 @@ def test_new_action_assign_and_fcurves(clean_scene):
     assert compat.assigned_action(key) == (None, None)
 
 
+@pytest.mark.skipif(not compat.has_slotted_actions(), reason="slotted actions only (4.4+)")
+def test_channelbag_grouping_without_group_name_argument(clean_scene, monkeypatch):
+    """4.4/4.5 have no `group_name` on ChannelbagFCurves.new: groups are made by hand."""
+    monkeypatch.setattr(compat, "_fcurves_new_takes_group", lambda: False)
+    obj = make_face(bpy)
+    action, slot = compat.new_action("A", obj.data.shape_keys)
+    writer = compat.FCurveWriter(action, slot, "UniTAF")
+    a = writer.new('key_blocks["jawOpen"].value')
+    b = writer.new('key_blocks["browInnerUp"].value')
+    assert a.group.name == b.group.name == "UniTAF"
+    bag = action.layers[0].strips[0].channelbag(slot)
+    assert len(bag.groups) == 1
+
+
 def test_interpolation_index_matches_enum(clean_scene):
     items = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items
     for mode in ("CONSTANT", "LINEAR", "BEZIER"):

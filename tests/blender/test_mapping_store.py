@@ -26,6 +26,9 @@ def test_stored_table_survives_reload_and_drives_keying(clean_scene, tmp_path):
     path = str(tmp_path / "map.blend")
     bpy.ops.wm.save_as_mainfile(filepath=path)
     bpy.ops.wm.read_factory_settings(use_empty=True)
+    # like the CLI in a fresh process: the classes are registered only after the file is open
+    from unitaf_blender.blender import props
+    props.unregister_properties()
     bpy.ops.wm.open_mainfile(filepath=path)
     obj = bpy.data.objects["Face"]
     assert mapping_store.has_stored_mapping(obj)
@@ -64,3 +67,14 @@ def test_duplicate_key_in_table_keys_once(clean_scene):
     r = apply_take(bpy.context.scene, obj, make_perf(), TakeOptions(start_frame=1, add_sound=False))
     assert len(compat.action_fcurves(r.action)) == 1
     assert any("both map to 'jawOpen'" in w for w in r.warnings)
+
+
+def test_panel_report_lines(clean_scene):
+    from unitaf_blender.blender.ui import _mapping_report
+    obj = make_face(bpy, keys=("jawOpen", "eyeBlinkLeft", "Extra"))
+    lines, missing = _mapping_report(obj)
+    assert lines[0].startswith("2/52 channels mapped") and missing == []
+    mapping_store.auto_map_into(obj)
+    obj.data.shape_keys.key_blocks["jawOpen"].name = "gone"
+    lines, missing = _mapping_report(obj)
+    assert lines[0].startswith("1/52") and missing == ["jawOpen"]

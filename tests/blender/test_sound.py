@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from blender_testutil import make_face, make_perf
+from blender_testutil import make_perf
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat, sound  # noqa: E402
@@ -103,11 +103,3 @@ def test_no_sound_when_disabled_or_silent(face):
     assert r.strip is None and any("no audio" in w for w in r.warnings)
     assert se is None or compat.all_strips(se) == []
     assert not bpy.data.sounds
-
-
-def test_save_blend_rejects_bad_paths(face, tmp_path):
-    from unitaf_blender.blender.takes import TakeError
-    with pytest.raises(TakeError, match=".blend"):
-        save_blend(str(tmp_path / "x.txt"))
-    with pytest.raises(TakeError, match="does not exist"):
-        save_blend(str(tmp_path / "missing" / "x.blend"))

@@ -123,9 +123,12 @@ def test_cancel_stops_synthesis_early(es):
     ev = threading.Event()
     ev.set()
     long_text = " ".join([LINE] * 20)
+    before = es.synthesize(LINE)
     cut = es.synthesize(long_text, cancel=ev)
     full = es.synthesize(long_text)
     assert len(cut.audio) < len(full.audio) / 4
+    after = es.synthesize(LINE)                 # an aborted call leaves no state behind
+    np.testing.assert_array_equal(before.audio, after.audio)
 
 
 def test_two_threads_match_sequential(es):

@@ -2,7 +2,6 @@
 import json
 import struct
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -72,7 +71,8 @@ def test_safetensors_parity_files_match_key_listing():
         rows = [line.split("\t") for line in (path.parent / (path.name + ".keys.txt")).read_text().splitlines()]
         assert len(got) == len(rows)
         for key, shape, dtype in rows:
-            assert tuple(got[key].shape) == tuple(json.loads(shape.replace("(", "[").replace(",)", "]").replace(")", "]")))
+            want = json.loads(shape.replace("(", "[").replace(",)", "]").replace(")", "]"))
+            assert tuple(got[key].shape) == tuple(want)
             assert str(got[key].dtype) == f"torch.{dtype}"
             assert torch.isfinite(got[key]).all()
 
@@ -163,3 +163,12 @@ def test_garbage_is_reported_as_corrupt_not_unsafe(tmp_path):
     (tmp_path / "garbage.pt").write_bytes(b"garbage" * 10)
     with pytest.raises(CheckpointError, match=r"garbage\.pt: unreadable or corrupt"):
         read_checkpoint(tmp_path / "garbage.pt")
+
+
+def test_legacy_torch_format_and_mmap(tmp_path):
+    sd = {"w": torch.arange(6, dtype=torch.float32).reshape(2, 3), "n": torch.tensor(3)}
+    torch.save(sd, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)  # campplus-style file
+    got = read_checkpoint(tmp_path / "legacy.pt")
+    assert torch.equal(got["w"], sd["w"]) and got["n"].item() == 3
+    torch.save(sd, tmp_path / "zip.pt")
+    assert torch.equal(read_checkpoint(tmp_path / "zip.pt")["w"], sd["w"])

@@ -86,6 +86,9 @@ def test_channel_names_and_performance_channels():
     np.testing.assert_array_equal(weights, motion[0, :, :51].numpy())  # unclamped, 51-60 dropped
     with pytest.raises(ValueError):
         face.to_performance_channels(np.zeros((4, 10)))
+    all_names, all_weights = face.to_performance_channels(motion, keep_unnamed=True)
+    assert len(all_names) == 61 == len(set(all_names)) and all_weights.shape == (3, 61)
+    assert "tongueOut" in face.NOT_PRODUCED and not set(face.NOT_PRODUCED) & set(names)
 
 
 def test_bad_input_shape(head):
@@ -111,3 +114,27 @@ def test_truncated_head_weight_rejected(tmp_path):
     torch.save(sd, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match=r"conv_layers\.1\.conv\.weight.*\(32, 32, 5\).*\(32, 32, 3\)"):
         face.load_decoder(tmp_path / "bad.pt")
+
+
+def test_official_size_layout_matches_reference():
+    """At official widths the modules have exactly the keys/shapes/sizes the reference documents (§4, §5)."""
+    proj = face.AudioFeatureProjector(face.ProjectorDims()).state_dict()
+    assert len(proj) == 59 and sum(v.numel() for v in proj.values()) == 922_122
+    assert proj["head.conv2.weight"].shape == (256, 32, 3) and proj["tail.conv3.weight"].shape == (768, 64, 1)
+    assert proj["tail.shortcut.weight"].shape == (768, 256, 1) and proj["audio_scale"].shape == ()
+    expr = face.ExpressionModel(face.ExpressionDims()).state_dict()
+    assert len(expr) == 133 and sum(v.numel() for v in expr.values()) == 8_716_350
+    dec = face.UniTalkerDecoder(face.DecoderDims(n_identities=935)).state_dict()
+    assert dec["decoder.tcn.first_net.conv_layers.0.conv.weight"].shape == (256, 320, 3)
+    assert dec["decoder.tcn.first_net.conv_layers.0.residual_layer.0.weight"].shape == (256, 320, 3)
+    assert dec[f"out_head_dict.{face.HEAD_KEY}.weight"].shape == (61, 256)
+
+
+def test_film_layer_count_read_from_weights(tmp_path):
+    sd = torch.load(need(A2F / "expression_model_film.pt"), weights_only=True)
+    sd = {k: v for k, v in sd.items() if not k.startswith("transformer_film.layers.3.")}
+    torch.save(sd, tmp_path / "film3.pt")
+    model = face.load_expression(tmp_path / "film3.pt", mode="film")
+    assert len(model.transformer_film.layers) == 3 and len(model.cross_layers) == 4
+    with pytest.raises(ValueError, match="mode"):
+        face.load_expression(tmp_path / "film3.pt", mode="concat")

@@ -9,7 +9,7 @@ from .takes import TakeOptions, apply_take
 
 
 def run_batch(scene, plan: BatchPlan, generate, start_frame=None, model_dir=None, device=None,
-              validate=None, progress=None):
+              validate=None, progress=None, audio_dir=None):
     """Key every line of `plan`; returns [(object, TakeResult)] in line order.
 
     `generate(text, emotion, engine, voice, seed, language, model_dir, device)` returns a
@@ -42,7 +42,8 @@ def run_batch(scene, plan: BatchPlan, generate, start_frame=None, model_dir=None
         else:
             frame = cursor + (round(gap * fps) if i > 1 else 0)
         # Every line goes to the NLA so that several lines of one character all play.
-        opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{i:03d}")
+        opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{i:03d}",
+                           audio_dir=audio_dir)
         result = apply_take(scene, obj, perf, opts)
         results.append((obj, result))
         cursor = result.frame_end

@@ -18,12 +18,13 @@ from ..core.channels import ARKIT_52
 SCALE = 0.12                       # head units -> metres (head ~0.24 m tall)
 
 # Parts (a per-vertex label) so that each key only moves the pieces it should.
-SKIN, EYE_L, EYE_R, LID_UL, LID_LL, LID_UR, LID_LR, MOUTH, TEETH_U, TEETH_L, TONGUE, NECK = range(12)
+(SKIN, EYE_L, EYE_R, LID_UL, LID_LL, LID_UR, LID_LR, MOUTH, TEETH_U, TEETH_L, TONGUE, NECK,
+ BROW, HAIR) = range(14)
 
 # Materials: (name, RGBA). Index = material slot.
 MATERIALS = (
     ("UniTAF_Skin", (0.80, 0.56, 0.44, 1.0)),
-    ("UniTAF_Lips", (0.74, 0.42, 0.40, 1.0)),
+    ("UniTAF_Lips", (0.78, 0.38, 0.38, 1.0)),
     ("UniTAF_EyeWhite", (0.93, 0.93, 0.90, 1.0)),
     ("UniTAF_Iris", (0.20, 0.42, 0.58, 1.0)),
     ("UniTAF_Pupil", (0.02, 0.02, 0.02, 1.0)),
@@ -165,12 +166,14 @@ def _skull(b):
                             p[-1].mean(0, keepdims=True)])
     faces += [[top, idx[0, c], idx[0, (c + 1) % ncol]] for c in range(ncol)]
     faces += [[bot, idx[-1, (c + 1) % ncol], idx[-1, c]] for c in range(ncol)]
-    mats = [_skin_material(verts[f].mean(axis=0)) for f in faces]
-    start = b.add(verts, faces, SKIN, mats)
+    slit = 0.5 * (p[k, j0:j1 + 1] + p[k + 1, j0:j1 + 1])   # the line between the lips
+    start = b.add(verts, faces, SKIN, _skin_materials(verts, faces, (slit[:, 0], slit[:, 2])))
     b.info["upper_lip_row"] = start + idx[k, j0 + 1:j1]
     b.info["lower_lip_row"] = start + idx[k + 1, j0 + 1:j1]
     b.info["mouth_corners"] = start + idx[k, [j0, j1]]
-    b.info["mouth_z"] = float(corner[:, 2].mean())
+    b.info["mouth_line"] = (slit[:, 0], slit[:, 2])
+    b.info["mouth_z"] = float(slit[len(slit) // 2, 2])
+    b.info["mouth_y"] = float(slit[len(slit) // 2, 1])
 
 
 def _shape_head(d):
@@ -181,7 +184,7 @@ def _shape_head(d):
     low = smoothstep(-0.05, -0.85, z)
     x = x * (1 - 0.24 * low)
     y = y + 0.18 * smoothstep(0.0, 0.9, y) * smoothstep(-0.5, 0.6, z)
-    y = y - 0.06 * low * front                               # chin/jaw slightly forward
+    y = y - 0.13 * low * front                               # chin/jaw forward
     z = z - 0.08 * smoothstep(-0.55, -0.95, z)               # longer chin
     # Flatter face plane, temples in a little.
     y = y + 0.10 * front * (1 - np.abs(d[..., 0])) * smoothstep(0.7, 0.0, z)
@@ -205,37 +208,72 @@ def _shape_head(d):
     y = y - front * (0.04 * mouth + 0.02 * bump(x, z, 0.0, MOUTH_Z + 0.02, MOUTH_W, 0.04)
                      + 0.025 * bump(x, z, 0.0, MOUTH_Z - 0.03, MOUTH_W * 0.9, 0.05))
     y = y + 0.03 * front * bump(x, z, 0.0, MOUTH_Z - 0.16, 0.15, 0.05)      # chin crease
-    y = y - 0.04 * front * bump(x, z, 0.0, -0.80, 0.2, 0.12)               # chin
-    # Hair volume (material assigned separately).
-    hair = _hair_amount(x, y, z)
-    r = np.stack([x, y - 0.1, z - 0.1], axis=-1)
-    r = r / np.linalg.norm(r, axis=-1, keepdims=True)
-    return np.stack([x, y, z], axis=-1) + 0.06 * hair[..., None] * r
+    y = y - 0.06 * front * bump(x, z, 0.0, -0.78, 0.22, 0.14)              # chin
+    return np.stack([x, y, z], axis=-1)
 
 
-def _hair_amount(x, y, z):
-    line = 0.58 + 0.06 * (x / 0.5) ** 2 - 0.95 * smoothstep(-0.45, 0.35, y)
-    line = line - 0.25 * smoothstep(0.45, 0.75, np.abs(x)) * smoothstep(-0.6, -0.2, y)
-    return smoothstep(line, line + 0.08, z)
+def _outward(p):
+    r = p - np.array([0.0, 0.1, 0.0])
+    return r / np.linalg.norm(r, axis=-1, keepdims=True)
 
 
-def _skin_material(c):
-    x, y, z = c
-    if _hair_amount(x, y, z) > 0.5:
-        return M_HAIR
-    if y < -0.3:
-        ax = abs(x)
-        t = (ax - 0.10) / 0.32          # brow: an arch from x=0.10 to 0.42
-        if 0 <= t <= 1:
-            zc = 0.305 + 0.07 * math.sin(math.pi * min(1, t * 1.2)) - 0.04 * t
-            if abs(z - zc) < 0.032 * (1 - 0.5 * t):
-                return M_BROW
-        w = math.sqrt(max(0.0, 1 - (x / (MOUTH_W + 0.005)) ** 2))
-        dz = z - MOUTH_Z - 0.025 * (x / MOUTH_W) ** 2
-        bow = 0.012 * math.cos(min(1.0, ax / 0.05) * math.pi)      # cupid's bow
-        if 0 <= dz < (0.034 + bow) * w or -0.042 * w < dz < 0:
-            return M_LIPS
-    return M_SKIN
+def _front_direction(x, z):
+    """Sphere directions whose head-surface points have the given front (x, z) coordinates."""
+    d = np.stack([x / 0.8, np.zeros_like(x), z / 1.02], axis=-1)
+    for _ in range(6):            # fixed-point iterations; the face map is close to a scaling
+        d[..., 1] = -np.sqrt(np.clip(1 - d[..., 0] ** 2 - d[..., 2] ** 2, 0.05, 1))
+        p = _shape_head(d / np.linalg.norm(d, axis=-1, keepdims=True))
+        d[..., 0] += (x - p[..., 0]) / 0.8
+        d[..., 2] += (z - p[..., 2]) / 1.02
+    d[..., 1] = -np.sqrt(np.clip(1 - d[..., 0] ** 2 - d[..., 2] ** 2, 0.05, 1))
+    return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def _brows(b):
+    """Each brow is a thin rounded strip lying on the skin (an arch from x=0.10 to 0.42)."""
+    t = np.linspace(0, 1, 16)
+    for s in (1, -1):
+        x = s * (0.10 + 0.32 * t)
+        zc = 0.30 + 0.065 * np.sin(np.pi * np.minimum(1, t * 1.25)) - 0.04 * t
+        half = 0.028 * (1 - 0.55 * t) + 0.004
+        rows = []
+        for dz, lift in ((-1, 0.0), (-0.4, 0.012), (0.4, 0.012), (1, 0.0)):
+            p = _shape_head(_front_direction(x, zc + dz * half))
+            rows.append(p + _outward(p) * (lift + 0.002))
+        b.add_grid(np.stack(rows, axis=0), BROW, M_BROW, flip=s > 0)
+
+
+def _hair(b):
+    """A hair cap: a shell over the skull from a smooth hairline to the crown."""
+    theta = np.linspace(-math.pi, math.pi, 96, endpoint=False)
+    at = np.abs(theta)
+    line = 0.56 - 0.08 * (theta / 0.6) ** 2 * (at < 0.6) - 0.08 * (at >= 0.6) \
+        - 0.75 * smoothstep(1.3, 2.6, at) + 0.12 * np.exp(-((at - 1.25) / 0.2) ** 2)
+    t = np.concatenate([[0.0], np.linspace(0, 1, 16) ** 1.2])
+    phi = line[None, :] + t[:, None] * (1.52 - line[None, :])
+    T = np.broadcast_to(theta, phi.shape)
+    d = np.stack([np.cos(phi) * np.sin(T), -np.cos(phi) * np.cos(T), np.sin(phi)], axis=-1)
+    p = _shape_head(d)
+    thick = 0.012 + 0.055 * smoothstep(0.0, 0.35, t)
+    thick[0] = -0.01                                          # tuck the edge into the skin
+    grid = p + _outward(p) * thick[:, None, None]
+    rows, cols = grid.shape[:2]
+    verts = np.concatenate([grid.reshape(-1, 3), grid[-1].mean(0, keepdims=True) + [0, 0, 0.004]])
+    crown, last = rows * cols, (rows - 1) * cols
+    faces = _grid_faces(rows, cols, True, 0) + [[crown, last + c, last + (c + 1) % cols] for c in range(cols)]
+    b.add(verts, [f[::-1] for f in faces], HAIR, M_HAIR)
+
+
+def _skin_materials(verts, faces, line):
+    """Skin, or lips for faces in a band above/below the mouth line (with a cupid's bow)."""
+    tri = np.array([f if len(f) == 4 else f + [f[-1]] for f in faces])
+    c = verts[tri].mean(axis=1)
+    x, y, z = c[:, 0], c[:, 1], c[:, 2]
+    w = np.sqrt(np.clip(1 - (x / (MOUTH_W + 0.005)) ** 2, 0, 1))
+    dz = z - np.interp(x, *line)
+    bow = 0.010 * np.cos(np.minimum(1.0, np.abs(x) / 0.05) * np.pi)
+    lips = (y < -0.3) & (((dz >= 0) & (dz < (0.036 + bow) * w)) | ((dz < 0) & (dz > -0.046 * w)))
+    return np.where(lips, M_LIPS, M_SKIN).tolist()
 
 
 # --- eyes, mouth parts, neck ----------------------------------------------------------------
@@ -287,9 +325,9 @@ def _lid_edge(a, upper):
 
 
 def _mouth_parts(b):
-    zm = b.info["mouth_z"]
+    zm, ym = b.info["mouth_z"], b.info["mouth_y"]
     # Cavity: a dark ellipsoid just behind the lips.
-    grid, _ = _sphere_grid((0, -0.70, zm - 0.02), (0.25, 0.17, 0.15), 12, 24)
+    grid, _ = _sphere_grid((0, ym + 0.21, zm - 0.02), (0.24, 0.16, 0.11), 12, 24)
     b.add_grid(grid, MOUTH, M_MOUTH, wrap=True, caps=True)
     # Teeth: arcs of a vertical cylinder behind the lips.
     for part, z0, z1 in ((TEETH_U, zm + 0.012, zm - 0.035), (TEETH_L, zm - 0.045, zm - 0.012)):
@@ -297,11 +335,11 @@ def _mouth_parts(b):
         zs = np.linspace(z0, z1, 4)
         A, Z = np.meshgrid(ang, zs, indexing="ij")
         rad = 0.16
-        grid = np.stack([rad * np.sin(A), -0.70 - rad * np.cos(A) + 0.0, Z], axis=-1)
+        grid = np.stack([rad * np.sin(A), ym + 0.05 + rad * (1 - np.cos(A)), Z], axis=-1)
         grid = grid.transpose(1, 0, 2)
         b.add_grid(grid, part, M_TEETH, flip=part == TEETH_L)
     # Tongue: a flattened ellipsoid on the cavity floor.
-    grid, _ = _sphere_grid((0, -0.69, zm - 0.085), (0.12, 0.13, 0.035), 8, 16)
+    grid, _ = _sphere_grid((0, ym + 0.21, zm - 0.065), (0.11, 0.12, 0.03), 8, 16)
     b.add_grid(grid, TONGUE, M_TONGUE, wrap=True, caps=True)
 
 
@@ -319,14 +357,15 @@ def _neck(b):
 def _regions(b, p, parts):
     """Per-vertex weights shared by several keys."""
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
-    skin = (parts == SKIN).astype(np.float64)
+    skin = np.isin(parts, (SKIN, BROW)).astype(np.float64)
     front = smoothstep(-0.35, -0.65, y) * skin
     zm = b.info["mouth_z"]
-    line = zm + 0.025 * np.clip(x / MOUTH_W, -1.5, 1.5) ** 2
-    dz = z - line
-    # Below-the-mouth weight: sharp between the lips, soft out on the cheeks.
-    sigma = 0.012 + 0.25 * smoothstep(MOUTH_W, MOUTH_W + 0.35, np.abs(x))
-    lower = smoothstep(sigma, -sigma, dz)
+    dz = z - np.interp(x, *b.info["mouth_line"])
+    # Below-the-mouth weight: sharp between the lips, blending towards the corners (so the
+    # mouth opens as an oval) and soft out on the cheeks.
+    ax = np.abs(x)
+    sigma = 0.012 + 0.25 * smoothstep(0.3 * MOUTH_W, MOUTH_W + 0.35, ax)
+    lower = smoothstep(sigma, -sigma, dz + 0.05 * smoothstep(0.3 * MOUTH_W, MOUTH_W, ax))
     jaw = lower * smoothstep(0.25, -0.25, y) * skin
     jaw = jaw * (1 - smoothstep(-0.55, -0.80, z) * smoothstep(-0.4, 0.1, y))   # throat stays
     zcut = zm - 0.02
@@ -429,7 +468,8 @@ def _face_keys(b, p, parts, r):
     puff_r = bump(x, z, -0.36, -0.38, 0.2, 0.22) * front
     keys["cheekPuff"] = _vec(puff, 0.07, -0.02, 0) + _vec(puff_r, -0.07, -0.02, 0)
     tongue = (parts == TONGUE)
-    tip = smoothstep(-0.55, -0.82, p[:, 1]) * tongue
+    ym = b.info["mouth_y"]
+    tip = smoothstep(ym + 0.3, ym + 0.06, p[:, 1]) * tongue
     keys["tongueOut"] = _vec(tongue * 1.0, 0, -0.10, 0.02) + _vec(tip, 0, -0.08, -0.01)
     return keys
 
@@ -450,6 +490,8 @@ def build_geometry():
     """Pure numpy: (verts [N,3] metres, faces, face materials, parts, {key: delta [N,3]})."""
     b = _Builder()
     _skull(b)
+    _hair(b)
+    _brows(b)
     _eyes(b)
     _mouth_parts(b)
     _neck(b)
@@ -493,6 +535,7 @@ def build_demo_head(name="UniTAF_Head", collection=None):
         kb = obj.shape_key_add(name=kname, from_mix=False)
         kb.data.foreach_set("co", (base + keys[kname].astype(np.float32)).ravel())
         kb.slider_min, kb.slider_max = 0.0, 1.0
+        kb.value = 0.0                             # new keys start at 1.0 in Blender 5
     mesh.shape_keys.name = f"{name}_Key"
     obj["unitaf_demo_head"] = True
     return obj

@@ -196,6 +196,9 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None) -> TakeResu
     if int(opts.smoothing) < 0:
         raise TakeError("Smoothing must be >= 0 frames.")
     key = obj.data.shape_keys
+    if key.animation_data is not None and key.animation_data.use_tweak_mode:
+        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
+                        "exit it (Tab in the NLA editor) first.")
     fps = scene_fps(scene.render.fps, scene.render.fps_base)
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
 

@@ -116,10 +116,10 @@ class Espeak:
         lib.espeak_Info.argtypes = [POINTER(c_char_p)]
         lib.espeak_Info.restype = c_char_p
 
-        # espeak_Initialize takes a narrow char* path; on Windows a non-ASCII profile path may
-        # not survive the filesystem encoding, which then shows up as the error below.
+        # espeak opens files through a narrow char* path: on Windows that is the ANSI code
+        # page, so a profile path outside it fails here with the error below.
         self.sample_rate = lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(),
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, _c_path(data_path),
             _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT)
         if self.sample_rate <= 0:
             raise EngineUnavailable(f"espeak-ng failed to initialise with data at {data_path}.")
@@ -135,7 +135,7 @@ class Espeak:
         self._voice_files = {}
         self._voice_dir = _make_voice_dir()
         # False where no short lowercase ASCII temp folder exists: then voices load by name
-        # and the sub-millisecond flutter of espeak's history shows through (see below).
+        # and espeak's cross-call state shows through as tiny differences (see _voice_file).
         self.deterministic = self._voice_dir is not None
 
     # --- synthesis ---------------------------------------------------------------------
@@ -179,7 +179,7 @@ class Espeak:
         with self._lock:
             path = self._voice_file(voice)
             if path is not None:
-                err = self._lib.espeak_SetVoiceByFile(os.fsencode(path))
+                err = self._lib.espeak_SetVoiceByFile(_c_path(path))
             else:
                 err = self._lib.espeak_SetVoiceByName(voice.encode())
             if err != 0:
@@ -210,12 +210,14 @@ class Espeak:
     # --- voices -------------------------------------------------------------------------
 
     def _voice_file(self, voice):
-        """Path of a voice file = espeak's voice + variant + "flutter 0", or None.
+        """Path of a voice file = espeak's voice + variant + "flutter 0" + "roughness 8", or None.
 
-        espeak adds a pitch "flutter" whose phase is a static that runs on across calls, so
-        the same text gives slightly different samples depending on what was spoken before.
-        Loading the voice from our own copy with flutter off makes every call reproducible.
-        Called with the lock held."""
+        espeak's wave generator keeps two counters in C statics that run on across calls: the
+        phase of its pitch "flutter" and the glottal-cycle count behind "roughness" (an
+        amplitude dip every n-th cycle). Both make the same text sound slightly different
+        depending on what was spoken before. Loading the voice from our own copy with both
+        effects off (roughness >= 8 means none) makes every call reproducible, at the cost
+        of a slightly steadier voice. Called with the lock held."""
         if self._voice_dir is None:
             return None
         path = self._voice_files.get(voice)
@@ -228,7 +230,7 @@ class Espeak:
             path = os.path.join(self._voice_dir, f"v{len(self._voice_files)}")
             try:
                 with open(path, "w", encoding="utf-8") as f:
-                    f.write("\n".join(lines + ["flutter 0", ""]))
+                    f.write("\n".join(lines + ["flutter 0", "roughness 8", ""]))
             except OSError:
                 return None
             self._voice_files[voice] = path
@@ -300,6 +302,15 @@ class Espeak:
         except OSError:
             pass
         return os.path.isfile(os.path.join(self.data_path, dictionary + "_dict"))
+
+
+def _c_path(path):
+    try:
+        return path.encode("mbcs") if os.name == "nt" else os.fsencode(path)
+    except UnicodeEncodeError as e:
+        raise EngineUnavailable(
+            f"espeak-ng cannot open files under {path!r} (characters outside the system code "
+            "page). Install the extension in a folder with a plain ASCII path.") from e
 
 
 def _read_lines(path):

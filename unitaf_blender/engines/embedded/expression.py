@@ -60,7 +60,7 @@ _PAIRS = [(ARKIT_52.index(n + "Left"), ARKIT_52.index(n + "Right"))
 
 
 def _rng(seed, stream):
-    if isinstance(seed, (bool, float)) or int(seed) != seed or int(seed) < 0:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     return np.random.default_rng([int(seed), stream])
 
@@ -100,7 +100,8 @@ def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
     vectors = np.asarray(emotion_vectors, np.float64)
     if vectors.size == 0 and times.size == 0:
         return np.zeros((n_frames, len(EMOTIONS)), np.float64)
-    vectors = vectors.reshape(-1, len(EMOTIONS)) if vectors.ndim != 2 else vectors
+    if vectors.ndim == 1 and vectors.size == len(EMOTIONS):
+        vectors = vectors[None]
     if vectors.shape != (len(times), len(EMOTIONS)):
         raise ValueError(f"emotion_vectors must be [K, {len(EMOTIONS)}] with K = len(emotion_times) "
                          f"= {len(times)}, got {np.shape(emotion_vectors)}")

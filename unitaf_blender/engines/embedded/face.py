@@ -15,7 +15,8 @@ import numpy as np
 from ...core.channels import ARKIT_52
 from ...core.performance import EMOTIONS
 from .expression import FACE_CHANNELS, emotion_frames, merge_layers, upper_face
-from .visemes import VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments, viseme_tables
+from .visemes import (CONSONANT_TIME_SCALE, VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments,
+                      viseme_tables)
 
 FPS = 30.0
 ANTICIPATION_S = 0.09      # dominance e-folding time before a segment's core
@@ -41,13 +42,25 @@ _OPENING_AT_CLOSURE = ("mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperU
                        "mouthUpperUpRight", "mouthFunnel", "mouthStretchLeft", "mouthStretchRight",
                        "tongueOut")
 
-_TARGETS, _DOMINANCE = viseme_tables()                                       # [15, 52] each
-_USED = np.flatnonzero(_TARGETS.any(0))                                      # channels visemes drive
+_TIME_SCALE = np.array([1.0 if v in VOWEL_VISEMES or v == "sil" else CONSONANT_TIME_SCALE
+                        for v in VISEMES])
 _STRESSED = np.array([STRESS_GAIN if v in VOWEL_VISEMES else 1.0 for v in VISEMES])
-# 30 blend classes: 15 visemes unstressed, then the same 15 with primary stress.
-_ALPHA = np.concatenate([_DOMINANCE, _DOMINANCE])[:, _USED].astype(np.float64)
-_ALPHA_T = np.concatenate([_DOMINANCE * _TARGETS,
-                           _DOMINANCE * _TARGETS * _STRESSED[:, None]])[:, _USED].astype(np.float64)
+
+
+def _blend_tables():
+    """(channels the visemes drive, dominance [30, C], dominance * target [30, C]).
+
+    30 blend classes: the 15 visemes unstressed, then with primary stress. Rebuilt per call
+    (cheap) so edits to visemes.VISEME_SHAPES / DOMINANCE take effect without a reload.
+    """
+    targets, dominance = viseme_tables()
+    used = np.flatnonzero(targets.any(0))
+    alpha = np.concatenate([dominance, dominance])[:, used].astype(np.float64)
+    alpha_t = np.concatenate([dominance * targets,
+                              dominance * targets * _STRESSED[:, None]])[:, used].astype(np.float64)
+    return used, alpha, alpha_t
+
+
 _JAW_GAIN = np.array([JAW_EMOTION_GAIN[e] for e in EMOTIONS])
 _I = {n: i for i, n in enumerate(FACE_CHANNELS)}
 _PP = VISEME_INDEX["PP"]
@@ -121,13 +134,15 @@ def mouth_track(phonemes, n_frames, fps=FPS, loudness=None, emotions=None):
     u = np.arange(counts.sum()) - np.repeat(offsets, counts) + np.repeat(lo, counts)
     t = (u + 0.5) / sub_rate - 0.5 / fps
     before, after = core_lo[seg] - t, t - core_hi[seg]
-    dom = np.where(before > 0, np.exp(-before / ANTICIPATION_S),
-                   np.where(after > 0, np.exp(-after / CARRYOVER_S), 1.0))
+    scale = _TIME_SCALE[ids[seg]]
+    dom = np.where(before > 0, np.exp(-before / (ANTICIPATION_S * scale)),
+                   np.where(after > 0, np.exp(-after / (CARRYOVER_S * scale)), 1.0))
     cls = ids[seg] + len(VISEMES) * (stress[seg] == 1)
     n_cls = 2 * len(VISEMES)
     g = np.bincount(u * n_cls + cls, weights=dom, minlength=n_sub * n_cls).reshape(n_sub, n_cls)
-    blend = (g @ _ALPHA_T) / (g @ _ALPHA + REST_DOMINANCE)
-    out[:, _USED] = blend.reshape(n_frames, OVERSAMPLE, -1).mean(1)
+    used, alpha, alpha_t = _blend_tables()
+    blend = (g @ alpha_t) / (g @ alpha + REST_DOMINANCE)
+    out[:, used] = blend.reshape(n_frames, OVERSAMPLE, -1).mean(1)
 
     gain = np.ones(n_frames)
     if emotions is not None:

@@ -91,10 +91,10 @@ def is_speakable(text: str) -> bool:
 def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None) -> Speech:
     """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion.
 
-    `default_emotion` (spec string or 8 floats) applies before the first tag. espeak-ng is
-    deterministic, so `seed` does not change the speech (it is accepted for symmetry with
-    the face and the neural engine). `cancel` (threading.Event) stops between and inside
-    espeak calls with `Cancelled`.
+    `default_emotion` (spec string or 8 floats) applies before the first tag. `seed` only
+    reaches espeak's noise source (breathy variants); the same script, voice and seed always
+    give the same samples. `cancel` (threading.Event) stops between and inside espeak calls
+    with `Cancelled`.
     """
     if not isinstance(text, str) or not text.strip():
         raise ScriptError("The script is empty: type something to say.")
@@ -127,7 +127,7 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
             offset += gap
         utt = es.synthesize(span_text, voice=voice, rate=p.rate, pitch=p.pitch,
                             pitch_range=p.pitch_range, volume=100,
-                            word_gap=int(round(p.word_gap)), cancel=cancel)
+                            word_gap=int(round(p.word_gap)), seed=seed, cancel=cancel)
         check_cancel(cancel)
         audio, events = _lengthen_sentence_pauses(utt.audio, utt.events,
                                                   int(round(p.sentence_pause * sr)))
@@ -145,6 +145,9 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
         offset += len(audio)
 
     audio = np.concatenate(pieces)
+    if not any(lab != PAUSE for _, lab in marks) or not np.any(audio):
+        raise ScriptError(f"The voice '{voice}' produced no speech for this script; check that "
+                          "the text is in that voice's language.")
     phonemes = _contiguous(marks, len(audio), sr)
     times, vectors = _emotion_timeline(spoken, len(audio) / sr)
     return Speech(audio, sr, phonemes, [TimedLabel(a / sr, b / sr, w) for a, b, w in words],
@@ -152,7 +155,8 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
 
 
 def _label(name: str) -> str:
-    return PAUSE if name.startswith("_") else name
+    """espeak pauses ("_", "_:", "_!", "_|") and language-switch markers ("(en)") -> "_"."""
+    return PAUSE if name.startswith(("_", "(")) or not name else name
 
 
 def _lengthen_sentence_pauses(audio, events, extra):

@@ -85,13 +85,19 @@ VISEME_SHAPES = {
 
 # Cohen–Massaro dominance of each viseme over (lips, jaw, tongue). A high value means the
 # segment imposes its shape on its neighbours; a low one means it borrows theirs (h, k and
-# n take the lip shape of the next vowel). Bilabials and labiodentals dominate the lips.
+# n take the lip shape of the next vowel). Bilabials and labiodentals dominate the lips
+# (their full closure is then guaranteed by face.enforce_lip_closure, not by dominance).
 DOMINANCE = {
-    "sil": (1.0, 1.0, 1.0), "PP": (8.0, 5.0, 1.0), "FF": (6.0, 3.0, 1.0), "TH": (1.5, 1.5, 5.0),
-    "DD": (0.6, 1.0, 2.0), "kk": (0.3, 0.8, 1.0), "CH": (3.0, 1.2, 1.0), "SS": (1.5, 2.0, 1.0),
+    "sil": (1.0, 1.0, 1.0), "PP": (2.5, 2.0, 1.0), "FF": (2.0, 1.5, 1.0), "TH": (1.5, 1.5, 5.0),
+    "DD": (0.6, 1.0, 2.0), "kk": (0.3, 0.8, 1.0), "CH": (2.0, 1.2, 1.0), "SS": (1.5, 2.0, 1.0),
     "nn": (0.5, 0.8, 1.0), "RR": (2.0, 0.8, 1.0), "aa": (1.0, 1.5, 0.5), "E": (1.0, 1.2, 0.5),
     "ih": (1.0, 1.0, 0.5), "oh": (1.5, 1.2, 0.5), "ou": (2.5, 1.0, 0.5),
 }
+
+
+# Consonant gestures are quick: their dominance falls off this much faster than a vowel's
+# (vowels keep the long anticipation that gives classic anticipatory lip rounding).
+CONSONANT_TIME_SCALE = 0.6
 
 
 def _expand(name):

@@ -31,56 +31,76 @@ _MAX_HEADER = 100 * 1024 * 1024  # the format caps the JSON header at 100 MB
 
 
 def read_safetensors(path) -> dict[str, torch.Tensor]:
-    """Read a .safetensors file: u64 little-endian header size, JSON header, raw little-endian data."""
+    """Read a .safetensors file: u64 little-endian header size, JSON header, raw little-endian data.
+
+    Each tensor is read straight into its own buffer, so peak memory is the size of the
+    tensors, not twice the file (w2v-BERT is 2.3 GB). All Blender platforms are little-endian.
+    """
     path = os.fspath(path)
     _require_file(path)
     try:
         with open(path, "rb") as f:
-            raw_len = f.read(8)
-            if len(raw_len) != 8:
-                raise CheckpointError(f"{path}: not a safetensors file (shorter than 8 bytes)")
-            header_len = int.from_bytes(raw_len, "little")
-            if header_len <= 0 or header_len > _MAX_HEADER:
-                raise CheckpointError(f"{path}: not a safetensors file (header size {header_len})")
-            header_bytes = f.read(header_len)
-            if len(header_bytes) != header_len:
-                raise CheckpointError(f"{path}: truncated safetensors header")
-            try:
-                header = json.loads(header_bytes.decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise CheckpointError(f"{path}: corrupt safetensors header ({exc})") from exc
-            data = f.read()
+            file_size = os.fstat(f.fileno()).st_size
+            header = _read_safetensors_header(f, path)
+            data_start = f.tell()
+            data_len = file_size - data_start
+            entries = []
+            for name, info in header.items():
+                if name == "__metadata__":
+                    continue
+                entries.append((name, *_check_entry(name, info, data_len, path)))
+            out: dict[str, torch.Tensor] = {}
+            for name, dtype, shape, start, end in sorted(entries, key=lambda e: e[3]):
+                t = torch.empty(shape, dtype=dtype)
+                if end > start:
+                    f.seek(data_start + start)
+                    view = memoryview(t.reshape(-1).view(torch.uint8).numpy())
+                    if f.readinto(view) != end - start:
+                        raise CheckpointError(f"{path}: truncated data for tensor {name!r}")
+                out[name] = t
     except OSError as exc:
         raise CheckpointError(f"{path}: cannot read file ({exc})") from exc
+    return out
+
+
+def _read_safetensors_header(f, path: str) -> dict:
+    raw_len = f.read(8)
+    if len(raw_len) != 8:
+        raise CheckpointError(f"{path}: not a safetensors file (shorter than 8 bytes)")
+    header_len = int.from_bytes(raw_len, "little")
+    if header_len <= 0 or header_len > _MAX_HEADER:
+        raise CheckpointError(f"{path}: not a safetensors file (header size {header_len})")
+    header_bytes = f.read(header_len)
+    if len(header_bytes) != header_len:
+        raise CheckpointError(f"{path}: truncated safetensors header")
+    try:
+        header = json.loads(header_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: corrupt safetensors header ({exc})") from exc
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: corrupt safetensors header (not a JSON object)")
+    return header
 
-    out: dict[str, torch.Tensor] = {}
-    buf = bytearray(data)  # writable copy so torch.frombuffer does not warn; tensors are cloned below
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        try:
-            dtype_tag, shape, (start, end) = info["dtype"], list(info["shape"]), info["data_offsets"]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path}: bad header entry for {name!r}") from exc
-        if dtype_tag not in _ST_DTYPES:
-            raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {dtype_tag}")
-        dtype, itemsize = _ST_DTYPES[dtype_tag]
-        count = 1
-        for s in shape:
-            count *= int(s)
-        if not (0 <= start <= end <= len(buf)) or end - start != count * itemsize:
-            raise CheckpointError(
-                f"{path}: tensor {name!r} byte range [{start}, {end}) does not fit shape {shape} "
-                f"{dtype_tag} in a {len(buf)}-byte data section (truncated or corrupt file)")
-        if count == 0:
-            t = torch.empty(shape, dtype=dtype)
-        else:
-            t = torch.frombuffer(buf, dtype=torch.uint8, count=end - start, offset=start)
-            t = t.view(dtype).reshape(shape).clone()
-        out[name] = t
-    return out
+
+def _check_entry(name, info, data_len: int, path: str):
+    try:
+        dtype_tag, shape, (start, end) = info["dtype"], [int(s) for s in info["shape"]], info["data_offsets"]
+        start, end = int(start), int(end)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: bad header entry for {name!r}") from exc
+    if dtype_tag not in _ST_DTYPES:
+        raise CheckpointError(f"{path}: tensor {name!r} has unsupported dtype {dtype_tag}")
+    dtype, itemsize = _ST_DTYPES[dtype_tag]
+    count = 1
+    for s in shape:
+        if s < 0:
+            raise CheckpointError(f"{path}: tensor {name!r} has a negative dimension {shape}")
+        count *= s
+    if not (0 <= start <= end <= data_len) or end - start != count * itemsize:
+        raise CheckpointError(
+            f"{path}: tensor {name!r} byte range [{start}, {end}) does not fit shape {shape} "
+            f"{dtype_tag} in a {data_len}-byte data section (truncated or corrupt file)")
+    return dtype, shape, start, end
 
 
 def flatten(d: dict, sep: str = ".", prefix: str = "") -> dict[str, torch.Tensor]:
@@ -131,7 +151,14 @@ def _require_file(path: str) -> None:
 
 def _torch_load(path: str):
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            # mmap: tensors are paged in from the file, so a 1.2 GB s2mel.pth holding optimizer
+            # state costs memory only for what is used. Old-format (non-zip) files cannot mmap.
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses arbitrary classes/callables: never retry unsafely.
         text = str(exc)

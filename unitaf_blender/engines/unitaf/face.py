@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...core.channels import canonical
+from ...core.channels import HEAD_EYE_ROTATIONS, canonical
 from .checkpoint import CheckpointError, load_into, read_checkpoint
 
 PROJECTOR_FILE = "audio_feature_projector.pt"
@@ -53,11 +53,16 @@ def channel_names() -> tuple:
     return names
 
 
-def to_performance_channels(motion) -> tuple:
-    """(names, weights [T, 51] float32) from a [T, 61] or [1, T, 61] model output.
+# ARKit-style channels this head never produces (the mapping layer should report them as unset).
+NOT_PRODUCED = ("tongueOut",) + HEAD_EYE_ROTATIONS
+UNNAMED = tuple(f"unitafChannel{i}" for i in range(51, 61))  # only with keep_unnamed=True
+
+
+def to_performance_channels(motion, keep_unnamed: bool = False) -> tuple:
+    """(names, weights [T, C] float32) from a [T, 61] or [1, T, 61] model output.
 
     Values stay unclamped (as the reference); clamp at the Blender boundary. Channels 51-60
-    are dropped: they are unnamed and received no training signal.
+    are dropped unless `keep_unnamed`: they are unidentified and received no training signal.
     """
     if isinstance(motion, torch.Tensor):
         motion = motion.detach().float().cpu().numpy()
@@ -68,6 +73,10 @@ def to_performance_channels(motion) -> tuple:
         motion = motion[0]
     if motion.ndim != 2 or motion.shape[1] < 51:
         raise ValueError(f"face motion must be [T, 61] (or at least 51 channels), got {motion.shape}")
+    if keep_unnamed:
+        if motion.shape[1] != 61:
+            raise ValueError(f"keep_unnamed needs all 61 channels, got {motion.shape[1]}")
+        return channel_names() + UNNAMED, np.ascontiguousarray(motion)
     return channel_names(), np.ascontiguousarray(motion[:, :51])
 
 
@@ -228,17 +237,20 @@ class ExpressionDims:
     face_dim: int = 61
     emo_dim: int = 1280
     hidden: int = 256
-    n_layers: int = 4
-    n_heads: int = 4   # not stored in the weights; the reference always uses 4
+    n_cross_layers: int = 4
+    n_film_layers: int = 4  # film mode takes num_layers from its config; cross_attn always has 4
+    n_heads: int = 4        # not stored in the weights; the reference always uses 4
     ff: int = 1024
 
     @classmethod
     def from_state(cls, sd: dict, n_heads: int = 4) -> "ExpressionDims":
         _need(sd, "gpt_proj.weight", "expression model")
         hidden, gpt_dim = sd["gpt_proj.weight"].shape
-        n_layers = len({k.split(".")[1] for k in sd if k.startswith("cross_layers.")})
+        def count(prefix):
+            return len({k[len(prefix):].split(".")[0] for k in sd if k.startswith(prefix)})
         return cls(gpt_dim=gpt_dim, face_dim=sd["mouth_proj.weight"].shape[1],
-                   emo_dim=sd["emo_proj.weight"].shape[1], hidden=hidden, n_layers=n_layers,
+                   emo_dim=sd["emo_proj.weight"].shape[1], hidden=hidden,
+                   n_cross_layers=count("cross_layers."), n_film_layers=count("transformer_film.layers."),
                    n_heads=n_heads, ff=sd["cross_layers.0.ff.0.weight"].shape[0])
 
 
@@ -314,8 +326,8 @@ class ExpressionModel(nn.Module):
         self.film = nn.Module()
         self.film.linear = nn.Linear(dims.emo_dim, 2 * dims.hidden)
         self.transformer_film = nn.Module()
-        self.transformer_film.layers = nn.ModuleList(EncoderLayer(dims) for _ in range(dims.n_layers))
-        self.cross_layers = nn.ModuleList(CrossAttnBlock(dims) for _ in range(dims.n_layers))
+        self.transformer_film.layers = nn.ModuleList(EncoderLayer(dims) for _ in range(dims.n_film_layers))
+        self.cross_layers = nn.ModuleList(CrossAttnBlock(dims) for _ in range(dims.n_cross_layers))
         self.out_proj = nn.Sequential(nn.Linear(dims.hidden, dims.hidden), nn.GELU(),
                                       nn.Linear(dims.hidden, dims.face_dim))
         self.residual_scale = nn.Parameter(torch.tensor(0.1))
@@ -386,8 +398,8 @@ class FaceHead(nn.Module):
             expression_path = os.path.join(path, EXPRESSION_FILE)
         expression = load_expression(expression_path, expression_mode) if expression_path else None
         if projector.dims.out_dim != decoder.dims.in_dim:
-            raise CheckpointError(
-                f"{path}: projector outputs {projector.dims.out_dim} channels but the decoder takes {decoder.dims.in_dim}")
+            raise CheckpointError(f"{path}: projector outputs {projector.dims.out_dim} channels but the "
+                                  f"decoder takes {decoder.dims.in_dim}")
         head = cls(projector, decoder, expression)
         return head.to(device=device, dtype=dtype).eval()
 
@@ -412,8 +424,14 @@ class FaceHead(nn.Module):
             raise ValueError(f"face head expects a [B, L, {self.in_dim}] feature, got {tuple(feature.shape)}")
         if feature.shape[1] < 1:
             raise ValueError("face head needs at least one feature frame")
+        ref = self.decoder.decoder.audio_feature_map.weight  # follow the head's device and dtype
+        feature = feature.to(ref.device, ref.dtype)
         mouth = self.mouth(feature, pad)
         if self.expression is not None and emovec is not None:
+            emovec = emovec.to(ref.device, ref.dtype).reshape(feature.shape[0], -1)
+            if emovec.shape[1] != self.expression.dims.emo_dim:
+                raise ValueError(f"emotion vector must have {self.expression.dims.emo_dim} values, "
+                                 f"got {emovec.shape[1]}")
             mouth = mouth + self.expression(feature, mouth, emovec)
         return mouth
 

@@ -26,7 +26,8 @@ from .conformer import ConformerEncoder
 from .perceiver import PerceiverResampler
 
 __all__ = ["GPTDims", "UnifiedVoice", "SamplingConfig", "GenerationResult", "load_gpt",
-           "emotion_matrix_vector", "scale_emotion_weights", "EMO_NUM"]
+           "emotion_matrix_vector", "scale_emotion_weights", "mix_emotion", "load_emotion_matrices",
+           "EMO_NUM"]
 
 EMO_NUM = (3, 17, 2, 8, 4, 5, 10, 24)  # rows per emotion in feat1.pt / feat2.pt (official config)
 
@@ -204,6 +205,7 @@ class SamplingConfig:
     max_new_tokens: int = 1500
     num_beams: int = 3
     length_penalty: float = 0.0
+    min_new_tokens: int = 0          # the stop token is suppressed before this many codes
 
 
 @dataclass
@@ -431,6 +433,8 @@ class UnifiedVoice(nn.Module):
             logits = self._step(x, cache, pos)
             pos += x.shape[1]
             logits = _apply_repetition_penalty(logits, seen, cfg.repetition_penalty)
+            if step < cfg.min_new_tokens:
+                logits[:, stop] = float("-inf")
             if scores is not None:
                 scores.append(logits)
             if cfg.do_sample:
@@ -474,6 +478,8 @@ class UnifiedVoice(nn.Module):
             logits = self._step(x, cache, pos)
             pos += x.shape[1]
             scores = _apply_repetition_penalty(logits.log_softmax(-1), seen, cfg.repetition_penalty)
+            if step < cfg.min_new_tokens:
+                scores[:, stop] = float("-inf")
             if cfg.do_sample:
                 scores = _warp(scores, cfg, min_keep=2)
             flat = (scores + beam_scores[:, None]).view(-1)
@@ -548,6 +554,32 @@ def emotion_matrix_vector(weights, style: torch.Tensor, spk_matrix: torch.Tensor
         rows.append(r)
         mix = mix + w[i] * emo_part[r]
     return mix, rows
+
+
+def mix_emotion(mix: torch.Tensor, weights, base: torch.Tensor) -> torch.Tensor:
+    """emovec = mix + (1 - Σw) · base (reference `infer_generator` with an emo_vector)."""
+    total = float(torch.as_tensor(weights, dtype=torch.float32).sum())
+    return mix.to(base.dtype).to(base.device) + (1.0 - total) * base
+
+
+def load_emotion_matrices(feat1, feat2) -> tuple[torch.Tensor, torch.Tensor]:
+    """feat1.pt (speaker matrix, (73, 192)) and feat2.pt (emotion matrix, (73, D)): bare tensors."""
+    from .checkpoint import CheckpointError
+
+    out = []
+    for path in (feat1, feat2):
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError as exc:
+            raise CheckpointError(f"emotion matrix not found: {path}") from exc
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise CheckpointError(f"{path}: unreadable emotion matrix ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(obj, torch.Tensor) or obj.ndim != 2:
+            raise CheckpointError(f"{path}: expected a 2-D tensor, found {type(obj).__name__}")
+        out.append(obj.float())
+    if out[0].shape[0] != out[1].shape[0]:
+        raise CheckpointError(f"feat1/feat2 row counts differ: {out[0].shape[0]} vs {out[1].shape[0]}")
+    return out[0], out[1]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,166 @@
+"""Speed of S2Mel (per CFG Euler step) and BigVGAN at the FULL official size, random weights.
+
+    .venv/bin/python bench/bench_s2mel_vocoder.py [--threads 2] [--seconds 5] [--prompt-seconds 5]
+        [--dtype float32|bfloat16|float16] [--device cpu|cuda] [--repeats 5]
+        [--reference-src PATH/TO/UniTAF]   # optional: time the reference modules side by side
+
+Prints seconds per call and per second of generated audio. The default case mirrors
+/work/shared/research/reference-speed.md: 5 s prompt (430 mel frames) + 5 s of speech (430 frames),
+one estimator call = one CFG step at batch 2 over 860 frames; BigVGAN on the 430 new frames.
+Timings are the minimum and median over `--repeats` interleaved runs (after one warm-up): this
+machine is shared, so the minimum is the least noisy figure. No timed assertions anywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from types import SimpleNamespace
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, target_mel_frames  # noqa: E402
+from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
+
+HOP, SR = 256, 22050
+
+# The official `s2mel:` config section (checkpoints/config.yaml) and BigVGAN config.json values.
+OFFICIAL_S2MEL = {
+    "style_encoder": {"dim": 192},
+    "length_regulator": {"channels": 512, "is_discrete": False, "in_channels": 1024, "content_codebook_size": 2048,
+                         "sampling_ratios": [1, 1, 1, 1], "vector_quantize": False, "n_codebooks": 1,
+                         "quantizer_dropout": 0.0, "f0_condition": False, "n_f0_bins": 512},
+    "DiT": {"hidden_dim": 512, "num_heads": 8, "depth": 13, "class_dropout_prob": 0.1, "block_size": 8192,
+            "in_channels": 80, "style_condition": True, "final_layer_type": "wavenet", "target": "mel",
+            "content_dim": 512, "content_codebook_size": 1024, "content_type": "discrete", "f0_condition": False,
+            "n_f0_bins": 512, "content_codebooks": 1, "is_causal": False, "long_skip_connection": True,
+            "zero_prompt_speech_token": False, "time_as_token": False, "style_as_token": False,
+            "uvit_skip_connection": True, "add_resblock_in_transformer": False},
+    "wavenet": {"hidden_dim": 512, "num_layers": 8, "kernel_size": 5, "dilation_rate": 1, "p_dropout": 0.2,
+                "style_condition": True},
+    "dit_type": "DiT", "reg_loss_type": "l1",
+}
+OFFICIAL_BIGVGAN = {
+    "resblock": "1", "num_mels": 80, "upsample_rates": [4, 4, 2, 2, 2, 2], "upsample_kernel_sizes": [8, 8, 4, 4, 4, 4],
+    "upsample_initial_channel": 1536, "resblock_kernel_sizes": [3, 7, 11],
+    "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]], "use_tanh_at_final": False,
+    "use_bias_at_final": False, "activation": "snakebeta", "snake_logscale": True, "sampling_rate": 22050,
+    "n_fft": 1024, "hop_size": 256, "win_size": 1024, "fmin": 0, "fmax": None,
+}
+
+
+def timed(fns: dict, repeats: int, device) -> dict:
+    """Interleave the candidates, `repeats` rounds after one warm-up; return {name: [seconds]}."""
+    def run(f):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        f()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+    for f in fns.values():
+        run(f)
+    out = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            out[k].append(run(f))
+    return out
+
+
+def report(label, secs, audio_s, unit):
+    lo, med = min(secs), statistics.median(secs)
+    print(f"  {label:<34} min {lo:7.3f} s  median {med:7.3f} s  -> {lo / audio_s:6.3f} s {unit} per second of audio")
+    return lo
+
+
+def ns(d):
+    return SimpleNamespace(**{k: ns(v) if isinstance(v, dict) else v for k, v in d.items()})
+
+
+def reference_modules(src: str, device):
+    """Build the reference's own CFM estimator and BigVGAN (random init) from a UniTAF checkout."""
+    sys.path.insert(0, os.path.abspath(src))
+    from indextts.s2mel.modules.flow_matching import CFM
+    from indextts.s2mel.modules.bigvgan.bigvgan import BigVGAN as RefBigVGAN
+    cfm = CFM(ns(OFFICIAL_S2MEL)).to(device).eval()
+    cfm.estimator.setup_caches(max_batch_size=1, max_seq_length=8192)   # as IndexTTS2.__init__
+    h = dict(OFFICIAL_BIGVGAN)
+
+    class AttrDict(dict):
+        __getattr__ = dict.__getitem__
+    voc = RefBigVGAN(AttrDict(h), use_cuda_kernel=False).to(device).eval()
+    voc.remove_weight_norm()
+    return cfm, voc
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=110080 / SR, help="generated speech (default 4.992 s)")
+    ap.add_argument("--prompt-seconds", type=float, default=5.0)
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--only", choices=["s2mel", "bigvgan"], default=None)
+    ap.add_argument("--reference-src", default=None, help="path of a GoldenFishes/UniTAF checkout (optional)")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    n_codes = round(args.seconds * 50)
+    new = int(target_mel_frames(n_codes))
+    prompt = int(args.prompt_seconds * SR) // HOP
+    T, audio_s = prompt + new, new * HOP / SR
+    print(f"device {device} ({torch.get_num_threads()} threads), {args.dtype}, torch {torch.__version__}")
+    print(f"{n_codes} codes -> {new} new mel frames = {audio_s:.3f} s of audio; prompt {prompt} frames; "
+          f"CFM over {T} frames")
+
+    ref = reference_modules(args.reference_src, device) if args.reference_src else None
+    with torch.inference_mode():
+        if args.only in (None, "s2mel"):
+            model = S2Mel(S2MelDims.from_config(OFFICIAL_S2MEL)).to(device=device, dtype=dtype).eval()
+            n_par = sum(p.numel() for p in model.parameters())
+            print(f"\nS2Mel ({n_par / 1e6:.1f} M parameters): one CFG Euler step = estimator at batch 2 x {T} frames")
+            x = torch.randn(2, 80, T, device=device)
+            px = torch.randn(2, 80, T, device=device)
+            mu = torch.randn(2, T, 512, device=device)
+            st = torch.randn(2, 192, device=device)
+            t = torch.full((2,), 0.4, device=device)
+            lens = torch.tensor([T], device=device)
+            fns = {"ours": lambda: model.estimator(x, px, lens, t, st, mu)}
+            if ref is not None:
+                fns["reference"] = lambda: ref[0].estimator(x, px, lens, t, st, mu)
+            res = timed(fns, args.repeats, device)
+            ours = report("ours: CFG step", res["ours"], audio_s, "per step")
+            print(f"  {'ours: 25-step CFM (25 x step)':<34} {25 * ours:7.2f} s  -> RTF {25 * ours / audio_s:.2f}")
+            if ref is not None:
+                r = report("reference: CFG step", res["reference"], audio_s, "per step")
+                print(f"  ours / reference = {ours / r:.2f}")
+            lat = torch.randn(1, n_codes, 1280, device=device, dtype=dtype)
+            res = timed({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
+            report("ours: gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
+            del model
+
+        if args.only in (None, "bigvgan"):
+            voc = BigVGAN(BigVGANDims.from_config(OFFICIAL_BIGVGAN)).to(device=device, dtype=dtype).eval()
+            n_par = sum(p.numel() for p in voc.parameters())
+            print(f"\nBigVGAN v2 ({n_par / 1e6:.1f} M parameters): {new} frames -> {new * HOP} samples")
+            mel = torch.randn(1, 80, new, device=device)
+            fns = {"ours": lambda: voc(mel)}
+            if ref is not None:
+                fns["reference"] = lambda: ref[1](mel)
+            res = timed(fns, args.repeats, device)
+            ours = report("ours: vocoder", res["ours"], audio_s, "")
+            if ref is not None:
+                r = report("reference: vocoder", res["reference"], audio_s, "")
+                print(f"  ours / reference = {ours / r:.2f}")
+
+
+if __name__ == "__main__":
+    main()

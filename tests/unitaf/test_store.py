@@ -1,0 +1,391 @@
+"""Model store: status, offline refusal and downloads through huggingface_hub against a local fake Hub.
+
+The fake Hub is a tiny HTTP server on 127.0.0.1 that answers the file-resolve protocol
+(`HEAD/GET /{repo}/resolve/{revision}/{filename}` with ETag, X-Repo-Commit, Content-Length and
+Range). Nothing here touches the real network.
+"""
+import hashlib
+import http.server
+import os
+import shutil
+import sys
+import threading
+import urllib.parse
+
+import pytest
+
+from tests.conftest import PARITY, need
+from unitaf_blender.engines import Cancelled
+from unitaf_blender.engines.unitaf import store as st
+
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _blob(seed: int, n: int) -> bytes:
+    out = bytearray()
+    block = hashlib.sha256(str(seed).encode()).digest()
+    while len(out) < n:
+        out += block
+        block = hashlib.sha256(block).digest()
+    return bytes(out[:n])
+
+
+FILES = {  # (repo, filename) -> content
+    ("acme/speech", "big.bin"): _blob(1, 300_000),
+    ("acme/speech", "sub/dir/small.json"): b'{"tiny": true}\n',
+    ("acme/face", "run(加权)/a2f.pt"): _blob(2, 50_000),
+}
+
+
+def _specs(pin_sha=True, wrong_size=False):
+    big = FILES[("acme/speech", "big.bin")]
+    face = FILES[("acme/face", "run(加权)/a2f.pt")]
+    return (
+        st.ModelFile("t.big", "acme/speech", "big.bin", "main", len(big), ("speech",),
+                     size=len(big) + (1 if wrong_size else 0),
+                     sha256=hashlib.sha256(big).hexdigest() if pin_sha else None),
+        st.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",)),
+        st.ModelFile("t.face", "acme/face", "run(加权)/a2f.pt", COMMIT, len(face), ("face",)),
+    )
+
+
+class FakeHub(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.cut_once = set()      # filenames whose first GET is cut half way
+        self.corrupt = set()       # filenames served with wrong bytes of the right length
+        self.log = []              # (method, filename, Range header)
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep pytest output clean
+        pass
+
+    def _lookup(self):
+        path = urllib.parse.urlsplit(self.path).path
+        if "/resolve/" not in path:
+            return None
+        repo, rest = path.lstrip("/").split("/resolve/", 1)
+        revision, _, filename = rest.partition("/")
+        repo, revision, filename = (urllib.parse.unquote(x) for x in (repo, revision, filename))
+        data = FILES.get((repo, filename))
+        if data is None or revision not in ("main", COMMIT):
+            return None
+        return filename, data
+
+    def _headers(self, filename, data, status, length, extra=()):
+        self.send_response(status)
+        lfs = len(data) > 1000  # big files behave like Git-LFS: ETag = sha256 of the content
+        etag = hashlib.sha256(data).hexdigest() if lfs else hashlib.sha1(data).hexdigest()
+        self.send_header("ETag", f'"{etag}"')
+        if lfs:
+            self.send_header("X-Linked-Etag", f'"{etag}"')
+            self.send_header("X-Linked-Size", str(len(data)))
+        self.send_header("X-Repo-Commit", COMMIT)
+        self.send_header("Accept-Ranges", "bytes")
+        self.send_header("Content-Length", str(length))
+        for k, v in extra:
+            self.send_header(k, v)
+        self.end_headers()
+
+    def _missing(self):
+        self.send_response(404)
+        self.send_header("X-Error-Code", "EntryNotFound")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_HEAD(self):
+        found = self._lookup()
+        hub = self.server
+        hub.log.append(("HEAD", found and found[0], None))
+        if not found:
+            return self._missing()
+        filename, data = found
+        self._headers(filename, data, 200, len(data))
+
+    def do_GET(self):
+        found = self._lookup()
+        hub = self.server
+        rng = self.headers.get("Range")
+        hub.log.append(("GET", found and found[0], rng))
+        if not found:
+            return self._missing()
+        filename, data = found
+        if filename in hub.corrupt:
+            data = bytes(b ^ 0x5A for b in data)
+        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+        body = data[start:]
+        if rng:
+            self._headers(filename, data, 206, len(body),
+                          [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
+        else:
+            self._headers(filename, data, 200, len(body))
+        if filename in hub.cut_once:
+            hub.cut_once.discard(filename)
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)  # drop the connection mid-body
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    pytest.importorskip("huggingface_hub")
+    import huggingface_hub.file_download as fd
+    server = FakeHub()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr(fd.time, "sleep", lambda s: None)  # the hub's retry back-off; keep the test fast
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _no_partial_files(root):
+    leftovers = [os.path.join(d, f) for d, _, fs in os.walk(root) for f in fs if f.endswith(".incomplete")]
+    assert not leftovers, leftovers
+
+
+def test_fresh_download_with_progress(hub, tmp_path):
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+    events = []
+    paths = store.download(["speech", "face"], progress=events.append)
+    assert len(paths) == 3
+    for spec, path in zip(store.files, paths):
+        with open(path, "rb") as f:
+            assert f.read() == FILES[(spec.repo_id, spec.filename)]
+    assert all(s.ok for s in store.status(["speech", "face"]))
+    assert store.path("t.face").endswith(os.path.join("run(加权)", "a2f.pt"))
+    # progress: every file announced, byte counts grow monotonically to the total
+    assert {e.file for e in events} == {s.display for s in store.files}
+    big = [e for e in events if e.file == "acme/speech/big.bin"]
+    assert big[-1].file_done == big[-1].file_total == 300_000
+    dones = [e.done for e in events]
+    assert dones == sorted(dones) and dones[-1] == sum(len(v) for v in FILES.values())
+    assert events[-1].index == events[-1].count == 3
+    _no_partial_files(tmp_path)
+    # a second call finds everything and does not hit the server again
+    n = len(hub.log)
+    store.download(["speech", "face"])
+    assert len(hub.log) == n
+
+
+def test_resume_after_connection_cut(hub, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hc
+    # the hub writes in DOWNLOAD_CHUNK_SIZE pieces (10 MB); smaller here so a 300 kB file can resume
+    monkeypatch.setattr(hc, "DOWNLOAD_CHUNK_SIZE", 64 * 1024)
+    hub.cut_once.add("big.bin")
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+    events = []
+    store.download("speech", progress=events.append)
+    gets = [r for r in hub.log if r[0] == "GET" and r[1] == "big.bin"]
+    assert len(gets) == 2 and gets[0][2] is None
+    assert gets[1][2] == f"bytes={2 * 64 * 1024}-"  # resumed from the bytes already written, not restarted
+    with open(store.path("t.big"), "rb") as f:
+        assert f.read() == FILES[("acme/speech", "big.bin")]
+    assert max(e.file_done for e in events if e.file.endswith("big.bin")) == 300_000
+    _no_partial_files(tmp_path)
+
+
+def test_cancel_then_second_run_completes(hub, tmp_path, monkeypatch):
+    import huggingface_hub.constants as hc
+    monkeypatch.setattr(hc, "DOWNLOAD_CHUNK_SIZE", 16 * 1024)
+    cancel = threading.Event()
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+
+    def stop_in_face_file(p):
+        if p.file.endswith("a2f.pt") and p.file_done > 0:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        store.download(["speech", "face"], progress=stop_in_face_file, cancel=cancel)
+    assert store.file_status(store.spec("t.face")).present is False  # nothing half-written looks complete
+    assert store.file_status(store.spec("t.big")).ok  # files finished before the cancel are kept
+    _no_partial_files(tmp_path)
+    hub.log.clear()
+    store.download(["speech", "face"])
+    assert {r[1] for r in hub.log} == {"run(加权)/a2f.pt"}  # only the interrupted file is fetched again
+    with open(store.path("t.face"), "rb") as f:
+        assert f.read() == FILES[("acme/face", "run(加权)/a2f.pt")]
+
+
+@pytest.mark.parametrize("pinned", [True, False], ids=["pinned-sha256", "hub-etag"])
+def test_corrupted_download_is_rejected_and_removed(hub, tmp_path, pinned):
+    hub.corrupt.add("big.bin")
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs(pin_sha=pinned))
+    with pytest.raises(st.DownloadError, match=r"acme/speech/big\.bin does not check out \(sha256"):
+        store.download("speech")
+    assert not store.file_status(store.spec("t.big")).present
+    blobs = [f for d, _, fs in os.walk(tmp_path) for f in fs if d.endswith("blobs")]
+    assert hashlib.sha256(FILES[("acme/speech", "big.bin")]).hexdigest() not in blobs
+    assert len([f for f in blobs if len(f) == 64]) == 0
+    _no_partial_files(tmp_path)
+    hub.corrupt.clear()
+    store.download("speech")  # fixed upstream -> fine
+    assert store.verify("speech") and all(problem == "" for _, problem in store.verify("speech"))
+
+
+def test_wrong_size_is_reported(hub, tmp_path):
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs(wrong_size=True))
+    with pytest.raises(st.DownloadError, match=r"big\.bin.*(size|Consistency)"):
+        store.download("speech")
+    assert not store.file_status(store.spec("t.big")).present
+
+
+def test_offline_lists_missing_files_and_size(hub, tmp_path, monkeypatch):
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(st.ModelsMissing) as err:
+        store.download(["speech", "face"])
+    msg = str(err.value)
+    assert "3 UniTAF model file(s) missing" in msg and "offline" in msg
+    assert "acme/speech/big.bin (300.0 kB)" in msg and "acme/face/run(加权)/a2f.pt" in msg
+    assert "350.0 kB to download" in msg
+    assert len(err.value.missing) == 3
+    with pytest.raises(st.ModelsMissing, match="offline"):
+        store.download("face", offline=True)
+    assert hub.log == []
+
+
+def test_network_not_allowed_refuses(hub, tmp_path):
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+    with pytest.raises(st.ModelsMissing, match="Allow Online Access"):
+        store.download("speech", allow_network=False)
+    assert hub.log == []
+    with pytest.raises(st.ModelsMissing, match=r"acme/speech/big\.bin"):
+        store.path("t.big")
+
+
+def test_unknown_feature_and_id():
+    store = st.ModelStore(cache_dir="/nonexistent", files=_specs())
+    with pytest.raises(ValueError, match="unknown feature"):
+        store.status("lipsync")
+    with pytest.raises(KeyError, match="t.big"):
+        store.spec("nope")
+
+
+def test_prepared_cache_dir(tmp_path):
+    """A cache laid out by hand (or by another tool) in the HF layout is found without network."""
+    big = FILES[("acme/speech", "big.bin")]
+    snap = tmp_path / "models--acme--speech" / "snapshots" / COMMIT
+    (snap / "sub" / "dir").mkdir(parents=True)
+    (snap / "big.bin").write_bytes(big)
+    (snap / "sub" / "dir" / "small.json").write_bytes(FILES[("acme/speech", "sub/dir/small.json")])
+    (tmp_path / "models--acme--speech" / "refs").mkdir()
+    (tmp_path / "models--acme--speech" / "refs" / "main").write_text(COMMIT)
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs())
+    assert [s.ok for s in store.status("speech")] == [True, True]
+    assert store.missing("face")[0].spec.id == "t.face"
+    assert store.download("speech", allow_network=False)  # nothing missing -> no network needed
+    (snap / "big.bin").write_bytes(big[:1000])  # truncated: size check catches it
+    bad = store.file_status(store.spec("t.big"))
+    assert bad.present and bad.size_ok is False and "expected 300000" in bad.problem
+    assert [p for _, p in store.verify("speech") if p]
+
+
+def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hfhome"))
+    assert st.ModelStore().cache_dir == str(tmp_path / "hfhome" / "hub")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hubcache"))
+    assert st.ModelStore().cache_dir == str(tmp_path / "hubcache")
+    assert st.ModelStore(cache_dir=tmp_path / "x").cache_dir == str(tmp_path / "x")
+
+
+def test_format_status_real_catalogue(tmp_path, capsys):
+    text = st.format_status(st.ModelStore(cache_dir=tmp_path))
+    assert "MISSING" in text and "IndexTeam/IndexTTS-2/gpt.pth" in text
+    assert "amphion/MaskGCT: CC-BY-NC-4.0 (NON-COMMERCIAL" in text
+    assert "bilibili Model Use License" in text
+    assert "ATA-space/UniTAF @ main (UNVERIFIED revision)" in text
+    assert "Missing for the default features" in text and "GB to download" in text
+    # every catalogue entry is well formed
+    ids = [f.id for f in st.MODEL_FILES]
+    assert len(ids) == len(set(ids))
+    for f in st.MODEL_FILES:
+        assert set(f.features) <= set(st.FEATURES) and f.licence != "unknown"
+        assert f.sha256 is None or len(f.sha256) == 64
+    for spec_id in ("indextts2.gpt", "indextts2.s2mel", "w2vbert.model", "maskgct.semantic_codec",
+                    "campplus.model", "bigvgan.generator", "unitaf.projector", "unitaf.a2f"):
+        assert spec_id in ids
+    import argparse
+    rc = st.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None))
+    assert rc == 1 and "MISSING" in capsys.readouterr().out
+    rc = st.cli_download(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=["face"],
+                                            offline=True))
+    assert rc == 1 and "offline" in capsys.readouterr().err
+
+
+def test_store_imports_without_torch():
+    import subprocess
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['bpy'] = None\n"
+            "from unitaf_blender.engines.unitaf import store\n"
+            "print(len(store.MODEL_FILES), 'huggingface_hub' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[1] == "False"
+
+
+def test_model_dir_from_parity_fixtures(tmp_path):
+    """`--model-dir` layout built from the parity fixtures loads through the real face loader."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from unitaf_blender.engines.unitaf.face import FaceHead
+    a2f = need(PARITY / "unitaf_a2f")
+    st.build_model_dir(tmp_path, {"unitaf.projector": a2f / "audio_feature_projector.pt",
+                                  "unitaf.a2f": a2f / "a2f_model.pt"})
+    store = st.ModelStore(model_dir=tmp_path)
+    assert store.missing("face")  # the speech files of the face feature are not there
+    path = store.path("unitaf.a2f")
+    assert path == os.path.join(str(tmp_path), "ATA-space", "UniTAF", *st._A2F_RUN.split("/"), "a2f_model.pt")
+    head = FaceHead.from_dir(os.path.dirname(path))
+    case = np.load(a2f / "case_L40.npz")
+    got = head(torch.from_numpy(case["audio_feature"])).numpy()
+    np.testing.assert_allclose(got, case["mouth_motion"], atol=1e-4, rtol=1e-4)
+    with pytest.raises(st.ModelsMissing, match="model folder is set"):
+        store.download("face")
+    with pytest.raises(FileNotFoundError):
+        st.build_model_dir(tmp_path, {"unitaf.a2f": tmp_path / "nope.pt"})
+    shutil.rmtree(tmp_path / "ATA-space")
+    st.build_model_dir(tmp_path, {"unitaf.a2f": a2f / "a2f_model.pt"}, copy=True)
+    assert not os.path.islink(store.path("unitaf.a2f"))
+
+
+def test_progress_bar_class_works_with_the_xet_reporter():
+    """Real Hub files are Xet-backed: with hf_xet installed the hub drives our bar through its reporter."""
+    xet = pytest.importorskip("huggingface_hub.utils._xet_progress_reporting")
+    import logging
+    import types
+    spec = _specs()[0]
+    events, cancel = [], threading.Event()
+    bar_cls = st._progress_class(spec, 1, 1, 1000, {"done": 0}, events.append, cancel)
+    reporter = xet.XetDownloadProgressReporter(reconstruction_desc="x", total=1000, log_level=logging.WARNING,
+                                               tqdm_class=bar_cls)
+    assert reporter.transfer_bar is reporter.reconstruction_bar  # one bar: no double counting
+
+    def report(done, transferred):
+        return types.SimpleNamespace(total_bytes_completed=done, total_transfer_bytes_completed=transferred,
+                                     total_bytes_completion_rate=1.0, total_transfer_bytes_completion_rate=1.0,
+                                     total_bytes=1000)
+    reporter.update_progress(report(400, 600))
+    reporter.update_progress(report(1000, 900))
+    reporter.close()
+    assert events[-1].file_done == 1000 and events[-1].done == 1000
+    cancel.set()
+    with pytest.raises(Cancelled):
+        reporter.update_progress(report(1000, 1000))  # transfer bytes still check cancel

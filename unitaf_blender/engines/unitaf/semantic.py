@@ -1,0 +1,362 @@
+"""Semantic features: w2v-BERT 2.0 (first 17 conformer layers) -> stats normalisation -> MaskGCT RepCodec.
+
+IndexTTS2 keeps `hidden_states[17]` of facebook/w2v-bert-2.0 (the output of conformer layer 17 of
+24), so only those layers are built. Parameter names are the HF `Wav2Vec2BertModel` names in the
+official `model.safetensors`, loaded as they are (no transformers). The RepCodec half is the
+encoder + factorised VQ of MaskGCT's `semantic_codec/model.safetensors` (the decoder is unused).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .checkpoint import CheckpointError, load_into, read_checkpoint
+
+__all__ = ["W2vBertDims", "W2vBertEncoder", "load_w2v_bert", "SemanticStats", "load_semantic_stats",
+           "RepCodecDims", "RepCodec", "load_repcodec", "SEMANTIC_LAYER"]
+
+SEMANTIC_LAYER = 17   # IndexTTS2 uses hidden_states[17]
+
+
+# --------------------------------------------------------------------------------------------
+# w2v-BERT 2.0 conformer encoder
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class W2vBertDims:
+    hidden: int = 1024
+    heads: int = 16
+    ffn: int = 4096
+    input_dim: int = 160           # stacked fbank pairs
+    conv_kernel: int = 31
+    left_positions: int = 64       # relative_key distance clamp [-left, +right]
+    right_positions: int = 8
+    eps: float = 1e-5
+    num_layers: int = 24           # layers in the checkpoint (we build only `used_layers`)
+
+    @classmethod
+    def from_hf_config(cls, cfg: dict) -> "W2vBertDims":
+        """From the w2v-bert-2.0 `config.json` (values it lacks fall back to the official ones)."""
+        if cfg.get("position_embeddings_type", "relative_key") != "relative_key":
+            raise ValueError(f"unsupported w2v-BERT position_embeddings_type {cfg.get('position_embeddings_type')!r}")
+        if cfg.get("hidden_act", "swish") not in ("swish", "silu"):
+            raise ValueError(f"unsupported w2v-BERT hidden_act {cfg.get('hidden_act')!r}")
+        d = cls()
+        return cls(hidden=int(cfg.get("hidden_size", d.hidden)), heads=int(cfg.get("num_attention_heads", d.heads)),
+                   ffn=int(cfg.get("intermediate_size", d.ffn)),
+                   input_dim=int(cfg.get("feature_projection_input_dim", d.input_dim)),
+                   conv_kernel=int(cfg.get("conv_depthwise_kernel_size", d.conv_kernel)),
+                   left_positions=int(cfg.get("left_max_position_embeddings", d.left_positions)),
+                   right_positions=int(cfg.get("right_max_position_embeddings", d.right_positions)),
+                   eps=float(cfg.get("layer_norm_eps", d.eps)), num_layers=int(cfg.get("num_hidden_layers", d.num_layers)))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d: W2vBertDims):
+        super().__init__()
+        self.intermediate_dense = nn.Linear(d.hidden, d.ffn)
+        self.output_dense = nn.Linear(d.ffn, d.hidden)
+
+    def forward(self, x):
+        return self.output_dense(F.silu(self.intermediate_dense(x)))
+
+
+class RelativeKeyAttention(nn.Module):
+    """MHA with a learned relative-distance key term: score_ij = q_i.(k_j + E[clamp(j-i)]) / sqrt(d)."""
+
+    def __init__(self, d: W2vBertDims):
+        super().__init__()
+        self.heads, self.head_dim = d.heads, d.hidden // d.heads
+        self.left, self.right = d.left_positions, d.right_positions
+        self.linear_q = nn.Linear(d.hidden, d.hidden)
+        self.linear_k = nn.Linear(d.hidden, d.hidden)
+        self.linear_v = nn.Linear(d.hidden, d.hidden)
+        self.linear_out = nn.Linear(d.hidden, d.hidden)
+        self.distance_embedding = nn.Embedding(d.left_positions + d.right_positions + 1, self.head_dim)
+
+    def forward(self, x, distance_index, key_bias):
+        b, t, _ = x.shape
+        q = self.linear_q(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.linear_k(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        v = self.linear_v(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        # q . E for the 73 possible distances, then gathered per (i, j): avoids a (T, T, d) tensor
+        q_dist = q @ self.distance_embedding.weight.to(q.dtype).T                    # (b, h, t, 73)
+        bias = torch.gather(q_dist, 3, distance_index.expand(b, self.heads, t, t)) / math.sqrt(self.head_dim)
+        if key_bias is not None:
+            bias = bias + key_bias
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.linear_out(out.transpose(1, 2).reshape(b, t, -1))
+
+
+class ConvModule(nn.Module):
+    """LN -> pointwise (2C) -> GLU -> causal depthwise conv -> LN -> swish -> pointwise."""
+
+    def __init__(self, d: W2vBertDims):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.pointwise_conv1 = nn.Conv1d(d.hidden, 2 * d.hidden, 1, bias=False)
+        self.depthwise_conv = nn.Conv1d(d.hidden, d.hidden, d.conv_kernel, groups=d.hidden, bias=False)
+        self.depthwise_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.pointwise_conv2 = nn.Conv1d(d.hidden, d.hidden, 1, bias=False)
+
+    def forward(self, x, pad_mask):
+        x = self.layer_norm(x)
+        if pad_mask is not None:   # padded frames must not leak into the convolution
+            x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)
+        x = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)
+        x = self.depthwise_conv(F.pad(x, (self.depthwise_conv.kernel_size[0] - 1, 0)))
+        x = F.silu(self.depthwise_layer_norm(x.transpose(1, 2)).transpose(1, 2))
+        return self.pointwise_conv2(x).transpose(1, 2)
+
+
+class ConformerLayer(nn.Module):
+    """Macaron conformer block: ½FFN, attention, conv, ½FFN, final LN."""
+
+    def __init__(self, d: W2vBertDims):
+        super().__init__()
+        self.ffn1_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.ffn1 = FeedForward(d)
+        self.self_attn_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.self_attn = RelativeKeyAttention(d)
+        self.conv_module = ConvModule(d)
+        self.ffn2_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.ffn2 = FeedForward(d)
+        self.final_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+
+    def forward(self, x, distance_index, key_bias, pad_mask):
+        x = x + 0.5 * self.ffn1(self.ffn1_layer_norm(x))
+        x = x + self.self_attn(self.self_attn_layer_norm(x), distance_index, key_bias)
+        x = x + self.conv_module(x, pad_mask)
+        x = x + 0.5 * self.ffn2(self.ffn2_layer_norm(x))
+        return self.final_layer_norm(x)
+
+
+class FeatureProjection(nn.Module):
+    def __init__(self, d: W2vBertDims):
+        super().__init__()
+        self.layer_norm = nn.LayerNorm(d.input_dim, eps=d.eps)
+        self.projection = nn.Linear(d.input_dim, d.hidden)
+
+    def forward(self, x):
+        return self.projection(self.layer_norm(x))
+
+
+class W2vBertEncoder(nn.Module):
+    """w2v-BERT 2.0 up to `used_layers`: forward returns hidden_states[used_layers] (B, T, hidden)."""
+
+    def __init__(self, dims: W2vBertDims = W2vBertDims(), used_layers: int = SEMANTIC_LAYER):
+        super().__init__()
+        if not 1 <= used_layers <= dims.num_layers:
+            raise ValueError(f"used_layers must be in 1..{dims.num_layers}, got {used_layers}")
+        self.dims, self.used_layers = dims, used_layers
+        self.feature_projection = FeatureProjection(dims)
+        self.encoder = nn.Module()
+        self.encoder.layers = nn.ModuleList(ConformerLayer(dims) for _ in range(used_layers))
+
+    def forward(self, input_features: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """input_features (B, T, 160), attention_mask (B, T) 1 = valid frame."""
+        x = self.feature_projection(input_features.to(self.feature_projection.projection.weight.dtype))
+        b, t, _ = x.shape
+        pos = torch.arange(t, device=x.device)
+        dist = (pos[None, :] - pos[:, None]).clamp(-self.dims.left_positions, self.dims.right_positions)
+        distance_index = (dist + self.dims.left_positions).view(1, 1, t, t)
+        key_bias = pad_mask = None
+        if attention_mask is not None and not bool(attention_mask.bool().all()):
+            pad_mask = ~attention_mask.bool()
+            x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)
+            # HF adds finfo.min to padded keys (not -inf: a fully padded row stays finite)
+            key_bias = pad_mask[:, None, None, :].to(x.dtype) * torch.finfo(x.dtype).min
+        for layer in self.encoder.layers:
+            x = layer(x, distance_index, key_bias, pad_mask)
+        return x
+
+
+_LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.")
+
+
+def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dtype=torch.float32) -> W2vBertEncoder:
+    """Build from `<model_dir>/config.json` and load `<model_dir>/model.safetensors` unchanged.
+
+    The checkpoint must hold every tensor of the layers we build; layers above `used_layers`,
+    `masked_spec_embed` and any adapter/head are skipped. Mismatches raise CheckpointError naming
+    the file and the first bad key.
+    """
+    model_dir = os.fspath(model_dir)
+    cfg_path = os.path.join(model_dir, "config.json")
+    weights = os.path.join(model_dir, "model.safetensors")
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{cfg_path}: cannot read the w2v-BERT config ({exc})") from exc
+    model = W2vBertEncoder(W2vBertDims.from_hf_config(cfg), used_layers)
+    state = read_checkpoint(weights)
+
+    def keep(key):
+        m = _LAYER_KEY.match(key)
+        if m:
+            return key if int(m.group(1)) < used_layers else None
+        return key if key.startswith("feature_projection.") else None
+
+    load_into(model, state, weights, rename=keep)
+    return model.to(device=device, dtype=dtype).eval()
+
+
+# --------------------------------------------------------------------------------------------
+# wav2vec2bert_stats.pt
+# --------------------------------------------------------------------------------------------
+
+class SemanticStats(nn.Module):
+    """(x - mean) / sqrt(var) with the IndexTTS2 statistics of w2v-BERT layer 17."""
+
+    def __init__(self, mean: torch.Tensor, var: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.float().reshape(-1))
+        self.register_buffer("std", torch.sqrt(var.float().reshape(-1)))
+
+    def forward(self, x):
+        return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+
+def load_semantic_stats(path, dim: int | None = None, device="cpu") -> SemanticStats:
+    state = read_checkpoint(path)
+    for key in ("mean", "var"):
+        if key not in state:
+            raise CheckpointError(f"{path}: missing key {key!r} (expected a dict with 'mean' and 'var')")
+    mean, var = state["mean"], state["var"]
+    if mean.numel() != var.numel() or (dim is not None and mean.numel() != dim):
+        raise CheckpointError(f"{path}: key 'mean' has {mean.numel()} values, 'var' {var.numel()}, "
+                              f"the model needs {dim if dim is not None else mean.numel()}")
+    if not bool((var > 0).all()):
+        raise CheckpointError(f"{path}: key 'var' has non-positive entries")
+    return SemanticStats(mean, var).to(device)
+
+
+# --------------------------------------------------------------------------------------------
+# MaskGCT RepCodec (encoder + factorised VQ)
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RepCodecDims:
+    codebook_size: int = 8192
+    hidden_size: int = 1024
+    codebook_dim: int = 8
+    vocos_dim: int = 384
+    vocos_intermediate_dim: int = 2048
+    vocos_num_layers: int = 12
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "RepCodecDims":
+        """From the `semantic_codec:` section of config.yaml."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: int(v) for k, v in cfg.items() if k in names})
+
+
+class ConvNeXtBlock(nn.Module):
+    def __init__(self, dim: int, intermediate: int):
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, 7, padding=3, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate)
+        self.pwconv2 = nn.Linear(intermediate, dim)
+        self.gamma = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):   # (B, C, T)
+        y = self.dwconv(x).transpose(1, 2)
+        y = self.gamma * self.pwconv2(F.gelu(self.pwconv1(self.norm(y))))
+        return x + y.transpose(1, 2)
+
+
+class VocosBackbone(nn.Module):
+    def __init__(self, d: RepCodecDims):
+        super().__init__()
+        self.embed = nn.Conv1d(d.hidden_size, d.vocos_dim, 7, padding=3)
+        self.norm = nn.LayerNorm(d.vocos_dim, eps=1e-6)
+        self.convnext = nn.ModuleList(ConvNeXtBlock(d.vocos_dim, d.vocos_intermediate_dim)
+                                      for _ in range(d.vocos_num_layers))
+        self.final_layer_norm = nn.LayerNorm(d.vocos_dim, eps=1e-6)
+
+    def forward(self, x):   # (B, C_in, T) -> (B, T, dim)
+        x = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
+        for block in self.convnext:
+            x = block(x)
+        return self.final_layer_norm(x.transpose(1, 2))
+
+
+class WeightNormConv1x1(nn.Module):
+    """1x1 Conv1d stored as weight_g/weight_v (torch.nn.utils.weight_norm, dim 0)."""
+
+    def __init__(self, cin: int, cout: int):
+        super().__init__()
+        self.weight_g = nn.Parameter(torch.ones(cout, 1, 1))
+        self.weight_v = nn.Parameter(torch.randn(cout, cin, 1) / math.sqrt(cin))
+        self.bias = nn.Parameter(torch.zeros(cout))
+
+    def weight(self):
+        v = self.weight_v
+        return self.weight_g * v / v.norm(dim=(1, 2), keepdim=True)
+
+    def forward(self, x):   # (B, C, T)
+        return F.conv1d(x, self.weight(), self.bias)
+
+
+class FactorizedVQ(nn.Module):
+    def __init__(self, d: RepCodecDims):
+        super().__init__()
+        self.in_project = WeightNormConv1x1(d.hidden_size, d.codebook_dim)
+        self.out_project = WeightNormConv1x1(d.codebook_dim, d.hidden_size)
+        self.codebook = nn.Embedding(d.codebook_size, d.codebook_dim)
+
+    def codes(self, x):   # (B, C, T) -> (B, T)
+        z = self.in_project(x)
+        b, _, t = z.shape
+        enc = F.normalize(z.transpose(1, 2).reshape(b * t, -1))
+        book = F.normalize(self.codebook.weight)
+        # nearest by the same squared distance the reference computes (cosine on unit vectors)
+        dist = enc.pow(2).sum(1, keepdim=True) - 2 * enc @ book.T + book.pow(2).sum(1, keepdim=True).T
+        return (-dist).max(1)[1].view(b, t)
+
+    def embed(self, codes):   # (B, T) -> (B, C, T); the un-normalised codebook row -> out_project
+        return self.out_project(self.codebook(codes).transpose(1, 2))
+
+
+class RepCodec(nn.Module):
+    """quantize(x (B,T,hidden)) -> (codes (B,T), embeddings (B,T,hidden)); vq2emb(codes) -> (B,hidden,T)."""
+
+    def __init__(self, dims: RepCodecDims = RepCodecDims()):
+        super().__init__()
+        self.dims = dims
+        self.encoder = nn.Sequential(VocosBackbone(dims), nn.Linear(dims.vocos_dim, dims.hidden_size))
+        self.quantizer = nn.Module()
+        self.quantizer.quantizers = nn.ModuleList([FactorizedVQ(dims)])
+
+    def quantize(self, x: torch.Tensor):
+        z = self.encoder(x.transpose(1, 2)).transpose(1, 2)      # (B, hidden, T)
+        vq = self.quantizer.quantizers[0]
+        codes = vq.codes(z)
+        return codes, vq.embed(codes).transpose(1, 2)
+
+    def vq2emb(self, codes: torch.Tensor) -> torch.Tensor:
+        """codes (B, T) -> (B, hidden, T) (channel-first, as the reference's `quantizer.vq2emb`)."""
+        if codes.dim() != 2:
+            raise ValueError(f"codes must be (B, T), got {tuple(codes.shape)}")
+        if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= self.dims.codebook_size):
+            raise ValueError(f"semantic codes must be in [0, {self.dims.codebook_size}), "
+                             f"got [{int(codes.min())}, {int(codes.max())}]")
+        return self.quantizer.quantizers[0].embed(codes)
+
+
+def load_repcodec(path, dims: RepCodecDims | None = None, device="cpu", dtype=torch.float32) -> RepCodec:
+    """Load MaskGCT `semantic_codec/model.safetensors` unchanged; the decoder half is checked-for and
+    skipped. `dims` default: the official config; pass `RepCodecDims.from_config(cfg['semantic_codec'])`."""
+    state = read_checkpoint(path)
+    model = RepCodec(dims or RepCodecDims())
+    load_into(model, state, os.fspath(path), ignore=("decoder.",))
+    return model.to(device=device, dtype=dtype).eval()
