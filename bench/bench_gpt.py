@@ -62,39 +62,39 @@ def timed(fn, device, repeats):
     return statistics.median(times)
 
 
-def bench_ours(model, device, args, beams):
+def _inputs(model, device):
     d = model.dims
     gen = torch.Generator(device="cpu").manual_seed(0)
-    spk = torch.randn(1, args.cond_frames, d.semantic_dim, generator=gen).to(device)
-    text = torch.randint(2, d.number_text_tokens, (1, args.text_tokens), generator=gen).to(device)
-    out = {}
+    spk = torch.randn(1, ARGS.cond_frames, d.semantic_dim, generator=gen).to(device)
+    text = torch.randint(2, d.number_text_tokens, (1, ARGS.text_tokens), generator=gen).to(device)
+    codes = torch.randint(0, 8192, (1, ARGS.latent_codes), generator=gen).to(device)
+    return spk, text, codes
+
+
+def ours_runner(model, device, beams):
+    """run(n): generate exactly n codes (stop suppressed) with the reference sampling settings."""
+    spk, text, _ = _inputs(model, device)
     with torch.inference_mode():
-        out["cond_s"] = timed(lambda: model.speaker_latents(spk), device, args.repeats)
-        latents = model.speaker_latents(spk)
-        emovec = model.emotion_vector(spk)
-        conds = model.conditioning(latents, emovec)
+        conds = model.conditioning(model.speaker_latents(spk), model.emotion_vector(spk))
 
-        def run(n):
-            cfg = SamplingConfig(num_beams=beams, max_new_tokens=n, min_new_tokens=n)
-            return model.generate(conds, text, cfg, generator=torch.Generator(device=device).manual_seed(1))
-
-        run(2)  # warm-up
-        t1 = timed(lambda: run(1), device, args.repeats)
-        tn = timed(lambda: run(args.tokens + 1), device, args.repeats)
-        out["prefill_s"] = t1
-        out["decode_ms"] = (tn - t1) / args.tokens * 1e3
-        codes = torch.randint(0, 8192, (1, args.latent_codes), generator=gen).to(device)
-        out["latent_s"] = timed(lambda: model.latents(conds, text, codes), device, args.repeats)
-    return out
+    def run(n):
+        cfg = SamplingConfig(num_beams=beams, max_new_tokens=n, min_new_tokens=n)
+        model.generate(conds, text, cfg, generator=torch.Generator(device=device).manual_seed(1))
+    return run
 
 
-def bench_hf(model, device, args):
-    """Same weights through transformers' GPT2Model + DynamicCache, one token per forward, with the
-    reference's logits processing (repetition penalty, temperature, top-k, top-p, multinomial)."""
+def hf_runner(model, device):
+    """Same weights through transformers' GPT2Model + its KV cache, one token per forward, eager
+    attention, with the reference's logits processing (repetition penalty, temperature, top-k,
+    top-p, multinomial): the reference's beams=1 generate loop minus HF's bookkeeping."""
     try:
+        import transformers
         from transformers import GPT2Config, GPT2Model
+        from transformers.cache_utils import DynamicCache
     except ImportError:
-        return None
+        return None, None
+    from unitaf_blender.engines.unitaf.gpt import _apply_repetition_penalty, _warp
+
     d = model.dims
     cfg = GPT2Config(vocab_size=1, n_positions=d.max_mel_tokens + d.max_text_tokens + 64, n_embd=d.model_dim,
                      n_layer=d.layers, n_head=d.heads, use_cache=True, attn_implementation="eager")
@@ -103,45 +103,61 @@ def bench_hf(model, device, args):
     state = {k[len("gpt."):]: v for k, v in model.state_dict().items() if k.startswith("gpt.")}
     state["wte.weight"] = torch.zeros(1, d.model_dim, dtype=model.dtype, device=device)
     state["wpe.weight"] = torch.zeros(cfg.n_positions, d.model_dim, dtype=model.dtype, device=device)
-    for i in range(d.layers):  # HF keeps a causal-mask buffer in older versions; tolerate both
-        state.pop(f"h.{i}.attn.bias", None)
-        state.pop(f"h.{i}.attn.masked_bias", None)
     hf.load_state_dict(state, strict=False, assign=True)  # shares our tensors: no extra memory
-    hf = hf.to(device).eval()
+    for mod in hf.modules():  # non-persistent buffers (HF's causal-mask table) are still on meta
+        for name, buf in list(mod.named_buffers(recurse=False)):
+            if buf.is_meta:
+                n = buf.shape[-1] if buf.ndim else 0
+                value = (torch.tril(torch.ones(n, n, dtype=torch.bool)).view(buf.shape) if buf.ndim == 4
+                         else torch.tensor(-1e4))
+                mod.register_buffer(name, value.to(device), persistent=False)
+    hf = hf.eval()
     sampling = SamplingConfig(num_beams=1)
-    gen = torch.Generator(device="cpu").manual_seed(0)
-    spk = torch.randn(1, args.cond_frames, d.semantic_dim, generator=gen).to(device)
-    text = torch.randint(2, d.number_text_tokens, (1, args.text_tokens), generator=gen).to(device)
-    from unitaf_blender.engines.unitaf.gpt import _apply_repetition_penalty, _warp
-
+    spk, text, _ = _inputs(model, device)
     with torch.inference_mode():
         conds = model.conditioning(model.speaker_latents(spk), model.emotion_vector(spk))
         prefix = model.prefill_embeddings(conds, text)
 
-        def run(n):
-            start = model._embed_mel(torch.full((1, 1), d.start_mel_token, device=device),
-                                     torch.zeros(1, 1, dtype=torch.long, device=device))
-            x = torch.cat([prefix, start], 1)
-            mask = torch.ones(1, x.shape[1], dtype=torch.long, device=device)
-            seen = torch.zeros(1, d.number_mel_codes, dtype=torch.bool, device=device)
-            past = None
-            g = torch.Generator(device=device).manual_seed(1)
-            for step in range(n):
-                o = hf(inputs_embeds=x, past_key_values=past, attention_mask=mask, use_cache=True)
-                past = o.past_key_values
-                logits = model.mel_head(model.final_norm(o.last_hidden_state[:, -1])).float()
-                logits = _apply_repetition_penalty(logits, seen, sampling.repetition_penalty)
-                logits[:, d.stop_mel_token] = float("-inf")
-                nxt = torch.multinomial(_warp(logits, sampling, 1).softmax(-1), 1, generator=g)
-                seen.scatter_(1, nxt, True)
-                mask = torch.cat([mask, mask.new_ones(1, 1)], 1)
-                x = model._embed_mel(nxt, torch.full_like(nxt, step + 2))
+    @torch.inference_mode()
+    def run(n):
+        start = model._embed_mel(torch.full((1, 1), d.start_mel_token, device=device),
+                                 torch.zeros(1, 1, dtype=torch.long, device=device))
+        x = torch.cat([prefix, start], 1)
+        mask = torch.ones(1, x.shape[1], dtype=torch.long, device=device)
+        seen = torch.zeros(1, d.number_mel_codes, dtype=torch.bool, device=device)
+        seen[:, 1] = seen[:, d.start_mel_token] = True
+        past = DynamicCache()
+        g = torch.Generator(device=device).manual_seed(1)
+        for step in range(n):
+            o = hf(inputs_embeds=x, past_key_values=past, attention_mask=mask, use_cache=True)
+            past = o.past_key_values
+            logits = model.mel_head(model.final_norm(o.last_hidden_state[:, -1])).float()
+            logits = _apply_repetition_penalty(logits, seen, sampling.repetition_penalty)
+            logits[:, d.stop_mel_token] = float("-inf")
+            nxt = torch.multinomial(_warp(logits, sampling, 1).softmax(-1), 1, generator=g)
+            seen.scatter_(1, nxt, True)
+            mask = torch.cat([mask, mask.new_ones(1, 1)], 1)
+            x = model._embed_mel(nxt, torch.full_like(nxt, step + 2))
+    return run, transformers.__version__
 
-        run(2)
-        t1 = timed(lambda: run(1), device, args.repeats)
-        tn = timed(lambda: run(args.tokens + 1), device, args.repeats)
-    import transformers
-    return {"prefill_s": t1, "decode_ms": (tn - t1) / args.tokens * 1e3, "version": transformers.__version__}
+
+def measure(runners, device):
+    """Interleave the runners (A B A B ...) so load changes on a shared machine hit both alike.
+    Returns {name: (prefill+1 token s, decode ms/token)} from medians over repeats."""
+    first = {k: [] for k in runners}
+    marginal = {k: [] for k in runners}
+    for run in runners.values():
+        run(2)  # warm-up
+    for _ in range(ARGS.repeats):
+        for name, run in runners.items():
+            t1 = timed(lambda: run(1), device, 1)
+            tn = timed(lambda: run(ARGS.tokens + 1), device, 1)
+            first[name].append(t1)
+            marginal[name].append((tn - t1) / ARGS.tokens * 1e3)
+    return {k: (statistics.median(first[k]), statistics.median(marginal[k])) for k in runners}
+
+
+ARGS = None
 
 
 def main():
@@ -156,6 +172,8 @@ def main():
     ap.add_argument("--devices", nargs="+", default=None, help="e.g. cpu cuda (default: cpu, + cuda if present)")
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers baseline")
     args = ap.parse_args()
+    global ARGS
+    ARGS = args
     torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     print(f"torch {torch.__version__}, threads {args.threads}, GPT at official size "
@@ -167,27 +185,37 @@ def main():
         for dtype in precisions:
             model = build(device, dtype)
             tag = f"{dev_name} {str(dtype).replace('torch.', '')}"
-            hf = None if args.no_hf else bench_hf(model, device, args)
-            for beams in args.beams:
-                r = bench_ours(model, device, args, beams)
-                line = (f"[{tag}] ours beams={beams}: speaker cond {r['cond_s']:.3f} s | prefill+1 token "
-                        f"{r['prefill_s']:.3f} s | decode {r['decode_ms']:.1f} ms/token "
-                        f"({1e3 / r['decode_ms']:.1f} tok/s) | latent pass {args.latent_codes} codes "
-                        f"{r['latent_s']:.3f} s")
-                print(line, flush=True)
-                if beams == 1 and hf is not None:
-                    print(f"[{tag}] HF transformers {hf['version']} GPT2Model (eager, DynamicCache), beams=1: "
-                          f"prefill+1 token {hf['prefill_s']:.3f} s | decode {hf['decode_ms']:.1f} ms/token "
-                          f"-> ours/HF = {r['decode_ms'] / hf['decode_ms']:.2f}", flush=True)
-                if device.type == "cpu" and dtype == torch.float32:
-                    ref = REFERENCE_CPU[f"decode_ms_beams{beams}"] if beams in (1, 3) else None
-                    if ref:
-                        print(f"[{tag}] reference code on this CPU (reference-speed.md, beams={beams}): "
-                              f"{ref:.1f} ms/token -> ours/reference = {r['decode_ms'] / ref:.2f}", flush=True)
-            if hf is None and not args.no_hf:
+            spk, text, codes = _inputs(model, device)
+            with torch.inference_mode():
+                cond_s = timed(lambda: model.speaker_latents(spk), device, args.repeats)
+                emo_s = timed(lambda: model.emotion_vector(spk), device, args.repeats)
+                conds = model.conditioning(model.speaker_latents(spk), model.emotion_vector(spk))
+                latent_s = timed(lambda: model.latents(conds, text, codes), device, args.repeats)
+            print(f"[{tag}] speaker cond {cond_s:.3f} s | emotion vector {emo_s:.3f} s | teacher-forced latent "
+                  f"pass ({args.latent_codes} codes) {latent_s:.3f} s", flush=True)
+            runners = {f"ours beams={b}": ours_runner(model, device, b) for b in args.beams}
+            hf_version = None
+            if not args.no_hf:
+                hf_run, hf_version = hf_runner(model, device)
+                if hf_run is not None:
+                    runners["HF GPT2Model beams=1"] = hf_run
+            res = measure(runners, device)
+            for name, (first_s, ms) in res.items():
+                print(f"[{tag}] {name}: prefill+1 token {first_s:.3f} s | decode {ms:.1f} ms/token "
+                      f"({1e3 / ms:.1f} tok/s)", flush=True)
+            if "ours beams=1" in res and "HF GPT2Model beams=1" in res:
+                print(f"[{tag}] side by side (transformers {hf_version}, eager attention, same weights): "
+                      f"ours/HF per decoded token = {res['ours beams=1'][1] / res['HF GPT2Model beams=1'][1]:.2f}")
+            elif not args.no_hf:
                 print(f"[{tag}] HF side-by-side skipped: transformers is not importable in this Python "
                       "(run the script with a scratch venv that has transformers)")
-            del model
+            if device.type == "cpu" and dtype == torch.float32:
+                for b in args.beams:
+                    ref = REFERENCE_CPU.get(f"decode_ms_beams{b}")
+                    if ref and f"ours beams={b}" in res:
+                        print(f"[{tag}] vs reference code measured earlier on this CPU type (reference-speed.md, "
+                              f"beams={b}, {ref:.1f} ms/token): ours/reference = {res[f'ours beams={b}'][1] / ref:.2f}")
+            del model, runners
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 

@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, target_mel_frames  # noqa: E402
+from unitaf_blender.engines.unitaf.checkpoint import load_into  # noqa: E402
+from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, fold_weight_norm, target_mel_frames  # noqa: E402
 from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
 
 HOP, SR = 256, 22050
@@ -124,7 +125,12 @@ def main():
     ref = reference_modules(args.reference_src, device) if args.reference_src else None
     with torch.inference_mode():
         if args.only in (None, "s2mel"):
-            model = S2Mel(S2MelDims.from_config(OFFICIAL_S2MEL)).to(device=device, dtype=dtype).eval()
+            model = S2Mel(S2MelDims.from_config(OFFICIAL_S2MEL))
+            if ref is not None:   # identical weights on both sides
+                unused = ("input_pos", "x_embedder.", "cond_embedder.", "content_mask_embedder.")
+                load_into(model.estimator, fold_weight_norm(ref[0].estimator.state_dict(), "reference"), "reference",
+                          rename=lambda k: k.replace(".conv.conv.", "."), ignore=unused)
+            model = model.to(device=device, dtype=dtype).eval()
             n_par = sum(p.numel() for p in model.parameters())
             print(f"\nS2Mel ({n_par / 1e6:.1f} M parameters): one CFG Euler step = estimator at batch 2 x {T} frames")
             x = torch.randn(2, 80, T, device=device)
@@ -141,14 +147,22 @@ def main():
             print(f"  {'ours: 25-step CFM (25 x step)':<34} {25 * ours:7.2f} s  -> RTF {25 * ours / audio_s:.2f}")
             if ref is not None:
                 r = report("reference: CFG step", res["reference"], audio_s, "per step")
-                print(f"  ours / reference = {ours / r:.2f}")
+                diff = (fns["ours"]().float() - fns["reference"]()).abs().max().item()
+                print(f"  ours / reference = {ours / r:.2f}   (max |velocity diff| {diff:.2e})")
             lat = torch.randn(1, n_codes, 1280, device=device, dtype=dtype)
             res = timed({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
             report("ours: gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
             del model
 
         if args.only in (None, "bigvgan"):
-            voc = BigVGAN(BigVGANDims.from_config(OFFICIAL_BIGVGAN)).to(device=device, dtype=dtype).eval()
+            voc = BigVGAN(BigVGANDims.from_config(OFFICIAL_BIGVGAN))
+            if ref is not None:   # identical weights on both sides
+                voc.load_state(ref[1].state_dict(), "reference")
+            else:                 # BigVGAN's own init (N(0, 0.01) convs): keeps activations in a realistic range
+                for m in voc.modules():
+                    if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
+                        torch.nn.init.normal_(m.weight, 0.0, 0.01)
+            voc = voc.to(device=device, dtype=dtype).eval()
             n_par = sum(p.numel() for p in voc.parameters())
             print(f"\nBigVGAN v2 ({n_par / 1e6:.1f} M parameters): {new} frames -> {new * HOP} samples")
             mel = torch.randn(1, 80, new, device=device)
@@ -159,7 +173,8 @@ def main():
             ours = report("ours: vocoder", res["ours"], audio_s, "")
             if ref is not None:
                 r = report("reference: vocoder", res["reference"], audio_s, "")
-                print(f"  ours / reference = {ours / r:.2f}")
+                diff = (fns["ours"]().float() - fns["reference"]()).abs().max().item()
+                print(f"  ours / reference = {ours / r:.2f}   (max |wav diff| {diff:.2e})")
 
 
 if __name__ == "__main__":

@@ -1,24 +1,8 @@
-"""Shared test fixtures: paths to ../shared (never copied into the repo) and a clean bpy scene."""
-import os
-import pathlib
-import sys
-
+"""Shared test fixtures: a clean bpy scene, ../shared paths, and a guard that tests never write
+into ../shared."""
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = pathlib.Path(os.environ.get("UNITAF_SHARED", ROOT.parent / "shared"))
-ASSETS = SHARED / "assets"
-PARITY = SHARED / "parity"
-
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-
-def need(path: pathlib.Path) -> pathlib.Path:
-    """Return `path`, or skip the test with a clear reason when ../shared is not beside the checkout."""
-    if not path.exists():
-        pytest.skip(f"needs {path} (../shared is provided in CI; absent here)")
-    return path
+from shared_paths import ASSETS, PARITY, ROOT, SHARED, need  # noqa: F401
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ASSETS, ROOT, need
+from shared_paths import ASSETS, ROOT, need
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
 LLF_CSV = ASSETS / "performances" / "MySlate_3_Jason_Millers_iPhone.csv"

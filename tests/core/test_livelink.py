@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import ASSETS, need
+from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.livelink import parse_timecode, read_livelink_csv
 

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from conftest import ASSETS, need
+from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.mapping import (
     PRESETS, ShapeKeyMapping, apply_preset, auto_map, normalize_key_name)

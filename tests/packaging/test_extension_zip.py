@@ -36,23 +36,27 @@ def test_manifest_lists_every_locked_wheel():
 
 
 INSTALL_SCRIPT = r"""
-import json, sys, addon_utils, bpy
+import json, sys
+import bpy
+import addon_utils
 zip_path = sys.argv[1]
 res = bpy.ops.extensions.package_install_files(filepath=zip_path, repo="user_default", enable_on_install=True)
 mod = "bl_ext.user_default.unitaf_blender"
 enabled = [m.__name__ for m in addon_utils.modules() if addon_utils.check(m.__name__)[1]]
 prefs = bpy.context.preferences.addons[mod].preferences if mod in bpy.context.preferences.addons else None
-import espeakng_loader  # extracted from the bundled wheel
+import glob, os
+user = os.environ["BLENDER_USER_RESOURCES"]
+wheel_pkgs = glob.glob(os.path.join(user, "extensions", ".local", "lib", "python*", "site-packages", "espeakng_loader", "libespeak-ng*"))
 report = {
     "result": sorted(res),
     "enabled": mod in enabled,
     "prefs": prefs is not None,
-    "panel": any("UNITAF" in name.upper() for name in dir(bpy.types) if name.endswith("_PT_main") or "_PT_" in name),
+    "panel": hasattr(bpy.types, "UNITAF_PT_main"),
     "generate_op": hasattr(bpy.ops.unitaf, "generate"),
-    "espeak_lib": espeakng_loader.get_library_path(),
+    "espeak_lib": wheel_pkgs,
 }
 addon_utils.disable(mod, default_set=True)
-report["disabled"] = not hasattr(bpy.ops.unitaf, "generate") or "generate" not in dir(bpy.ops.unitaf)
+report["unregistered"] = not hasattr(bpy.types, "UNITAF_PT_main")
 print("REPORT" + json.dumps(report))
 """
 
@@ -87,5 +91,6 @@ def test_zip_installs_and_enables(built_zip, tmp_path):
     assert lines, out.stdout[-3000:] + out.stderr[-3000:]
     report = json.loads(lines[-1][len("REPORT"):])
     assert report["result"] == ["FINISHED"]
-    assert report["enabled"] and report["prefs"] and report["generate_op"]
-    assert str(tmp_path / "user") in report["espeak_lib"]
+    assert report["enabled"] and report["prefs"] and report["generate_op"] and report["panel"]
+    assert report["unregistered"]
+    assert report["espeak_lib"], "the bundled espeak-ng wheel was not extracted"

@@ -9,7 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf import gpt as gpt_mod  # noqa: E402
 from unitaf_blender.engines.unitaf.gpt import SamplingConfig, load_gpt  # noqa: E402
 

@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import PARITY, need
+from shared_paths import PARITY, need
 from unitaf_blender.engines.unitaf import spm
 from unitaf_blender.engines.unitaf import text as T
 

@@ -178,11 +178,11 @@ def _skull(b):
 
 def _shape_head(d):
     """Deform unit-sphere directions d [...,3] into the head surface."""
-    x, y, z = d[..., 0] * 0.80, d[..., 1] * 0.92, d[..., 2] * 1.02
+    x, y, z = d[..., 0] * 0.83, d[..., 1] * 0.92, d[..., 2] * 1.02
     front = smoothstep(0.1, -0.6, y)
     # Narrow jaw and chin, fuller cranium at the back.
-    low = smoothstep(-0.05, -0.85, z)
-    x = x * (1 - 0.24 * low)
+    low = smoothstep(-0.15, -0.95, z)
+    x = x * (1 - 0.17 * low)
     y = y + 0.18 * smoothstep(0.0, 0.9, y) * smoothstep(-0.5, 0.6, z)
     y = y - 0.13 * low * front                               # chin/jaw forward
     z = z - 0.08 * smoothstep(-0.55, -0.95, z)               # longer chin
@@ -219,11 +219,11 @@ def _outward(p):
 
 def _front_direction(x, z):
     """Sphere directions whose head-surface points have the given front (x, z) coordinates."""
-    d = np.stack([x / 0.8, np.zeros_like(x), z / 1.02], axis=-1)
+    d = np.stack([x / 0.83, np.zeros_like(x), z / 1.02], axis=-1)
     for _ in range(6):            # fixed-point iterations; the face map is close to a scaling
         d[..., 1] = -np.sqrt(np.clip(1 - d[..., 0] ** 2 - d[..., 2] ** 2, 0.05, 1))
         p = _shape_head(d / np.linalg.norm(d, axis=-1, keepdims=True))
-        d[..., 0] += (x - p[..., 0]) / 0.8
+        d[..., 0] += (x - p[..., 0]) / 0.83
         d[..., 2] += (z - p[..., 2]) / 1.02
     d[..., 1] = -np.sqrt(np.clip(1 - d[..., 0] ** 2 - d[..., 2] ** 2, 0.05, 1))
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
@@ -364,7 +364,7 @@ def _regions(b, p, parts):
     # Below-the-mouth weight: sharp between the lips, blending towards the corners (so the
     # mouth opens as an oval) and soft out on the cheeks.
     ax = np.abs(x)
-    sigma = 0.012 + 0.25 * smoothstep(0.3 * MOUTH_W, MOUTH_W + 0.35, ax)
+    sigma = 0.008 + 0.25 * smoothstep(0.3 * MOUTH_W, MOUTH_W + 0.35, ax)
     lower = smoothstep(sigma, -sigma, dz + 0.05 * smoothstep(0.3 * MOUTH_W, MOUTH_W, ax))
     jaw = lower * smoothstep(0.25, -0.25, y) * skin
     jaw = jaw * (1 - smoothstep(-0.55, -0.80, z) * smoothstep(-0.4, 0.1, y))   # throat stays
@@ -478,6 +478,8 @@ def _shape_keys(b, p, parts):
     r = _regions(b, p, parts)
     keys = _eye_keys(b, p, parts, r)
     keys.update(_face_keys(b, p, parts, r))
+    for d in keys.values():
+        d[np.abs(d) < 1e-9] = 0.0        # rotations by a zero angle leave ~1e-17 round-off
     missing = set(ARKIT_52) - set(keys)
     if missing:
         raise RuntimeError(f"demo head: shape keys not built: {sorted(missing)}")

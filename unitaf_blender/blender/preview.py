@@ -9,8 +9,10 @@ Works in background mode and in the bpy module with no GPU:
 The MP4 (H.264 + AAC) uses Blender's own FFmpeg writer, which mixes the scene's sound strips,
 so the video carries the speech in sync. Render settings are restored afterwards.
 """
+from contextlib import contextmanager
 import math
 import os
+import sys
 import tempfile
 import time
 
@@ -160,6 +162,38 @@ def _configure(scene, engine, resolution, antialias):
 
 # --- rendering -------------------------------------------------------------------------------
 
+@contextmanager
+def _quiet(enabled=True):
+    """Blender prints a line per frame (and EGL warnings without a GPU) on the C-level
+    stdout/stderr; send them to a temporary log, shown only if the render fails."""
+    try:
+        if not enabled:
+            raise OSError
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+    except (OSError, AttributeError, ValueError):
+        yield
+        return
+    log = tempfile.TemporaryFile()
+    ok = False
+    try:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        yield
+        ok = True
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
+        if not ok:
+            log.seek(0)
+            tail = log.read()[-4000:].decode("utf-8", "replace")
+            sys.stderr.write(f"--- Blender output before the failure ---\n{tail}\n")
+        log.close()
+
+
 def _render_still(scene, frame, path):
     scene.frame_set(frame)
     scene.render.filepath = path
@@ -221,12 +255,13 @@ def can_write_video() -> bool:
 
 
 def render_preview(scene, out_path_stem, frames=None, resolution=(320, 320), mode="auto",
-                   engine="auto", progress=print):
+                   engine="auto", progress=print, quiet=True):
     """Render a preview of `scene` (its camera, its frame range). Returns the written paths.
 
     mode "sheet": a PNG grid of `frames` (default 12 spread over the range) with time stamps;
     "video": an MP4 of the whole range with the scene's audio; "auto": both when a fast
     renderer is available, else only the sheet. engine: "auto" | "WORKBENCH" | "CYCLES".
+    quiet: hide Blender's per-frame log lines (shown if a render fails).
     """
     if mode not in MODES:
         raise ValueError(f"preview mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -246,13 +281,15 @@ def render_preview(scene, out_path_stem, frames=None, resolution=(320, 320), mod
     t0 = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="unitaf_preview_") as tmp:
-            used, first = _pick_engine(scene, engine, resolution, frames[0], tmp)
+            with _quiet(quiet):
+                used, first = _pick_engine(scene, engine, resolution, frames[0], tmp)
             progress(f"preview: rendering with {used}")
             if mode in ("auto", "sheet"):
                 tiles = [first]
                 for i, f in enumerate(frames[1:], 1):
                     path = os.path.join(tmp, f"f{i:04d}.png")
-                    _render_still(scene, f, path)
+                    with _quiet(quiet):
+                        _render_still(scene, f, path)
                     tiles.append(_load_pixels(path))
                 cols = min(len(tiles), max(1, math.ceil(math.sqrt(len(tiles) * 4 / 3))))
                 sheet = out_path_stem + "_sheet.png"
@@ -260,7 +297,8 @@ def render_preview(scene, out_path_stem, frames=None, resolution=(320, 320), mod
                 written.append(sheet)
                 progress(f"preview: frame sheet ({len(tiles)} frames) -> {sheet}")
             if mode == "video" or (mode == "auto" and used == "WORKBENCH" and can_write_video()):
-                written.append(_render_video(scene, out_path_stem + ".mp4", used, resolution))
+                with _quiet(quiet):
+                    written.append(_render_video(scene, out_path_stem + ".mp4", used, resolution))
                 progress(f"preview: video -> {written[-1]}")
     finally:
         saved.restore()

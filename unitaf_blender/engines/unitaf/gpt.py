@@ -218,10 +218,9 @@ class GenerationResult:
 def _apply_repetition_penalty(logits, seen, penalty):
     if penalty == 1.0:
         return logits
-    picked = logits[seen]
-    logits = logits.clone()
-    logits[seen] = torch.where(picked < 0, picked * penalty, picked / penalty)
-    return logits
+    # elementwise over the whole vocabulary: no data-dependent shapes, so no GPU sync
+    penalised = torch.where(logits < 0, logits * penalty, logits / penalty)
+    return torch.where(seen, penalised, logits)
 
 
 def _warp(scores, cfg: SamplingConfig, min_keep: int):

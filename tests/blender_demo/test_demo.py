@@ -1,0 +1,71 @@
+"""The demo job: a fresh scene, the demo head keyed with a take, demo.blend/.wav + preview."""
+import os
+
+import numpy as np
+import pytest
+
+bpy = pytest.importorskip("bpy")
+
+from unitaf_blender.blender import demo  # noqa: E402
+from unitaf_blender.core.audio_io import read_wav  # noqa: E402
+from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
+from unitaf_blender.engines import EngineUnavailable, get_engine  # noqa: E402
+
+
+def _fcurve_paths(action):
+    from unitaf_blender.blender import compat
+    return {fc.data_path for fc in compat.action_fcurves(action)}
+
+
+def test_build_demo_writes_a_keyed_blend_the_wav_and_a_sheet(tmp_path, make_perf):
+    perf = make_perf(seconds=1.0)
+    res = demo.build_demo(perf, tmp_path, render=True, resolution=(48, 48), preview_mode="sheet",
+                          progress=None)
+    assert res["blend"] == str(tmp_path / "demo.blend") and os.path.isfile(res["blend"])
+    assert res["preview"] == [str(tmp_path / "demo_preview_sheet.png")]
+    assert os.path.getsize(res["preview"][0]) > 1000
+    audio, sr = read_wav(res["wav"])
+    assert sr == perf.sample_rate and len(audio) == len(perf.audio)
+    assert (res["frame_start"], res["frame_end"]) == (1, 30)
+
+    bpy.ops.wm.open_mainfile(filepath=res["blend"])
+    scene = bpy.context.scene
+    assert scene.render.fps == 30 and scene.sync_mode == 'AUDIO_SYNC'
+    assert (scene.frame_start, scene.frame_end) == (1, 30)
+    assert scene.camera is not None
+    head = bpy.data.objects["UniTAF_Head"]
+    key = head.data.shape_keys
+    assert [kb.name for kb in key.key_blocks][1:] == list(ARKIT_52)
+    paths = _fcurve_paths(key.animation_data.action)
+    assert 'key_blocks["jawOpen"].value' in paths and len(paths) == 52
+    # The jaw follows the performance: open at frame 1+7.5 (sin peak), closed at 1+22.5.
+    scene.frame_set(9)
+    hi = key.key_blocks["jawOpen"].value
+    scene.frame_set(24)
+    lo = key.key_blocks["jawOpen"].value
+    assert hi > 0.8 and lo < 0.2
+    # The take's sound is in the file (packed), so demo.blend is self-contained.
+    strips = list(scene.sequence_editor.strips_all if hasattr(scene.sequence_editor, "strips_all")
+                  else scene.sequence_editor.sequences_all)
+    assert len(strips) == 1 and strips[0].sound.packed_file is not None
+
+
+def test_empty_script_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        demo.run_demo(tmp_path, text="   ", progress=None)
+    assert not os.listdir(tmp_path)
+
+
+def test_run_demo_with_the_embedded_engine(tmp_path):
+    try:
+        get_engine(None)
+        demo.generate_performance("Hi.", progress=None)
+    except EngineUnavailable as e:
+        pytest.skip(f"embedded engine not available here: {e}")
+    res = demo.run_demo(tmp_path, text="[happy:0.8] Hello there!", emotion="happy:0.7",
+                        render=False, progress=None)
+    assert os.path.isfile(res["blend"]) and os.path.isfile(res["wav"])
+    assert res["preview"] == []
+    audio, _ = read_wav(res["wav"])
+    assert np.abs(audio).max() > 0.01
+    assert res["frame_end"] > res["frame_start"]
