@@ -2,7 +2,12 @@
 0..16, what IndexTTS2 uses), plus features, stats, RepCodec quantize and fbank + CAMPPlus.
 
     .venv/bin/python bench/bench_semantic.py [--threads 2] [--seconds 5] [--repeats 3]
-        [--device cpu|cuda] [--dtype float32|bfloat16|float16]
+        [--device cpu|cuda] [--dtype float32|bfloat16|float16] [--reference]
+
+--reference times the reference model side by side, interleaved (HF transformers
+`Wav2Vec2BertModel`, all 24 layers with output_hidden_states=True as IndexTTS2's `get_emb` runs it,
+loaded with the same random weights; checks hidden_states[17] equals ours). It needs transformers
+4.52 importable (e.g. PYTHONPATH=/path/to/scratch/site-packages); the product never imports it.
 
 Prints seconds per call and per second of prompt audio, next to the reference figures measured on
 this machine (/work/shared/research/reference-speed.md: 2 vCPU Xeon, torch 2.13 CPU, 5 s prompt =
@@ -51,17 +56,29 @@ def random_init(module: torch.nn.Module, device, dtype) -> torch.nn.Module:
     return module.to(dtype=dtype).eval()
 
 
+def build_reference(ours: W2vBertEncoder, device, dtype):
+    """HF Wav2Vec2BertModel with our weights (names are identical; layers 17..23 get random ones)."""
+    from transformers import Wav2Vec2BertConfig, Wav2Vec2BertModel
+    with torch.device("meta"):
+        ref = Wav2Vec2BertModel(Wav2Vec2BertConfig())
+    ref = random_init(ref, device, dtype)
+    ref.load_state_dict(ours.state_dict(), strict=False)
+    return ref.eval()
+
+
+def once(fn, device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
 def timed(fn, repeats, device):
-    def run():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
-    run()
-    return [run() for _ in range(repeats)]
+    once(fn, device)   # warm-up
+    return [once(fn, device) for _ in range(repeats)]
 
 
 def main():
@@ -70,6 +87,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--reference", action="store_true", help="time HF Wav2Vec2BertModel side by side")
     ap.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
                     help="default: float32 on CPU, float16 on CUDA")
     args = ap.parse_args()
@@ -107,16 +125,32 @@ def main():
             "fbank + CAMPPlus": lambda: speaker_style(campplus, audio_16k),
         }
         results = {k: timed(f, args.repeats, device) for k, f in cases.items()}
+        if args.reference:
+            ref = build_reference(w2v, device, dtype)
+            diff = (ref(feats_d, mask_d, output_hidden_states=True).hidden_states[SEMANTIC_LAYER] - hidden).abs().max()
+            print(f"reference hidden_states[{SEMANTIC_LAYER}] vs ours: max |diff| {float(diff):.2e}")
+            ours_f = cases[f"w2v-BERT {SEMANTIC_LAYER} layers (ours)"]
+            pair = {"w2v-BERT ours (interleaved)": [], "w2v-BERT reference 24 layers (interleaved)": []}
+            ref_f = lambda: ref(feats_d, mask_d, output_hidden_states=True)  # noqa: E731
+            once(ref_f, device)
+            for _ in range(args.repeats):   # interleave so machine load hits both alike
+                pair["w2v-BERT ours (interleaved)"].append(once(ours_f, device))
+                pair["w2v-BERT reference 24 layers (interleaved)"].append(once(ref_f, device))
+            results.update(pair)
 
-    print(f"\n{'stage':<34} {'min s':>8} {'median s':>9} {'s per s audio':>14}   reference (5 s, CPU fp32)")
+    print(f"\n{'stage':<44} {'min s':>8} {'median s':>9} {'s per s audio':>14}   reference (5 s, CPU fp32)")
     for k, secs in results.items():
         lo, med = min(secs), statistics.median(secs)
-        ref_key = "w2v-BERT (reference runs 24 layers)" if k.startswith("w2v") else k
+        ref_key = "w2v-BERT (reference runs 24 layers)" if k == f"w2v-BERT {SEMANTIC_LAYER} layers (ours)" else k
         ref = REFERENCE_5S.get(ref_key)
         extra = ""
         if ref is not None and device.type == "cpu" and abs(args.seconds - 5.0) < 1e-6:
             extra = f"   {ref:.4f} s -> ours/ref = {med / ref:.2f}x (median)"
-        print(f"{k:<34} {lo:8.4f} {med:9.4f} {med / args.seconds:14.4f}{extra}")
+        print(f"{k:<44} {lo:8.4f} {med:9.4f} {med / args.seconds:14.4f}{extra}")
+    if args.reference:
+        o = statistics.median(results["w2v-BERT ours (interleaved)"])
+        r = statistics.median(results["w2v-BERT reference 24 layers (interleaved)"])
+        print(f"\nside by side (same machine, same moment): ours / reference = {o / r:.2f}x (medians)")
     if device.type == "cpu" and abs(args.seconds - 5.0) < 1e-6:
         print(f"\nreference w2v-BERT cut to 17 layers: {REFERENCE_5S['w2v-BERT 17 layers (reference model, cut)']} s")
 

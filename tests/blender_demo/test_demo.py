@@ -38,16 +38,30 @@ def test_build_demo_writes_a_keyed_blend_the_wav_and_a_sheet(tmp_path, make_perf
     assert [kb.name for kb in key.key_blocks][1:] == list(ARKIT_52)
     paths = _fcurve_paths(key.animation_data.action)
     assert 'key_blocks["jawOpen"].value' in paths and len(paths) == 52
-    # The jaw follows the performance: open at frame 1+7.5 (sin peak), closed at 1+22.5.
-    scene.frame_set(9)
-    hi = key.key_blocks["jawOpen"].value
-    scene.frame_set(24)
-    lo = key.key_blocks["jawOpen"].value
-    assert hi > 0.8 and lo < 0.2
+    # The keys follow the performance frame by frame (same 30 fps, take starts at frame 1).
+    jaw = perf.channel("jawOpen")
+    for frame in (1, 4, 6, 9, 30):
+        scene.frame_set(frame)
+        assert key.key_blocks["jawOpen"].value == pytest.approx(jaw[frame - 1], abs=1e-3)
+    assert jaw.max() > 0.9 and jaw.min() < 0.1
     # The take's sound is in the file (packed), so demo.blend is self-contained.
     strips = list(scene.sequence_editor.strips_all if hasattr(scene.sequence_editor, "strips_all")
                   else scene.sequence_editor.sequences_all)
     assert len(strips) == 1 and strips[0].sound.packed_file is not None
+
+
+def test_head_rotation_channels_turn_the_head_object(tmp_path, make_perf):
+    perf = make_perf(seconds=0.5, fps=25.0, head_yaw=0.1)      # resampled to the 30 fps scene
+    said = []
+    res = demo.build_demo(perf, tmp_path, render=False, progress=said.append)
+    assert res["preview"] == [] and res["frame_start"] == 1 and res["frame_end"] >= 14
+    scene = bpy.context.scene
+    head = bpy.data.objects["UniTAF_Head"]
+    scene.frame_set(7)
+    assert head.rotation_euler.z == pytest.approx(0.1, abs=1e-6)
+    assert head.rotation_euler.x == pytest.approx(0.0, abs=1e-6)
+    # Rotation channels are handled, so the demo does not report them as unmapped.
+    assert not any("no shape key" in line for line in said)
 
 
 def test_empty_script_is_a_clear_error(tmp_path):

@@ -47,7 +47,7 @@ def test_sheet_of_two_frames_has_the_right_size_and_content(animated, tmp_path):
     assert np.abs(left - right).mean() > 1e-3                # the jaw moved between frames
     # The scene's own render settings are put back.
     assert scene.render.engine == engine_before and scene.render.filepath == path_before
-    assert len(bpy.data.images) == 0
+    assert [im.type for im in bpy.data.images] in ([], ['RENDER_RESULT'])   # no tiles left behind
 
 
 @pytest.mark.skipif(not preview.can_write_video(), reason="this bpy build has no FFmpeg")
@@ -77,3 +77,22 @@ def test_bad_arguments_are_clear_errors(animated, tmp_path):
     with pytest.raises(preview.PreviewError, match="no camera"):
         preview.render_preview(scene, tmp_path / "x", mode="sheet")
     assert not os.listdir(tmp_path)
+
+
+def test_auto_falls_back_to_cycles_when_workbench_cannot_render(animated, tmp_path, monkeypatch):
+    """Without any OpenGL, Workbench fails; the preview must still come out (Cycles, CPU)."""
+    scene, _ = animated
+    real = preview._render_still
+
+    def no_opengl(scene_, frame, path):
+        if scene_.render.engine == 'BLENDER_WORKBENCH':
+            raise RuntimeError("Error: unable to create an OpenGL context")
+        real(scene_, frame, path)
+    monkeypatch.setattr(preview, "_render_still", no_opengl)
+    said = []
+    out = preview.render_preview(scene, tmp_path / "c", frames=[6], resolution=(32, 32),
+                                 mode="auto", progress=said.append)
+    assert out == [str(tmp_path / "c_sheet.png")]          # no slow Cycles video in auto mode
+    assert any("CYCLES" in s for s in said)
+    (w, h), px = _png_size(out[0])
+    assert (w, h) == (32 + 8, 32 + 8) and px[4:36, 4:36, :3].std() > 0.02

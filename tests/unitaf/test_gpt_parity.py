@@ -134,6 +134,21 @@ def test_parity_end_to_end_emotion_vector(e2e):
     base = model.merge_emotion(t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), 1.0)
     close(base, E["emovec_merged_alpha1"])
     close(gpt_mod.mix_emotion(mix, weights, base), E["emovec_contrl"])
+    # the same through the one entry point the engine uses
+    got = gpt_mod.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"],
+                                  alpha=cfg["emo_alpha"], style=t(E["style"]), matrices=(spk_matrix, emo_matrix))
+    close(got, E["emovec_contrl"])
+    with pytest.raises(ValueError, match="style"):
+        gpt_mod.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"])
+
+
+def test_parity_emotion_audio_modes(gpt_fx):
+    m, I, E = gpt_fx
+    spk, emo = t(I["spk_cond_emb"]), t(I["emo_cond_emb"])
+    # external emotion audio blends with alpha; without one alpha is forced to 1 (pure emotion audio)
+    close(gpt_mod.resolve_emotion(m, spk, emo, alpha=float(I["emo_alpha"]), external_emotion_audio=True),
+          E["b_emovec_merged"])
+    close(gpt_mod.resolve_emotion(m, spk, emo, alpha=0.3), E["b_emovec_emo"])
 
 
 @pytest.mark.parametrize("seg", [0, 1, 2])
@@ -188,3 +203,20 @@ def test_checkpoint_mismatch_names_the_key(tmp_path):
     torch.save(sd, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match="mel_head.weight"):
         load_gpt(tmp_path / "bad.pth", d / "config.yaml")
+
+
+def test_reduced_precision_runs_and_stays_close(gpt_fx):
+    """bf16 weights (the GPU path's precision) on CPU: same API, dtype handled end to end."""
+    m32, I, E = gpt_fx
+    d = PARITY / "gpt"
+    m16 = load_gpt(d / "gpt.pth", d / "config.yaml", dtype=torch.bfloat16)
+    spk = t(I["spk_cond_emb"])
+    emovec = m16.merge_emotion(spk, t(I["emo_cond_emb"]), float(I["emo_alpha"]))
+    conds = m16.conditioning(m16.speaker_latents(spk), emovec)
+    assert conds.dtype == torch.bfloat16
+    r = m16.generate(conds, t(I["text_tokens"]), SamplingConfig(**GREEDY, max_new_tokens=6))
+    assert r.codes.dtype == torch.int64 and 1 <= r.codes.shape[1] <= 6
+    lat16 = m16.latents(conds, t(I["text_tokens"]), t(I["mel_codes"])).float()
+    lat32 = m32.latents(_conds(m32, E), t(I["text_tokens"]), t(I["mel_codes"]))
+    assert lat16.shape == lat32.shape
+    assert float((lat16 - lat32).abs().mean()) < 0.1  # bf16 keeps ~3 significant digits

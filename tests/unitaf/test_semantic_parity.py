@@ -15,7 +15,7 @@ from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E4
 from unitaf_blender.engines.unitaf.fbank import W2vBertFeatureConfig, w2v_bert_features  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
     SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertDims, W2vBertEncoder, load_repcodec, load_semantic_stats,
-    load_w2v_bert)
+    load_w2v_bert, semantic_embedding)
 
 SEM = PARITY / "semantic"
 TOL = dict(atol=1e-4, rtol=1e-4)
@@ -59,8 +59,8 @@ def test_parity(name, models, data):
         vq = codec.vq2emb(torch.from_numpy(want[f"{name}_codes"]))
         np.testing.assert_allclose(vq.numpy(), want[f"{name}_vq2emb"], **TOL)
 
-        # whole chain from our own features: the codes are integer outputs and must be exact
-        codes2, emb2 = codec.quantize(stats(w2v(feats, mask)))
+        # whole chain from the waveform: the codes are integer outputs and must be exact
+        codes2, emb2 = codec.quantize(semantic_embedding(w2v, stats, torch.from_numpy(inputs[name])))
     np.testing.assert_array_equal(codes2.numpy(), want[f"{name}_codes"])
     np.testing.assert_allclose(emb2.numpy(), want[f"{name}_S"], **TOL)
 
@@ -71,7 +71,8 @@ def test_all_24_layers_match_last_hidden(data):
     w2v = load_w2v_bert(need(SEM / "w2v-bert-2.0"), used_layers=24)
     with torch.inference_mode():
         for name in WAVS:
-            out = w2v(torch.from_numpy(want[f"{name}_input_features"]), torch.from_numpy(want[f"{name}_attention_mask"]))
+            feats, mask = want[f"{name}_input_features"], want[f"{name}_attention_mask"]
+            out = w2v(torch.from_numpy(feats), torch.from_numpy(mask))
             np.testing.assert_allclose(out.numpy(), want[f"{name}_last_hidden"], **TOL)
 
 

@@ -2,8 +2,8 @@
 
 The head is designed in "head units" (half the head height ~= 1, facing -Y, +Z up, the
 character's left = +X) and scaled to ~24 cm at the end. It is assembled from numpy grids
-(skull with a mouth slit, eyeballs, eyelid shells, mouth cavity, teeth, tongue, neck), so
-building it and its 52 keys takes a few tens of milliseconds and needs no operator.
+(skull with a mouth slit, hair cap, brows, eyeballs, eyelid shells, mouth cavity, teeth,
+tongue, neck), so building it with its 52 keys takes ~0.3 s and needs no operator.
 
 Every shape key is a displacement built from compactly supported falloffs (they are exactly
 zero outside their region), so e.g. `eyeBlinkLeft` never touches the right half of the face.
@@ -39,6 +39,7 @@ M_SKIN, M_LIPS, M_WHITE, M_IRIS, M_PUPIL, M_BROW, M_HAIR, M_MOUTH, M_TEETH, M_TO
 # Landmarks in head units.
 EYE_X, EYE_Z, EYE_RAD = 0.30, 0.10, 0.125
 LID_R = EYE_RAD * 1.16
+UPPER_LID, LOWER_LID = 26.0, -24.0   # lid margins, degrees about the eye's X axis (open)
 MOUTH_Z, MOUTH_W = -0.47, 0.20      # mouth line height and half-width
 HINGE = np.array([0.0, 0.15, -0.05])  # jaw hinge (near the ears)
 
@@ -121,7 +122,7 @@ def _sphere_grid(center, radii, rows, cols, forward=False):
         d = np.stack([np.sin(P) * np.cos(A), -np.cos(P), np.sin(P) * np.sin(A)], axis=-1)
     else:         # polar angle measured from +Z
         d = np.stack([np.sin(P) * np.cos(A), np.sin(P) * np.sin(A), np.cos(P)], axis=-1)
-    return np.asarray(center) + d * np.asarray(radii), P
+    return np.asarray(center) + d * np.asarray(radii)
 
 
 # --- the skull ---------------------------------------------------------------------------
@@ -162,14 +163,11 @@ def _skull(b):
             if len(q) >= 3:
                 faces.append(q)
     top, bot = nrow * ncol, nrow * ncol + 1
-    verts = np.concatenate([verts, p[0].mean(0, keepdims=True) + [0, 0, 0.01],
-                            p[-1].mean(0, keepdims=True)])
+    verts = np.concatenate([verts, p[0].mean(0, keepdims=True), p[-1].mean(0, keepdims=True)])
     faces += [[top, idx[0, c], idx[0, (c + 1) % ncol]] for c in range(ncol)]
     faces += [[bot, idx[-1, (c + 1) % ncol], idx[-1, c]] for c in range(ncol)]
     slit = 0.5 * (p[k, j0:j1 + 1] + p[k + 1, j0:j1 + 1])   # the line between the lips
     start = b.add(verts, faces, SKIN, _skin_materials(verts, faces, (slit[:, 0], slit[:, 2])))
-    b.info["upper_lip_row"] = start + idx[k, j0 + 1:j1]
-    b.info["lower_lip_row"] = start + idx[k + 1, j0 + 1:j1]
     b.info["mouth_corners"] = start + idx[k, [j0, j1]]
     b.info["mouth_line"] = (slit[:, 0], slit[:, 2])
     b.info["mouth_z"] = float(slit[len(slit) // 2, 2])
@@ -265,14 +263,13 @@ def _hair(b):
 
 
 def _skin_materials(verts, faces, line):
-    """Skin, or lips for faces in a band above/below the mouth line (with a cupid's bow)."""
+    """Skin, or lips for faces in a band above/below the mouth line, tapering to the corners."""
     tri = np.array([f if len(f) == 4 else f + [f[-1]] for f in faces])
     c = verts[tri].mean(axis=1)
     x, y, z = c[:, 0], c[:, 1], c[:, 2]
     w = np.sqrt(np.clip(1 - (x / (MOUTH_W + 0.005)) ** 2, 0, 1))
     dz = z - np.interp(x, *line)
-    bow = 0.010 * np.cos(np.minimum(1.0, np.abs(x) / 0.05) * np.pi)
-    lips = (y < -0.3) & (((dz >= 0) & (dz < (0.036 + bow) * w)) | ((dz < 0) & (dz > -0.046 * w)))
+    lips = (y < -0.3) & (((dz >= 0) & (dz < 0.04 * w)) | ((dz < 0) & (dz > -0.05 * w)))
     return np.where(lips, M_LIPS, M_SKIN).tolist()
 
 
@@ -285,19 +282,18 @@ def eye_center(side):
 def _eyes(b):
     for side, part in ((1, EYE_L), (-1, EYE_R)):
         c = eye_center(side)
-        grid, pol = _sphere_grid(c, (EYE_RAD,) * 3, 14, 28, forward=True)
+        grid = _sphere_grid(c, (EYE_RAD,) * 3, 14, 28, forward=True)
 
-        def mats(verts, faces, pol=pol):
-            out = []
-            for f in faces:
-                a = math.acos(np.clip(-(verts[f].mean(0)[1] - c[1]) / EYE_RAD, -1, 1))
-                out.append(M_PUPIL if a < 0.25 else M_IRIS if a < 0.52 else M_WHITE)
-            return out
+        def mats(verts, faces, c=c):
+            # Pupil, iris or white by the angle between the face centre and the gaze axis.
+            front = np.array([-(verts[f][:, 1].mean() - c[1]) / EYE_RAD for f in faces])
+            gaze = np.arccos(np.clip(front, -1, 1))
+            return np.where(gaze < 0.25, M_PUPIL, np.where(gaze < 0.52, M_IRIS, M_WHITE)).tolist()
         b.add_grid(grid, part, mats, wrap=True, caps=True)
         # Eyelid shells: rows from the lid margin to behind the eye, columns across the eye.
         for upper, lpart in ((True, LID_UL if side > 0 else LID_UR), (False, LID_LL if side > 0 else LID_LR)):
             a = np.radians(np.linspace(-80, 80, 25))
-            edge = _lid_edge(a, upper)
+            edge = np.full(len(a), math.radians(UPPER_LID if upper else LOWER_LID))
             t = np.linspace(0, 1, 10)
             far = math.radians(140 if upper else -130)
             E = edge[None, :] + t[:, None] * (far - edge[None, :])
@@ -313,25 +309,19 @@ def _eyes(b):
             dirs = np.stack([np.sin(A), -np.cos(A) * np.cos(E), np.cos(A) * np.sin(E)], axis=-1)
             grid = c + dirs * R[..., None]
             start = b.add_grid(grid, lpart, M_SKIN, flip=upper)
-            n_rows = grid.shape[0]
-            tt = np.concatenate([[0.0], t])
-            b.info[("lid_t", lpart)] = (start, np.repeat(tt, len(a)), np.tile(a, n_rows))
-
-
-def _lid_edge(a, upper):
-    """Rotation (radians, about the eye's X axis) of the lid margin at azimuth a; a constant
-    angle already draws an arch over the eye (see `_eyes`)."""
-    return np.full(np.shape(a), math.radians(26 if upper else -24))
+            tt = np.concatenate([[0.0], t])               # 0 at the margin, 1 at the far edge
+            b.info[("lid_t", lpart)] = (start, np.repeat(tt, len(a)))
 
 
 def _mouth_parts(b):
     zm, ym = b.info["mouth_z"], b.info["mouth_y"]
     # Cavity: a dark ellipsoid just behind the lips.
-    grid, _ = _sphere_grid((0, ym + 0.21, zm - 0.02), (0.24, 0.16, 0.11), 12, 24)
+    grid = _sphere_grid((0, ym + 0.21, zm - 0.02), (0.21, 0.16, 0.11), 12, 24)
     b.add_grid(grid, MOUTH, M_MOUTH, wrap=True, caps=True)
     # Teeth: arcs of a vertical cylinder behind the lips.
-    for part, z0, z1 in ((TEETH_U, zm + 0.012, zm - 0.035), (TEETH_L, zm - 0.045, zm - 0.012)):
-        ang = np.radians(np.linspace(-65, 65, 21))
+    # Their edges sit just past the lip line, so they show only when the lips part.
+    for part, z0, z1 in ((TEETH_U, zm + 0.045, zm + 0.002), (TEETH_L, zm - 0.045, zm - 0.004)):
+        ang = np.radians(np.linspace(-48, 48, 17))
         zs = np.linspace(z0, z1, 4)
         A, Z = np.meshgrid(ang, zs, indexing="ij")
         rad = 0.16
@@ -339,7 +329,7 @@ def _mouth_parts(b):
         grid = grid.transpose(1, 0, 2)
         b.add_grid(grid, part, M_TEETH, flip=part == TEETH_L)
     # Tongue: a flattened ellipsoid on the cavity floor.
-    grid, _ = _sphere_grid((0, ym + 0.21, zm - 0.065), (0.11, 0.12, 0.03), 8, 16)
+    grid = _sphere_grid((0, ym + 0.21, zm - 0.065), (0.11, 0.12, 0.03), 8, 16)
     b.add_grid(grid, TONGUE, M_TONGUE, wrap=True, caps=True)
 
 
@@ -378,43 +368,44 @@ def _regions(b, p, parts):
                 upper=upper, lower=1 - upper, dz=dz)
 
 
-def _lid_rotation(b, p, lpart, angles_fn):
-    """Displacement of one eyelid shell rotated about the eye's X axis by angles_fn(t, a)."""
-    start, t, a = b.info[("lid_t", lpart)]
+def _lid_rotation(b, p, lpart, degrees):
+    """Displacement of one eyelid shell rotated about the eye's X axis: the margin row by
+    `degrees`, fading to 0 at the far edge behind the eye (the lid stretches like skin)."""
+    start, t = b.info[("lid_t", lpart)]
     idx = np.arange(start, start + len(t))
     side = 1 if lpart in (LID_UL, LID_LL) else -1
     d = np.zeros_like(p)
-    d[idx] = rotate(p[idx], eye_center(side), (1, 0, 0), angles_fn(t, a)) - p[idx]
+    angles = math.radians(degrees) * (1 - t) ** 1.3
+    d[idx] = rotate(p[idx], eye_center(side), (1, 0, 0), angles) - p[idx]
     return d
 
 
 def _eye_keys(b, p, parts, r):
     keys = {}
+    blink = UPPER_LID - LOWER_LID - 4      # the upper margin comes down past the raised lower one
     for side, name in ((1, "Left"), (-1, "Right")):
         eye = parts == (EYE_L if side > 0 else EYE_R)
         ul, ll = (LID_UL, LID_LL) if side > 0 else (LID_UR, LID_LR)
         c = eye_center(side)
 
-        def lid(part, deg_fn):
-            return _lid_rotation(b, p, part, lambda t, a: np.radians(deg_fn(a)) * (1 - t) ** 1.3)
+        def lids(upper_deg, lower_deg):
+            return _lid_rotation(b, p, ul, upper_deg) + _lid_rotation(b, p, ll, lower_deg)
 
         def ball(axis, deg):
             d = np.zeros_like(p)
             d[eye] = rotate(p[eye], c, axis, np.full(eye.sum(), math.radians(deg))) - p[eye]
             return d
 
-        gap = lambda a: np.degrees(_lid_edge(a, True) - _lid_edge(a, False))
         # Rotation about +X by a positive angle tilts the front (-Y) downwards.
-        keys["eyeBlink" + name] = lid(ul, lambda a: gap(a) - 4) + lid(ll, lambda a: -8 + 0 * a)
-        keys["eyeLookDown" + name] = ball((1, 0, 0), 22) + lid(ul, lambda a: 12 + 0 * a) + lid(ll, lambda a: 5 + 0 * a)
-        keys["eyeLookUp" + name] = ball((1, 0, 0), -20) + lid(ul, lambda a: -8 + 0 * a) + lid(ll, lambda a: -3 + 0 * a)
+        keys["eyeBlink" + name] = lids(blink, -8)
+        keys["eyeLookDown" + name] = ball((1, 0, 0), 22) + lids(12, 5)
+        keys["eyeLookUp" + name] = ball((1, 0, 0), -20) + lids(-8, -3)
         # Rotation about +Z by a positive angle swings the front (-Y) towards +X.
         keys["eyeLookIn" + name] = ball((0, 0, 1), -25 * side)
         keys["eyeLookOut" + name] = ball((0, 0, 1), 25 * side)
         under = bump(r["x"], r["z"], side * EYE_X, EYE_Z - 0.17, 0.17, 0.08) * r["front"]
-        keys["eyeSquint" + name] = (lid(ll, lambda a: -12 + 0 * a) + lid(ul, lambda a: 6 + 0 * a)
-                                    + _vec(under, 0, -0.005, 0.025))
-        keys["eyeWide" + name] = lid(ul, lambda a: -12 + 0 * a) + lid(ll, lambda a: 4 + 0 * a)
+        keys["eyeSquint" + name] = lids(6, -12) + _vec(under, 0, -0.005, 0.025)
+        keys["eyeWide" + name] = lids(-12, 4)
     return keys
 
 
@@ -426,7 +417,7 @@ def _face_keys(b, p, parts, r):
     x, z, front, zm = r["x"], r["z"], r["front"], b.info["mouth_z"]
     keys = {}
     jaw = r["jaw"]
-    opened = rotate(p, HINGE, (1, 0, 0), jaw * math.radians(17)) - p
+    opened = rotate(p, HINGE, (1, 0, 0), jaw * math.radians(20)) - p
     keys["jawOpen"] = opened
     keys["jawForward"] = _vec(jaw, 0, -0.05, 0)
     keys["jawLeft"] = _vec(jaw, 0.06, 0, 0)
@@ -435,10 +426,10 @@ def _face_keys(b, p, parts, r):
     # mouthClose: lips (not the jaw) move back against jawOpen and meet.
     keys["mouthClose"] = (-opened * (lips * lower)[:, None] * 0.85
                           + _vec(lips * upper, 0, 0, -0.012) + _vec(lips * lower, 0, 0, 0.010))
-    roundness = x * mouth
-    keys["mouthFunnel"] = (_vec(mouth, 0, -0.05, 0) + _vec(-0.35 * roundness / max(MOUTH_W, 1e-6), 0, 0, 0) * MOUTH_W
+    inward = -x * mouth                    # pulls the corners towards the middle
+    keys["mouthFunnel"] = (_vec(mouth, 0, -0.05, 0) + _vec(0.3 * inward, 1, 0, 0)
                            + _vec(lips * upper, 0, 0, 0.025) + _vec(lips * lower, 0, 0, -0.035))
-    keys["mouthPucker"] = (_vec(mouth, 0, -0.075, 0) + _vec(-0.45 * roundness, 0, 0, 0)
+    keys["mouthPucker"] = (_vec(mouth, 0, -0.075, 0) + _vec(0.45 * inward, 1, 0, 0)
                            + _vec(lips * upper, 0, 0, -0.006) + _vec(lips * lower, 0, 0, 0.006))
     shift = bump(x, z, 0.0, zm, MOUTH_W + 0.2, 0.2) * front
     keys["mouthLeft"] = _vec(shift, 0.07, 0.01, 0)
@@ -451,7 +442,7 @@ def _face_keys(b, p, parts, r):
     for s, name in ((1, "Left"), (-1, "Right")):
         corner = bump(x, z, s * MOUTH_W, zm + 0.01, 0.16, 0.13) * front
         half = lips * smoothstep(0.0, s * 0.12, x) if s > 0 else lips * smoothstep(0.0, -0.12, x)
-        keys["mouthSmile" + name] = _vec(corner, s * 0.035, 0.02, 0.055)
+        keys["mouthSmile" + name] = _vec(corner, s * 0.035, 0.025, 0.07)
         keys["mouthFrown" + name] = _vec(corner, s * 0.01, 0.0, -0.05)
         keys["mouthDimple" + name] = _vec(corner, s * 0.02, 0.035, 0.0)
         keys["mouthStretch" + name] = _vec(corner, s * 0.055, 0.01, -0.02)
@@ -470,7 +461,7 @@ def _face_keys(b, p, parts, r):
     tongue = (parts == TONGUE)
     ym = b.info["mouth_y"]
     tip = smoothstep(ym + 0.3, ym + 0.06, p[:, 1]) * tongue
-    keys["tongueOut"] = _vec(tongue * 1.0, 0, -0.10, 0.02) + _vec(tip, 0, -0.08, -0.01)
+    keys["tongueOut"] = _vec(tongue * 1.0, 0, -0.12, 0.02) + _vec(tip, 0, -0.12, -0.015)
     return keys
 
 

@@ -36,7 +36,8 @@ class CAMPPlusDims:
         if kw.get("config_str", "batchnorm-relu") != "batchnorm-relu":
             raise ValueError(f"unsupported CAMPPlus config_str {kw.get('config_str')!r}")
         d = cls()
-        return cls(feat_dim=int(kw.get("feat_dim", d.feat_dim)), embedding_size=int(kw.get("embedding_size", d.embedding_size)),
+        return cls(feat_dim=int(kw.get("feat_dim", d.feat_dim)),
+                   embedding_size=int(kw.get("embedding_size", d.embedding_size)),
                    growth_rate=int(kw.get("growth_rate", d.growth_rate)), bn_size=int(kw.get("bn_size", d.bn_size)),
                    init_channels=int(kw.get("init_channels", d.init_channels)))
 
@@ -103,7 +104,8 @@ class CAMLayer(nn.Module):
     def __init__(self, cin: int, cout: int, kernel: int, dilation: int, seg_len: int = 100):
         super().__init__()
         self.seg_len = seg_len
-        self.linear_local = nn.Conv1d(cin, cout, kernel, padding=(kernel - 1) // 2 * dilation, dilation=dilation, bias=False)
+        self.linear_local = nn.Conv1d(cin, cout, kernel, padding=(kernel - 1) // 2 * dilation, dilation=dilation,
+                                      bias=False)
         self.linear1 = nn.Conv1d(cin, cin // 2, 1)
         self.linear2 = nn.Conv1d(cin // 2, cout, 1)
 
@@ -175,7 +177,8 @@ class CAMPPlus(nn.Module):
         x.add_module("tdnn", TDNN(self.head.out_channels, dims.init_channels, 5, stride=2))
         c = dims.init_channels
         for i, (layers, dilation) in enumerate(zip(dims.block_layers, dims.block_dilations)):
-            x.add_module(f"block{i + 1}", DenseBlock(layers, c, dims.growth_rate, dims.bn_size * dims.growth_rate, dilation))
+            bottleneck = dims.bn_size * dims.growth_rate
+            x.add_module(f"block{i + 1}", DenseBlock(layers, c, dims.growth_rate, bottleneck, dilation))
             c += layers * dims.growth_rate
             x.add_module(f"transit{i + 1}", Transit(c, c // 2))
             c //= 2

@@ -27,6 +27,7 @@ from .perceiver import PerceiverResampler
 
 __all__ = ["GPTDims", "UnifiedVoice", "SamplingConfig", "GenerationResult", "load_gpt",
            "emotion_matrix_vector", "scale_emotion_weights", "mix_emotion", "load_emotion_matrices",
+           "resolve_emotion",
            "EMO_NUM"]
 
 EMO_NUM = (3, 17, 2, 8, 4, 5, 10, 24)  # rows per emotion in feat1.pt / feat2.pt (official config)
@@ -113,14 +114,19 @@ class Attention(nn.Module):
         q, k, v = (z.view(b, t, self.heads, self.head_dim).transpose(1, 2) for z in (q, k, v))
         if cache is not None:
             k, v = cache.update(layer, pos, k, v)
-        if t == 1:
-            out = F.scaled_dot_product_attention(q, k, v)
-        elif k.shape[2] == t:
-            out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:  # a chunk appended after cached positions: causal within the chunk, all of the past
-            total = k.shape[2]
+        total = k.shape[2]
+        mask = None
+        if t > 1:  # causal within the new chunk, all of the cached past visible
             mask = torch.ones(t, total, dtype=torch.bool, device=x.device).tril(total - t)
+        if x.is_cuda:
             out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        else:
+            # torch's CPU SDPA kernel costs ~10 ms per call here even for one query; plain
+            # matmul-softmax-matmul is what a memory-bound batch-1 decode step wants on CPU
+            scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            out = scores.softmax(-1) @ v
         return self.c_proj(out.transpose(1, 2).reshape(b, t, d))
 
 
@@ -178,9 +184,13 @@ class KVCache:
         self.v[layer, :, :, pos:end] = v
         return self.k[layer, :, :, :end], self.v[layer, :, :, :end]
 
-    def reorder(self, index: torch.Tensor):
-        self.k = self.k.index_select(1, index)
-        self.v = self.v.index_select(1, index)
+    def reorder(self, index: torch.Tensor, filled: int):
+        """Beam search: row b of the batch continues beam index[b]. Only the filled positions
+        are copied, and nothing when every beam keeps its own row."""
+        if bool((index == torch.arange(index.numel(), device=index.device)).all()):
+            return
+        for buf in (self.k, self.v):
+            buf[:, :, :, :filled] = buf[:, :, :, :filled].index_select(1, index)
 
 
 class LearnedPositions(nn.Module):
@@ -512,7 +522,7 @@ class UnifiedVoice(nn.Module):
                 break
             if cancel is not None:
                 cancel()
-            cache.reorder(index)
+            cache.reorder(index, pos)
             x = self._embed_mel(toks, torch.full_like(toks, step + 2))
         if not done:
             for sc, seq in zip(beam_scores.tolist(), seqs):
@@ -559,6 +569,30 @@ def mix_emotion(mix: torch.Tensor, weights, base: torch.Tensor) -> torch.Tensor:
     """emovec = mix + (1 - Σw) · base (reference `infer_generator` with an emo_vector)."""
     total = float(torch.as_tensor(weights, dtype=torch.float32).sum())
     return mix.to(base.dtype).to(base.device) + (1.0 - total) * base
+
+
+def resolve_emotion(model: "UnifiedVoice", spk_feat: torch.Tensor, emo_feat: torch.Tensor, *,
+                    weights=None, alpha: float = 1.0, external_emotion_audio: bool = False,
+                    style: torch.Tensor | None = None, matrices=None, emo_num=EMO_NUM) -> torch.Tensor:
+    """The reference's emotion control (`infer_generator`) -> emovec (1, D) for the GPT prefix
+    and the face expression model.
+
+    spk_feat: speaker features as the GPT sees them; emo_feat: features of the emotion audio,
+    which is the external emotion reference when `external_emotion_audio`, else the speaker file
+    re-read at 16 kHz (the reference reads it through a different resampler).
+    - weights (8 values, EMOTIONS order): the emotion audio is ignored; weights are scaled by
+      clamp(alpha, 0, 1) (4-decimal truncation), mixed through feat1/feat2 (`matrices`, picking
+      rows by cosine similarity to the CAMPPlus `style`) and emovec = mix + (1 - Σw) · emovec(emo).
+    - external emotion audio: emovec = base + alpha · (emovec(emo) - base), base = emovec(spk).
+    - neither: emovec of the speaker's own audio (alpha forced to 1)."""
+    if weights is not None:
+        if style is None or matrices is None:
+            raise ValueError("emotion weights need the speaker style vector and feat1/feat2 matrices")
+        w = scale_emotion_weights(weights, alpha)
+        base = model.merge_emotion(spk_feat, emo_feat, 1.0)
+        mix, _ = emotion_matrix_vector(w, style, matrices[0], matrices[1], emo_num)
+        return mix_emotion(mix, w, base)
+    return model.merge_emotion(spk_feat, emo_feat, float(alpha) if external_emotion_audio else 1.0)
 
 
 def load_emotion_matrices(feat1, feat2) -> tuple[torch.Tensor, torch.Tensor]:

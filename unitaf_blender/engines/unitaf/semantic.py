@@ -18,9 +18,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .fbank import W2vBertFeatureConfig, w2v_bert_features
 
 __all__ = ["W2vBertDims", "W2vBertEncoder", "load_w2v_bert", "SemanticStats", "load_semantic_stats",
-           "RepCodecDims", "RepCodec", "load_repcodec", "SEMANTIC_LAYER"]
+           "semantic_embedding", "RepCodecDims", "RepCodec", "load_repcodec", "SEMANTIC_LAYER"]
 
 SEMANTIC_LAYER = 17   # IndexTTS2 uses hidden_states[17]
 
@@ -55,7 +56,8 @@ class W2vBertDims:
                    conv_kernel=int(cfg.get("conv_depthwise_kernel_size", d.conv_kernel)),
                    left_positions=int(cfg.get("left_max_position_embeddings", d.left_positions)),
                    right_positions=int(cfg.get("right_max_position_embeddings", d.right_positions)),
-                   eps=float(cfg.get("layer_norm_eps", d.eps)), num_layers=int(cfg.get("num_hidden_layers", d.num_layers)))
+                   eps=float(cfg.get("layer_norm_eps", d.eps)),
+                   num_layers=int(cfg.get("num_hidden_layers", d.num_layers)))
 
 
 class FeedForward(nn.Module):
@@ -110,10 +112,11 @@ class ConvModule(nn.Module):
         x = self.layer_norm(x)
         if pad_mask is not None:   # padded frames must not leak into the convolution
             x = x.masked_fill(pad_mask.unsqueeze(-1), 0.0)
-        x = F.glu(self.pointwise_conv1(x.transpose(1, 2)), dim=1)
-        x = self.depthwise_conv(F.pad(x, (self.depthwise_conv.kernel_size[0] - 1, 0)))
-        x = F.silu(self.depthwise_layer_norm(x.transpose(1, 2)).transpose(1, 2))
-        return self.pointwise_conv2(x).transpose(1, 2)
+        # 1x1 convs as matmuls on (B, T, C): same weights, no layout round trips
+        x = F.glu(F.linear(x, self.pointwise_conv1.weight.squeeze(-1)), dim=-1)
+        x = self.depthwise_conv(F.pad(x.transpose(1, 2), (self.depthwise_conv.kernel_size[0] - 1, 0)))
+        x = F.silu(self.depthwise_layer_norm(x.transpose(1, 2)))
+        return F.linear(x, self.pointwise_conv2.weight.squeeze(-1))
 
 
 class ConformerLayer(nn.Module):
@@ -196,8 +199,8 @@ def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dt
             cfg = json.load(f)
     except (OSError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{cfg_path}: cannot read the w2v-BERT config ({exc})") from exc
-    model = W2vBertEncoder(W2vBertDims.from_hf_config(cfg), used_layers)
     state = read_checkpoint(weights)
+    model = _empty(lambda: W2vBertEncoder(W2vBertDims.from_hf_config(cfg), used_layers))
 
     def keep(key):
         m = _LAYER_KEY.match(key)
@@ -207,6 +210,14 @@ def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dt
 
     load_into(model, state, weights, rename=keep)
     return model.to(device=device, dtype=dtype).eval()
+
+
+def _empty(build) -> nn.Module:
+    """Build with uninitialised CPU storage: skips the random init of ~400 M parameters that the
+    strict load overwrites anyway (every tensor is checked present by `load_into`)."""
+    with torch.device("meta"):
+        module = build()
+    return module.to_empty(device="cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,6 +248,16 @@ def load_semantic_stats(path, dim: int | None = None, device="cpu") -> SemanticS
     if not bool((var > 0).all()):
         raise CheckpointError(f"{path}: key 'var' has non-positive entries")
     return SemanticStats(mean, var).to(device)
+
+
+@torch.inference_mode()
+def semantic_embedding(w2v: W2vBertEncoder, stats: SemanticStats, audio_16k: torch.Tensor,
+                       feature_cfg: W2vBertFeatureConfig = W2vBertFeatureConfig()) -> torch.Tensor:
+    """16 kHz prompt (1, N) -> normalised layer-17 features (1, T, hidden) at 50 Hz, in the model's
+    dtype/device: IndexTTS2's `spk_cond_emb` / `emo_cond_emb`."""
+    feats, mask = w2v_bert_features(audio_16k.float().cpu(), feature_cfg)
+    p = w2v.feature_projection.projection.weight
+    return stats(w2v(feats.to(device=p.device, dtype=p.dtype), mask.to(p.device)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -357,6 +378,6 @@ def load_repcodec(path, dims: RepCodecDims | None = None, device="cpu", dtype=to
     """Load MaskGCT `semantic_codec/model.safetensors` unchanged; the decoder half is checked-for and
     skipped. `dims` default: the official config; pass `RepCodecDims.from_config(cfg['semantic_codec'])`."""
     state = read_checkpoint(path)
-    model = RepCodec(dims or RepCodecDims())
+    model = _empty(lambda: RepCodec(dims or RepCodecDims()))
     load_into(model, state, os.fspath(path), ignore=("decoder.",))
     return model.to(device=device, dtype=dtype).eval()
