@@ -1,18 +1,24 @@
 """Speed of S2Mel (per CFG Euler step) and BigVGAN at the FULL official size, random weights.
 
     .venv/bin/python bench/bench_s2mel_vocoder.py [--threads 2] [--seconds 5] [--prompt-seconds 5]
-        [--dtype float32|bfloat16|float16] [--device cpu|cuda] [--repeats 5]
+        [--dtype bfloat16|float16] [--device cpu|cuda] [--repeats 5] [--only s2mel|bigvgan]
         [--reference-src PATH/TO/UniTAF]   # optional: time the reference modules side by side
 
-Prints seconds per call and per second of generated audio. The default case mirrors
-/work/shared/research/reference-speed.md: 5 s prompt (430 mel frames) + 5 s of speech (430 frames),
-one estimator call = one CFG step at batch 2 over 860 frames; BigVGAN on the 430 new frames.
-Timings are the minimum and median over `--repeats` interleaved runs (after one warm-up): this
-machine is shared, so the minimum is the least noisy figure. No timed assertions anywhere.
+Times our float32 path (reference-exact) and our reduced-precision path (`--dtype`, default
+bfloat16 on CPU / float16 on GPU: S2Mel under autocast, BigVGAN with half-precision dense convs),
+plus the reference's own modules with the same weights when `--reference-src` points at a
+GoldenFishes/UniTAF checkout (its Python dependencies must be importable). Prints seconds per call,
+per second of generated audio, and each variant's output deviation from the first one.
+
+The default case mirrors /work/shared/research/reference-speed.md: 5 s prompt (430 mel frames) +
+5 s of speech (430 frames); one estimator call = one CFG step at batch 2 over 860 frames; BigVGAN
+on the 430 new frames. Timings are the minimum and median over `--repeats` interleaved runs after
+one warm-up: on a shared machine the minimum is the least noisy figure. No timed assertions.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import statistics
 import sys
@@ -99,12 +105,28 @@ def reference_modules(src: str, device):
     return cfm, voc
 
 
+def rel_rms(a, b) -> float:
+    a, b = a.float(), b.float()
+    return float((a - b).pow(2).mean().sqrt() / b.pow(2).mean().sqrt())
+
+
+def compare(fns, res, audio_s, unit):
+    """Print every candidate, then each one's time and output deviation relative to the first."""
+    base = next(iter(fns))
+    lows = {k: report(k, res[k], audio_s, unit) for k in fns}
+    want = fns[base]()
+    for k in list(fns)[1:]:
+        print(f"  {k} / {base} = {lows[k] / lows[base]:.2f}   (output rel. RMS deviation {rel_rms(fns[k](), want):.1e})")
+    return lows
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=110080 / SR, help="generated speech (default 4.992 s)")
     ap.add_argument("--prompt-seconds", type=float, default=5.0)
-    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--dtype", default=None, choices=["bfloat16", "float16"],
+                    help="also time our reduced-precision compute path (default: bfloat16 on CPU, float16 on GPU)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--only", choices=["s2mel", "bigvgan"], default=None)
@@ -113,12 +135,14 @@ def main():
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    device, dtype = torch.device(args.device), getattr(torch, args.dtype)
+    device = torch.device(args.device)
+    half = getattr(torch, args.dtype or ("float16" if device.type == "cuda" else "bfloat16"))
     n_codes = round(args.seconds * 50)
     new = int(target_mel_frames(n_codes))
     prompt = int(args.prompt_seconds * SR) // HOP
     T, audio_s = prompt + new, new * HOP / SR
-    print(f"device {device} ({torch.get_num_threads()} threads), {args.dtype}, torch {torch.__version__}")
+    print(f"device {device} ({torch.get_num_threads()} threads), torch {torch.__version__}; "
+          f"min / median of {args.repeats} interleaved runs")
     print(f"{n_codes} codes -> {new} new mel frames = {audio_s:.3f} s of audio; prompt {prompt} frames; "
           f"CFM over {T} frames")
 
@@ -130,28 +154,30 @@ def main():
                 unused = ("input_pos", "x_embedder.", "cond_embedder.", "content_mask_embedder.")
                 load_into(model.estimator, fold_weight_norm(ref[0].estimator.state_dict(), "reference"), "reference",
                           rename=lambda k: k.replace(".conv.conv.", "."), ignore=unused)
-            model = model.to(device=device, dtype=dtype).eval()
+            model = model.to(device).eval()
             n_par = sum(p.numel() for p in model.parameters())
             print(f"\nS2Mel ({n_par / 1e6:.1f} M parameters): one CFG Euler step = estimator at batch 2 x {T} frames")
-            x = torch.randn(2, 80, T, device=device)
-            px = torch.randn(2, 80, T, device=device)
-            mu = torch.randn(2, T, 512, device=device)
-            st = torch.randn(2, 192, device=device)
-            t = torch.full((2,), 0.4, device=device)
-            lens = torch.tensor([T], device=device)
-            fns = {"ours": lambda: model.estimator(x, px, lens, t, st, mu)}
+            x, px = torch.randn(2, 80, T, device=device), torch.randn(2, 80, T, device=device)
+            mu, st = torch.randn(2, T, 512, device=device), torch.randn(2, 192, device=device)
+            t, lens = torch.full((2,), 0.4, device=device), torch.tensor([T], device=device)
+
+            def step(dtype):
+                def run():
+                    with model.set_compute_dtype(dtype).compute_context(device):
+                        return model.estimator(x, px, lens, t, st, mu).float()
+                return run
+            fns = {}
             if ref is not None:
-                fns["reference"] = lambda: ref[0].estimator(x, px, lens, t, st, mu)
-            res = timed(fns, args.repeats, device)
-            ours = report("ours: CFG step", res["ours"], audio_s, "per step")
-            print(f"  {'ours: 25-step CFM (25 x step)':<34} {25 * ours:7.2f} s  -> RTF {25 * ours / audio_s:.2f}")
-            if ref is not None:
-                r = report("reference: CFG step", res["reference"], audio_s, "per step")
-                diff = (fns["ours"]().float() - fns["reference"]()).abs().max().item()
-                print(f"  ours / reference = {ours / r:.2f}   (max |velocity diff| {diff:.2e})")
-            lat = torch.randn(1, n_codes, 1280, device=device, dtype=dtype)
+                fns["reference fp32"] = lambda: ref[0].estimator(x, px, lens, t, st, mu)
+            fns["ours fp32"] = step(torch.float32)
+            fns[f"ours {half}".replace("torch.", "")] = step(half)
+            lows = compare(fns, timed(fns, args.repeats, device), audio_s, "per step")
+            for k, lo in lows.items():
+                print(f"  {k + ': 25-step CFM':<34} {25 * lo:7.2f} s  (RTF {25 * lo / audio_s:.2f})")
+            model.set_compute_dtype(torch.float32)
+            lat = torch.randn(1, n_codes, 1280, device=device)
             res = timed({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
-            report("ours: gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
+            report("ours gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
             del model
 
         if args.only in (None, "bigvgan"):
@@ -162,19 +188,17 @@ def main():
                 for m in voc.modules():
                     if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d)):
                         torch.nn.init.normal_(m.weight, 0.0, 0.01)
-            voc = voc.to(device=device, dtype=dtype).eval()
+            voc = voc.to(device).eval()
+            voc_half = copy.deepcopy(voc).set_compute_dtype(half)
             n_par = sum(p.numel() for p in voc.parameters())
             print(f"\nBigVGAN v2 ({n_par / 1e6:.1f} M parameters): {new} frames -> {new * HOP} samples")
             mel = torch.randn(1, 80, new, device=device)
-            fns = {"ours": lambda: voc(mel)}
+            fns = {}
             if ref is not None:
-                fns["reference"] = lambda: ref[1](mel)
-            res = timed(fns, args.repeats, device)
-            ours = report("ours: vocoder", res["ours"], audio_s, "")
-            if ref is not None:
-                r = report("reference: vocoder", res["reference"], audio_s, "")
-                diff = (fns["ours"]().float() - fns["reference"]()).abs().max().item()
-                print(f"  ours / reference = {ours / r:.2f}   (max |wav diff| {diff:.2e})")
+                fns["reference fp32"] = lambda: ref[1](mel)
+            fns["ours fp32"] = lambda: voc(mel)
+            fns[f"ours {half} convs".replace("torch.", "")] = lambda: voc_half(mel)
+            compare(fns, timed(fns, args.repeats, device), audio_s, "")
 
 
 if __name__ == "__main__":

@@ -94,3 +94,16 @@ def test_bad_input_shape(result):
     model = BigVGAN.from_pretrained(need(BV))
     with pytest.raises(ValueError, match="mel of shape"):
         model(torch.zeros(1, 81, 10))
+
+
+def test_reduced_precision_convs_stay_close(result):
+    """bf16 dense convs (the fast CPU option): activations stay fp32, output near the fp32 result."""
+    wav, exp = result
+    model = BigVGAN.from_pretrained(need(BV), dtype=torch.bfloat16)
+    assert model.conv_pre.weight.dtype == torch.bfloat16
+    assert model.activation_post.up_filter.dtype == torch.float32
+    with torch.no_grad():
+        got = model(torch.from_numpy(np.load(need(BV / "inputs.npz"))["mel"]))
+    want = torch.from_numpy(exp["wav"])
+    rel = float((got - want).pow(2).mean().sqrt() / want.pow(2).mean().sqrt())
+    assert got.dtype == torch.float32 and 0 < rel < 0.1   # 5 % on this tiny random model

@@ -219,4 +219,4 @@ def test_reduced_precision_runs_and_stays_close(gpt_fx):
     lat16 = m16.latents(conds, t(I["text_tokens"]), t(I["mel_codes"])).float()
     lat32 = m32.latents(_conds(m32, E), t(I["text_tokens"]), t(I["mel_codes"]))
     assert lat16.shape == lat32.shape
-    assert float((lat16 - lat32).abs().mean()) < 0.1  # bf16 keeps ~3 significant digits
+    assert float((lat16 - lat32).abs().mean()) < 0.03  # bf16 keeps ~3 significant digits (0.008 seen)

@@ -168,3 +168,17 @@ def test_unsupported_config_is_rejected():
         S2MelDims.from_config(cfg)
     with pytest.raises(ValueError, match="missing"):
         S2MelDims.from_config({"DiT": {}})
+
+
+def test_reduced_precision_path_stays_close(io):
+    """bf16 autocast (the fast CPU option) is not bit-exact but must stay near the fp32 result."""
+    i, e = io
+    m = load_s2mel(need(S2 / "config.yaml"), dtype=torch.bfloat16)
+    assert m.compute_dtype == torch.bfloat16 and m.estimator.conv2.weight.dtype == torch.float32
+    mu = e["cat_condition"]
+    out = m.sample(mu, i["ref_mel"], i["style"], steps=4, cfg_rate=0.7, noise=i["z_noise"])
+    want = e["cfm_out_steps4"]
+    rel = float((out - want).pow(2).mean().sqrt() / want.pow(2).mean().sqrt())
+    assert out.dtype == torch.float32 and 0 < rel < 0.05
+    with pytest.raises(ValueError, match="compute dtype"):
+        m.set_compute_dtype(torch.int8)

@@ -101,6 +101,15 @@ def test_official_sizes_on_meta_device():
     assert "encoder.layers.17.ffn1.intermediate_dense.weight" not in layer
 
 
+def test_bad_configs():
+    with pytest.raises(ValueError, match="1 quantizer"):
+        RepCodecDims.from_config({"codebook_size": 64, "num_quantizers": 2})
+    with pytest.raises(ValueError, match="used_layers"):
+        W2vBertEncoder(W2vBertDims(hidden=64, heads=4, ffn=96), used_layers=25)
+    with pytest.raises(ValueError, match="position_embeddings_type"):
+        W2vBertDims.from_hf_config({"position_embeddings_type": "rotary"})
+
+
 def test_vq2emb_rejects_bad_codes(models):
     _, _, codec = models
     with pytest.raises(ValueError, match=r"\[0, 64\)"):

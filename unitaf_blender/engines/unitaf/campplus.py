@@ -207,7 +207,7 @@ def campplus_features(audio_16k: torch.Tensor) -> torch.Tensor:
     return feats - feats.mean(0, keepdim=True)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def speaker_style(model: CAMPPlus, audio_16k: torch.Tensor) -> torch.Tensor:
     """16 kHz prompt (1, N) -> style vector (1, 192)."""
     p = next(model.parameters())

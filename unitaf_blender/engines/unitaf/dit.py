@@ -66,9 +66,12 @@ class RMSNorm(nn.Module):
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(dim))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
         xf = x.float()  # statistics in fp32 even for half-precision runs
-        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x) * self.weight
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).type_as(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.normalize(x) * self.weight
 
 
 class AdaptiveRMSNorm(nn.Module):
@@ -81,7 +84,8 @@ class AdaptiveRMSNorm(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         weight, bias = self.project_layer(c).chunk(2, dim=-1)
-        return weight * self.norm(x) + bias
+        # fold the norm gain into the (B, 1, D) modulation: one full-size multiply-add instead of three
+        return torch.addcmul(bias, self.norm.normalize(x), weight * self.norm.weight)
 
 
 def rope_table(n_pos: int, head_dim: int, base: float) -> torch.Tensor:
@@ -91,12 +95,20 @@ def rope_table(n_pos: int, head_dim: int, base: float) -> torch.Tensor:
     return torch.stack([torch.cos(ang), torch.sin(ang)], dim=-1)
 
 
-def apply_rope(x: torch.Tensor, rope: torch.Tensor) -> torch.Tensor:
-    """x (B, T, H, D), rope (T, D/2, 2): rotate each (even, odd) pair by its position angle."""
-    xs = x.float().reshape(*x.shape[:-1], -1, 2)
-    cos, sin = rope[None, :, None, :, 0], rope[None, :, None, :, 1]
-    x0, x1 = xs[..., 0], xs[..., 1]
-    return torch.stack([x0 * cos - x1 * sin, x1 * cos + x0 * sin], dim=-1).flatten(3).type_as(x)
+def rope_factors(rope: torch.Tensor):
+    """(T, D/2, 2) cos/sin -> (T, 1, D) factors C, S such that rope(x) = x·C + swap_pairs(x)·S."""
+    cos, sin = rope[..., 0], rope[..., 1]
+    c = torch.stack([cos, cos], dim=-1).flatten(-2)
+    s = torch.stack([-sin, sin], dim=-1).flatten(-2)
+    return c[:, None], s[:, None]
+
+
+def apply_rope(x: torch.Tensor, factors) -> torch.Tensor:
+    """x (B, T, H, D): rotate each interleaved (even, odd) pair by its position angle (in fp32)."""
+    c, s = factors
+    xf = x.float()
+    swapped = xf.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)     # (x1, x0) per pair
+    return torch.addcmul(xf * c, swapped, s).type_as(x)
 
 
 class Attention(nn.Module):
@@ -108,8 +120,10 @@ class Attention(nn.Module):
 
     def forward(self, x, rope, mask):
         B, T, _ = x.shape
-        q, k, v = self.wqkv(x).view(B, T, 3, self.n_heads, self.head_dim).unbind(2)
-        q, k = apply_rope(q, rope), apply_rope(k, rope)
+        qkv = self.wqkv(x).view(B, T, 3, self.n_heads, self.head_dim)
+        qk = apply_rope(qkv[:, :, :2].reshape(B, T, 2 * self.n_heads, self.head_dim), rope)   # q and k at once
+        q, k = qk.view(B, T, 2, self.n_heads, self.head_dim).unbind(2)
+        v = qkv[:, :, 2]
         y = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
         return self.wo(y.transpose(1, 2).reshape(B, T, -1))
 
@@ -122,7 +136,7 @@ class FeedForward(nn.Module):  # SwiGLU
         self.w2 = nn.Linear(d.ffn_dim, d.dim, bias=False)
 
     def forward(self, x):
-        return self.w2(F.silu(self.w1(x)) * self.w3(x))
+        return self.w2(F.silu(self.w1(x), inplace=True).mul_(self.w3(x)))
 
 
 class Block(nn.Module):
@@ -183,21 +197,23 @@ class WaveNet(nn.Module):
         self.res_skip_layers = nn.ModuleList(
             nn.Conv1d(dim, 2 * dim if i < n_layers - 1 else dim, 1) for i in range(n_layers))
 
-    def forward(self, x, mask, g):
-        out = torch.zeros_like(x)
+    def forward(self, x, mask: Optional[torch.Tensor], g):
+        """x (B, dim, T); mask (B|1, 1, T) or None when every frame is valid; g (B, gin, 1)."""
+        out = None
         g = self.cond_layer(g)
         H, n = self.dim, len(self.in_layers)
         for i, (conv, res_skip, dl) in enumerate(zip(self.in_layers, self.res_skip_layers, self.dilations)):
             pad = (self.kernel - 1) * dl
-            a = conv(reflect_pad(x, pad - pad // 2, pad // 2)) + g[:, 2 * H * i: 2 * H * (i + 1)]
-            acts = torch.tanh(a[:, :H]) * torch.sigmoid(a[:, H:])
+            a = conv(reflect_pad(x, pad - pad // 2, pad // 2)).add_(g[:, 2 * H * i: 2 * H * (i + 1)])
+            acts = torch.tanh(a[:, :H]).mul_(torch.sigmoid(a[:, H:]))
             rs = res_skip(acts)
+            skip = rs[:, H:] if i < n - 1 else rs
+            out = skip.clone() if out is None else out.add_(skip)
             if i < n - 1:
-                x = (x + rs[:, :H]) * mask
-                out = out + rs[:, H:]
-            else:
-                out = out + rs
-        return out * mask
+                x = x + rs[:, :H]
+                if mask is not None:
+                    x = x * mask
+        return out if mask is None else out * mask
 
 
 class FinalLayer(nn.Module):
@@ -231,13 +247,13 @@ class DiT(nn.Module):
         self.res_projection = nn.Linear(d.dim, d.wn_dim)
         self.final_layer = FinalLayer(d.wn_dim)
         self.conv2 = nn.Conv1d(d.wn_dim, d.n_mels, 1)
-        self._rope: Optional[torch.Tensor] = None
+        self._rope = None   # cached RoPE factors, grown on demand
 
-    def rope(self, T: int, device) -> torch.Tensor:
-        if self._rope is None or self._rope.shape[0] < T or self._rope.device != device:
+    def rope(self, T: int, device):
+        if self._rope is None or self._rope[0].shape[0] < T or self._rope[0].device != device:
             n = max(T, 1024)
-            self._rope = rope_table(n, self.dims.head_dim, self.dims.rope_base).to(device)
-        return self._rope[:T]
+            self._rope = rope_factors(rope_table(n, self.dims.head_dim, self.dims.rope_base).to(device))
+        return self._rope[0][:T], self._rope[1][:T]
 
     def forward(self, x, prompt_x, x_lens, t, style, cond):
         """x, prompt_x (B, 80, T); x_lens (B,) or (1,) valid frames; t (B,); style (B, S); cond (B, T, C).
@@ -257,7 +273,7 @@ class DiT(nn.Module):
         if self.skip_linear is not None:
             x_res = self.skip_linear(torch.cat([x_res, x], dim=-1))
 
-        mask = valid[:, None, :].to(dtype)                                             # (B|1, 1, T)
+        mask = None if attn_mask is None else valid[:, None, :].to(dtype)             # (B|1, 1, T)
         h = self.conv1(x_res).transpose(1, 2)
         h = self.wavenet(h, mask, self.t_embedder2(t)[:, :, None]).transpose(1, 2) + self.res_projection(x_res)
         h = self.final_layer(h, t1).transpose(1, 2)

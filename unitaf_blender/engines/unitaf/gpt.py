@@ -634,7 +634,9 @@ def load_gpt(checkpoint, config, device="cpu", dtype=torch.float32) -> UnifiedVo
     with torch.device("meta"):
         model = UnifiedVoice(dims)
     model = model.to_empty(device="cpu")
-    # fine-tuned UniTAF files may carry runtime-only keys; the stock file has none of them
-    ckpt.load_into(model, state, str(checkpoint), ignore=("inference_model.", "gpt.wte.", "gpt.wpe."))
+    # UniTAF fine-tuned files (LoRA-merged `tts_model.pt`) may carry runtime-only keys and PEFT
+    # names; the stock gpt.pth has none of them and loads key for key
+    ckpt.load_into(model, state, str(checkpoint), ignore=("inference_model.", "gpt.wte.", "gpt.wpe."),
+                   rename=lambda k: None if ".lora_" in k else k.replace(".base_layer.", "."))
     del state
     return model.to(device=device, dtype=dtype).eval()

@@ -8,6 +8,7 @@ Three parts, loaded from `s2mel.pth['net']` unchanged:
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -97,6 +98,21 @@ class S2Mel(nn.Module):
         self.estimator = DiT(dims.dit)
         if dims.dit.content_dim != dims.content_dim:
             raise ValueError(f"DiT content_dim {dims.dit.content_dim} != regulator channels {dims.content_dim}")
+        self.compute_dtype = torch.float32
+
+    def set_compute_dtype(self, dtype: torch.dtype) -> "S2Mel":
+        """float32 (default) is the reference-exact path. torch.bfloat16 (CPUs with AVX512-BF16/AMX)
+        or torch.float16 (GPU) runs the DiT estimator under autocast: matmuls and convs in half
+        precision, norms, softmax statistics and the Euler state in float32."""
+        if dtype not in (torch.float32, torch.bfloat16, torch.float16):
+            raise ValueError(f"unsupported compute dtype {dtype}")
+        self.compute_dtype = dtype
+        return self
+
+    def compute_context(self, device: torch.device):
+        if self.compute_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device.type, dtype=self.compute_dtype)
 
     # -- the three stages ---------------------------------------------------------------------
 
@@ -146,12 +162,14 @@ class S2Mel(nn.Module):
             mu_2 = torch.cat([mu, torch.zeros_like(mu)])
         for step in range(1, steps + 1):
             dt = t_span[step] - t_span[step - 1]
+            with self.compute_context(x.device):
+                if cfg_rate > 0:
+                    v = self.estimator(torch.cat([x, x]), prompt_2, x_lens, torch.stack([t, t]), style_2, mu_2).float()
+                else:
+                    v = self.estimator(x, prompt_x, x_lens, t[None], style, mu).float()
             if cfg_rate > 0:
-                v = self.estimator(torch.cat([x, x]), prompt_2, x_lens, torch.stack([t, t]), style_2, mu_2).float()
                 v_cond, v_uncond = v.chunk(2, dim=0)
                 v = (1.0 + cfg_rate) * v_cond - cfg_rate * v_uncond
-            else:
-                v = self.estimator(x, prompt_x, x_lens, t[None], style, mu).float()
             x = x + dt * v
             t = t + dt
             x[:, :, :P] = 0
@@ -176,10 +194,11 @@ class S2Mel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, path, dims: S2MelDims, device="cpu", dtype=torch.float32) -> "S2Mel":
-        """Load `s2mel.pth` (its `net` dict: cfm / length_regulator / gpt_layer) unchanged."""
+        """Load `s2mel.pth` (its `net` dict: cfm / length_regulator / gpt_layer) unchanged. Weights
+        stay float32; `dtype` is the estimator's compute dtype (see set_compute_dtype)."""
         model = cls(dims)
         model.load_state(read_checkpoint(path, container="net"), source=str(path))
-        return model.to(device=device, dtype=dtype).eval()
+        return model.to(device=device).set_compute_dtype(dtype).eval()
 
     def load_state(self, state: dict, source: str) -> None:
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
@@ -211,11 +230,17 @@ def fold_weight_norm(state: dict, source: str) -> dict:
         if g.dim() != v.dim() or g.shape[0] != v.shape[0] or g.numel() != v.shape[0]:
             raise CheckpointError(f"{source}: key {base + '.weight_g'!r} has shape {tuple(g.shape)}, "
                                   f"which does not fit {key!r} {tuple(v.shape)}")
-        out[base + ".weight"] = torch._weight_norm(v.float(), g.float(), 0)
+        out[base + ".weight"] = _weight_norm(v.float(), g.float())
     orphan = [k[:-1] + "v" for k in state if k.endswith(".weight_g") and k[:-1] + "v" not in state]
     if orphan:
         raise CheckpointError(f"{source}: key {orphan[0]!r} is missing (weight_g present)")
     return out
+
+
+def _weight_norm(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    if hasattr(torch, "_weight_norm"):   # the kernel torch's weight_norm itself uses: bit-identical
+        return torch._weight_norm(v, g, 0)
+    return v * (g / v.flatten(1).norm(dim=1).view(-1, *([1] * (v.dim() - 1))))
 
 
 def load_s2mel(config_path, checkpoint_path=None, device="cpu", dtype=torch.float32) -> S2Mel:

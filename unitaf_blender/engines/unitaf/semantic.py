@@ -158,6 +158,8 @@ class W2vBertEncoder(nn.Module):
         super().__init__()
         if not 1 <= used_layers <= dims.num_layers:
             raise ValueError(f"used_layers must be in 1..{dims.num_layers}, got {used_layers}")
+        if dims.hidden % dims.heads:
+            raise ValueError(f"w2v-BERT hidden size {dims.hidden} is not divisible by {dims.heads} heads")
         self.dims, self.used_layers = dims, used_layers
         self.feature_projection = FeatureProjection(dims)
         self.encoder = nn.Module()
@@ -185,13 +187,16 @@ _LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.")
 
 
 def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dtype=torch.float32) -> W2vBertEncoder:
-    """Build from `<model_dir>/config.json` and load `<model_dir>/model.safetensors` unchanged.
+    """Build from `<model_dir>/config.json` and load `<model_dir>/model.safetensors` unchanged
+    (`model_dir` = the facebook/w2v-bert-2.0 snapshot folder, or its model.safetensors path).
 
     The checkpoint must hold every tensor of the layers we build; layers above `used_layers`,
     `masked_spec_embed` and any adapter/head are skipped. Mismatches raise CheckpointError naming
     the file and the first bad key.
     """
     model_dir = os.fspath(model_dir)
+    if os.path.isfile(model_dir):   # the model.safetensors path itself: config.json sits beside it
+        model_dir = os.path.dirname(model_dir)
     cfg_path = os.path.join(model_dir, "config.json")
     weights = os.path.join(model_dir, "model.safetensors")
     try:
@@ -250,7 +255,7 @@ def load_semantic_stats(path, dim: int | None = None, device="cpu") -> SemanticS
     return SemanticStats(mean, var).to(device)
 
 
-@torch.inference_mode()
+@torch.no_grad()
 def semantic_embedding(w2v: W2vBertEncoder, stats: SemanticStats, audio_16k: torch.Tensor,
                        feature_cfg: W2vBertFeatureConfig = W2vBertFeatureConfig()) -> torch.Tensor:
     """16 kHz prompt (1, N) -> normalised layer-17 features (1, T, hidden) at 50 Hz, in the model's
@@ -276,6 +281,10 @@ class RepCodecDims:
     @classmethod
     def from_config(cls, cfg: dict) -> "RepCodecDims":
         """From the `semantic_codec:` section of config.yaml."""
+        if int(cfg.get("num_quantizers", 1)) != 1 or int(cfg.get("downsample_scale") or 1) != 1:
+            raise ValueError("only the MaskGCT semantic codec layout is supported: 1 quantizer, no downsampling "
+                             f"(config has num_quantizers={cfg.get('num_quantizers')}, "
+                             f"downsample_scale={cfg.get('downsample_scale')})")
         names = {f.name for f in fields(cls)}
         return cls(**{k: int(v) for k, v in cfg.items() if k in names})
 
