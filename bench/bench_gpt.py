@@ -43,7 +43,7 @@ def build(device, dtype, seed=0) -> UnifiedVoice:
             if name.endswith("pe"):
                 from unitaf_blender.engines.unitaf.conformer import sinusoid_table
                 b.copy_(sinusoid_table(b.shape[1], b.shape[2]))
-    return model.to(dtype=dtype).eval()
+    return model.to(dtype=dtype).eval().optimize_for_inference()
 
 
 def sync(device):
@@ -83,18 +83,8 @@ def ours_runner(model, device, beams):
     return run
 
 
-def hf_runner(model, device):
-    """Same weights through transformers' GPT2Model + its KV cache, one token per forward, eager
-    attention, with the reference's logits processing (repetition penalty, temperature, top-k,
-    top-p, multinomial): the reference's beams=1 generate loop minus HF's bookkeeping."""
-    try:
-        import transformers
-        from transformers import GPT2Config, GPT2Model
-        from transformers.cache_utils import DynamicCache
-    except ImportError:
-        return None, None
-    from unitaf_blender.engines.unitaf.gpt import _apply_repetition_penalty, _warp
-
+def make_hf(model, device, GPT2Config, GPT2Model):
+    """transformers GPT2Model sharing our GPT-2 block tensors (no copy), wte/wpe zero."""
     d = model.dims
     cfg = GPT2Config(vocab_size=1, n_positions=d.max_mel_tokens + d.max_text_tokens + 64, n_embd=d.model_dim,
                      n_layer=d.layers, n_head=d.heads, use_cache=True, attn_implementation="eager")
@@ -112,6 +102,23 @@ def hf_runner(model, device):
                          else torch.tensor(-1e4))
                 mod.register_buffer(name, value.to(device), persistent=False)
     hf = hf.eval()
+    return hf
+
+
+def hf_runner(model, device):
+    """Same weights through transformers' GPT2Model + its KV cache, one token per forward, eager
+    attention, with the reference's logits processing (repetition penalty, temperature, top-k,
+    top-p, multinomial): the reference's beams=1 generate loop minus HF's bookkeeping."""
+    try:
+        import transformers
+        from transformers import GPT2Config, GPT2Model
+        from transformers.cache_utils import DynamicCache
+    except ImportError:
+        return None, None
+    from unitaf_blender.engines.unitaf.gpt import _apply_repetition_penalty, _warp
+
+    d = model.dims
+    hf = make_hf(model, device, GPT2Config, GPT2Model)
     sampling = SamplingConfig(num_beams=1)
     spk, text, _ = _inputs(model, device)
     with torch.inference_mode():
@@ -119,7 +126,8 @@ def hf_runner(model, device):
         prefix = model.prefill_embeddings(conds, text)
 
     @torch.inference_mode()
-    def run(n):
+    def steps(n):
+        """Yields after each decoded token (the first step includes the prefill)."""
         start = model._embed_mel(torch.full((1, 1), d.start_mel_token, device=device),
                                  torch.zeros(1, 1, dtype=torch.long, device=device))
         x = torch.cat([prefix, start], 1)
@@ -138,7 +146,35 @@ def hf_runner(model, device):
             seen.scatter_(1, nxt, True)
             mask = torch.cat([mask, mask.new_ones(1, 1)], 1)
             x = model._embed_mel(nxt, torch.full_like(nxt, step + 2))
-    return run, transformers.__version__
+            yield int(nxt)
+    return steps, transformers.__version__
+
+
+def ours_steps(model, device):
+    spk, text, _ = _inputs(model, device)
+    with torch.inference_mode():
+        conds = model.conditioning(model.speaker_latents(spk), model.emotion_vector(spk))
+
+    def steps(n):
+        cfg = SamplingConfig(num_beams=1, max_new_tokens=n, min_new_tokens=n)
+        for code, _ in model.iter_codes(conds, text, cfg, torch.Generator(device=device).manual_seed(1)):
+            yield int(code)
+    return steps
+
+
+def alternate_steps(a, b, device, n):
+    """Decode n tokens with both loops, alternating one step of each, so that load from other
+    processes on a shared machine hits both alike. Returns per-step times (first = prefill)."""
+    ia, ib = a(n), b(n)
+    ta, tb = [], []
+    for _ in range(n):
+        for it, times in ((ia, ta), (ib, tb)):
+            sync(device)
+            t0 = time.perf_counter()
+            next(it)
+            sync(device)
+            times.append(time.perf_counter() - t0)
+    return ta, tb
 
 
 def measure(runners, device):
@@ -171,6 +207,8 @@ def main():
     ap.add_argument("--beams", type=int, nargs="+", default=[1, 3])
     ap.add_argument("--devices", nargs="+", default=None, help="e.g. cpu cuda (default: cpu, + cuda if present)")
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers baseline")
+    ap.add_argument("--dtypes", nargs="+", default=["float32", "float16", "bfloat16"],
+                    help="precisions of our model (the HF baseline always runs float32, as the reference)")
     args = ap.parse_args()
     global ARGS
     ARGS = args
@@ -181,9 +219,10 @@ def main():
           f"{args.cond_frames} speaker frames, {args.tokens} decoded tokens, median of {args.repeats}")
     for dev_name in devices:
         device = torch.device(dev_name)
-        precisions = [torch.float32] if device.type == "cpu" else [torch.float32, torch.bfloat16, torch.float16]
-        for dtype in precisions:
-            model = build(device, dtype)
+        base = build(device, torch.float32)  # fp32 weights, shared with the HF baseline
+        hf_steps, hf_version = (None, None) if args.no_hf else hf_runner(base, device)
+        for dtype in [getattr(torch, name) for name in args.dtypes]:
+            model = base if dtype == torch.float32 else build(device, dtype)  # same seed: same weights
             tag = f"{dev_name} {str(dtype).replace('torch.', '')}"
             spk, text, codes = _inputs(model, device)
             with torch.inference_mode():
@@ -193,29 +232,34 @@ def main():
                 latent_s = timed(lambda: model.latents(conds, text, codes), device, args.repeats)
             print(f"[{tag}] speaker cond {cond_s:.3f} s | emotion vector {emo_s:.3f} s | teacher-forced latent "
                   f"pass ({args.latent_codes} codes) {latent_s:.3f} s", flush=True)
-            runners = {f"ours beams={b}": ours_runner(model, device, b) for b in args.beams}
-            hf_version = None
-            if not args.no_hf:
-                hf_run, hf_version = hf_runner(model, device)
-                if hf_run is not None:
-                    runners["HF GPT2Model beams=1"] = hf_run
-            res = measure(runners, device)
-            for name, (first_s, ms) in res.items():
-                print(f"[{tag}] {name}: prefill+1 token {first_s:.3f} s | decode {ms:.1f} ms/token "
-                      f"({1e3 / ms:.1f} tok/s)", flush=True)
-            if "ours beams=1" in res and "HF GPT2Model beams=1" in res:
-                print(f"[{tag}] side by side (transformers {hf_version}, eager attention, same weights): "
-                      f"ours/HF per decoded token = {res['ours beams=1'][1] / res['HF GPT2Model beams=1'][1]:.2f}")
+            if hf_steps is not None:
+                ta, tb = [], []
+                for _ in range(args.repeats):
+                    a, b = alternate_steps(ours_steps(model, device), hf_steps, device, args.tokens + 1)
+                    ta.append(a)
+                    tb.append(b)
+                pre_o, pre_h = statistics.median(x[0] for x in ta), statistics.median(x[0] for x in tb)
+                dec_o = statistics.median(v for x in ta for v in x[1:]) * 1e3
+                dec_h = statistics.median(v for x in tb for v in x[1:]) * 1e3
+                print(f"[{tag}] side by side, alternating steps (transformers {hf_version} GPT2Model fp32, eager "
+                      f"attention, same weights, beams=1 sampling): prefill+first token ours {pre_o:.3f} s / "
+                      f"HF {pre_h:.3f} s | decode ours {dec_o:.1f} ms/token / HF {dec_h:.1f} ms/token -> "
+                      f"ours/HF = {dec_o / dec_h:.2f}", flush=True)
             elif not args.no_hf:
                 print(f"[{tag}] HF side-by-side skipped: transformers is not importable in this Python "
                       "(run the script with a scratch venv that has transformers)")
-            if device.type == "cpu" and dtype == torch.float32:
+            runners = {f"ours beams={b}": ours_runner(model, device, b) for b in args.beams}
+            res = measure(runners, device)
+            for name, (first_s, ms) in res.items():
+                print(f"[{tag}] {name} (whole generate calls): prefill+1 token {first_s:.3f} s | decode "
+                      f"{ms:.1f} ms/token ({1e3 / ms:.1f} tok/s)", flush=True)
+            if device.type == "cpu":
                 for b in args.beams:
                     ref = REFERENCE_CPU.get(f"decode_ms_beams{b}")
                     if ref and f"ours beams={b}" in res:
                         print(f"[{tag}] vs reference code measured earlier on this CPU type (reference-speed.md, "
-                              f"beams={b}, {ref:.1f} ms/token): ours/reference = {res[f'ours beams={b}'][1] / ref:.2f}")
-            del model, runners
+                              f"beams={b}, fp32, {ref:.1f} ms/token): ours/reference = {res[f'ours beams={b}'][1] / ref:.2f}")
+            model = runners = None  # free a half-precision copy before the next one
             if device.type == "cuda":
                 torch.cuda.empty_cache()
 

@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from unitaf_blender.engines.unitaf.audio import resample  # noqa: E402
+from unitaf_blender.engines.unitaf.audio import resample, resample_hq  # noqa: E402
 from unitaf_blender.engines.unitaf.campplus import CAMPPlus, speaker_style  # noqa: E402
 from unitaf_blender.engines.unitaf.fbank import w2v_bert_features  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
@@ -119,6 +119,7 @@ def main():
         norm = stats(hidden)
         cases = {
             "resample 22050->16000": lambda: resample(audio_22k, 22050, 16000),
+            "resample soxr-HQ 22050->16000": lambda: resample_hq(audio_22k, 22050, 16000),
             "features": lambda: w2v_bert_features(audio_16k),
             f"w2v-BERT {SEMANTIC_LAYER} layers (ours)": lambda: w2v(feats_d, mask_d),
             "codec quantize": lambda: codec.quantize(norm),

@@ -1,6 +1,15 @@
 """Shared test fixtures: a clean bpy scene, ../shared paths, and a guard that tests never write
 into ../shared."""
+import os
+import tempfile
+
 import pytest
+
+# Enabling the extension writes Blender user data (extensions, config): keep the test session
+# away from ~/.config/blender. Must be set before bpy is first imported.
+_OWN_USER_DIR = None
+if "BLENDER_USER_RESOURCES" not in os.environ:
+    _OWN_USER_DIR = os.environ["BLENDER_USER_RESOURCES"] = tempfile.mkdtemp(prefix="unitaf-blender-user-")
 
 from shared_paths import ASSETS, PARITY, ROOT, SHARED, need  # noqa: F401
 
@@ -37,3 +46,27 @@ def shared_stays_untouched():
     yield
     added = sorted(_shared_listing() - before)
     assert not added, f"tests wrote into ../shared: {added[:5]}"
+
+
+_exit_status = {}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _exit_status["code"] = int(exitstatus)
+    if _OWN_USER_DIR:
+        import shutil
+        shutil.rmtree(_OWN_USER_DIR, ignore_errors=True)
+
+
+def pytest_unconfigure(config):
+    # Older bpy modules misbehave in interpreter teardown after a clean run: 4.2 crashes
+    # (SIGSEGV) and 4.5 can deadlock (its delayed-close thread waits on a condition variable a
+    # static destructor is destroying). Once pytest has reported, leave without teardown so the
+    # exit code is pytest's own.
+    bpy = __import__("sys").modules.get("bpy")
+    if bpy is not None and bpy.app.version < (5, 0, 0) and "code" in _exit_status:
+        import os
+        import sys
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_exit_status["code"])

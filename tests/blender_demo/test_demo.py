@@ -45,9 +45,10 @@ def test_build_demo_writes_a_keyed_blend_the_wav_and_a_sheet(tmp_path, make_perf
         assert key.key_blocks["jawOpen"].value == pytest.approx(jaw[frame - 1], abs=1e-3)
     assert jaw.max() > 0.9 and jaw.min() < 0.1
     # The take's sound is in the file (packed), so demo.blend is self-contained.
-    strips = list(scene.sequence_editor.strips_all if hasattr(scene.sequence_editor, "strips_all")
-                  else scene.sequence_editor.sequences_all)
-    assert len(strips) == 1 and strips[0].sound.packed_file is not None
+    if bpy.app.build_options.audaspace:  # the bpy 4.2 wheel has no audio: no strip there
+        strips = list(scene.sequence_editor.strips_all if hasattr(scene.sequence_editor, "strips_all")
+                      else scene.sequence_editor.sequences_all)
+        assert len(strips) == 1 and strips[0].sound.packed_file is not None
 
 
 def test_head_rotation_channels_turn_the_head_object(tmp_path, make_perf):

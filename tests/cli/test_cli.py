@@ -74,6 +74,7 @@ frames = [k.co[0] for k in jaw.keyframe_points]
 vals = [k.co[1] for k in jaw.keyframe_points]
 print("R" + json.dumps({"n_fc": len(fcs), "first": min(frames), "last": max(frames), "fps": scene.render.fps / scene.render.fps_base,
                        "jaw_max": max(vals), "start": scene.frame_current}))
+import os; sys.stdout.flush(); os._exit(0)  # some bpy modules hang in interpreter teardown
 """
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     r = subprocess.run([sys.executable, "-c", check, str(out)], capture_output=True, text=True, env=env)

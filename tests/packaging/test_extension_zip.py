@@ -58,6 +58,8 @@ report = {
 addon_utils.disable(mod, default_set=True)
 report["unregistered"] = not hasattr(bpy.types, "UNITAF_PT_main")
 print("REPORT" + json.dumps(report))
+sys.stdout.flush()
+os._exit(0)  # some bpy modules (4.2, 4.5) crash or hang in interpreter teardown
 """
 
 

@@ -205,15 +205,18 @@ def test_checkpoint_mismatch_names_the_key(tmp_path):
         load_gpt(tmp_path / "bad.pth", d / "config.yaml")
 
 
-def test_reduced_precision_runs_and_stays_close(gpt_fx):
-    """bf16 weights (the GPU path's precision) on CPU: same API, dtype handled end to end."""
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_reduced_precision_runs_and_stays_close(gpt_fx, dtype):
+    """Half-precision weights (CPU fast path, GPU path): same API, dtype handled end to end."""
     m32, I, E = gpt_fx
     d = PARITY / "gpt"
-    m16 = load_gpt(d / "gpt.pth", d / "config.yaml", dtype=torch.bfloat16)
+    dtype = getattr(torch, dtype)
+    m16 = load_gpt(d / "gpt.pth", d / "config.yaml", dtype=dtype)
+    assert m16.gpt.h[0].attn.c_attn.linear_layout  # CPU half precision uses the (out, in) layout
     spk = t(I["spk_cond_emb"])
     emovec = m16.merge_emotion(spk, t(I["emo_cond_emb"]), float(I["emo_alpha"]))
     conds = m16.conditioning(m16.speaker_latents(spk), emovec)
-    assert conds.dtype == torch.bfloat16
+    assert conds.dtype == dtype
     r = m16.generate(conds, t(I["text_tokens"]), SamplingConfig(**GREEDY, max_new_tokens=6))
     assert r.codes.dtype == torch.int64 and 1 <= r.codes.shape[1] <= 6
     lat16 = m16.latents(conds, t(I["text_tokens"]), t(I["mel_codes"])).float()

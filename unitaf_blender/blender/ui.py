@@ -70,7 +70,7 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
 
 
 class UNITAF_UL_mapping(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         obj = target_object(context)
         row = layout.row(align=True)
         row.label(text=item.channel)

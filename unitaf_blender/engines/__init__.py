@@ -79,3 +79,7 @@ register_engine(
     "embedded", "Embedded (offline)",
     "espeak-ng speech with a phoneme timeline driving a procedural face; no download, no GPU",
     ".embedded.engine", "EmbeddedEngine")
+register_engine(
+    "unitaf", "UniTAF (neural)",
+    "IndexTTS2 speech in the voice of a clip + UniTAF face; needs PyTorch and the model download (GPU advised)",
+    ".unitaf.engine", "UniTAFEngine")

@@ -95,9 +95,19 @@ class Conv1D(nn.Module):
         super().__init__()
         self.weight = nn.Parameter(torch.empty(n_in, n_out))
         self.bias = nn.Parameter(torch.zeros(n_out))
+        self.linear_layout = False
         nn.init.normal_(self.weight, std=0.02)
 
+    def use_linear_layout(self) -> None:
+        """Store the weight (out, in) like nn.Linear. CPU half-precision GEMV is only fast in that
+        layout (fp16 x@W with W (in, out) runs ~30x slower than F.linear here)."""
+        if not self.linear_layout:
+            self.weight = nn.Parameter(self.weight.detach().t().contiguous(), requires_grad=False)
+            self.linear_layout = True
+
     def forward(self, x):
+        if self.linear_layout:
+            return F.linear(x, self.weight, self.bias)
         return torch.addmm(self.bias, x.reshape(-1, x.shape[-1]), self.weight).view(*x.shape[:-1], -1)
 
 
@@ -282,6 +292,15 @@ class UnifiedVoice(nn.Module):
     def device(self):
         return self.mel_head.weight.device
 
+    def optimize_for_inference(self) -> "UnifiedVoice":
+        """Pick the fastest weight layout for the current device/dtype (call after .to()).
+        CPU fp16/bf16: GPT-2 weights go to the (out, in) layout; everything else stays as loaded."""
+        if self.device.type == "cpu" and self.dtype in (torch.float16, torch.bfloat16):
+            for m in self.gpt.modules():
+                if isinstance(m, Conv1D):
+                    m.use_linear_layout()
+        return self
+
     @property
     def dtype(self):
         return self.mel_head.weight.dtype
@@ -434,32 +453,43 @@ class UnifiedVoice(nn.Module):
         max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
         if cfg.num_beams > 1:
             return self._generate_beams(conds, text_ids, cfg, max_new, generator, cancel)
-        stop = self.dims.stop_mel_token
-        x, cache, seen = self._start(conds, text_ids, 1, max_new)
         codes, scores = [], [] if return_scores else None
-        pos, stopped = 0, False
+        for nxt, logits in self.iter_codes(conds, text_ids, cfg, generator):
+            codes.append(nxt)
+            if scores is not None:
+                scores.append(logits)
+            if cancel is not None and int(nxt) != self.dims.stop_mel_token:
+                cancel()
+        stopped = int(codes[-1]) == self.dims.stop_mel_token
+        return GenerationResult(torch.cat(codes, dim=1), stopped, scores)
+
+    @torch.inference_mode()
+    def iter_codes(self, conds: torch.Tensor, text_ids, sampling: SamplingConfig | None = None,
+                   generator: torch.Generator | None = None):
+        """The lean single-sequence loop (num_beams is ignored): yields (code (1, 1), processed
+        logits (1, V)) per step; the stop token, if produced, is the last item. Lets callers
+        stream codes or interleave work between steps."""
+        cfg = sampling or SamplingConfig(num_beams=1)
+        stop = self.dims.stop_mel_token
+        max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
+        x, cache, seen = self._start(conds, text_ids, 1, max_new)
+        pos = 0
         for step in range(max_new):
             logits = self._step(x, cache, pos)
             pos += x.shape[1]
             logits = _apply_repetition_penalty(logits, seen, cfg.repetition_penalty)
             if step < cfg.min_new_tokens:
                 logits[:, stop] = float("-inf")
-            if scores is not None:
-                scores.append(logits)
             if cfg.do_sample:
                 probs = _warp(logits, cfg, min_keep=1).softmax(-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)
             else:
                 nxt = logits.argmax(-1, keepdim=True)
-            codes.append(nxt)
             seen.scatter_(1, nxt, True)
+            yield nxt, logits
             if int(nxt) == stop:
-                stopped = True
-                break
-            if cancel is not None:
-                cancel()
+                return
             x = self._embed_mel(nxt, torch.full_like(nxt, step + 2))
-        return GenerationResult(torch.cat(codes, dim=1), stopped, scores)
 
     def _generate_beams(self, conds, text_ids, cfg: SamplingConfig, max_new: int, generator, cancel):
         """HF beam search / beam sampling as the reference runs it: per beam, log_softmax ->
@@ -639,4 +669,4 @@ def load_gpt(checkpoint, config, device="cpu", dtype=torch.float32) -> UnifiedVo
     ckpt.load_into(model, state, str(checkpoint), ignore=("inference_model.", "gpt.wte.", "gpt.wpe."),
                    rename=lambda k: None if ".lora_" in k else k.replace(".base_layer.", "."))
     del state
-    return model.to(device=device, dtype=dtype).eval()
+    return model.to(device=device, dtype=dtype).eval().optimize_for_inference()

@@ -1,0 +1,158 @@
+"""The whole UniTAF pipeline at the FULL official size with random weights: per stage and total,
+beside the reference implementation's time measured on the same 2-vCPU machine
+(/work/shared/research/reference-speed.md), peak memory, and the real-time factor on a GPU.
+
+    .venv/bin/python bench/bench_pipeline.py [--device cpu|cuda|auto] [--threads 2] [--codes 250]
+        [--beams 3] [--steps 25] [--prompt-seconds 5] [--dtype auto|fp32|fp16|bf16] [--runs 1]
+
+The default case is the reference measurement's case: 5 s speaker prompt, 62 text tokens, exactly
+250 semantic codes (4.99 s of speech), 3-beam sampling (the reference default), 25 CFM steps with
+CFG 0.7, the face head. Weights are each constructor's own random init (nothing is downloaded).
+Speed goals (CPU <= 0.7x the reference; GPU RTF <= 0.15 on an H100) are printed, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+
+from bench_s2mel_vocoder import OFFICIAL_BIGVGAN, OFFICIAL_S2MEL  # noqa: E402
+
+from unitaf_blender.engines.unitaf import pipeline as pl, runtime  # noqa: E402
+from unitaf_blender.engines.unitaf.campplus import CAMPPlus, CAMPPlusDims  # noqa: E402
+from unitaf_blender.engines.unitaf.face import (AudioFeatureProjector, DecoderDims, FaceHead,  # noqa: E402
+                                                ProjectorDims, UniTalkerDecoder)
+from unitaf_blender.engines.unitaf.gpt import GPTDims, SamplingConfig, UnifiedVoice  # noqa: E402
+from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram  # noqa: E402
+from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims  # noqa: E402
+from unitaf_blender.engines.unitaf.semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, SemanticStats,  # noqa: E402
+                                                    W2vBertDims, W2vBertEncoder)
+from unitaf_blender.engines.unitaf.text import TextFrontend, TextSegment  # noqa: E402
+from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
+
+BPE = os.path.join(HERE, "..", "..", "shared", "parity", "frontend", "bpe.model")   # ids < 512 fit any vocab
+
+# reference-speed.md: GoldenFishes/UniTAF 41d0760 on this machine (2 vCPU Xeon, torch 2.13 CPU, 2 threads),
+# 5 s prompt, 250 codes, beams 3, 25 steps; warm run (prompt cached), medians.
+REFERENCE_CPU = {"GPT generation + teacher forcing": 45.6 + 1.2, "s2mel (CFM)": 26.7, "BigVGAN": 4.6,
+                 "emotion vector": 0.5, "face": 0.02, "total (warm)": 79.0, "voice analysis (cold extra)": 3.2}
+REFERENCE_CPU_BEAMS1_TOTAL = 59.0   # the reference doc's estimate with num_beams=1 (GPT 22.4 s)
+
+
+def build_models(device, dtype) -> pl.Models:
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        gpt = UnifiedVoice(GPTDims())
+        s2mel = S2Mel(S2MelDims.from_config(OFFICIAL_S2MEL))
+        vocoder = BigVGAN(BigVGANDims.from_config(OFFICIAL_BIGVGAN))
+        w2v = W2vBertEncoder(W2vBertDims(), SEMANTIC_LAYER)
+        codec = RepCodec(RepCodecDims())
+        campplus = CAMPPlus(CAMPPlusDims())
+        face = FaceHead(AudioFeatureProjector(ProjectorDims()), UniTalkerDecoder(DecoderDims(n_identities=20)))
+        stats = SemanticStats(torch.zeros(1024), torch.ones(1024))
+    half = dtype if device.type != "cpu" else torch.float32
+    models = pl.Models(
+        TextFrontend(BPE), gpt.to(device=device, dtype=half).eval(), s2mel.to(device).set_compute_dtype(dtype).eval(),
+        w2v.to(device).eval(), stats.to(device), codec.to(device).eval(), campplus.to(device).eval(),
+        vocoder.to(device).set_compute_dtype(half).eval(), face.to(device).eval(), MelSpectrogram(MelConfig()).to(device),
+        emo_matrices=(torch.randn(73, 192), torch.randn(73, 1280)), device=device, dtype=dtype)
+    n = sum(p.numel() for m in (gpt, s2mel, vocoder, w2v, codec, campplus, face) for p in m.parameters())
+    print(f"built {n / 1e6:.0f} M parameters (random init) in {time.perf_counter() - t0:.1f} s")
+    return models
+
+
+def prompt_wav(path, seconds):
+    from unitaf_blender.core.audio_io import write_wav
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * 22050)) / 22050
+    x = 0.3 * np.sin(2 * np.pi * 140 * t) * (1 + np.sin(2 * np.pi * 3 * t)) + 0.02 * rng.standard_normal(len(t))
+    write_wav(path, x.astype(np.float32), 22050)
+    return path
+
+
+def timed_run(models, voice_path, codes, beams, steps, seed=0):
+    """One generation; returns (per-stage seconds, total seconds, audio seconds, codes made)."""
+    sync = torch.cuda.synchronize if models.device.type == "cuda" else (lambda: None)
+    stages, mark = {}, [time.perf_counter(), "voice analysis"]
+
+    def progress(_f, stage):
+        sync()
+        now = time.perf_counter()
+        name = {"GPT": "GPT generation + teacher forcing", "s2mel": "s2mel (CFM)", "vocoder": "BigVGAN",
+                "face": "face"}.get(stage.split(" ")[0], mark[1])
+        stages[mark[1]] = stages.get(mark[1], 0.0) + now - mark[0]
+        mark[:] = [now, name]
+    t0 = time.perf_counter()
+    voice = pl.analyse_voice(models, voice_path)
+    sync()
+    stages["voice analysis"] = time.perf_counter() - t0
+    mark[:] = [time.perf_counter(), "emotion vector"]
+    ids = list(range(100, 162))                                   # 62 text tokens, as the reference run
+    seg = TextSegment(ids, [str(i) for i in ids], np.zeros(8, np.float32), "bench", 0, 5)
+    opts = pl.SynthesisOptions(sampling=SamplingConfig(num_beams=beams, min_new_tokens=codes, max_new_tokens=codes),
+                               diffusion_steps=steps, seed=seed)
+    t1 = time.perf_counter()
+    result = pl.synthesize(models, [seg], voice, opts, progress=progress)
+    sync()
+    end = time.perf_counter()
+    stages[mark[1]] = stages.get(mark[1], 0.0) + end - mark[0]
+    return stages, end - t1, len(result.audio) / 22050, int(result.segments[0].codes.shape[1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", default="auto")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--codes", type=int, default=250)
+    ap.add_argument("--beams", type=int, default=3)
+    ap.add_argument("--steps", type=int, default=25)
+    ap.add_argument("--prompt-seconds", type=float, default=5.0)
+    ap.add_argument("--runs", type=int, default=1)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    device = runtime.pick_device(args.device)
+    dtype = runtime.pick_dtype(device, args.dtype)
+    print(f"device {runtime.describe(device, dtype)}, {args.threads} threads, torch {torch.__version__}")
+    models = build_models(device, dtype)
+    path = prompt_wav(os.path.join(os.environ.get("TMPDIR", "/tmp"), "unitaf_bench_prompt.wav"), args.prompt_seconds)
+    timed_run(models, path, 8, args.beams, 2)                    # warm-up (kernels, caches)
+    models.voices.clear()                                         # the timed runs analyse the voice again
+    runs = []
+    for r in range(args.runs):
+        models.voices.clear()
+        runs.append(timed_run(models, path, args.codes, args.beams, args.steps, seed=r))
+    stages, total, audio_s, n_codes = min(runs, key=lambda x: x[1])
+    print(f"\n{n_codes} codes -> {audio_s:.2f} s of speech; beams {args.beams}, {args.steps} CFM steps "
+          f"(best of {args.runs} run(s))")
+    same_case = device.type == "cpu" and args.threads == 2 and args.codes == 250 and args.steps == 25
+    ref = REFERENCE_CPU if same_case and args.beams == 3 else {}
+    print(f"{'stage':36s} {'ours (s)':>9s} {'reference (s)':>14s} {'ratio':>6s}")
+    for name in ("voice analysis", "emotion vector", "GPT generation + teacher forcing", "s2mel (CFM)", "BigVGAN", "face"):
+        ours = stages.get(name, 0.0)
+        key = "voice analysis (cold extra)" if name == "voice analysis" else name
+        r = ref.get(key)
+        print(f"{name:36s} {ours:9.2f} {('%.2f' % r) if r else '-':>14s} {('%.2f' % (ours / r)) if r else '':>6s}")
+    print(f"{'total, voice cached (warm)':36s} {total:9.2f} {('%.1f' % ref['total (warm)']) if ref else '-':>14s} "
+          f"{('%.2f' % (total / ref['total (warm)'])) if ref else '':>6s}")
+    if same_case and args.beams == 1:
+        print(f"reference with beams 1 (its doc's estimate): {REFERENCE_CPU_BEAMS1_TOTAL:.0f} s -> ratio "
+              f"{total / REFERENCE_CPU_BEAMS1_TOTAL:.2f}")
+    print(f"real-time factor (warm): {total / audio_s:.2f}   (goal on an H100: <= 0.15)")
+    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:.2f} GiB "
+          "(reference: 8.51 GiB)")
+    if device.type == "cuda":
+        print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

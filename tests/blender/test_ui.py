@@ -1,0 +1,94 @@
+"""Panel draw code against a recording layout (no window exists in the bpy module).
+
+The recorder checks that every property a panel shows exists on its data and every button
+names a registered operator, so renamed properties or operators fail here.
+"""
+import pytest
+
+from blender_testutil import make_face
+
+bpy = pytest.importorskip("bpy")
+
+
+class Recorder:
+    def __init__(self, log):
+        self.log = log
+        self.enabled = True
+
+    def _child(self, *a, **k):
+        return Recorder(self.log)
+    row = column = box = grid_flow = split = _child
+
+    def prop(self, data, name, **k):
+        assert name in data.bl_rna.properties, name
+        self.log.append(("prop", name))
+
+    def prop_search(self, data, name, search_data, search_name, **k):
+        assert name in data.bl_rna.properties and search_name in search_data.bl_rna.properties
+        self.log.append(("prop_search", name))
+
+    def operator(self, idname, **k):
+        mod, name = idname.split(".")
+        assert hasattr(getattr(bpy.ops, mod), name), idname
+        self.log.append(("operator", idname))
+
+    def label(self, text="", **k):
+        self.log.append(("label", text))
+
+    def progress(self, text="", factor=0.0, type='BAR'):
+        self.log.append(("progress", text, factor))
+
+    def template_list(self, list_type, list_id, data, prop, active_data, active_prop, **k):
+        assert prop in data.bl_rna.properties and active_prop in active_data.bl_rna.properties
+        self.log.append(("list", prop))
+
+    def separator(self, **k):
+        pass
+
+
+def _draw(panel_cls):
+    log = []
+    panel = type("P", (), {"layout": Recorder(log)})()
+    panel_cls.draw(panel, bpy.context)
+    return log
+
+
+@pytest.fixture
+def registered(clean_scene):
+    import unitaf_blender
+    from unitaf_blender.blender import props
+    props.unregister_properties()
+    unitaf_blender.register("unitaf_blender")
+    yield
+    unitaf_blender.unregister()
+
+
+def test_panels_draw(registered):
+    from unitaf_blender.blender import jobs, ui
+    obj = make_face(bpy, keys=("jawOpen", "Extra"))
+    bpy.context.view_layer.objects.active = obj
+    log = _draw(ui.UNITAF_PT_main)
+    assert ("operator", "unitaf.generate") in log and ("operator", "unitaf.import_performance") in log
+    assert ("label", "Using active mesh: Face") in log
+    assert {"text", "emotion", "engine", "voice", "target", "seed"} <= {e[1] for e in log if e[0] == "prop"}
+    log = _draw(ui.UNITAF_PT_keying)
+    assert {"intensity_mouth", "smoothing", "interpolation", "push_to_nla", "add_sound"} <= {e[1] for e in log}
+    log = _draw(ui.UNITAF_PT_mapping)
+    assert ("label", "Automatic matching (no stored table)") in log
+    assert any(e[0] == "label" and e[1].startswith("1/52 channels mapped") for e in log)
+    bpy.ops.unitaf.mapping_auto()
+    assert ("list", "rows") in _draw(ui.UNITAF_PT_mapping)
+    row = obj.unitaf_mapping.rows[0]
+    item_log = []
+    ui.UNITAF_UL_mapping.draw_item(None, bpy.context, Recorder(item_log), None, row, 0, None, "", 0, 0)
+    assert ("label", row.channel) in item_log and ("prop_search", "shape_key") in item_log
+
+    class Running:   # a job in flight shows progress and Cancel instead of Generate
+        finished, progress, stage, state, error = False, 0.4, "Synthesising", jobs.RUNNING, None
+    jobs.set_current(Running())
+    try:
+        log = _draw(ui.UNITAF_PT_main)
+    finally:
+        jobs.set_current(None)
+    assert ("progress", "Synthesising", 0.4) in log and ("operator", "unitaf.cancel") in log
+    assert ("operator", "unitaf.generate") not in log

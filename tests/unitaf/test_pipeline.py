@@ -1,0 +1,189 @@
+"""Pipeline behaviour on the tiny weights: face/audio sync over a long many-sentence script (the
+reference drifts 0.2 s per sentence), progress by stage, cancel, per-segment emotion, caching."""
+import threading
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+
+from unitaf_blender.engines import Cancelled  # noqa: E402
+from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
+from unitaf_blender.engines.unitaf.gpt import SamplingConfig  # noqa: E402
+from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
+
+SR, FPS = 22050, 25.0
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.set_num_threads(1)
+    return pl.load_models(ModelStore(model_dir=tiny_model_dir()))
+
+
+def fixed_length(n_codes, steps=2):
+    """Every segment exactly n_codes long (the tiny model would stop early), few CFM steps: the
+    sync logic does not depend on either."""
+    return pl.SynthesisOptions(sampling=SamplingConfig(num_beams=1, min_new_tokens=n_codes, max_new_tokens=n_codes),
+                               diffusion_steps=steps)
+
+
+def check_sync(result):
+    """Every placed face frame is within one frame of the audio it was computed from."""
+    voiced = [o for o in result.segments if len(o.audio)]
+    feat_start = np.cumsum([0] + [o.feature.shape[1] for o in voiced])
+    ref_owner = np.searchsorted(feat_start, np.minimum(2 * np.arange(len(result.face_reference)), feat_start[-1] - 1),
+                                side="right") - 1
+    worst = 0.0
+    for i, o in enumerate(voiced):
+        ks = np.flatnonzero(ref_owner == i)                      # reference frames of this segment
+        js = np.flatnonzero(result.face_owner == result.segments.index(o))   # where they were placed
+        assert len(js) >= len(ks) - 1 and len(js) > 0
+        np.testing.assert_array_equal(result.face[js], result.face_reference[ks[:len(js)]])
+        # frame k shows feature time 2k/50 s; in the audio that moment is start + (2k - S_i)/50 s
+        want = o.start / SR + (2 * ks[:len(js)] - feat_start[i]) / 50.0
+        err = np.abs(js / FPS - want)
+        worst = max(worst, float(err.max()))
+        # the segment's frames reach its last sample: the last frame shows the final 40 ms of features
+        end = (o.start + len(o.audio)) / SR
+        assert end - 2 / FPS <= js[-1] / FPS <= end + 1 / FPS
+    assert worst <= 1 / FPS, f"face is {worst * 1000:.0f} ms off the audio"
+    return worst
+
+
+@pytest.mark.filterwarnings("ignore:a text segment")
+def test_long_script_stays_in_sync(models):
+    """~60 s of audio from 25 sentences: with the fixed timing every frame stays within one frame of
+    its audio; the reference's timing is seconds off by the end."""
+    words = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+             "sixteen seventeen eighteen nineteen twenty twentyone twentytwo twentythree twentyfour twentyfive")
+    text = " ".join(f"Line {w}." for w in words.split())
+    voice = pl.analyse_voice(models, SPEAKER)
+    segments = models.text.script_segments(text, None, max_tokens=9)
+    assert len(segments) >= 25
+    r = pl.synthesize(models, segments, voice, fixed_length(115))
+    seconds = len(r.audio) / SR
+    assert seconds > 58
+    assert len(r.face) == int(np.floor(len(r.audio) * FPS / SR)) + 1
+    check_sync(r)
+    # gaps: the inserted silence is silent and the face there relaxes towards rest
+    gap_frames = np.flatnonzero(r.face_owner < 0)
+    assert 4 * (len(segments) - 1) <= len(gap_frames) <= 6 * len(segments)   # 200 ms = 5 frames, +-1 re-anchoring
+    for o_prev, o in zip(r.segments, r.segments[1:]):
+        assert np.all(r.audio[o_prev.start + len(o_prev.audio):o.start] == 0)
+    j = gap_frames[gap_frames > 0]
+    assert np.all(np.abs(r.face[j]).sum(1) <= np.abs(r.face[j - 1]).sum(1) + 1e-6)
+    # the reference's face track lacks every gap: its end is ~0.2 s x boundaries early
+    drift = seconds - len(r.face_reference) / FPS
+    assert drift > 0.2 * (len(segments) - 1) * 0.9
+
+
+def test_align_face_reanchors_each_segment():
+    """Pure timing: 80 segments of odd feature lengths (stride-2 frames straddle boundaries), audio
+    at floor(1.72 T) x 256 samples per segment (0.15 % shorter than the features), 200 ms gaps."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(31, 400, 80)
+    samples = [int(np.floor(1.72 * t)) * 256 for t in frames]
+    starts = np.cumsum([0] + [s + 4410 for s in samples])[:-1]
+    total = int(starts[-1] + samples[-1])
+    motion = rng.normal(size=(int(frames.sum()) // 2 + 1, 4)).astype(np.float32)
+    face, owner = pl.align_face(motion, frames, starts, samples, total)
+    assert len(face) == int(np.floor(total * FPS / SR)) + 1
+    feat_start = np.cumsum([0] + list(frames))
+    placed = 0
+    for i in range(len(frames)):
+        js = np.flatnonzero(owner == i)
+        k = np.arange(placed, placed + len(js))
+        placed += len(js)
+        want = starts[i] / SR + (2 * k - feat_start[i]) / 50.0
+        assert np.abs(js / FPS - want).max() <= 1 / FPS
+        np.testing.assert_array_equal(face[js], motion[k])
+    assert placed >= len(motion) - len(frames)      # at most the overhang frame of a segment is dropped
+
+
+def test_progress_stages_and_cancel(models):
+    voice = pl.analyse_voice(models, SPEAKER)
+    segments = models.text.script_segments("Hello there. How are you today?", None)
+    stages = []
+    pl.synthesize(models, segments, voice, fixed_length(20), progress=lambda f, s: stages.append((f, s)))
+    names = " ".join(s for _, s in stages)
+    for stage in ("GPT tokens", "s2mel steps", "vocoder", "face"):
+        assert stage in names
+    fractions = [f for f, _ in stages]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] <= 1
+
+    cancel = threading.Event()
+
+    def stop_in_s2mel(f, s):
+        if s.startswith("s2mel steps 1/"):
+            cancel.set()
+    with pytest.raises(Cancelled):
+        pl.synthesize(models, segments, voice, fixed_length(20), progress=stop_in_s2mel, cancel=cancel)
+    cancel.clear()
+
+    def stop_in_gpt(f, s):
+        if s.startswith("GPT tokens 10"):
+            cancel.set()
+    with pytest.raises(Cancelled):
+        pl.synthesize(models, segments, voice, fixed_length(20), progress=stop_in_gpt, cancel=cancel)
+
+
+def test_inline_emotions_per_segment_and_caches(models):
+    voice = pl.analyse_voice(models, SPEAKER)
+    assert pl.analyse_voice(models, SPEAKER) is voice              # analysed once per session
+    segments = models.text.script_segments("[angry] Stop that now. [happy:0.5] Thank you.", "calm:0.2")
+    r = pl.synthesize(models, segments, voice, fixed_length(15, steps=1))
+    assert len(r.segments) == 2
+    assert r.segments[0].emotion[1] == 1.0 and r.segments[1].emotion[0] == 0.5
+    assert not torch.allclose(r.emovecs[0], r.emovecs[1])        # the emotion reaches the GPT
+    times, vectors = pl.emotion_timeline(r)
+    assert times[0] == 0 and abs(times[1] - r.segments[1].start / SR) < 1e-6
+    np.testing.assert_array_equal(vectors[1], r.segments[1].emotion)
+    # same seed -> same result; another seed -> other noise and codes
+    again = pl.synthesize(models, segments, voice, fixed_length(15, steps=1))
+    np.testing.assert_array_equal(again.audio, r.audio)
+
+
+def test_emotion_clip_blends_with_alpha(models):
+    """An emotion reference clip: emovec = base + alpha * (emovec(clip) - base), base = the voice's."""
+    from unitaf_blender.engines.unitaf.engine import resolve_voice
+    voice = pl.analyse_voice(models, SPEAKER)
+    clip = resolve_voice(None)              # a different recording than the voice prompt
+    base = pl.emotion_vector(models, voice, None, 0.0, emotion_clip=clip)
+    full = pl.emotion_vector(models, voice, None, 1.0, emotion_clip=clip)
+    half = pl.emotion_vector(models, voice, None, 0.5, emotion_clip=clip)
+    torch.testing.assert_close(base, models.gpt.emotion_vector(voice.spk_cond_emb))
+    torch.testing.assert_close(half, (base + full) / 2, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(base, full, atol=1e-3)
+
+
+def test_expression_layer_makes_angry_look_angry(models):
+    """Our upper-face layer, driven by the emotion timeline, over the neural mouth."""
+    voice = pl.analyse_voice(models, SPEAKER)
+    segments = models.text.script_segments("Stop that now.", None)
+    r = pl.synthesize(models, segments, voice, fixed_length(60, steps=1))
+    faces = {}
+    for name, vec in (("angry", [0, 1, 0, 0, 0, 0, 0, 0]), ("calm", [0, 0, 0, 0, 0, 0, 0, 1])):
+        names, w = pl.with_expression_layer(r.face, r.audio, [0.0], [vec], seed=1)
+        faces[name] = w
+    idx = names.index("browDownLeft")
+    assert faces["angry"][:, idx].mean() > faces["calm"][:, idx].mean() + 0.3
+    assert "jawOpen" in names and "headPitch" in names and faces["angry"].shape[0] == len(r.face)
+    # the mouth still comes from the neural head: with a calm layer (no jaw shape) jawOpen is the
+    # head's own value, clipped to 0..1
+    n_names, n_w = pl.neural_channels(r.face)
+    np.testing.assert_allclose(faces["calm"][:, names.index("jawOpen")], np.clip(n_w[:, n_names.index("jawOpen")], 0, 1),
+                               atol=1e-6)
+
+
+def test_bad_inputs(models):
+    voice = pl.analyse_voice(models, SPEAKER)
+    segments = models.text.script_segments("Hi there.", None)
+    with pytest.raises(ValueError, match="face_timing"):
+        pl.synthesize(models, segments, voice, pl.SynthesisOptions(face_timing="late"))
+    with pytest.raises(pl.EngineError, match="not found"):
+        pl.analyse_voice(models, "/nonexistent/voice.wav")
+    with pytest.raises(pl.EngineError, match="Nothing to say"):
+        pl.synthesize(models, [], voice, pl.SynthesisOptions())

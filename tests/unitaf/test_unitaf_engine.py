@@ -1,0 +1,239 @@
+"""The UniTAF engine through the engine interface and the CLI (tiny fixture weights standing in
+for the official ones), the runtime (device choice, model cache, release, out-of-memory) and the
+neural-runtime installer (with a fake pip: no network)."""
+import os
+import stat
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
+
+from unitaf_blender.engines import (Cancelled, EngineError, EngineUnavailable, GenerateRequest,  # noqa: E402
+                                    get_engine, list_engines)
+from unitaf_blender.engines.unitaf import neural_runtime as nr, pipeline, runtime  # noqa: E402
+from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
+from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
+
+FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
+
+
+def request(text="Hello there. Nice to see you.", **options):
+    opts = {"model_dir": tiny_model_dir(), "device": "cpu", **FAST, **options}
+    return GenerateRequest(text=text, emotion="calm:0.5", voice=str(SPEAKER), seed=3, options=opts)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    torch.set_num_threads(1)
+    return get_engine("unitaf")
+
+
+def test_registered_after_embedded(engine):
+    ids = [e[0] for e in list_engines()]
+    assert ids.index("unitaf") == ids.index("embedded") + 1
+    assert isinstance(engine, UniTAFEngine) and engine.id == "unitaf"
+    assert engine.voices()[0][0] == "lj_speech"
+    ok, why = engine.available({"model_dir": tiny_model_dir(), "device": "cpu"})
+    assert ok, why
+
+
+def test_generate_performance_and_model_cache(engine, monkeypatch):
+    runtime.release()
+    stages = []
+    perf = engine.generate(request(), progress=lambda f, s: stages.append(s))
+    assert perf.sample_rate == 22050 and perf.fps == 25.0
+    assert perf.n_frames == int(np.floor(len(perf.audio) * 25 / 22050)) + 1     # face covers the audio
+    assert "jawOpen" in perf.channels and "browDownLeft" in perf.channels and "headYaw" in perf.channels
+    assert np.all((perf.weights[:, :52] >= 0) & (perf.weights[:, :52] <= 1))
+    assert perf.meta["engine"] == "unitaf" and perf.meta["expression"] == "layer"
+    assert perf.emotion_vectors.shape == (len(perf.meta["spans"]), 8)
+    assert any(s.startswith("loading models") for s in stages)
+    for stage in ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face"):
+        assert any(stage in s for s in stages), stage
+    # second Generate: nothing is loaded again (a load would raise here)
+    assert len(runtime.cached_keys()) == 1
+
+    def no_reload(*a, **k):
+        raise AssertionError("models were loaded twice")
+    monkeypatch.setattr(pipeline, "load_models", no_reload)
+    again = engine.generate(request())
+    np.testing.assert_array_equal(again.audio, perf.audio)          # same seed, same result
+    np.testing.assert_array_equal(again.weights, perf.weights)
+    monkeypatch.undo()
+    # release frees the cache; the next Generate loads again
+    assert runtime.release() == 1 and runtime.cached_keys() == []
+
+
+def test_options_change_the_face(engine):
+    neural = engine.generate(request(expression_layer=False))
+    assert len(neural.channels) == 51 and "headYaw" not in neural.channels
+    angry = engine.generate(request("[angry] Stop that now."))
+    calm = engine.generate(request("[calm] Stop that now."))
+    brow = angry.channels.index("browDownLeft")
+    assert angry.weights[:, brow].mean() > calm.weights[:, brow].mean() + 0.3
+    # a trained expression model (here the fixture's) replaces our layer
+    model = engine.generate(request(expression_checkpoint=str(EXPRESSION)))
+    assert model.meta["expression"] == "none+model" and len(model.channels) == 51
+
+
+def test_clear_errors(engine, tmp_path):
+    with pytest.raises(ModelsMissing) as exc:
+        engine.generate(request(model_dir=str(tmp_path)))
+    assert isinstance(exc.value, EngineUnavailable)
+    assert "gpt.pth" in str(exc.value) and "GB" in str(exc.value)
+    with pytest.raises(EngineError, match="Voice clip not found"):
+        engine.generate(GenerateRequest(text="Hi.", voice=str(tmp_path / "none.wav"),
+                                        options={"model_dir": tiny_model_dir()}))
+    with pytest.raises(EngineError, match="Unknown UniTAF voice"):
+        resolve_voice("en-us+f3")
+    assert os.path.isfile(resolve_voice(None)) and resolve_voice("default") == resolve_voice("lj_speech")
+    with pytest.raises(EngineError, match="Bad emotion"):
+        engine.generate(GenerateRequest(text="Hi.", emotion="furious", options={"model_dir": tiny_model_dir()}))
+    with pytest.raises(EngineError, match="sampling"):
+        engine.generate(request(sampling="wild"))
+    with pytest.raises(EngineError, match="emo_alpha"):
+        engine.generate(request(emo_alpha=2))
+    with pytest.raises(EngineError, match="Emotion clip not found"):
+        engine.generate(request(emotion_clip=str(tmp_path / "angry.wav")))
+    with pytest.raises(EngineError, match="empty"):
+        engine.generate(request("   "))
+    ev = threading.Event()
+    ev.set()
+    with pytest.raises(Cancelled):
+        engine.generate(request(), cancel=ev)
+
+
+def test_default_voice_asset_is_a_short_pcm16_clip():
+    from unitaf_blender.core.audio_io import read_wav
+    audio, sr = read_wav(resolve_voice(None))
+    assert sr == 22050 and 3.0 < len(audio) / sr < 15.0 and np.abs(audio).max() > 0.3
+
+
+def test_device_choice_and_oom():
+    assert runtime.pick_device("cpu").type == "cpu"
+    assert runtime.pick_device("auto").type in ("cuda", "mps", "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(EngineError, match="no CUDA GPU"):
+            runtime.pick_device("cuda")
+    with pytest.raises(EngineError, match="Unknown device"):
+        runtime.pick_device("tpu")
+    assert runtime.pick_dtype(torch.device("cpu")) == torch.float32
+    assert runtime.pick_dtype(torch.device("cuda")) == torch.float16
+    assert runtime.pick_dtype(torch.device("cuda"), "bf16") == torch.bfloat16
+    with pytest.raises(EngineError, match="fp16"):
+        runtime.pick_dtype(torch.device("cpu"), "fp16")
+    runtime.get_or_load("k", lambda: object())
+    with pytest.raises(runtime.OutOfMemory, match="CPU") as exc:
+        with runtime.oom_guard(torch.device("cuda")):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert exc.value.fallback_device == "cpu" and runtime.cached_keys() == []   # models released
+    with pytest.raises(ValueError, match="other"):
+        with runtime.oom_guard(torch.device("cuda")):
+            raise ValueError("other")
+
+
+def test_cli_generate_unitaf_keys_a_take_with_sound(tmp_path):
+    """`generate --engine unitaf --model-dir DIR` through the same CLI as the embedded engine."""
+    bpy = pytest.importorskip("bpy")
+    from unitaf_blender.blender import compat
+    from unitaf_blender.cli import run
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    mesh = bpy.data.meshes.new("Head")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new("Head", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.shape_key_add(name="Basis")
+    for k in ("jawOpen", "browDownLeft", "eyeBlinkLeft"):
+        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
+    src, out = tmp_path / "in.blend", tmp_path / "out.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    code = run(["generate", "--blend", str(src), "--object", "Head", "--text", "[angry] Hello there.",
+                "--engine", "unitaf", "--model-dir", tiny_model_dir(), "--device", "cpu", "--voice", str(SPEAKER),
+                "--save", str(out)])
+    assert code == 0 and out.is_file()
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    key = bpy.data.objects["Head"].data.shape_keys
+    paths = {fc.data_path for fc in compat.action_fcurves(key.animation_data.action)}
+    assert 'key_blocks["jawOpen"].value' in paths and 'key_blocks["browDownLeft"].value' in paths
+    if compat.has_audio():
+        strips = compat.all_strips(bpy.context.scene.sequence_editor)
+        assert len(strips) == 1 and strips[0].type == "SOUND"
+
+
+# ------------------------------------------------------------------ neural runtime installer
+
+def fake_python(tmp_path, script):
+    """An executable standing in for `python -m pip ...`: prints pip-like lines, may create
+    <target>/torch, exits with the given code."""
+    path = tmp_path / "fake-python"
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return str(path)
+
+
+TARGET_OF = 'for a in "$@"; do if [ "$prev" = "--target" ]; then T="$a"; fi; prev="$a"; done\n'
+
+
+def test_install_command_is_pinned():
+    cmd = nr.build_command("/x/rt", "cpu", python="/py")
+    assert cmd[:4] == ["/py", "-m", "pip", "install"] and "--target" in cmd
+    assert f"torch=={nr.TORCH_VERSION}" in cmd and nr.TORCH_VERSION == "2.13.0"
+    assert any(p.startswith("PyYAML") for p in cmd) and any(p.startswith("huggingface_hub") for p in cmd)
+    if sys.platform != "darwin":
+        assert f"{nr.TORCH_INDEX}/cpu" in cmd
+        assert f"{nr.TORCH_INDEX}/{nr.DEFAULT_CUDA}" in nr.build_command("/x", "cuda", python="/py")
+    with pytest.raises(EngineError, match="flavour"):
+        nr.build_command("/x", "rocm-ish")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fake pip is a POSIX shell script")
+def test_install_success_progress_and_activate(tmp_path, monkeypatch):
+    py = fake_python(tmp_path, TARGET_OF + 'echo "Collecting torch==2.13.0"\necho "  Downloading torch-2.13.0.whl (190 MB)"\n'
+                     'echo "Installing collected packages: torch"\nmkdir -p "$T/torch"\n'
+                     'echo "Successfully installed torch-2.13.0"\nexit 0\n')
+    target = tmp_path / "user" / "runtime"
+    seen = []
+    info = nr.install(target, "cpu", progress=lambda f, s: seen.append((f, s)), python=py)
+    assert info["torch"] == "2.13.0" and nr.installed_info(target)["flavour"] == "cpu"
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert any("Downloading" in s for _, s in seen)
+    assert not [p for p in os.listdir(target.parent) if ".partial" in p]    # staging renamed away
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    assert nr.activate(target) and sys.path[0] == str(target)
+    assert not nr.activate(tmp_path / "nothing")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fake pip is a POSIX shell script")
+def test_install_offline_failure_and_cancel(tmp_path):
+    offline = fake_python(tmp_path, 'echo "WARNING: Retrying after connection broken by '
+                          "'NewConnectionError(Failed to establish a new connection: [Errno -3] Temporary failure "
+                          "in name resolution)'\"\necho \"ERROR: No matching distribution found for torch==2.13.0\"\nexit 1\n")
+    target = tmp_path / "rt"
+    with pytest.raises(EngineError, match="offline"):
+        nr.install(target, "cpu", python=offline)
+    assert not target.exists() and not [p for p in os.listdir(tmp_path) if ".partial" in p]
+    with pytest.raises(EngineError, match="online access is off"):
+        nr.install(target, "cpu", python=offline, allow_network=False)
+    broken = fake_python(tmp_path, 'echo "ERROR: something else"\nexit 3\n')
+    with pytest.raises(EngineError, match="exit code 3"):
+        nr.install(target, "cuda", python=broken)
+    slow = fake_python(tmp_path, TARGET_OF + 'mkdir -p "$T/torch"\necho "Collecting torch"\nsleep 30\n')
+    ev = threading.Event()
+    with pytest.raises(Cancelled):
+        nr.install(target, "cpu", progress=lambda f, s: ev.set(), cancel=ev, python=slow)
+    assert not target.exists() and not [p for p in os.listdir(tmp_path) if ".partial" in p]
+
+
+def test_cli_install_runtime_dry_run(capsys, tmp_path):
+    class Args:
+        target, flavour, dry_run = str(tmp_path / "rt"), "cuda", True
+    assert nr.cli_install_runtime(Args) == 0
+    assert f"torch=={nr.TORCH_VERSION}" in capsys.readouterr().out
+    Args.target = None
+    assert nr.cli_install_runtime(Args) == 2

@@ -1,0 +1,42 @@
+"""A test-only UniTAF model folder built from the tiny parity weights (../shared/parity), laid out
+like the download cache (`<dir>/<repo_id>/<filename>`) with store.build_model_dir. One folder per
+test session, so the engine's model cache is shared by every test file that uses it."""
+import atexit
+import functools
+import shutil
+import tempfile
+
+from shared_paths import PARITY, need
+
+E2E = PARITY / "end_to_end"
+SPEAKER = E2E / "spk_prompt_22050.wav"        # 1 s prompt: keeps the CFM fast
+EXPRESSION = PARITY / "unitaf_a2f" / "expression_model_cross_attn.pt"
+
+
+def sources():
+    p = need(PARITY)
+    return {
+        "indextts2.gpt": p / "gpt" / "gpt.pth", "indextts2.s2mel": p / "s2mel" / "s2mel.pth",
+        "indextts2.bpe": p / "frontend" / "bpe.model", "indextts2.w2v_stats": p / "semantic" / "wav2vec2bert_stats.pt",
+        "indextts2.config": p / "end_to_end" / "config.yaml",
+        "indextts2.feat1": p / "end_to_end" / "feat1.pt", "indextts2.feat2": p / "end_to_end" / "feat2.pt",
+        "w2vbert.model": p / "semantic" / "w2v-bert-2.0" / "model.safetensors",
+        "w2vbert.preprocessor": p / "semantic" / "w2v-bert-2.0" / "preprocessor_config.json",
+        "maskgct.semantic_codec": p / "semantic" / "semantic_codec" / "model.safetensors",
+        "campplus.model": p / "campplus" / "campplus_cn_common.bin",
+        "bigvgan.generator": p / "bigvgan" / "bigvgan_generator.pt", "bigvgan.config": p / "bigvgan" / "config.json",
+        "unitaf.projector": p / "unitaf_a2f" / "audio_feature_projector.pt",
+        "unitaf.a2f": p / "unitaf_a2f" / "a2f_model.pt",
+    }
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_model_dir() -> str:
+    from unitaf_blender.engines.unitaf.store import build_model_dir
+    src = sources()
+    root = tempfile.mkdtemp(prefix="unitaf-tiny-models-")
+    atexit.register(shutil.rmtree, root, True)
+    build_model_dir(root, src, copy=True)
+    # the tiny w2v-BERT is not the official width: its config.json goes beside the weights
+    shutil.copyfile(src["w2vbert.model"].parent / "config.json", f"{root}/facebook/w2v-bert-2.0/config.json")
+    return root

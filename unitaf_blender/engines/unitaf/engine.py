@@ -1,0 +1,177 @@
+"""The UniTAF engine: text + emotion + voice prompt -> neural speech and a 25 fps face.
+
+request.options (all optional):
+  model_dir / cache_dir   where the weights are (model folder `<dir>/<repo_id>/<file>`, or the HF cache)
+  device                  auto | cuda | mps | cpu;  precision: auto | fp32 | fp16 | bf16
+  emo_alpha               0..1 strength of the emotion (vector, preset or clip); default 1.0
+  emotion_clip            a .wav whose emotion to copy (blended with emo_alpha)
+  expression_layer        True | False | "auto" (auto: on unless a trained expression model is present)
+  expression_checkpoint   a trained UniTAF expression model (.pt); expression_mode cross_attn | film
+  sampling                fast (1 sequence, default) | reference (3-beam sampling) | greedy
+  max_mel_tokens, diffusion_steps, interval_silence_ms, max_text_tokens, face_timing (fixed | reference)
+"""
+from __future__ import annotations
+
+import os
+
+from .. import EngineError, EngineUnavailable, GenerateRequest, check_cancel
+from ...core.emotion import emotion_label, parse_emotion
+from ...core.performance import Performance
+
+ENGINE_VERSION = "1"
+VOICES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "voices")
+DEFAULT_VOICE = "lj_speech"
+_VOICE_FILES = {DEFAULT_VOICE: ("lj_speech_default.wav", "LJ Speech reader, female, US English (public domain)")}
+_AUDIO_EXT = (".wav",)
+
+
+def _torch_missing_message(exc) -> str:
+    return (f"The UniTAF engine needs PyTorch, which is not installed ({exc}). Use 'Install neural runtime' "
+            "in the add-on preferences (or the CLI command `install-runtime`).")
+
+
+def resolve_voice(voice) -> str:
+    """Voice id or path -> a prompt .wav path (None/'default' = the bundled public-domain voice)."""
+    if voice in (None, "", "default"):
+        voice = DEFAULT_VOICE
+    if voice in _VOICE_FILES:
+        return os.path.join(VOICES_DIR, _VOICE_FILES[voice][0])
+    path = os.path.expanduser(os.fspath(voice))
+    if os.path.splitext(path)[1].lower() not in _AUDIO_EXT:
+        raise EngineError(f"Unknown UniTAF voice '{voice}': give a .wav voice clip (3-15 s of clear speech) or "
+                          f"one of: {', '.join(_VOICE_FILES)}.")
+    if not os.path.isfile(path):
+        raise EngineError(f"Voice clip not found: {path}")
+    return path
+
+
+def _flag(value, name) -> str:
+    if value in (None, "auto"):
+        return "auto"
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in ("1", "true", "on", "yes"):
+            return "on"
+        if v in ("0", "false", "off", "no"):
+            return "off"
+        raise EngineError(f"option {name} must be on, off or auto, got {value!r}")
+    return "on" if value else "off"
+
+
+def _sampling(options):
+    from .gpt import SamplingConfig
+    name = str(options.get("sampling", "fast")).lower()
+    presets = {"fast": dict(num_beams=1), "reference": {}, "greedy": dict(do_sample=False, num_beams=1)}
+    if name not in presets:
+        raise EngineError(f"sampling must be one of {', '.join(presets)}, got {name!r}")
+    cfg = SamplingConfig(**presets[name])
+    if options.get("max_mel_tokens") is not None:
+        cfg.max_new_tokens = int(options["max_mel_tokens"])
+        if cfg.max_new_tokens < 1:
+            raise EngineError("max_mel_tokens must be at least 1")
+    return cfg
+
+
+class UniTAFEngine:
+    id = "unitaf"
+    label = "UniTAF (neural)"
+
+    def available(self, options=None):
+        """(True, description) or (False, what is missing and how to get it)."""
+        try:
+            import torch
+        except ImportError as exc:
+            return False, _torch_missing_message(exc)
+        from .runtime import describe, pick_device, pick_dtype
+        from .store import ModelStore
+        options = options or {}
+        store = ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
+        missing = store.missing()
+        if missing:
+            return False, store.missing_message(missing)
+        try:
+            device = pick_device(options.get("device"))
+            dtype = pick_dtype(device, options.get("precision"))
+            return True, f"torch {torch.__version__} on {describe(device, dtype)}"
+        except EngineError as exc:
+            return False, str(exc)
+
+    def voices(self):
+        """[(id, label)]; any .wav path is accepted as a voice too."""
+        return [(vid, label) for vid, (_, label) in _VOICE_FILES.items()]
+
+    def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
+        try:
+            import torch  # noqa: F401
+        except ImportError as exc:
+            raise EngineUnavailable(_torch_missing_message(exc)) from exc
+        from . import pipeline, runtime
+        from .store import ModelStore
+
+        opts = dict(request.options or {})
+        voice_path = resolve_voice(request.voice)
+        try:
+            default_emotion = parse_emotion(request.emotion)
+        except ValueError as exc:
+            raise EngineError(f"Bad emotion: {exc}") from exc
+        try:
+            synth = pipeline.SynthesisOptions(
+                diffusion_steps=int(opts.get("diffusion_steps", 25)), cfg_rate=float(opts.get("cfg_rate", 0.7)),
+                interval_silence_ms=int(opts.get("interval_silence_ms", 200)),
+                max_text_tokens=int(opts.get("max_text_tokens", 120)), sampling=_sampling(opts),
+                emo_alpha=float(opts.get("emo_alpha", 1.0)), face_timing=str(opts.get("face_timing", "fixed")),
+                seed=int(request.seed))
+            synth.check()
+        except (TypeError, ValueError) as exc:
+            raise EngineError(f"Bad UniTAF option: {exc}") from exc
+        emotion_clip = opts.get("emotion_clip") or None
+        if emotion_clip and not os.path.isfile(emotion_clip):
+            raise EngineError(f"Emotion clip not found: {emotion_clip}")
+        layer = _flag(opts.get("expression_layer", "auto"), "expression_layer")
+        expr_ckpt = opts.get("expression_checkpoint") or None
+        expr_mode = str(opts.get("expression_mode", "cross_attn"))
+
+        store = ModelStore(cache_dir=opts.get("cache_dir"), model_dir=opts.get("model_dir"))
+        store.require()   # ModelsMissing: lists every missing file and the download size
+        device = runtime.pick_device(opts.get("device"))
+        dtype = runtime.pick_dtype(device, opts.get("precision"))
+        key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
+
+        def report(fraction, stage):
+            if progress is not None:
+                progress(fraction, stage)
+
+        with runtime.oom_guard(device):
+            report(0.0, "loading models" if key not in runtime.cached_keys() else "voice analysis")
+            models = runtime.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+            check_cancel(cancel)
+            report(0.05, "voice analysis")
+            voice = pipeline.analyse_voice(models, voice_path)
+            try:
+                segments = models.text.script_segments(request.text, default_emotion, synth.max_text_tokens)
+            except ValueError as exc:
+                raise EngineError(str(exc)) from exc
+            result = pipeline.synthesize(models, segments, voice, synth, report, cancel, emotion_clip)
+
+        times, vectors = pipeline.emotion_timeline(result)
+        use_layer = layer == "on" or (layer == "auto" and models.face.expression is None)
+        if use_layer:
+            channels, weights = pipeline.with_expression_layer(result.face, result.audio, times, vectors,
+                                                               int(request.seed))
+        else:
+            channels, weights = pipeline.neural_channels(result.face)
+        report(1.0, "done")
+        return Performance(
+            audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
+            weights=weights, emotion_times=times, emotion_vectors=vectors,
+            meta={"engine": self.id, "text": request.text, "emotion": emotion_label(default_emotion),
+                  "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
+                  "engine_version": ENGINE_VERSION, "device": runtime.describe(device, dtype),
+                  "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
+                  "emo_alpha": synth.emo_alpha, "emotion_clip": emotion_clip, "face_timing": synth.face_timing,
+                  "expression": ("layer" if use_layer else "none") + (
+                      "+model" if models.face.expression is not None else ""),
+                  "spans": [{"text": o.text, "emotion": emotion_label(o.emotion),
+                             "start": round(o.start / result.sample_rate, 6),
+                             "end": round((o.start + len(o.audio)) / result.sample_rate, 6)}
+                            for o in result.segments]})

@@ -1,0 +1,218 @@
+"""'Install neural runtime': PyTorch (pinned) + PyYAML + huggingface_hub into a folder of our own.
+
+Torch is far too big for the extension zip (the CPU wheel alone is ~190 MB, CUDA builds are GBs),
+so it is pip-installed on request into a folder the caller gives (in Blender: the extension's
+user folder), never into Blender's own Python. The install goes to a staging folder that is
+renamed into place only when pip succeeded, so a cancelled or failed install leaves nothing
+half-written. `activate(folder)` puts an installed runtime on sys.path.
+
+No torch and no bpy here: this module must work before torch exists.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+from typing import Callable, Optional
+
+from .. import Cancelled, EngineError
+
+TORCH_VERSION = "2.13.0"
+EXTRA_PACKAGES = ("PyYAML>=6.0", "huggingface_hub>=0.30")
+TORCH_INDEX = "https://download.pytorch.org/whl"
+PYPI_INDEX = "https://pypi.org/simple"
+CUDA_FLAVOURS = ("cu126", "cu128", "cu130")
+DEFAULT_CUDA = "cu128"
+FLAVOURS = ("cpu", "cuda") + CUDA_FLAVOURS
+MARKER = "unitaf_runtime.json"
+
+_OFFLINE_SIGNS = ("Failed to establish a new connection", "Temporary failure in name resolution",
+                  "Name or service not known", "nodename nor servname", "Network is unreachable",
+                  "Could not fetch URL", "NewConnectionError", "Max retries exceeded", "getaddrinfo failed",
+                  "ConnectTimeoutError", "No route to host", "Connection refused")
+
+
+def _flavour(flavour: str) -> str:
+    f = (flavour or "cpu").strip().lower()
+    if f == "cuda":
+        f = DEFAULT_CUDA
+    if f not in ("cpu",) + CUDA_FLAVOURS:
+        raise EngineError(f"Unknown runtime flavour '{flavour}'; choose one of {', '.join(FLAVOURS)}.")
+    if f != "cpu" and sys.platform == "darwin":
+        raise EngineError("There is no CUDA PyTorch for macOS; choose the 'cpu' flavour (it uses Apple Metal/MPS).")
+    return f
+
+
+def build_command(target_dir, flavour: str = "cpu", python: Optional[str] = None) -> list:
+    """The pip command line that installs the runtime into `target_dir` (a staging folder)."""
+    f = _flavour(flavour)
+    cmd = [python or sys.executable, "-m", "pip", "install", "--target", os.fspath(target_dir),
+           "--no-input", "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar", "off",
+           "--upgrade"]
+    # macOS wheels (with MPS) live on PyPI; elsewhere the PyTorch index picks the CPU or CUDA build
+    if sys.platform != "darwin":
+        cmd += ["--index-url", f"{TORCH_INDEX}/{f}", "--extra-index-url", PYPI_INDEX]
+    return cmd + [f"torch=={TORCH_VERSION}", *EXTRA_PACKAGES]
+
+
+def installed_info(target_dir) -> Optional[dict]:
+    """The marker written by a finished install ({'torch': ..., 'flavour': ...}), or None."""
+    try:
+        with open(os.path.join(os.fspath(target_dir), MARKER), encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and os.path.isdir(os.path.join(os.fspath(target_dir), "torch")) else None
+
+
+def activate(target_dir) -> bool:
+    """Put an installed runtime on sys.path (first, so it wins over a stray torch). False if none."""
+    target_dir = os.path.abspath(os.fspath(target_dir))
+    if installed_info(target_dir) is None:
+        return False
+    if target_dir not in sys.path:
+        sys.path.insert(0, target_dir)
+    return True
+
+
+def _classify_failure(lines: list, returncode: int) -> EngineError:
+    text = "\n".join(lines)
+    tail = "\n".join(lines[-6:])
+    if any(sign in text for sign in _OFFLINE_SIGNS):
+        return EngineError("Cannot reach the package index: this computer looks offline (or a proxy/firewall "
+                           "blocks pypi.org and download.pytorch.org). Connect to the internet (in Blender also "
+                           "allow online access in Preferences > System > Network) and try again.\n" + tail)
+    if "No matching distribution found" in text:
+        return EngineError(f"pip found no PyTorch {TORCH_VERSION} build for this Python "
+                           f"({sys.version_info.major}.{sys.version_info.minor}) and platform with that flavour; "
+                           "try the 'cpu' flavour or another CUDA flavour.\n" + tail)
+    if "No space left on device" in text:
+        return EngineError("The disk is full: PyTorch needs about 1 GB (CPU) to 5 GB (CUDA) free.\n" + tail)
+    return EngineError(f"Installing the neural runtime failed (pip exit code {returncode}):\n{tail}")
+
+
+def _progress_from(line: str, state: dict) -> Optional[tuple]:
+    """(fraction, message) for pip lines that mean progress; fractions only grow."""
+    s = line.strip()
+    if s.startswith("Collecting "):
+        state["collect"] += 1
+        frac = 0.05 + min(0.25, 0.02 * state["collect"])
+    elif s.startswith("Downloading ") or s.startswith("Using cached "):
+        state["download"] += 1
+        frac = 0.3 + min(0.55, 0.05 * state["download"])
+    elif s.startswith("Installing collected packages"):
+        frac = 0.88
+    elif s.startswith("Successfully installed"):
+        frac = 0.97
+    else:
+        return None
+    state["frac"] = max(state["frac"], frac)
+    return state["frac"], s[:160]
+
+
+def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float, str], None]] = None,
+            cancel=None, python: Optional[str] = None, allow_network: bool = True, timeout: float = 3600.0) -> dict:
+    """Install the pinned runtime into `target_dir` (replacing an older one only on success).
+    progress(fraction, line) gets pip's lines; `cancel` (threading.Event) stops pip and cleans up.
+    Returns the installed info. Raises EngineError (offline, no build, pip failure) or Cancelled."""
+    if not allow_network:
+        raise EngineError("Installing the neural runtime needs the internet, and online access is off "
+                          "(Blender: Preferences > System > Network > Allow Online Access).")
+    f = _flavour(flavour)
+    target_dir = os.path.abspath(os.fspath(target_dir))
+    parent = os.path.dirname(target_dir)
+    os.makedirs(parent, exist_ok=True)
+    staging = f"{target_dir}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    cmd = build_command(staging, f, python)
+
+    def report(frac, msg):
+        if progress is not None:
+            progress(frac, msg)
+
+    report(0.0, f"installing PyTorch {TORCH_VERSION} ({f}) into {target_dir}")
+    env = dict(os.environ, PYTHONNOUSERSITE="1", PIP_NO_INPUT="1")
+    try:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                encoding="utf-8", errors="replace", env=env)
+    except OSError as exc:
+        raise EngineError(f"Cannot run pip with {cmd[0]}: {exc}") from exc
+    lines, q = [], queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            q.put(line.rstrip("\n"))
+        q.put(None)
+    threading.Thread(target=pump, daemon=True).start()
+    state = {"collect": 0, "download": 0, "frac": 0.0}
+    waited = 0.0
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled()
+            try:
+                line = q.get(timeout=0.2)
+            except queue.Empty:
+                waited += 0.2
+                if waited > timeout:
+                    raise EngineError(f"Installing the neural runtime took longer than {timeout:.0f} s; stopped.")
+                continue
+            if line is None:
+                break
+            lines.append(line)
+            step = _progress_from(line, state)
+            if step is not None:
+                report(*step)
+        code = proc.wait()
+        if code != 0:
+            raise _classify_failure(lines, code)
+        if not os.path.isdir(os.path.join(staging, "torch")):
+            raise EngineError("pip finished but no 'torch' package was installed:\n" + "\n".join(lines[-6:]))
+        info = {"torch": TORCH_VERSION, "flavour": f, "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
+        with open(os.path.join(staging, MARKER), "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+        old = f"{target_dir}.old-{os.getpid()}"
+        if os.path.exists(target_dir):
+            os.replace(target_dir, old)
+        os.replace(staging, target_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        report(1.0, f"PyTorch {TORCH_VERSION} ({f}) installed; restart Blender if torch was already imported")
+        return info
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def cli_install_runtime(args) -> int:
+    """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
+    target = getattr(args, "target", None)
+    flavour = getattr(args, "flavour", None) or "cpu"
+    if not target:
+        print("install-runtime: give --target DIR (the folder to install PyTorch into)", file=sys.stderr)
+        return 2
+    try:
+        cmd = build_command(os.path.abspath(target) + ".partial", flavour)
+        if getattr(args, "dry_run", False):
+            print(" ".join(cmd))
+            return 0
+
+        def report(frac, msg):
+            print(f"[{frac * 100:5.1f}%] {msg}", file=sys.stderr, flush=True)
+        install(target, flavour, report)
+    except EngineError as exc:
+        print(f"install-runtime: {exc}", file=sys.stderr)
+        return 1
+    except Cancelled:
+        print("install-runtime: cancelled", file=sys.stderr)
+        return 1
+    print(f"Neural runtime installed in {os.path.abspath(target)}")
+    return 0

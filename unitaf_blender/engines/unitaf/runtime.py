@@ -1,0 +1,141 @@
+"""Where and how the UniTAF models run: device and precision choice, a process-wide model cache
+(models load once per Blender session; a second Generate reloads nothing), memory release on
+request, and out-of-memory errors turned into an actionable message with a CPU fallback.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import threading
+from typing import Callable, Optional
+
+import torch
+
+from .. import EngineError
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = {"auto": None, "fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
+          "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+
+
+class OutOfMemory(EngineError):
+    """The device ran out of memory. `fallback_device` is what the UI should offer to retry on."""
+
+    fallback_device = "cpu"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
+def pick_device(pref: Optional[str] = None) -> torch.device:
+    """'auto' (or None): CUDA, else Apple MPS, else CPU. An explicit device that is not there is an
+    error, not a silent fallback, so the user knows why generation is slow."""
+    pref = (pref or "auto").strip().lower()
+    if pref.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise EngineError(f"Device '{pref}' was chosen but PyTorch sees no CUDA GPU (installed torch "
+                              f"{torch.__version__}; a CPU-only build cannot use the GPU). Choose 'cpu' or 'auto', "
+                              "or reinstall the neural runtime with the CUDA flavour.")
+        return torch.device(pref if ":" in pref else "cuda")
+    if pref == "mps":
+        if not _mps_available():
+            raise EngineError("Device 'mps' was chosen but Apple Metal (MPS) is not available here. "
+                              "Choose 'cpu' or 'auto'.")
+        return torch.device("mps")
+    if pref == "cpu":
+        return torch.device("cpu")
+    if pref != "auto":
+        raise EngineError(f"Unknown device '{pref}'; choose one of {', '.join(DEVICES)}.")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(device: torch.device, pref: Optional[str] = None) -> torch.dtype:
+    """Compute precision. 'auto': fp16 on CUDA (bf16 where supported is chosen explicitly), fp32 on
+    MPS and CPU (half precision on CPU is slower without AMX, and fp32 is the reference-exact path)."""
+    key = (pref or "auto").strip().lower()
+    if key not in DTYPES:
+        raise EngineError(f"Unknown precision '{pref}'; choose one of auto, fp32, fp16, bf16.")
+    dtype = DTYPES[key]
+    if dtype is None:
+        return torch.float16 if device.type == "cuda" else torch.float32
+    if dtype == torch.float16 and device.type == "cpu":
+        raise EngineError("fp16 is not supported on the CPU; use fp32 (or bf16 on CPUs with AMX/AVX512-BF16).")
+    return dtype
+
+
+# ------------------------------------------------------------------------------ model cache
+
+_lock = threading.RLock()
+_cache: dict = {}
+
+
+def get_or_load(key, loader: Callable[[], object]):
+    """The cached object for `key`, loading it once with `loader()`. Other keys stay cached until
+    `release()` (a second model folder or device keeps the first one: the UI offers release)."""
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+        value = loader()
+        _cache[key] = value
+        return value
+
+
+def cached_keys() -> list:
+    with _lock:
+        return list(_cache)
+
+
+def release(key=None) -> int:
+    """Drop cached models (all, or one key) and return freed GPU memory to the driver.
+    Returns how many cache entries were dropped."""
+    with _lock:
+        keys = list(_cache) if key is None else [k for k in _cache if k == key]
+        for k in keys:
+            del _cache[k]
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    mps = getattr(torch, "mps", None)
+    if mps is not None and _mps_available() and hasattr(mps, "empty_cache"):
+        mps.empty_cache()
+    return len(keys)
+
+
+def _is_oom(exc: BaseException) -> bool:
+    oom_types = tuple(t for t in (getattr(torch, "OutOfMemoryError", None),
+                                  getattr(torch.cuda, "OutOfMemoryError", None)) if t is not None)
+    if oom_types and isinstance(exc, oom_types):
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("out of memory" in text.lower() or "MPS backend out of memory" in text)
+
+
+@contextlib.contextmanager
+def oom_guard(device: torch.device):
+    """Turn a device out-of-memory error into OutOfMemory (after releasing the cached models, so a
+    retry on the CPU or with fewer apps open starts clean)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - only OOM is translated; everything else re-raises unchanged
+        if not _is_oom(exc):
+            raise
+        release()
+        where = {"cuda": "GPU", "mps": "Apple GPU"}.get(device.type, "computer")
+        raise OutOfMemory(
+            f"The {where} ran out of memory while generating with UniTAF ({type(exc).__name__}). "
+            "The models were unloaded. Close other programs that use the GPU and try again, split the "
+            "script into shorter lines, or switch the UniTAF device to CPU (slower, but needs only RAM)."
+        ) from exc
+
+
+def describe(device: torch.device, dtype: torch.dtype) -> str:
+    name = device.type
+    if device.type == "cuda":
+        name = f"cuda ({torch.cuda.get_device_name(device)})"
+    return f"{name}, {str(dtype).replace('torch.', '')}"
