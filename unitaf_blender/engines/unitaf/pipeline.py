@@ -253,8 +253,9 @@ def emotion_vector(models: Models, voice: Voice, weights=None, alpha: float = 1.
     if models.emo_matrices is None:
         raise EngineError("Emotion presets/vectors need the IndexTTS-2 files feat1.pt and feat2.pt, which are "
                           "missing. Download the models again, or use neutral emotion / an emotion clip.")
+    # the feat1/feat2 matrices stay on the CPU: match the style there (the mix moves to the GPT's device)
     return resolve_emotion(models.gpt, voice.spk_cond_emb, voice.emo_cond_emb, weights=w, alpha=alpha,
-                           style=voice.style, matrices=models.emo_matrices)
+                           style=voice.style.cpu(), matrices=models.emo_matrices)
 
 
 # ------------------------------------------------------------------------------------ synthesis
