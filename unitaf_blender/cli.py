@@ -89,6 +89,12 @@ def build_parser(prog="unitaf"):
 
     sub.add_parser("engines", help="list the installed engines")
 
+    r = sub.add_parser("install-runtime", help="install PyTorch for the UniTAF engine into a folder")
+    r.add_argument("--target", required=True, metavar="DIR",
+                   help="folder to install into (in Blender: the extension's user folder)")
+    r.add_argument("--flavour", default="cpu", choices=("cpu", "cuda", "cu126", "cu128", "cu130"))
+    r.add_argument("--dry-run", action="store_true", help="print the pip command only")
+
     m = sub.add_parser("models", help="UniTAF model weights: status and download")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_ArgParser)
     for name, helptext in (("status", "what is present, sizes, licences"), ("download", "download missing weights")):
@@ -304,9 +310,15 @@ def cmd_models(args):
     raise BadInput("models: choose an action: status or download")
 
 
+def cmd_install_runtime(args):
+    from .engines.unitaf.neural_runtime import cli_install_runtime
+    return cli_install_runtime(args)
+
+
 COMMANDS = {
     "generate": cmd_generate, "import-performance": cmd_import, "batch": cmd_batch,
     "demo": cmd_demo, "engines": cmd_engines, "models": cmd_models,
+    "install-runtime": cmd_install_runtime,
 }
 
 

@@ -188,3 +188,19 @@ def test_npz_round_trip_import(llf_copy, tmp_path):
         assert len(strips) == 1 and strips[0].frame_start == 10
         assert strips[0].sound.filepath.startswith("//")
         assert os.path.isfile(bpy.path.abspath(strips[0].sound.filepath))
+
+
+def test_install_runtime_dry_run_prints_the_pinned_command(capsys, tmp_path):
+    from unitaf_blender.cli import run
+    assert run(["install-runtime", "--target", str(tmp_path / "rt"), "--flavour", "cpu", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "torch==2.13.0" in out and "--target" in out
+    assert not (tmp_path / "rt").exists()
+    assert run(["install-runtime", "--flavour", "cpu"]) == 2      # --target is required
+
+
+def test_engines_lists_both_engines(capsys):
+    from unitaf_blender.cli import run
+    assert run(["engines"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("embedded") and "\nunitaf" in out

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from .. import Cancelled, EngineError
 
 TORCH_VERSION = "2.13.0"
-EXTRA_PACKAGES = ("PyYAML>=6.0", "huggingface_hub>=0.30")
+EXTRA_PACKAGES = ("PyYAML==6.0.4", "huggingface_hub==2.4.0")  # the versions the tests run with
 TORCH_INDEX = "https://download.pytorch.org/whl"
 PYPI_INDEX = "https://pypi.org/simple"
 CUDA_FLAVOURS = ("cu126", "cu128", "cu130")
