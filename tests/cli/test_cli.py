@@ -204,3 +204,19 @@ def test_engines_lists_both_engines(capsys):
     assert run(["engines"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("embedded") and "\nunitaf" in out
+
+
+def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
+    """`blender -b scene.blend -c unitaf …` calls the registered callable with the arguments after
+    the command id; the scene is already open there, so no --blend is given."""
+    need(LLF_CSV)
+    import bpy
+    from unitaf_blender.blender import _cli_execute
+    bpy.ops.wm.open_mainfile(filepath=str(llf_copy))
+    out = tmp_path / "farm.blend"
+    assert _cli_execute(["import-performance", "--object", "FBHead", "--csv", str(LLF_CSV),
+                         "--frame", "5", "--save", str(out)]) == 0
+    assert out.is_file()
+    assert _cli_execute(["import-performance", "--object", "Nobody", "--csv", str(LLF_CSV),
+                         "--save", str(tmp_path / "no.blend")]) == 2
+    assert "blender -c unitaf" in (_cli_execute(["--help"]) == 0 and capsys.readouterr().out)

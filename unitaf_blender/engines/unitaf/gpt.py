@@ -232,7 +232,8 @@ class SamplingConfig:
 class GenerationResult:
     codes: torch.Tensor            # (1, N) int64 including the stop token when one was produced
     stopped: bool                  # True if the stop token ended generation
-    scores: list | None = None     # per-step processed logits (1, V) when requested
+    scores: list | None = None     # per-step processed logits (1, V) when requested (as the
+                                   # reference's, i.e. before start_mel is masked for selection)
 
 
 def _apply_repetition_penalty(logits, seen, penalty):
@@ -428,6 +429,14 @@ class UnifiedVoice(nn.Module):
         seen[:, d.start_mel_token] = True
         return x, cache, seen
 
+    def _unspeakable(self) -> torch.Tensor:
+        """(V,) True for ids the GPT must never emit: start_mel and anything else at or above the
+        codebook (ids below min(start, stop) are semantic codes), except the stop token. The
+        reference can sample start_mel, which the semantic codec cannot embed."""
+        d = self.dims
+        ids = torch.arange(d.number_mel_codes, device=self.device)
+        return (ids >= min(d.start_mel_token, d.stop_mel_token)) & (ids != d.stop_mel_token)
+
     def _step(self, x, cache, pos):
         """One cached forward; returns fp32 logits of the last position (B, V)."""
         h = self.gpt(x, cache, pos)
@@ -441,6 +450,7 @@ class UnifiedVoice(nn.Module):
 
         `sampling.num_beams > 1` runs HF-style beam search (beam *sampling* when do_sample, the
         reference default). Stops at the stop token (kept in the result) or after `max_new_tokens`.
+        Only semantic codes and the stop token are ever chosen (start_mel is masked out).
         `cancel` is an optional callable run between steps (it may raise to stop)."""
         cfg = sampling or SamplingConfig()
         if cfg.max_new_tokens < 1:
@@ -473,6 +483,7 @@ class UnifiedVoice(nn.Module):
         stop = self.dims.stop_mel_token
         max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
         x, cache, seen = self._start(conds, text_ids, 1, max_new)
+        unspeakable = self._unspeakable()
         pos = 0
         for step in range(max_new):
             logits = self._step(x, cache, pos)
@@ -480,11 +491,15 @@ class UnifiedVoice(nn.Module):
             logits = _apply_repetition_penalty(logits, seen, cfg.repetition_penalty)
             if step < cfg.min_new_tokens:
                 logits[:, stop] = float("-inf")
+            # selection never sees unspeakable ids; the yielded logits stay the reference's
+            # processed scores. Masking before the warpers changes nothing unless such an id
+            # would have been a candidate (it would otherwise leave top-p nothing to keep).
+            allowed = logits.masked_fill(unspeakable, float("-inf"))
             if cfg.do_sample:
-                probs = _warp(logits, cfg, min_keep=1).softmax(-1)
+                probs = _warp(allowed, cfg, min_keep=1).softmax(-1)
                 nxt = torch.multinomial(probs, 1, generator=generator)
             else:
-                nxt = logits.argmax(-1, keepdim=True)
+                nxt = allowed.argmax(-1, keepdim=True)
             seen.scatter_(1, nxt, True)
             yield nxt, logits
             if int(nxt) == stop:
@@ -500,6 +515,7 @@ class UnifiedVoice(nn.Module):
         nb, stop = cfg.num_beams, self.dims.stop_mel_token
         vocab = self.dims.number_mel_codes
         x, cache, seen = self._start(conds, text_ids, nb, max_new)
+        unspeakable = self._unspeakable()
         beam_scores = torch.full((nb,), -1e9, device=self.device)
         beam_scores[0] = 0.0  # identical beams at the start: only the first one may expand
         seqs = torch.zeros(nb, 0, dtype=torch.long, device=self.device)
@@ -519,6 +535,8 @@ class UnifiedVoice(nn.Module):
             scores = _apply_repetition_penalty(logits.log_softmax(-1), seen, cfg.repetition_penalty)
             if step < cfg.min_new_tokens:
                 scores[:, stop] = float("-inf")
+            # after log_softmax, so the surviving candidates keep the reference's scores
+            scores = scores.masked_fill(unspeakable, float("-inf"))
             if cfg.do_sample:
                 scores = _warp(scores, cfg, min_keep=2)
             flat = (scores + beam_scores[:, None]).view(-1)
