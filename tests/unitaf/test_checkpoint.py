@@ -107,6 +107,56 @@ def test_read_checkpoint_errors(tmp_path):
         read_checkpoint(tmp_path / "notensors.pt")
 
 
+def test_safetensors_key_filter(tmp_path):
+    src = _sample()
+    write_safetensors(tmp_path / "m.safetensors", src)
+    path = tmp_path / "m.safetensors"
+    got = read_safetensors(path, keys=lambda k: k.startswith("a."))     # a predicate
+    assert sorted(got) == ["a.bf16", "a.half", "a.weight"]
+    for k, v in got.items():
+        assert v.dtype == src[k].dtype and torch.equal(v, src[k]), k
+    got = read_safetensors(path, keys={"ids", "ids32", "mask", "not.in.file"})   # a set of names
+    assert sorted(got) == ["ids", "ids32", "mask"] and torch.equal(got["ids"], src["ids"])
+    assert read_safetensors(path, keys=()) == {}
+    assert torch.equal(read_checkpoint(path, keys=["scalar"])["scalar"], src["scalar"])
+    with pytest.raises(CheckpointError, match="no tensors matching the key filter"):
+        read_checkpoint(path, keys=lambda k: False)
+    with pytest.raises(TypeError, match="single string"):
+        read_safetensors(path, keys="ids")
+    # the whole header is still checked: a bad entry of a skipped tensor is an error
+    data = bytearray(path.read_bytes())
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + n])
+    header["a.weight"]["data_offsets"][1] += 1000
+    hb = json.dumps(header).encode()
+    (tmp_path / "bad.safetensors").write_bytes(struct.pack("<Q", len(hb)) + hb + bytes(data[8 + n:]))
+    with pytest.raises(CheckpointError, match=r"'a\.weight'.*(truncated|corrupt)"):
+        read_safetensors(tmp_path / "bad.safetensors", keys={"ids"})
+
+
+def test_torch_checkpoint_key_filter(tmp_path):
+    torch.save({"net": {"cfm": {"x": torch.ones(2)}, "skip": {"y": torch.zeros(3)}}}, tmp_path / "n.pth")
+    assert set(read_checkpoint(tmp_path / "n.pth", container="net", keys=lambda k: k.startswith("cfm."))) == {"cfm.x"}
+    assert set(read_checkpoint(tmp_path / "n.pth", keys={"net.skip.y"})) == {"net.skip.y"}
+
+
+def test_w2v_bert_loader_reads_only_the_layers_it_builds(monkeypatch):
+    """IndexTTS2 uses 17 of w2v-BERT's 24 layers: the other 7 (~680 MB) must never be read."""
+    from unitaf_blender.engines.unitaf import semantic
+    src = need(PARITY / "semantic" / "w2v-bert-2.0")
+    read = []
+
+    def spy(path, *args, **kwargs):
+        out = read_checkpoint(path, *args, **kwargs)
+        read.extend(out)
+        return out
+    monkeypatch.setattr(semantic, "read_checkpoint", spy)
+    model = semantic.load_w2v_bert(src)
+    layers = {int(k.split(".")[2]) for k in read if k.startswith("encoder.layers.")}
+    assert layers == set(range(semantic.SEMANTIC_LAYER)) and len(model.encoder.layers) == semantic.SEMANTIC_LAYER
+    assert len(read) == len(model.state_dict())   # exactly the tensors the model holds, nothing else
+
+
 class Payload:  # a class torch's weights_only unpickler must refuse
     def __reduce__(self):
         return (print, ("this must never run",))

@@ -223,3 +223,36 @@ def test_reduced_precision_runs_and_stays_close(gpt_fx, dtype):
     lat32 = m32.latents(_conds(m32, E), t(I["text_tokens"]), t(I["mel_codes"]))
     assert lat16.shape == lat32.shape
     assert float((lat16 - lat32).abs().mean()) < 0.03  # bf16 keeps ~3 significant digits (0.008 seen)
+
+
+def test_start_mel_is_never_emitted(gpt_fx):
+    """The reference can pick start_mel (not a semantic code: the codec cannot embed it). Bias the
+    head so start_mel is the argmax of every step, then check no decoding mode ever emits it."""
+    _, I, E = gpt_fx
+    d = PARITY / "gpt"
+    m = load_gpt(d / "gpt.pth", d / "config.yaml")
+    start, stop = m.dims.start_mel_token, m.dims.stop_mel_token
+    with torch.no_grad():
+        m.mel_head.bias[start] += 1000.0   # stays on top even after the repetition penalty of 10
+    conds, text = _conds(m, E), t(I["text_tokens"])
+    raw = m.generate(conds, text, SamplingConfig(**GREEDY, repetition_penalty=10.0, max_new_tokens=12),
+                     return_scores=True)
+    # the reported (reference) scores still rank start_mel first: without the mask it would be chosen
+    assert all(int(s.argmax()) == start for s in raw.scores)
+    runs = [raw.codes]
+    for cfg in (SamplingConfig(**GREEDY, repetition_penalty=1.0, max_new_tokens=12),
+                SamplingConfig(num_beams=1, max_new_tokens=12),
+                SamplingConfig(num_beams=1, top_k=0, top_p=1.0, temperature=1.0, max_new_tokens=12),
+                SamplingConfig(do_sample=False, num_beams=3, max_new_tokens=12),
+                SamplingConfig(max_new_tokens=12)):          # reference default: beam sampling
+        runs.append(m.generate(conds, text, cfg, generator=torch.Generator().manual_seed(0)).codes)
+    runs.append(torch.cat([c for c, _ in m.iter_codes(conds, text, SamplingConfig(num_beams=1, max_new_tokens=12),
+                                                      torch.Generator().manual_seed(1))], dim=1))
+    for codes in runs:
+        assert codes.numel() >= 1
+        body = codes[0, :-1] if int(codes[0, -1]) == stop else codes[0]
+        assert int(body.max()) < start, codes.tolist()   # only semantic codes (+ a final stop)
+    # the stop token itself is not masked
+    with torch.no_grad():
+        m.mel_head.bias[stop] += 2000.0
+    assert m.generate(conds, text, SamplingConfig(**GREEDY, max_new_tokens=12)).codes.tolist() == [[stop]]

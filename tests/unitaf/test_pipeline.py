@@ -187,3 +187,23 @@ def test_bad_inputs(models):
         pl.analyse_voice(models, "/nonexistent/voice.wav")
     with pytest.raises(pl.EngineError, match="Nothing to say"):
         pl.synthesize(models, [], voice, pl.SynthesisOptions())
+
+
+def test_w2v_config_from_catalogue_else_beside_else_official(tmp_path):
+    """w2v-BERT dims: the catalogue's config.json when given, else one beside the weights, else the
+    official dims (which the tiny weights do not fit: proves that fallback is what ran)."""
+    import json
+    import shutil
+    from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+    from shared_paths import PARITY, need
+    src = need(PARITY / "semantic" / "w2v-bert-2.0")
+    hidden = json.loads((src / "config.json").read_text())["hidden_size"]
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    shutil.copyfile(src / "model.safetensors", alone / "model.safetensors")
+    with pytest.raises(CheckpointError, match="shape"):
+        pl._load_w2v(str(alone / "model.safetensors"))                      # no config: official dims
+    w2v = pl._load_w2v(str(alone / "model.safetensors"), str(src / "config.json"))
+    assert w2v.dims.hidden == hidden != 1024 and len(w2v.encoder.layers) == pl.SEMANTIC_LAYER
+    shutil.copyfile(src / "config.json", alone / "config.json")
+    assert pl._load_w2v(str(alone / "model.safetensors")).dims.hidden == hidden   # beside the weights

@@ -296,6 +296,43 @@ def test_prepared_cache_dir(tmp_path):
     assert [p for _, p in store.verify("speech") if p]
 
 
+def test_optional_file_is_fetched_but_never_required(hub, tmp_path):
+    """An optional catalogue file (like w2v-BERT's config.json) is downloaded with its feature,
+    but its absence blocks nothing: not require(), not status, not an offline/model-folder call."""
+    small = st.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",), optional=True)
+    files = (_specs()[0], small)
+    store = st.ModelStore(cache_dir=tmp_path, files=files)
+    assert [s.spec.id for s in store.missing("speech")] == ["t.big"]
+    store.download("speech")
+    assert store.optional_path("t.small") == store.path("t.small")
+    os.remove(store.path("t.small"))
+    assert store.optional_path("t.small") is None
+    assert store.missing("speech") == []
+    store.require("speech")
+    hub.log.clear()
+    assert store.download("speech", offline=True)[1] is None    # nothing required missing: no error
+    assert store.download("speech", allow_network=False)[1] is None
+    assert hub.log == []
+    text = st.format_status(store, "speech")
+    assert "optional" in text and "MISSING" not in text and "All files for the default features" in text
+    assert "Optional, not present (1): acme/speech/sub/dir/small.json" in text
+    store.download("speech")                                     # online: the optional file comes back
+    assert store.optional_path("t.small") and {r[1] for r in hub.log} == {"sub/dir/small.json"}
+    # a model folder without the optional file is complete; with a truncated required file it is not
+    st.build_model_dir(tmp_path / "md", {"t.big": store.path("t.big")}, files=files)
+    md = st.ModelStore(model_dir=tmp_path / "md", files=files)
+    assert md.missing("speech") == [] and md.download("speech")[1] is None
+    assert md.optional_path("t.small") is None
+
+
+def test_catalogue_has_w2v_bert_config():
+    spec = {f.id: f for f in st.MODEL_FILES}
+    cfg, weights = spec["w2vbert.config"], spec["w2vbert.model"]
+    assert (cfg.repo_id, cfg.filename, cfg.revision) == (weights.repo_id, "config.json", weights.revision)
+    assert cfg.optional and cfg.revision_verified and set(cfg.features) == set(weights.features)
+    assert not any(f.optional for f in st.MODEL_FILES if f.id != "w2vbert.config")
+
+
 def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     monkeypatch.delenv("HUGGINGFACE_HUB_CACHE", raising=False)

@@ -21,6 +21,8 @@ def sources():
         "indextts2.config": p / "end_to_end" / "config.yaml",
         "indextts2.feat1": p / "end_to_end" / "feat1.pt", "indextts2.feat2": p / "end_to_end" / "feat2.pt",
         "w2vbert.model": p / "semantic" / "w2v-bert-2.0" / "model.safetensors",
+        # the tiny w2v-BERT is not the official width: the catalogue's (optional) config.json says so
+        "w2vbert.config": p / "semantic" / "w2v-bert-2.0" / "config.json",
         "w2vbert.preprocessor": p / "semantic" / "w2v-bert-2.0" / "preprocessor_config.json",
         "maskgct.semantic_codec": p / "semantic" / "semantic_codec" / "model.safetensors",
         "campplus.model": p / "campplus" / "campplus_cn_common.bin",
@@ -37,6 +39,4 @@ def tiny_model_dir() -> str:
     root = tempfile.mkdtemp(prefix="unitaf-tiny-models-")
     atexit.register(shutil.rmtree, root, True)
     build_model_dir(root, src, copy=True)
-    # the tiny w2v-BERT is not the official width: its config.json goes beside the weights
-    shutil.copyfile(src["w2vbert.model"].parent / "config.json", f"{root}/facebook/w2v-bert-2.0/config.json")
     return root

@@ -5,7 +5,7 @@ AddonPreferences must be keyed by it, not by this sub-package.
 """
 import bpy
 
-from . import jobs, operators, props, ui
+from . import jobs, neural, operators, props, ui
 
 _cli_handle = None
 _registered = []
@@ -21,7 +21,8 @@ def register(addon_id):
     operators.ADDON_ID = addon_id
     props.UNITAF_AP_preferences.bl_idname = addon_id
     props.register_properties()
-    for cls in (props.UNITAF_AP_preferences,) + operators.CLASSES + ui.CLASSES:
+    neural.setup_runtime(addon_id)   # an installed PyTorch becomes importable (no torch import here)
+    for cls in (props.UNITAF_AP_preferences,) + operators.CLASSES + neural.CLASSES + ui.CLASSES:
         bpy.utils.register_class(cls)
         _registered.append(cls)
     if hasattr(bpy.utils, "register_cli_command"):
@@ -42,3 +43,4 @@ def unregister():
         bpy.utils.unregister_class(_registered.pop())
     props.unregister_properties()
     operators.ADDON_ID = None
+    neural.RUNTIME_DIR = None

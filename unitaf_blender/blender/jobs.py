@@ -1,10 +1,13 @@
-"""Run an engine off the main thread; hand its result to Blender on the main thread.
+"""Run long work (generation, model download, runtime install) off the main thread; hand its
+result to Blender on the main thread.
 
 Blender's Python API is not thread safe, so the worker thread only calls
-`engine.generate(request, progress, cancel)` (plain data in, a Performance out) and posts
-messages on a queue. `poll()`, called from the main thread (a modal operator's timer),
-drains the queue and, when the performance is ready, calls `apply(perf)`, the only step
-that touches bpy. A cancelled or failed job therefore never changes the scene.
+`work(progress, cancel)` (for generation: `engine.generate(request, progress, cancel)`, plain
+data in, a Performance out) and posts messages on a queue. `poll()`, called from the main
+thread (a modal operator's timer), drains the queue and, when the result is ready, calls
+`apply(result)`, the only step that touches bpy. A cancelled or failed job therefore never
+changes the scene. `run_sync()` does the same on the calling thread (background mode, where
+timers and modal operators never run).
 """
 import queue
 import threading
@@ -26,15 +29,22 @@ def set_current(job):
     _current = job
 
 
-class GenerateJob:
-    def __init__(self, engine, request, apply):
-        self.engine, self.request, self.apply = engine, request, apply
+class Job:
+    """One piece of long work: `work(progress, cancel) -> value`, then `apply(value)` on the main thread."""
+
+    label = "Job"
+
+    def __init__(self, work, apply=None, label=None):
+        self.work, self.apply = work, apply or (lambda value: value)
+        if label:
+            self.label = label
         self.cancel_event = threading.Event()
         self.state = PENDING
         self.progress = 0.0
         self.stage = "Waiting"
         self.result = None        # whatever apply() returned (a TakeResult)
         self.error = None         # message for the user when FAILED
+        self.exception = None     # the exception behind `error` (e.g. OutOfMemory offers a CPU retry)
         self._queue = queue.Queue()
         self._thread = None
 
@@ -44,13 +54,13 @@ class GenerateJob:
 
     def _run(self):
         try:
-            perf = self.engine.generate(self.request, self._report, self.cancel_event)
+            value = self.work(self._report, self.cancel_event)
         except Cancelled:
             self._queue.put(("cancelled", None))
         except BaseException as e:   # surfaced to the user on the main thread
             self._queue.put(("failed", e))
         else:
-            self._queue.put(("done", perf))
+            self._queue.put(("done", value))
 
     # main-thread side ------------------------------------------------------------------------
     def start(self):
@@ -58,8 +68,16 @@ class GenerateJob:
             raise RuntimeError("job already started")
         self.state = RUNNING
         self.stage = "Starting"
-        self._thread = threading.Thread(target=self._run, name="UniTAF generate", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"UniTAF {self.label}", daemon=True)
         self._thread.start()
+
+    def run_sync(self):
+        """Do the work on this thread and apply it (background mode, CLI, tests). Returns the state."""
+        if self.state != PENDING:
+            raise RuntimeError("job already started")
+        self.state = RUNNING
+        self._run()
+        return self.poll()
 
     def request_cancel(self):
         self.cancel_event.set()
@@ -82,7 +100,7 @@ class GenerateJob:
             elif kind == "cancelled":
                 self._finish(CANCELLED, "Cancelled")
             elif kind == "failed":
-                self.error = _message(msg[1])
+                self.exception, self.error = msg[1], _message(msg[1])
                 self._finish(FAILED, "Failed")
             elif kind == "done":
                 if self.cancel_event.is_set():   # Esc came after the worker finished
@@ -91,7 +109,7 @@ class GenerateJob:
                 try:
                     self.result = self.apply(msg[1])
                 except Exception as e:       # apply_take already rolled the scene back
-                    self.error = _message(e)
+                    self.exception, self.error = e, _message(e)
                     self._finish(FAILED, "Failed")
                 else:
                     self.progress = 1.0
@@ -107,6 +125,23 @@ class GenerateJob:
         """Block until the worker thread ends (tests, shutdown)."""
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+class GenerateJob(Job):
+    """An engine generation: the worker runs `engine.generate(request, ...)`."""
+
+    label = "Generate"
+
+    def __init__(self, engine, request, apply):
+        super().__init__(lambda progress, cancel: engine.generate(request, progress, cancel), apply)
+        self.engine, self.request = engine, request
+
+    @property
+    def fallback_device(self):
+        """The device a failed run may be retried on (set by out-of-memory errors), else None."""
+        if self.state != FAILED:
+            return None
+        return getattr(self.exception, "fallback_device", None)
 
 
 def _message(e):

@@ -1,4 +1,6 @@
-"""Operators: Generate (threaded in the UI, synchronous in execute), Import, mapping edits."""
+"""Operators: Generate (threaded in the UI, synchronous in background mode), Retry on CPU, Import,
+mapping edits. The neural runtime / model operators are in neural.py."""
+import dataclasses
 import functools
 import os
 
@@ -36,9 +38,51 @@ def take_options(settings) -> TakeOptions:
 
 
 def emotion_spec(settings) -> str:
+    """The panel's emotion as an engine spec: "name:intensity", or 8 comma-separated weights
+    (IndexTTS2 order, core.performance.EMOTIONS) when the UniTAF vector mode is on."""
+    if settings.engine == "unitaf" and settings.emotion_mode == "VECTOR":
+        return ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in settings.emotion_vector)
     if settings.emotion == "neutral":
         return "calm:0.0"
     return f"{settings.emotion}:{settings.emotion_intensity:.3f}"
+
+
+def _abspath(path):
+    return os.path.normpath(bpy.path.abspath(path)) if path else ""
+
+
+def engine_options(context) -> dict:
+    """request.options from the preferences and the scene (keys as engines/unitaf/engine.py reads
+    them; the embedded engine ignores what it does not know)."""
+    settings = context.scene.unitaf
+    options = {}
+    prefs = preferences(context)
+    device = "AUTO"
+    if prefs is not None:
+        device = prefs.device
+        if prefs.cache_dir:
+            options["cache_dir"] = _abspath(prefs.cache_dir)
+        if prefs.model_dir:
+            options["model_dir"] = _abspath(prefs.model_dir)
+    if settings.engine == "unitaf":
+        if settings.device_override != "PREFS":
+            device = settings.device_override
+        options.update(precision=settings.precision.lower(), sampling=settings.sampling.lower(),
+                       emo_alpha=float(settings.emo_alpha), expression_layer=settings.expression_layer.lower())
+        if settings.emotion_clip:
+            options["emotion_clip"] = _abspath(settings.emotion_clip)
+    options["device"] = device.lower()
+    return options
+
+
+def request_voice(settings):
+    """UniTAF: the voice clip (empty = the bundled LJ Speech voice); other engines: the voice id."""
+    if settings.engine == "unitaf":
+        clip = settings.voice_clip.strip()
+        if clip and not any(c in clip for c in "/\\."):   # a voice id such as "lj_speech"
+            return clip
+        return _abspath(clip) or None
+    return settings.voice or None
 
 
 def build_request(context) -> GenerateRequest:
@@ -46,14 +90,8 @@ def build_request(context) -> GenerateRequest:
     text = settings.text_block.as_string() if settings.text_block else settings.text
     if not text.strip():
         raise TakeError("Type the text to speak (or pick a Text datablock).")
-    options = {}
-    prefs = preferences(context)
-    if prefs is not None:
-        options["device"] = prefs.device.lower()
-        if prefs.cache_dir:
-            options["model_dir"] = bpy.path.abspath(prefs.cache_dir)
-    return GenerateRequest(text=text, emotion=emotion_spec(settings), voice=settings.voice or None,
-                           seed=settings.seed, options=options)
+    return GenerateRequest(text=text, emotion=emotion_spec(settings), voice=request_voice(settings),
+                           seed=settings.seed, options=engine_options(context))
 
 
 def engine_for(context):
@@ -83,49 +121,14 @@ def _redraw(context):
                 area.tag_redraw()
 
 
-class UNITAF_OT_generate(bpy.types.Operator):
-    """Generate speech and facial animation for the target mesh"""
-    bl_idname = "unitaf.generate"
-    bl_label = "Generate"
-    bl_options = {'REGISTER', 'UNDO'}
-
+class JobWatcher:
+    """Modal part shared by every threaded operator: a 0.1 s timer polls the job (which applies
+    its result on this, the main thread), updates the progress and redraws; Esc cancels."""
     _job = None
     _timer = None
 
-    def _prepare(self, context):
-        obj = target_object(context)
-        from .takes import validate_target
-        validate_target(obj)
-        request = build_request(context)
-        engine = engine_for(context)
-        opts = take_options(context.scene.unitaf)
-        return obj, request, engine, opts
-
-    def execute(self, context):   # synchronous: background mode, scripts
-        try:
-            obj, request, engine, opts = self._prepare(context)
-            perf = engine.generate(request, lambda f, s: None, None)
-            result = apply_take(context.scene, obj, perf, opts)
-        except (TakeError, EngineError) as e:
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
-        _report_result(self, result)
-        return {'FINISHED'}
-
-    def invoke(self, context, event):
-        job = jobs.current()
-        if job is not None and not job.finished:
-            self.report({'ERROR'}, "A UniTAF generation is already running (Esc cancels it).")
-            return {'CANCELLED'}
-        try:
-            obj, request, engine, opts = self._prepare(context)
-        except (TakeError, EngineError) as e:
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
-        apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
-        self._job = jobs.GenerateJob(engine, request, apply)
-        jobs.set_current(self._job)
-        self._job.start()
+    def watch(self, context, job):
+        self._job = job
         wm = context.window_manager
         wm.progress_begin(0, 100)
         self._timer = wm.event_timer_add(0.1, window=context.window)
@@ -147,14 +150,120 @@ class UNITAF_OT_generate(bpy.types.Operator):
         wm = context.window_manager
         wm.event_timer_remove(self._timer)
         wm.progress_end()
+        return self.finished(job)
+
+    def finished(self, job):
+        """Report the outcome; the return value ends the operator."""
         if job.state == jobs.DONE:
-            _report_result(self, job.result)
+            self.report_done(job)
             return {'FINISHED'}
         if job.state == jobs.FAILED:
             self.report({'ERROR'}, job.error)
         else:
-            self.report({'INFO'}, "UniTAF: generation cancelled; nothing was changed.")
+            self.report({'INFO'}, f"UniTAF: {job.label.lower()} cancelled; nothing was changed.")
         return {'CANCELLED'}
+
+    def report_done(self, job):
+        if isinstance(job.result, str) and job.result:
+            self.report({'INFO'}, job.result)
+
+
+def job_busy(op):
+    job = jobs.current()
+    if job is not None and not job.finished:
+        op.report({'ERROR'}, f"A UniTAF job is already running ({job.label}; Esc or Cancel stops it).")
+        return True
+    return False
+
+
+def run_job(op, context, job, threaded=True):
+    """Start `job` on a worker thread watched by `op`'s modal handler (op is a JobWatcher), or
+    synchronously when not `threaded` or in background mode (no timers or modal handlers run there)."""
+    jobs.set_current(job)
+    if not threaded or bpy.app.background:
+        job.run_sync()
+        return op.finished(job)
+    job.start()
+    return op.watch(context, job)
+
+
+def _oom_hint(job):
+    if job.fallback_device:
+        return f" Use 'Retry on {job.fallback_device.upper()}' in the UniTAF panel."
+    return ""
+
+
+class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
+    """Generate speech and facial animation for the target mesh"""
+    bl_idname = "unitaf.generate"
+    bl_label = "Generate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def _prepare(self, context):
+        obj = target_object(context)
+        from .takes import validate_target
+        validate_target(obj)
+        request = build_request(context)
+        engine = engine_for(context)
+        opts = take_options(context.scene.unitaf)
+        return obj, request, engine, opts
+
+    def _start(self, context, threaded):
+        if job_busy(self):
+            return {'CANCELLED'}
+        try:
+            obj, request, engine, opts = self._prepare(context)
+        except (TakeError, EngineError) as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
+        return run_job(self, context, jobs.GenerateJob(engine, request, apply), threaded)
+
+    def execute(self, context):   # scripts and background mode: synchronous
+        return self._start(context, threaded=False)
+
+    def invoke(self, context, event):
+        return self._start(context, threaded=True)
+
+    def finished(self, job):
+        if job.state == jobs.FAILED:
+            self.report({'ERROR'}, job.error + _oom_hint(job))
+            return {'CANCELLED'}
+        return super().finished(job)
+
+    def report_done(self, job):
+        _report_result(self, job.result)
+
+
+class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
+    """Run the generation that ran out of GPU memory again on the CPU (slower, needs only RAM)"""
+    bl_idname = "unitaf.retry_on_fallback"
+    bl_label = "Retry on CPU"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    @classmethod
+    def poll(cls, context):
+        job = jobs.current()
+        return isinstance(job, jobs.GenerateJob) and job.fallback_device is not None
+
+    def _start(self, context, threaded):
+        failed = jobs.current()
+        if not (isinstance(failed, jobs.GenerateJob) and failed.fallback_device):
+            self.report({'ERROR'}, "There is no failed generation to retry.")
+            return {'CANCELLED'}
+        options = dict(failed.request.options, device=failed.fallback_device)
+        request = dataclasses.replace(failed.request, options=options)
+        self.report({'INFO'}, f"UniTAF: retrying on {failed.fallback_device.upper()}")
+        return run_job(self, context, jobs.GenerateJob(failed.engine, request, failed.apply), threaded)
+
+    def execute(self, context):
+        return self._start(context, threaded=False)
+
+    def invoke(self, context, event):
+        return self._start(context, threaded=True)
+
+    def report_done(self, job):
+        _report_result(self, job.result)
 
 
 class UNITAF_OT_cancel(bpy.types.Operator):
@@ -170,6 +279,28 @@ class UNITAF_OT_cancel(bpy.types.Operator):
     def execute(self, context):
         jobs.current().request_cancel()
         return {'FINISHED'}
+
+
+class UNITAF_OT_watch_job(JobWatcher, bpy.types.Operator):
+    """Follow the running UniTAF job: progress bar, Esc cancels, a report when it ends"""
+    bl_idname = "unitaf.watch_job"
+    bl_label = "Watch UniTAF Job"
+    bl_options = {'INTERNAL'}
+
+    def invoke(self, context, event):
+        job = jobs.current()
+        if job is None or job.finished:
+            return {'CANCELLED'}
+        return self.watch(context, job)
+
+    def execute(self, context):
+        job = jobs.current()
+        return {'CANCELLED'} if job is None or not job.finished else self.finished(job)
+
+    def finished(self, job):
+        from .neural import forget_status   # a download or install changes what the preferences show
+        forget_status()
+        return super().finished(job)
 
 
 class UNITAF_OT_import_performance(bpy.types.Operator):
@@ -206,6 +337,20 @@ class UNITAF_OT_import_performance(bpy.types.Operator):
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         _report_result(self, result)
+        return {'FINISHED'}
+
+
+class UNITAF_OT_emotion_from_preset(bpy.types.Operator):
+    """Set the emotion mix from the chosen emotion and intensity (the others go to 0)"""
+    bl_idname = "unitaf.emotion_from_preset"
+    bl_label = "Set from Preset"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def execute(self, context):
+        from ..core.performance import EMOTIONS
+        settings = context.scene.unitaf
+        settings.emotion_vector = [settings.emotion_intensity if name == settings.emotion else 0.0
+                                   for name in EMOTIONS]
         return {'FINISHED'}
 
 
@@ -255,5 +400,6 @@ class UNITAF_OT_mapping_clear(_MappingOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
-CLASSES = (UNITAF_OT_generate, UNITAF_OT_cancel, UNITAF_OT_import_performance,
+CLASSES = (UNITAF_OT_generate, UNITAF_OT_retry_on_fallback, UNITAF_OT_cancel, UNITAF_OT_watch_job,
+           UNITAF_OT_import_performance, UNITAF_OT_emotion_from_preset,
            UNITAF_OT_mapping_auto, UNITAF_OT_mapping_preset, UNITAF_OT_mapping_clear)

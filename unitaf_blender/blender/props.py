@@ -1,7 +1,7 @@
 """Blender properties: scene settings, the per-object mapping table, add-on preferences."""
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
-                       IntProperty, PointerProperty, StringProperty)
+                       FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
 
 from ..core.performance import EMOTIONS
 from .keying import INTERPOLATIONS
@@ -32,6 +32,21 @@ EMOTION_ITEMS = [("neutral", "Neutral", "No emotion")] + [
     (e, e.capitalize(), f"Speak {e}") for e in EMOTIONS]
 
 
+DEVICE_ITEMS = [("AUTO", "Auto", "CUDA GPU, else Apple GPU (MPS), else CPU"), ("CPU", "CPU", "Slow, needs only RAM"),
+                ("CUDA", "CUDA", "NVIDIA GPU"), ("MPS", "MPS", "Apple GPU")]
+PRECISION_ITEMS = [("AUTO", "Auto", "fp16 on CUDA, fp32 elsewhere"), ("FP32", "FP32", "Full precision (reference-exact)"),
+                   ("FP16", "FP16", "Half precision (GPU only)"), ("BF16", "BF16", "bfloat16 (recent GPUs / CPUs)")]
+SAMPLING_ITEMS = [("FAST", "Fast", "One sampled sequence (default)"),
+                  ("REFERENCE", "Reference", "The reference implementation's 3-beam sampling (slower)"),
+                  ("GREEDY", "Greedy", "Deterministic, no sampling")]
+
+
+# Newer Blender warns about "//" (blend-relative) paths unless the property opts in; the
+# option does not exist in older releases, so it is used only where Property exposes it.
+_REL_PATH = ({'PATH_SUPPORTS_BLEND_RELATIVE'} if "is_path_supports_blend_relative" in
+             bpy.types.Property.bl_rna.properties else set())
+
+
 def _is_mesh(self, obj):
     return obj.type == 'MESH'
 
@@ -58,6 +73,28 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
     emotion_intensity: FloatProperty(name="Intensity", default=0.8, min=0.0, max=1.0)
     engine: EnumProperty(name="Engine", items=engine_items)
     voice: StringProperty(name="Voice", description="Engine voice id or path to a reference .wav")
+    # UniTAF (neural) engine
+    voice_clip: StringProperty(name="Voice Clip", subtype='FILE_PATH', options=_REL_PATH,
+                               description="A .wav of the voice to speak in (3-15 s of clear speech); "
+                                           "empty = the bundled LJ Speech voice")
+    emotion_mode: EnumProperty(name="Emotion Mode", default="PRESET", items=[
+        ("PRESET", "Preset", "One emotion with an intensity"),
+        ("VECTOR", "Mix", "A mix of the 8 emotions, each 0..1")])
+    emotion_vector: FloatVectorProperty(name="Emotion Mix", size=len(EMOTIONS), min=0.0, max=1.0,
+                                        default=(0.0,) * len(EMOTIONS),
+                                        description="Intensity of " + ", ".join(EMOTIONS))
+    emo_alpha: FloatProperty(name="Emotion Strength", default=1.0, min=0.0, max=1.0,
+                             description="How strongly the emotion (mix, preset or clip) colours the voice")
+    emotion_clip: StringProperty(name="Emotion Clip", subtype='FILE_PATH', options=_REL_PATH,
+                                 description="Optional .wav whose emotion to copy (blended with the strength)")
+    expression_layer: EnumProperty(name="Expression Layer", default="AUTO", items=[
+        ("AUTO", "Auto", "On unless a trained expression model is installed"),
+        ("ON", "On", "Add emotion-driven brows/eyes/cheeks to the neural face"),
+        ("OFF", "Off", "The neural face only")])
+    device_override: EnumProperty(name="Device", default="PREFS", items=[
+        ("PREFS", "Preferences", "Use the device chosen in the add-on preferences")] + DEVICE_ITEMS)
+    precision: EnumProperty(name="Precision", default="AUTO", items=PRECISION_ITEMS)
+    sampling: EnumProperty(name="Sampling", default="FAST", items=SAMPLING_ITEMS)
     target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_mesh,
                             description="Mesh with shape keys (default: the active mesh)")
     use_current_frame: BoolProperty(name="Start at Current Frame", default=True)
@@ -81,17 +118,20 @@ class UNITAF_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # replaced at register() by the top-level add-on id
 
     cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
-                              description="Where model weights are kept (empty = the engine's default download cache)")
-    device: EnumProperty(name="Device", default="AUTO", items=[
-        ("AUTO", "Auto", "Best available"), ("CPU", "CPU", ""),
-        ("CUDA", "CUDA", "NVIDIA GPU"), ("MPS", "MPS", "Apple GPU")])
+                              description="Where downloaded model weights are kept "
+                                          "(empty = the Hugging Face cache, ~/.cache/huggingface/hub)")
+    model_dir: StringProperty(name="Model Folder", subtype='DIR_PATH',
+                              description="A folder holding the model files as <repo_id>/<file>; when set, "
+                                          "nothing is ever downloaded")
+    device: EnumProperty(name="Device", default="AUTO", items=DEVICE_ITEMS)
     default_engine: EnumProperty(name="Default Engine", items=engine_items)
 
     def draw(self, context):
+        from . import neural   # the neural runtime / model boxes (cheap: no torch import)
         col = self.layout.column()
-        col.prop(self, "cache_dir")
-        col.prop(self, "device")
         col.prop(self, "default_engine")
+        col.prop(self, "device")
+        neural.draw_preferences(self, context, self.layout)
 
 
 PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_settings)

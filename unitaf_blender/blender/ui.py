@@ -1,8 +1,9 @@
 """The "UniTAF" tab in the 3D Viewport sidebar (N panel)."""
 import bpy
 
+from ..core.performance import EMOTIONS
 from . import jobs, mapping_store
-from .operators import target_object
+from .operators import preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -35,13 +36,30 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
         col.prop(s, "text_block")
         if s.text_block is None:
             col.prop(s, "text", text="")
-        row = col.row(align=True)
-        row.prop(s, "emotion", text="")
-        sub = row.row(align=True)
-        sub.enabled = s.emotion != "neutral"
-        sub.prop(s, "emotion_intensity", slider=True)
         col.prop(s, "engine")
-        col.prop(s, "voice")
+        neural = s.engine == "unitaf"
+        if neural:
+            col.prop(s, "emotion_mode", expand=True)
+        if not neural or s.emotion_mode == "PRESET":
+            row = col.row(align=True)
+            row.prop(s, "emotion", text="")
+            sub = row.row(align=True)
+            sub.enabled = s.emotion != "neutral"
+            sub.prop(s, "emotion_intensity", slider=True)
+        else:
+            grid = col.grid_flow(columns=2, align=True)
+            for i, name in enumerate(EMOTIONS):
+                grid.prop(s, "emotion_vector", index=i, text=name.capitalize(), slider=True)
+            row = col.row(align=True)
+            row.prop(s, "emotion", text="")
+            row.operator("unitaf.emotion_from_preset", text="Set from Preset")
+        if neural:
+            col.prop(s, "emo_alpha", slider=True)
+            col.prop(s, "voice_clip")
+            if not s.voice_clip:
+                col.label(text="Voice: bundled LJ Speech", icon='INFO')
+        else:
+            col.prop(s, "voice")
         col.separator()
         col.prop(s, "target")
         obj = target_object(context)
@@ -58,7 +76,9 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
 
         job = jobs.current()
         if job is not None and not job.finished:
-            layout.progress(text=job.stage, factor=job.progress, type='BAR')
+            label = getattr(job, "label", "Generate")
+            text = job.stage if label == "Generate" else f"{label}: {job.stage}"
+            layout.progress(text=text, factor=job.progress, type='BAR')
             layout.operator("unitaf.cancel", icon='CANCEL')
         else:
             layout.operator("unitaf.generate", icon='PLAY_SOUND')
@@ -67,6 +87,36 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
                 box = layout.box()
                 for line in job.error.splitlines()[:4]:
                     box.label(text=line, icon='ERROR')
+                if getattr(job, "fallback_device", None):
+                    box.operator("unitaf.retry_on_fallback", text=f"Retry on {job.fallback_device.upper()}",
+                                 icon='FILE_REFRESH')
+
+
+class UNITAF_PT_neural(_Sidebar, bpy.types.Panel):
+    """Settings only the UniTAF (neural) engine reads."""
+    bl_idname = "UNITAF_PT_neural"
+    bl_label = "Neural Engine"
+    bl_parent_id = "UNITAF_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene.unitaf.engine == "unitaf"
+
+    def draw(self, context):
+        s = context.scene.unitaf
+        col = self.layout.column()
+        col.prop(s, "emotion_clip")
+        col.prop(s, "expression_layer")
+        col.prop(s, "device_override")
+        if s.device_override == "PREFS":
+            prefs = preferences(context)
+            col.label(text=f"Preferences device: {prefs.device.capitalize() if prefs else 'Auto'}")
+        col.prop(s, "precision")
+        col.prop(s, "sampling")
+        row = col.row(align=True)
+        row.operator("unitaf.check_engine", icon='CHECKMARK')
+        row.operator("unitaf.release_models", icon='TRASH')
 
 
 class UNITAF_UL_mapping(bpy.types.UIList):
@@ -131,4 +181,4 @@ class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
         col.prop(s, "add_sound")
 
 
-CLASSES = (UNITAF_PT_main, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)
+CLASSES = (UNITAF_PT_main, UNITAF_PT_neural, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)

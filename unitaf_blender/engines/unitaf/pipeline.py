@@ -33,7 +33,7 @@ from .fbank import W2vBertFeatureConfig
 from .gpt import SamplingConfig, UnifiedVoice, load_emotion_matrices, load_gpt, resolve_emotion
 from .mel import MelConfig, MelSpectrogram
 from .s2mel import S2Mel, S2MelDims, target_mel_frames
-from .semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertDims, W2vBertEncoder, load_repcodec,
+from .semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertEncoder, load_repcodec,
                        load_semantic_stats, load_w2v_bert, semantic_embedding, SemanticStats)
 from .text import TextFrontend, TextSegment
 from .vocoder import BigVGAN
@@ -104,7 +104,7 @@ def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=
     gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(device=device, dtype=half).eval()
     s2mel = S2Mel.from_checkpoint(store.path("indextts2.s2mel"), S2MelDims.from_config(cfg["s2mel"]),
                                   device=device, dtype=dtype)
-    w2v = _load_w2v(store.path("w2vbert.model")).to(device=device)
+    w2v = _load_w2v(store.path("w2vbert.model"), store.optional_path("w2vbert.config")).to(device=device)
     stats = load_semantic_stats(store.path("indextts2.w2v_stats"), device=device)
     with open(store.path("w2vbert.preprocessor"), encoding="utf-8") as f:
         feat_cfg = W2vBertFeatureConfig.from_preprocessor_config(json.load(f))
@@ -139,24 +139,16 @@ def _read_yaml(path) -> dict:
     return cfg
 
 
-def _load_w2v(weights_path) -> W2vBertEncoder:
-    """w2v-BERT from its folder. The config.json beside the weights (or beside the file a symlink
-    points to) gives the dimensions; without one (the catalogue fetches only model.safetensors) the
-    official w2v-bert-2.0 dimensions are used."""
-    for folder in dict.fromkeys((os.path.dirname(weights_path), os.path.dirname(os.path.realpath(weights_path)))):
-        if all(os.path.isfile(os.path.join(folder, f)) for f in ("config.json", "model.safetensors")):
-            return load_w2v_bert(folder)
-    state = read_checkpoint(weights_path)
-    with torch.device("meta"):
-        model = W2vBertEncoder(W2vBertDims(), SEMANTIC_LAYER)
-    model = model.to_empty(device="cpu")
-
-    def keep(key):
-        if key.startswith("encoder.layers."):
-            return key if int(key.split(".")[2]) < SEMANTIC_LAYER else None
-        return key if key.startswith("feature_projection.") else None
-    load_into(model, state, weights_path, rename=keep)
-    return model.eval()
+def _load_w2v(weights_path, config_path=None) -> W2vBertEncoder:
+    """w2v-BERT with its dimensions from `config_path` (the catalogue's w2vbert.config), else a
+    config.json beside the weights (or beside the file a symlink points to), else the official
+    w2v-bert-2.0 dimensions (model folders and caches made before config.json was catalogued)."""
+    if config_path is None:
+        for folder in dict.fromkeys((os.path.dirname(weights_path), os.path.dirname(os.path.realpath(weights_path)))):
+            if os.path.isfile(os.path.join(folder, "config.json")):
+                config_path = os.path.join(folder, "config.json")
+                break
+    return load_w2v_bert(weights_path, SEMANTIC_LAYER, config=config_path if config_path is not None else {})
 
 
 def _load_campplus(path) -> CAMPPlus:
@@ -334,11 +326,7 @@ def synthesize(models: Models, segments: Sequence[TextSegment], voice: Voice, op
                 _report(progress, _b + 0.5 * _s * min(1.0, tokens[0] / options.sampling.max_new_tokens),
                         f"GPT tokens {tokens[0]} (segment {i + 1}/{n})")
         result = models.gpt.generate(conds, ids, options.sampling, generator=gpt_gen, cancel=tick)
-        codes = result.codes[:, :-1] if result.stopped else result.codes
-        # a sampled start_mel (or any id outside the codebook) is no speech: end the segment there
-        bad = (codes >= models.codec.dims.codebook_size).nonzero()
-        if len(bad):
-            codes = codes[:, :int(bad[0, 1])]
+        codes = result.codes[:, :-1] if result.stopped else result.codes   # generate emits only codes
         check()
         if codes.shape[1] == 0:      # the model stopped at once: nothing to voice for this segment
             outputs.append(SegmentOutput(seg.text, np.asarray(seg.emotion, np.float32), codes,

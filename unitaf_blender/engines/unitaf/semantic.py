@@ -186,26 +186,33 @@ class W2vBertEncoder(nn.Module):
 _LAYER_KEY = re.compile(r"^encoder\.layers\.(\d+)\.")
 
 
-def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dtype=torch.float32) -> W2vBertEncoder:
+def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dtype=torch.float32,
+                  config=None) -> W2vBertEncoder:
     """Build from `<model_dir>/config.json` and load `<model_dir>/model.safetensors` unchanged
     (`model_dir` = the facebook/w2v-bert-2.0 snapshot folder, or its model.safetensors path).
+    `config`: the config.json path or its parsed dict instead of the one beside the weights
+    (`{}` = the official w2v-bert-2.0 dimensions).
 
-    The checkpoint must hold every tensor of the layers we build; layers above `used_layers`,
-    `masked_spec_embed` and any adapter/head are skipped. Mismatches raise CheckpointError naming
-    the file and the first bad key.
+    The checkpoint must hold every tensor of the layers we build; layers above `used_layers`
+    (7 of 24, ~680 MB of the 2.3 GB file), `masked_spec_embed` and any adapter/head are never
+    read. Mismatches raise CheckpointError naming the file and the first bad key.
     """
     model_dir = os.fspath(model_dir)
+    weights = model_dir
     if os.path.isfile(model_dir):   # the model.safetensors path itself: config.json sits beside it
         model_dir = os.path.dirname(model_dir)
-    cfg_path = os.path.join(model_dir, "config.json")
-    weights = os.path.join(model_dir, "model.safetensors")
-    try:
-        with open(cfg_path, encoding="utf-8") as f:
-            cfg = json.load(f)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{cfg_path}: cannot read the w2v-BERT config ({exc})") from exc
-    state = read_checkpoint(weights)
-    model = _empty(lambda: W2vBertEncoder(W2vBertDims.from_hf_config(cfg), used_layers))
+    else:
+        weights = os.path.join(model_dir, "model.safetensors")
+    if not isinstance(config, dict):
+        cfg_path = os.fspath(config) if config is not None else os.path.join(model_dir, "config.json")
+        try:
+            with open(cfg_path, encoding="utf-8") as f:
+                config = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{cfg_path}: cannot read the w2v-BERT config ({exc})") from exc
+        if not isinstance(config, dict):
+            raise CheckpointError(f"{cfg_path}: not a w2v-BERT config (expected a JSON object)")
+    dims = W2vBertDims.from_hf_config(config)
 
     def keep(key):
         m = _LAYER_KEY.match(key)
@@ -213,6 +220,8 @@ def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dt
             return key if int(m.group(1)) < used_layers else None
         return key if key.startswith("feature_projection.") else None
 
+    state = read_checkpoint(weights, keys=lambda key: keep(key) is not None)
+    model = _empty(lambda: W2vBertEncoder(dims, used_layers))
     load_into(model, state, weights, rename=keep)
     return model.to(device=device, dtype=dtype).eval()
 

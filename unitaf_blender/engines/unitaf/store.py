@@ -67,6 +67,7 @@ class ModelFile:
     size: Optional[int] = None    # exact byte count when known (checked on status)
     sha256: Optional[str] = None  # from the official HF file page (checked on download/verify)
     note: str = ""
+    optional: bool = False        # downloaded with its features, but the engine works without it
 
     @property
     def revision_verified(self) -> bool:
@@ -105,6 +106,9 @@ MODEL_FILES = (
               size=374866, note="sha256 9c4292e9... per a mirror page only; not pinned"),
     ModelFile("w2vbert.model", "facebook/w2v-bert-2.0", "model.safetensors", _W2V_REV, int(2.32 * GB),
               ("speech", "face"), sha256="eb890c9660ed6e3414b6812e27257b8ce5454365d5490d3ad581ea60b93be043"),
+    ModelFile("w2vbert.config", "facebook/w2v-bert-2.0", "config.json", _W2V_REV, 1870, ("speech", "face"),
+              optional=True, note="1.87 kB per the Hub listing at this revision (approximate; not enforced); "
+                                  "without it the official w2v-BERT 2.0 dimensions are assumed"),
     ModelFile("w2vbert.preprocessor", "facebook/w2v-bert-2.0", "preprocessor_config.json", _W2V_REV, 1 * KB,
               ("speech", "face")),
     ModelFile("maskgct.semantic_codec", "amphion/MaskGCT", "semantic_codec/model.safetensors", _MASKGCT_REV,
@@ -158,6 +162,11 @@ class FileStatus:
     @property
     def ok(self) -> bool:
         return self.present and self.size_ok is not False
+
+    @property
+    def needed(self) -> bool:
+        """Blocks the engine: required and not ok, or present with a bad size (optional or not)."""
+        return not self.ok and (self.present or not self.spec.optional)
 
 
 @dataclass
@@ -263,7 +272,14 @@ class ModelStore:
         return [self.file_status(s) for s in self.specs(features)]
 
     def missing(self, features=None) -> list:
-        return [st for st in self.status(features) if not st.ok]
+        """Files the engine cannot run without (an absent optional file is not listed;
+        `download()` still fetches it)."""
+        return [st for st in self.status(features) if st.needed]
+
+    def optional_path(self, spec_id: str) -> Optional[str]:
+        """Path of an optional file when present and size-checked, else None (never raises)."""
+        st = self.file_status(self.spec(spec_id))
+        return st.path if st.ok else None
 
     def missing_message(self, missing, reason: str = "") -> str:
         total = sum(st.spec.approx_size for st in missing)
@@ -329,24 +345,30 @@ class ModelStore:
     def download(self, features=None, progress: Optional[Callable[[DownloadProgress], None]] = None,
                  cancel=None, allow_network: bool = True, offline: Optional[bool] = None,
                  token=None) -> list:
-        """Fetch every missing file of `features`; return the paths of all of them.
+        """Fetch every missing file of `features` (optional ones too); return the paths of all of
+        them (None for an optional file that could not be fetched).
 
         allow_network=False (e.g. Blender's online access is off) or offline mode (argument or
-        HF_HUB_OFFLINE) never touches the network and raises ModelsMissing listing what is missing.
+        HF_HUB_OFFLINE) never touches the network and raises ModelsMissing listing what is missing
+        (only when a required file is missing: absent optional files are then left absent).
         """
         specs = self.specs(features)
         missing = [st for st in (self.file_status(s) for s in specs) if not st.ok]
         if not missing:
             return [self.locate(s) for s in specs]
+        blocked = ""
         if self.model_dir:
-            raise ModelsMissing(self.missing_message(missing, "a model folder is set, which is never downloaded "
-                                                              "into; copy the files there"), missing)
-        if not allow_network:
-            raise ModelsMissing(self.missing_message(missing, "network access is not allowed (in Blender: "
-                                                              "Preferences > System > Network > Allow Online Access)"),
-                                missing)
-        if env_offline() if offline is None else offline:
-            raise ModelsMissing(self.missing_message(missing, "offline mode (HF_HUB_OFFLINE) is on"), missing)
+            blocked = "a model folder is set, which is never downloaded into; copy the files there"
+        elif not allow_network:
+            blocked = ("network access is not allowed "
+                       "(in Blender: Preferences > System > Network > Allow Online Access)")
+        elif env_offline() if offline is None else offline:
+            blocked = "offline mode (HF_HUB_OFFLINE) is on"
+        if blocked:
+            required = [st for st in missing if st.needed]
+            if required:
+                raise ModelsMissing(self.missing_message(required, blocked), required)
+            return [self.locate(s) for s in specs]   # only optional files absent: fine without them
         try:
             import huggingface_hub
         except ImportError as exc:
@@ -497,7 +519,7 @@ def format_status(store: ModelStore, features=None) -> str:
     for st in rows:
         spec = st.spec
         if not st.present:
-            state = "MISSING"
+            state = "optional" if spec.optional else "MISSING"
         elif st.size_ok is False:
             state = f"BAD ({st.problem})"
         else:
@@ -514,14 +536,18 @@ def format_status(store: ModelStore, features=None) -> str:
     lines.append("Licences:")
     for repo in dict.fromkeys(s.spec.repo_id for s in rows):
         lines.append(f"  {repo}: {LICENCES.get(repo, 'unknown')}")
-    missing = [st for st in rows if not st.ok]
-    need = [st for st in missing if set(st.spec.features) & set(DEFAULT_FEATURES)]
+    default = [st for st in rows if set(st.spec.features) & set(DEFAULT_FEATURES)]
+    need = [st for st in default if st.needed]
+    extra = [st for st in default if not st.ok and not st.needed]
     if need:
         total = sum(st.spec.approx_size for st in need)
         lines.append(f"Missing for the default features ({', '.join(DEFAULT_FEATURES)}): {len(need)} file(s), "
                      f"{human_size(total)} to download.")
     else:
         lines.append("All files for the default features are present.")
+    if extra:
+        lines.append(f"Optional, not present ({len(extra)}): " + ", ".join(st.spec.display for st in extra)
+                     + " (fetched by `models download`; defaults are used without them).")
     return "\n".join(lines)
 
 
