@@ -301,7 +301,7 @@ class UNITAF_OT_release_models(bpy.types.Operator):
 
     def execute(self, context):
         from .. import engines
-        from ..engines.unitaf import runtime
+        runtime = sys.modules.get(engines.__name__ + ".unitaf.runtime")
         if runtime is None:   # never loaded: importing it would import torch for nothing
             self.report({'INFO'}, "UniTAF: no models are loaded.")
             return {'FINISHED'}
