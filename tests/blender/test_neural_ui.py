@@ -505,9 +505,9 @@ def test_voice_ids_pass_through_and_clips_become_absolute(registered, tmp_path):
     s = bpy.context.scene.unitaf
     s.engine = "unitaf"
     s.voice_clip = "lj_speech"
-    assert operators.request_voice(s) == "lj_speech"
+    assert operators.request_voice(bpy.context) == "lj_speech"
     s.voice_clip = str(tmp_path / "sub" / ".." / "me.wav")
-    assert operators.request_voice(s) == str(tmp_path / "me.wav")
+    assert operators.request_voice(bpy.context) == str(tmp_path / "me.wav")
 
 
 def test_download_models_runs_the_store_download_when_online(registered, monkeypatch, no_network_calls, tmp_path):
@@ -531,3 +531,20 @@ def test_timer_fallback_polls_a_job_to_the_end():
     running.start()
     assert neural._poll_from_timer(running) == 0.2   # not finished: the timer fires again
     running.wait(5.0)
+
+
+def test_default_engine_follows_the_preferences(registered, monkeypatch):
+    """A scene left on "Default" generates with the engine picked in the add-on preferences."""
+    from unitaf_blender.blender import operators, props
+
+    class Prefs:
+        default_engine = "unitaf"
+        device, cache_dir, model_dir = "AUTO", "", ""
+    s = bpy.context.scene.unitaf
+    assert s.engine == props.DEFAULT_ENGINE          # new scenes follow the preferences
+    monkeypatch.setattr(operators, "preferences", lambda context: Prefs)
+    assert operators.active_engine_id(bpy.context) == "unitaf"
+    Prefs.default_engine = "embedded"
+    assert operators.active_engine_id(bpy.context) == "embedded"
+    s.engine = "unitaf"                               # an explicit scene choice wins
+    assert operators.active_engine_id(bpy.context) == "unitaf"

@@ -8,7 +8,7 @@ import bpy
 from bpy.props import StringProperty
 
 from ..engines import EngineError, GenerateRequest, get_engine
-from . import jobs, mapping_store
+from . import jobs, mapping_store, props
 from .takes import TakeError, TakeOptions, apply_take
 
 ADDON_ID = None   # top-level add-on package, set by register()
@@ -37,10 +37,24 @@ def take_options(settings) -> TakeOptions:
         push_to_nla=settings.push_to_nla, add_sound=settings.add_sound)
 
 
-def emotion_spec(settings) -> str:
+def active_engine_id(context) -> str:
+    """The engine Generate uses: the scene's choice, or the preferences' default engine."""
+    engine_id = context.scene.unitaf.engine
+    if engine_id == props.DEFAULT_ENGINE:
+        prefs = preferences(context)
+        engine_id = prefs.default_engine if prefs is not None else ""
+    return "" if engine_id in ("", "NONE") else engine_id
+
+
+def _neural(context) -> bool:
+    return active_engine_id(context) == "unitaf"
+
+
+def emotion_spec(context) -> str:
     """The panel's emotion as an engine spec: "name:intensity", or 8 comma-separated weights
     (IndexTTS2 order, core.performance.EMOTIONS) when the UniTAF vector mode is on."""
-    if settings.engine == "unitaf" and settings.emotion_mode == "VECTOR":
+    settings = context.scene.unitaf
+    if _neural(context) and settings.emotion_mode == "VECTOR":
         return ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in settings.emotion_vector)
     if settings.emotion == "neutral":
         return "calm:0.0"
@@ -64,7 +78,7 @@ def engine_options(context) -> dict:
             options["cache_dir"] = _abspath(prefs.cache_dir)
         if prefs.model_dir:
             options["model_dir"] = _abspath(prefs.model_dir)
-    if settings.engine == "unitaf":
+    if _neural(context):
         if settings.device_override != "PREFS":
             device = settings.device_override
         options.update(precision=settings.precision.lower(), sampling=settings.sampling.lower(),
@@ -75,9 +89,10 @@ def engine_options(context) -> dict:
     return options
 
 
-def request_voice(settings):
+def request_voice(context):
     """UniTAF: the voice clip (empty = the bundled LJ Speech voice); other engines: the voice id."""
-    if settings.engine == "unitaf":
+    settings = context.scene.unitaf
+    if _neural(context):
         clip = settings.voice_clip.strip()
         if clip and not any(c in clip for c in "/\\."):   # a voice id such as "lj_speech"
             return clip
@@ -90,13 +105,12 @@ def build_request(context) -> GenerateRequest:
     text = settings.text_block.as_string() if settings.text_block else settings.text
     if not text.strip():
         raise TakeError("Type the text to speak (or pick a Text datablock).")
-    return GenerateRequest(text=text, emotion=emotion_spec(settings), voice=request_voice(settings),
+    return GenerateRequest(text=text, emotion=emotion_spec(context), voice=request_voice(context),
                            seed=settings.seed, options=engine_options(context))
 
 
 def engine_for(context):
-    engine_id = context.scene.unitaf.engine
-    return get_engine(None if engine_id in ("", "NONE") else engine_id)
+    return get_engine(active_engine_id(context) or None)
 
 
 def _apply_by_name(scene_name, obj_name, opts, perf):

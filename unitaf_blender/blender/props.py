@@ -12,6 +12,10 @@ _ENGINE_ITEMS = []
 _PRESET_ITEMS = []
 
 
+_SCENE_ENGINE_ITEMS = []
+DEFAULT_ENGINE = "DEFAULT"   # scene setting: use the engine chosen in the add-on preferences
+
+
 def engine_items(self=None, context=None):
     from ..engines import list_engines
     items = [(eid, label, desc) for eid, label, desc in list_engines()]
@@ -19,6 +23,13 @@ def engine_items(self=None, context=None):
         items = [("NONE", "No engine installed", "No generation engine is installed in this build")]
     _ENGINE_ITEMS[:] = items
     return _ENGINE_ITEMS
+
+
+def scene_engine_items(self=None, context=None):
+    """The scene's engine choice: "Default" (follows the preferences) first, then every engine."""
+    _SCENE_ENGINE_ITEMS[:] = [(DEFAULT_ENGINE, "Default",
+                               "The default engine set in the add-on preferences")] + engine_items()
+    return _SCENE_ENGINE_ITEMS
 
 
 def preset_items(self=None, context=None):
@@ -71,7 +82,7 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
                                 description="Use a Text datablock instead of the text field")
     emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS, default="neutral")
     emotion_intensity: FloatProperty(name="Intensity", default=0.8, min=0.0, max=1.0)
-    engine: EnumProperty(name="Engine", items=engine_items)
+    engine: EnumProperty(name="Engine", items=scene_engine_items)
     voice: StringProperty(name="Voice", description="Engine voice id or path to a reference .wav")
     # UniTAF (neural) engine
     voice_clip: StringProperty(name="Voice Clip", subtype='FILE_PATH', options=_REL_PATH,

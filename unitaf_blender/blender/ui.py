@@ -3,7 +3,7 @@ import bpy
 
 from ..core.performance import EMOTIONS
 from . import jobs, mapping_store
-from .operators import preferences, target_object
+from .operators import active_engine_id, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -37,7 +37,7 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
         if s.text_block is None:
             col.prop(s, "text", text="")
         col.prop(s, "engine")
-        neural = s.engine == "unitaf"
+        neural = active_engine_id(context) == "unitaf"
         if neural:
             col.prop(s, "emotion_mode", expand=True)
         if not neural or s.emotion_mode == "PRESET":
@@ -101,7 +101,7 @@ class UNITAF_PT_neural(_Sidebar, bpy.types.Panel):
 
     @classmethod
     def poll(cls, context):
-        return context.scene.unitaf.engine == "unitaf"
+        return active_engine_id(context) == "unitaf"
 
     def draw(self, context):
         s = context.scene.unitaf
