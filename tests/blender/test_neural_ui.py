@@ -430,6 +430,7 @@ prefs = bpy.context.preferences.addons.new(); prefs.module = "unitaf_blender"
 neural.draw_preferences(bpy.context.preferences.addons["unitaf_blender"].preferences, bpy.context, L())
 assert bpy.ops.unitaf.release_models() == {{'FINISHED'}}
 print("TORCH_IMPORTED", "torch" in sys.modules)
+import os; sys.stdout.flush(); os._exit(0)  # bpy 4.2/4.5 modules crash or hang in teardown
 """
     env = dict(os.environ, BLENDER_USER_RESOURCES=str(tmp_path / "user"), HF_HUB_CACHE=str(tmp_path / "hf"))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
