@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
 from unitaf_blender.engines.unitaf.vocoder import (BigVGAN, BigVGANDims, kaiser_sinc_filter,  # noqa: E402
                                                    to_int16_range)

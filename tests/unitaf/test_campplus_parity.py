@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.campplus import (  # noqa: E402
     CAMPPlus, CAMPPlusDims, campplus_features, load_campplus, speaker_style)
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402

@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import (  # noqa: E402
     CheckpointError, flatten, load_into, read_checkpoint, read_safetensors)
 

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
 from unitaf_blender.engines.unitaf import face  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.audio import (  # noqa: E402
     PROMPT_MAX_SECONDS, Resampler, SoxrHQResampler, emotion_prompt_from_array, load_emotion_prompt,
     load_speaker_prompt, resample, resample_hq, speaker_prompt_from_array)

@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram, hz_to_mel, mel_filterbank  # noqa: E402
 
 FE = PARITY / "frontend"

@@ -6,7 +6,7 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, load_s2mel, target_mel_frames  # noqa: E402
 

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 yaml = pytest.importorskip("yaml")
 
-from tests.conftest import PARITY, need  # noqa: E402
+from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
 from unitaf_blender.engines.unitaf.fbank import W2vBertFeatureConfig, w2v_bert_features  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402

@@ -14,7 +14,7 @@ import urllib.parse
 
 import pytest
 
-from tests.conftest import PARITY, need
+from shared_paths import PARITY, need
 from unitaf_blender.engines import Cancelled
 from unitaf_blender.engines.unitaf import store as st
 
