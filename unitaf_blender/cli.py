@@ -289,8 +289,10 @@ def cmd_demo(args):
     paths = run_demo(out_dir=args.out, text=args.text or DEFAULT_SCRIPT, emotion=args.emotion,
                      seed=args.seed, engine_id=args.engine, render=not args.no_render,
                      progress=lambda msg: print(msg, file=sys.stderr, flush=True))
-    for key, value in paths.items():
-        print(f"{key}: {value}")
+    # Notes and timings were already reported through `progress`; stdout lists what was written.
+    for path in [paths["blend"], paths["wav"], *paths["preview"]]:
+        if path:
+            print(path)
     return EXIT_OK
 
 
