@@ -88,6 +88,8 @@ def build_parser(prog="unitaf"):
     d.add_argument("--no-render", action="store_true", help="skip the preview render")
 
     sub.add_parser("engines", help="list the installed engines")
+    v = sub.add_parser("voices", help="list an engine's voices (embedded: espeak-ng voices and variants)")
+    v.add_argument("--engine", default=None)
 
     r = sub.add_parser("install-runtime", help="install PyTorch for the UniTAF engine into a folder")
     r.add_argument("--target", required=True, metavar="DIR",
@@ -303,6 +305,13 @@ def cmd_engines(args):
     return EXIT_OK
 
 
+def cmd_voices(args):
+    from .engines import get_engine
+    for voice_id, label in get_engine(args.engine).voices():
+        print(f"{voice_id:24s} {label}")
+    return EXIT_OK
+
+
 def cmd_models(args):
     from .engines.unitaf import store
     if args.models_command == "status":
@@ -319,7 +328,7 @@ def cmd_install_runtime(args):
 
 COMMANDS = {
     "generate": cmd_generate, "import-performance": cmd_import, "batch": cmd_batch,
-    "demo": cmd_demo, "engines": cmd_engines, "models": cmd_models,
+    "demo": cmd_demo, "engines": cmd_engines, "voices": cmd_voices, "models": cmd_models,
     "install-runtime": cmd_install_runtime,
 }
 

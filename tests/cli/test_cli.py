@@ -220,3 +220,11 @@ def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
     assert _cli_execute(["import-performance", "--object", "Nobody", "--csv", str(LLF_CSV),
                          "--save", str(tmp_path / "no.blend")]) == 2
     assert "blender -c unitaf" in (_cli_execute(["--help"]) == 0 and capsys.readouterr().out)
+
+
+def test_voices_lists_embedded_voices(capsys):
+    from unitaf_blender.cli import run
+    assert run(["voices"]) == 0
+    ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert ids[0] == "en-us" and "en-us+f3" in ids and "de" in ids
+    assert run(["voices", "--engine", "nope"]) == 2

@@ -252,7 +252,7 @@ class Espeak:
             hint = f" Close matches: {', '.join(near)}." if near else ""
             raise EngineError(
                 f"The embedded engine (espeak-ng) has no voice or language '{voice}'.{hint} "
-                "List valid ids with EmbeddedEngine().voices() or the CLI's voice list "
+                "List valid ids with EmbeddedEngine().voices() or `python -m unitaf_blender voices` "
                 "(e.g. 'en-us', 'en' for British English, 'de', 'fr', 'en-us+f3').")
         if variant and variant not in self.list_variants():
             raise EngineError(
