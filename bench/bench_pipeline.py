@@ -1,14 +1,19 @@
 """The whole UniTAF pipeline at the FULL official size with random weights: per stage and total,
-beside the reference implementation's time measured on the same 2-vCPU machine
-(/work/shared/research/reference-speed.md), peak memory, and the real-time factor on a GPU.
+beside the reference implementation's time (/work/shared/research/reference-speed.md: a 2-vCPU Intel
+Xeon with AMX, so not directly comparable on another CPU; see --reference-seconds), peak memory, and the real-time factor on a GPU.
 
     .venv/bin/python bench/bench_pipeline.py [--device cpu|cuda|auto] [--threads 2] [--codes 250]
         [--beams 3] [--steps 25] [--prompt-seconds 5] [--dtype auto|fp32|fp16|bf16] [--runs 1]
+        [--reference-seconds SECONDS|FILE.json]
 
 The default case is the reference measurement's case: 5 s speaker prompt, 62 text tokens, exactly
 250 semantic codes (4.99 s of speech), 3-beam sampling (the reference default), 25 CFM steps with
 CFG 0.7, the face head. Weights are each constructor's own random init (nothing is downloaded).
 Speed goals (CPU <= 0.7x the reference; GPU RTF <= 0.15 on an H100) are printed, never asserted.
+
+`--reference-seconds` replaces the built-in reference figures (measured on another CPU) with a time
+of the reference implementation taken on THIS machine for the same case: either the warm total in
+seconds, or a JSON file {"total (warm)": s, "stages": {stage name as printed below: s, ...}}.
 """
 from __future__ import annotations
 
@@ -41,11 +46,31 @@ from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: 
 
 BPE = os.path.join(HERE, "..", "..", "shared", "parity", "frontend", "bpe.model")   # ids < 512 fit any vocab
 
-# reference-speed.md: GoldenFishes/UniTAF 41d0760 on this machine (2 vCPU Xeon, torch 2.13 CPU, 2 threads),
+# reference-speed.md: GoldenFishes/UniTAF 41d0760 on a 2 vCPU Intel Xeon with AMX (torch 2.13 CPU, 2 threads),
 # 5 s prompt, 250 codes, beams 3, 25 steps; warm run (prompt cached), medians.
 REFERENCE_CPU = {"GPT generation + teacher forcing": 45.6 + 1.2, "s2mel (CFM)": 26.7, "BigVGAN": 4.6,
                  "emotion vector": 0.5, "face": 0.02, "total (warm)": 79.0, "voice analysis (cold extra)": 3.2}
 REFERENCE_CPU_BEAMS1_TOTAL = 59.0   # the reference doc's estimate with num_beams=1 (GPT 22.4 s)
+
+
+def load_reference(value: str) -> dict:
+    """A same-machine reference time: a number (warm total, seconds) or a JSON file of stage times."""
+    try:
+        return {"total (warm)": float(value)}
+    except ValueError:
+        pass
+    if not os.path.isfile(value):
+        raise SystemExit(f"--reference-seconds: {value!r} is neither a number of seconds nor a JSON file")
+    import json
+    with open(value, encoding="utf-8") as f:
+        data = json.load(f)
+    if not isinstance(data, dict) or not isinstance(data.get("total (warm)"), (int, float)):
+        raise SystemExit(f"--reference-seconds: {value} needs a numeric \"total (warm)\" entry")
+    ref = {**{k: float(v) for k, v in data.get("stages", {}).items()}, "total (warm)": float(data["total (warm)"])}
+    for key in ("peak_rss_GiB", "codes", "beams", "threads"):   # optional facts about the reference run
+        if isinstance(data.get(key), (int, float)):
+            ref[key] = data[key]
+    return ref
 
 
 def build_models(device, dtype) -> pl.Models:
@@ -122,7 +147,10 @@ def main():
     ap.add_argument("--steps", type=int, default=25)
     ap.add_argument("--prompt-seconds", type=float, default=5.0)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--reference-seconds", default=None, metavar="SECONDS|FILE.json",
+                    help="the reference's warm time for the same case measured on this machine")
     args = ap.parse_args()
+    same_machine_ref = load_reference(args.reference_seconds) if args.reference_seconds else None
     torch.set_num_threads(args.threads)
     device = runtime.pick_device(args.device)
     dtype = runtime.pick_dtype(device, args.dtype)
@@ -140,6 +168,13 @@ def main():
           f"(best of {args.runs} run(s))")
     same_case = device.type == "cpu" and args.threads == 2 and args.codes == 250 and args.steps == 25
     ref = REFERENCE_CPU if same_case and args.beams == 3 else {}
+    if same_machine_ref is not None:
+        ref = same_machine_ref
+        print("reference: measured on this machine (--reference-seconds)")
+        for key, ours in (("codes", n_codes), ("beams", args.beams), ("threads", args.threads)):
+            if key in ref and ref[key] != ours:
+                print(f"WARNING: the reference ran with {key}={ref[key]}, this run with {key}={ours}: "
+                      "the ratios compare different cases")
     print(f"{'stage':36s} {'ours (s)':>9s} {'CPU (s)':>8s} {'reference (s)':>14s} {'ratio':>6s}")
     for name in ("voice analysis", "emotion vector", "GPT generation + teacher forcing", "s2mel (CFM)", "BigVGAN",
                  "face"):
@@ -150,12 +185,14 @@ def main():
               f"{('%.2f' % (ours / r)) if r else '':>6s}")
     print(f"{'total, voice cached (warm)':36s} {total:9.2f} {'':>8s} {('%.1f' % ref['total (warm)']) if ref else '-':>14s} "
           f"{('%.2f' % (total / ref['total (warm)'])) if ref else '':>6s}")
-    if same_case and args.beams == 1:
+    if same_case and args.beams == 1 and same_machine_ref is None:
         print(f"reference with beams 1 (its doc's estimate): {REFERENCE_CPU_BEAMS1_TOTAL:.0f} s -> ratio "
               f"{total / REFERENCE_CPU_BEAMS1_TOTAL:.2f}")
     print(f"real-time factor (warm): {total / audio_s:.2f}   (goal on an H100: <= 0.15)")
+    ref_peak = ("%.2f GiB, this machine" % same_machine_ref["peak_rss_GiB"]
+                if same_machine_ref and "peak_rss_GiB" in same_machine_ref else "8.51 GiB")
     print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:.2f} GiB "
-          "(reference: 8.51 GiB)")
+          f"(reference: {ref_peak})")
     if device.type == "cuda":
         print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB")
 
