@@ -86,7 +86,7 @@ def build_models(device, dtype) -> pl.Models:
         stats = SemanticStats(torch.zeros(1024), torch.ones(1024))
     half = dtype if device.type != "cpu" else torch.float32
     models = pl.Models(
-        TextFrontend(BPE), gpt.to(device=device, dtype=half).eval(), s2mel.to(device).set_compute_dtype(dtype).eval(),
+        TextFrontend(BPE), gpt.to(device=device, dtype=pl.gpt_dtype(device, dtype)).eval().optimize_for_inference(), s2mel.to(device).set_compute_dtype(dtype).eval(),
         w2v.to(device).eval(), stats.to(device), codec.to(device).eval(), campplus.to(device).eval(),
         vocoder.to(device).set_compute_dtype(half).eval(), face.to(device).eval(), MelSpectrogram(MelConfig()).to(device),
         emo_matrices=(torch.randn(73, 192), torch.randn(73, 1280)), device=device, dtype=dtype)

@@ -237,3 +237,17 @@ def test_cli_install_runtime_dry_run(capsys, tmp_path):
     assert f"torch=={nr.TORCH_VERSION}" in capsys.readouterr().out
     Args.target = None
     assert nr.cli_install_runtime(Args) == 2
+
+
+def test_bf16_on_cpu_runs_the_gpt_in_bf16(engine):
+    """precision=bf16 on CPU: the GPT and S2Mel take the bf16 paths and the take is still sound
+    (same length as fp32, finite, similar face)."""
+    from unitaf_blender.engines.unitaf import runtime
+    ref = engine.generate(request(precision="fp32"))
+    perf = engine.generate(request(precision="bf16"))
+    sets = [v for v in runtime._cache.values() if getattr(v, "dtype", None) == torch.bfloat16]
+    assert sets, "no bf16 model set was loaded"
+    assert sets[0].gpt.dtype == torch.bfloat16          # the GPT itself runs in bf16 on CPU
+    assert abs(len(perf.audio) - len(ref.audio)) <= 0.1 * len(ref.audio) + 22050
+    assert np.isfinite(perf.audio).all() and np.isfinite(perf.weights).all()
+    assert perf.weights.shape[1] == ref.weights.shape[1]

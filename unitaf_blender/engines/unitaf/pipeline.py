@@ -92,6 +92,15 @@ class Models:
         return self.face.in_dim
 
 
+def gpt_dtype(device, dtype):
+    """GPT weights: the requested half type on a GPU; on CPU only bf16 (fast there in the (out, in)
+    layout, see UnifiedVoice.optimize_for_inference); fp16 on CPU stays fp32."""
+    device = torch.device(device)
+    if device.type != "cpu" or dtype == torch.bfloat16:
+        return dtype
+    return torch.float32
+
+
 def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=None,
                 expression_mode: str = "cross_attn") -> Models:
     """Build every module from a `store.ModelStore` (cache or model folder). `store.path` raises
@@ -100,8 +109,8 @@ def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=
     device = torch.device(device)
     cfg_path = store.path("indextts2.config")
     cfg = _read_yaml(cfg_path)
-    half = dtype if device.type != "cpu" else torch.float32     # GPT weights in half only on a GPU
-    gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(device=device, dtype=half).eval()
+    gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(
+        device=device, dtype=gpt_dtype(device, dtype)).eval().optimize_for_inference()
     s2mel = S2Mel.from_checkpoint(store.path("indextts2.s2mel"), S2MelDims.from_config(cfg["s2mel"]),
                                   device=device, dtype=dtype)
     w2v = _load_w2v(store.path("w2vbert.model"), store.optional_path("w2vbert.config")).to(device=device)
