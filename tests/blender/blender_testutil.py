@@ -1,4 +1,6 @@
 """Blender-layer test helpers: a small face mesh and synthetic performances (imported by tests)."""
+import contextlib
+
 import numpy as np
 
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
@@ -49,3 +51,25 @@ def key_value(bpy, obj, name, frame):
 
 
 ALL_CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
+
+
+@contextlib.contextmanager
+def enabled_as_extension(bpy, root, tmp_path, module):
+    """Enable the repository as Blender loads an installed extension: a user repo whose folder
+    holds `unitaf_blender` (a symlink to the repo root). Yields (addon_id, module, errors) and
+    disables the add-on and removes the repo afterwards."""
+    import addon_utils
+    repo_dir = tmp_path / "repo"
+    repo_dir.mkdir()
+    (repo_dir / "unitaf_blender").symlink_to(root, target_is_directory=True)
+    prefs = bpy.context.preferences
+    repo = prefs.extensions.repos.new(name=f"UniTAF {module}", module=module,
+                                      custom_directory=str(repo_dir), source='USER')
+    addon_id = f"bl_ext.{module}.unitaf_blender"
+    errors = []
+    try:
+        mod = addon_utils.enable(addon_id, default_set=True, handle_error=errors.append)
+        yield addon_id, mod, errors
+    finally:
+        addon_utils.disable(addon_id, default_set=True)
+        prefs.extensions.repos.remove(repo)

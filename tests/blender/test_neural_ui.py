@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from blender_testutil import make_face, make_perf
+from blender_testutil import enabled_as_extension, make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import jobs, neural, operators, ui  # noqa: E402
@@ -275,32 +275,22 @@ def test_runtime_folder_is_activated_at_register(clean_scene, monkeypatch, tmp_p
 
 
 def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
-    import addon_utils
     from unitaf_blender.blender import props
     if not (ROOT / "blender_manifest.toml").exists():
         pytest.skip("blender_manifest.toml is not in the repository root yet")
     props.unregister_properties()
-    repo_dir = tmp_path / "repo"
-    repo_dir.mkdir()
-    (repo_dir / "unitaf_blender").symlink_to(ROOT, target_is_directory=True)
-    prefs = bpy.context.preferences
-    repo = prefs.extensions.repos.new(name="UniTAF neural", module="unitaf_neural", custom_directory=str(repo_dir),
-                                      source='USER')
-    addon_id = "bl_ext.unitaf_neural.unitaf_blender"
-    errors = []
     try:
-        mod = addon_utils.enable(addon_id, default_set=True, handle_error=errors.append)
-        assert not errors and mod is not None
-        blender_pkg = sys.modules[addon_id + ".unitaf_blender.blender"]
-        runtime_dir = blender_pkg.neural.RUNTIME_DIR
-        assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
-        assert os.path.isdir(runtime_dir)
-        for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback", "check_engine"):
-            assert hasattr(bpy.ops.unitaf, op), op
-        assert prefs.addons[addon_id].preferences.model_dir == ""
+        with enabled_as_extension(bpy, ROOT, tmp_path, "unitaf_neural") as (addon_id, mod, errors):
+            assert not errors and mod is not None
+            blender_pkg = sys.modules[addon_id + ".unitaf_blender.blender"]
+            runtime_dir = blender_pkg.neural.RUNTIME_DIR
+            assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
+            assert os.path.isdir(runtime_dir)
+            for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback",
+                       "check_engine"):
+                assert hasattr(bpy.ops.unitaf, op), op
+            assert bpy.context.preferences.addons[addon_id].preferences.model_dir == ""
     finally:
-        addon_utils.disable(addon_id, default_set=True)
-        prefs.extensions.repos.remove(repo)
         props.unregister_properties()
     assert not errors
 

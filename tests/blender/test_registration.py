@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from blender_testutil import make_face
+from blender_testutil import enabled_as_extension, make_face
 
 bpy = pytest.importorskip("bpy")
 
@@ -23,25 +23,15 @@ def fresh_types(clean_scene):
 
 
 def test_enabled_as_installed_extension(fresh_types, tmp_path):
-    import addon_utils
     if not (ROOT / "blender_manifest.toml").exists():
         pytest.skip("blender_manifest.toml is not in the repository root yet")
-    repo_dir = tmp_path / "repo"
-    repo_dir.mkdir()
-    (repo_dir / "unitaf_blender").symlink_to(ROOT, target_is_directory=True)
-    prefs = bpy.context.preferences
-    repo = prefs.extensions.repos.new(name="UniTAF test", module="unitaf_test", custom_directory=str(repo_dir),
-                                      source='USER')
-    addon_id = "bl_ext.unitaf_test.unitaf_blender"
-    errors = []
-    try:
-        mod = addon_utils.enable(addon_id, default_set=True, handle_error=errors.append)
+    with enabled_as_extension(bpy, ROOT, tmp_path, "unitaf_test") as (addon_id, mod, errors):
         assert not errors and mod is not None and mod.__name__ == addon_id
         for name in CLASSES:
             assert hasattr(bpy.types, name), name
         for op in OPERATORS:
             assert hasattr(bpy.ops.unitaf, op), op
-        addon = prefs.addons.get(addon_id)
+        addon = bpy.context.preferences.addons.get(addon_id)
         assert addon is not None and addon.preferences is not None   # keyed by the top-level id
         assert addon.preferences.device == "AUTO"
         assert bpy.types.UNITAF_PT_main.bl_category == "UniTAF"
@@ -50,9 +40,6 @@ def test_enabled_as_installed_extension(fresh_types, tmp_path):
         # the operators run (background mode calls execute) and fail with a clear message
         with pytest.raises(RuntimeError, match="No target object"):
             bpy.ops.unitaf.generate()
-    finally:
-        addon_utils.disable(addon_id, default_set=True)
-        prefs.extensions.repos.remove(repo)
     assert not errors
     for name in CLASSES:
         assert not hasattr(bpy.types, name), name
