@@ -361,15 +361,11 @@ def run(argv, prog="unitaf"):
 
 
 def _is_user_error(e):
+    """Bad input the user can fix: engine errors, missing files, and ValueError, which is how
+    the core, the engines and the Blender layer (TakeError, WavError, CheckpointError, Live Link
+    errors are all ValueErrors) report bad input."""
     from .engines import EngineError
-    try:
-        from .blender.takes import TakeError
-    except ImportError:  # outside Blender
-        TakeError = ()
-    if isinstance(e, (EngineError, FileNotFoundError) + ((TakeError,) if TakeError else ())):
-        return True
-    # ValueError is how core/engines report bad input (emotion spec, script, CSV...).
-    return type(e) is ValueError or type(e).__name__.endswith(("InputError", "WavError", "CheckpointError"))
+    return isinstance(e, (EngineError, FileNotFoundError, ValueError))
 
 
 def _one_line(e):

@@ -45,10 +45,11 @@ def object_mapping(obj):
     if has_stored_mapping(obj):
         present = set(names)
         pairs = {ch: k for ch, k in stored_pairs(obj).items() if ch in CHANNELS and k in present}
+        used = set(pairs.values())
         return core_mapping.ShapeKeyMapping(
             pairs=pairs,
             unmapped_channels=[c for c in CHANNELS if c not in pairs],
-            unused_keys=[k for k in names if k != reference and k not in set(pairs.values())],
+            unused_keys=[k for k in names if k != reference and k not in used],
         )
     return core_mapping.auto_map(names, channels=CHANNELS, reference_key=reference)
 
