@@ -12,7 +12,8 @@ import numpy as np
 import bpy
 
 from ..core.retime import scene_fps
-from . import compat, keying, mapping_store
+from . import compat, keying
+from .mapping_store import object_mapping  # noqa: F401  (part of this module's API)
 from .sound import SoundPlacement, wav_path_for
 
 MIN_FRAME, MAX_FRAME = -1048574, 1048574   # Blender's MINAFRAME/MAXFRAME
@@ -63,7 +64,7 @@ def _checked_mapping(obj):
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
                         "(e.g. jawOpen, eyeBlinkLeft) first.")
-    mapping = mapping_store.object_mapping(obj)
+    mapping = object_mapping(obj)
     if not mapping.pairs:
         keys = [kb.name for kb in key.key_blocks[1:6]]
         raise TakeError(f"None of the {len(key.key_blocks) - 1} shape keys on '{name}' "
@@ -75,11 +76,6 @@ def _checked_mapping(obj):
 def validate_target(obj) -> None:
     """Raise TakeError when `obj` cannot receive a take (None, not a mesh, no usable keys)."""
     _checked_mapping(obj)
-
-
-def object_mapping(obj):
-    """The table stored on the object if the user stored one, else automatic matching."""
-    return mapping_store.object_mapping(obj)
 
 
 def _check_performance(perf):
