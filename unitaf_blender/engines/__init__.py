@@ -4,6 +4,18 @@ An engine turns a `GenerateRequest` into a `core.performance.Performance`. Engin
 import bpy and never touch Blender data: they run on a worker thread (GUI) or directly
 (CLI/batch), report progress through a callback and stop at the next safe point when the
 `cancel` event is set.
+
+Every engine offers:
+  id, label                 class attributes
+  available(options=None)   (True, description) or (False, what is missing and how to get it)
+  voices()                  [(voice id, label)]
+  check(request)            -> CheckedRequest: every check that needs no heavy work (emotion,
+                            inline tags, speakable text, voice/language, options, model files),
+                            raising EngineError with a message the user can act on. It may
+                            resolve choices (e.g. the language picked from the text's writing
+                            system) and say so in `notes`. Batches check every line with it
+                            before generating any; `generate` runs it too.
+  generate(request, progress, cancel) -> Performance
 """
 from dataclasses import dataclass, field
 import threading
@@ -33,6 +45,12 @@ class GenerateRequest:
     seed: int = 0
     language: str = "en-us"
     options: dict = field(default_factory=dict)  # engine-specific (e.g. emo_alpha, device)
+
+
+@dataclass
+class CheckedRequest:
+    request: GenerateRequest               # the request to generate, with resolved choices
+    notes: list = field(default_factory=list)   # what was decided for the user, one sentence each
 
 
 def check_cancel(cancel: Optional[threading.Event]):
