@@ -26,6 +26,9 @@ _ALIASES = {"fear": "afraid", "fearful": "afraid", "scared": "afraid", "disgust"
 _NEUTRAL = "neutral"
 _TAG = re.compile(r"\[\s*([A-Za-z][A-Za-z_]*)\s*(?::\s*([^\]\[]*?))?\s*\]")
 _EPS = 1e-6
+# One performance's script: about 20 minutes of speech keeps audio and face arrays reasonable;
+# longer scripts are split by the user (one per scene or paragraph, or a batch).
+MAX_SCRIPT_CHARS = 20_000
 
 
 def _valid_names():
