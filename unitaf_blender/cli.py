@@ -3,13 +3,20 @@
     blender -b scene.blend -c unitaf <command> ...        (extension registered as a CLI command)
     python -m unitaf_blender <command> --blend scene.blend ...   (bpy module)
 
-Exit codes: 0 success, 2 bad input (one line on stderr), 1 internal failure. An output
-.blend is written only when the whole command succeeded.
+Exit codes: 0 success, 2 bad input (the reason on stderr), 1 internal failure.
+Guarantees of the scene commands (generate, import-performance, batch): every input and
+every output is checked before any generation (target, text, engine options, output folders
+writable, free space); every file is written under a temporary name and moved into place
+only when the whole command succeeded, so a failure leaves no file behind; the input .blend
+is never modified (naming it as --save needs --overwrite).
 """
 import argparse
+import contextlib
 import os
 import sys
 import traceback
+
+from .core.channels import GROUPS, INTERPOLATIONS
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -32,13 +39,15 @@ def build_parser(prog="unitaf"):
         sp.add_argument("--blend", metavar="FILE", help="open this .blend first (bpy module; in Blender pass it before -c)")
         sp.add_argument("--save", metavar="OUT.blend", required=save_required,
                         help="write the result here (only on success)")
+        sp.add_argument("--overwrite", action="store_true",
+                        help="allow --save to name the input .blend (it is replaced)")
 
     def keying_args(sp):
         sp.add_argument("--frame", type=int, default=None, help="start frame (default: the scene's current frame)")
         sp.add_argument("--take", default=None, help="take name (default: derived from the text)")
         sp.add_argument("--nla", action="store_true", help="push the take to the NLA instead of replacing the active action")
         sp.add_argument("--no-sound", action="store_true", help="do not add a sound strip")
-        sp.add_argument("--interpolation", choices=("LINEAR", "BEZIER", "CONSTANT"), default="LINEAR")
+        sp.add_argument("--interpolation", choices=INTERPOLATIONS, default="LINEAR")
         sp.add_argument("--smoothing", type=int, default=0, metavar="FRAMES", help="moving-average window (0 = off)")
         sp.add_argument("--intensity", action="append", default=[], metavar="GROUP=VALUE",
                         help="per-group intensity, GROUP in mouth/brows/eyes/other (repeatable)")
@@ -47,7 +56,8 @@ def build_parser(prog="unitaf"):
         sp.add_argument("--engine", default=None, help="engine id (see `engines`); default: embedded")
         sp.add_argument("--voice", default=None, help="engine voice id or a voice prompt .wav")
         sp.add_argument("--seed", type=int, default=0)
-        sp.add_argument("--language", default="en-us")
+        sp.add_argument("--language", default=None,
+                        help="espeak-ng language/voice id (default: en-us, or picked from the text's writing system)")
         sp.add_argument("--model-dir", default=None, help="UniTAF weights laid out like the download cache")
         sp.add_argument("--device", default=None, help="neural engine device: auto, cpu, cuda, mps")
 
@@ -69,6 +79,8 @@ def build_parser(prog="unitaf"):
     src = i.add_mutually_exclusive_group(required=True)
     src.add_argument("--csv", metavar="FILE", help="Live Link Face CSV")
     src.add_argument("--npz", metavar="FILE", help="a UniTAF performance (.npz with its .wav beside it)")
+    i.add_argument("--timecode-fps", type=float, default=None, metavar="FPS",
+                   help="Live Link CSV timecode rate (default: inferred from the frame numbers)")
     keying_args(i)
 
     b = sub.add_parser("batch", help="many lines, several characters, placed one after another")
@@ -113,7 +125,6 @@ def build_parser(prog="unitaf"):
 
 
 def _parse_intensity(items):
-    from .core.channels import GROUPS
     out = {g: 1.0 for g in GROUPS}
     for item in items:
         name, sep, value = item.partition("=")
@@ -144,12 +155,107 @@ def _take_options(args, **overrides):
     return TakeOptions(**opts)
 
 
-def _check_save_path(path):
-    if not path.lower().endswith(".blend"):
-        raise BadInput(f"--save must name a .blend file, got '{path}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise BadInput(f"--save: folder '{folder}' does not exist")
+# ----------------------------------------------------------------------------- outputs
+
+# Upper bounds used for the free-space check before generating: 48 kHz 16-bit mono audio,
+# and a speaking rate no slower than 8 characters a second.
+_AUDIO_BYTES_PER_SECOND = 48000 * 2
+_CHARS_PER_SECOND = 8.0
+
+
+def _same_file(a, b):
+    a, b = os.path.abspath(a), os.path.abspath(b)
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.normcase(a) == os.path.normcase(b)
+
+
+def _input_blend(args):
+    """The .blend the command reads: --blend, or the file Blender opened before `-c`."""
+    if getattr(args, "blend", None):
+        return os.path.abspath(args.blend)
+    import bpy
+    return bpy.data.filepath or None
+
+
+def _check_outputs(args, seconds_of_audio=0.0):
+    """Every output of a scene command, checked before any work: --save names a .blend in a
+    writable folder and is not the input (unless --overwrite), --export likewise, and the
+    disk has room for the take audio. Raises BadInput."""
+    from .core.staging import OutputError, check_free_space, check_writable_folder
+    save = os.path.abspath(args.save)
+    if not save.lower().endswith(".blend"):
+        raise BadInput(f"--save must name a .blend file, got '{args.save}'")
+    source = _input_blend(args)
+    if source and _same_file(save, source) and not args.overwrite:
+        raise BadInput(f"--save is the input file {source}: the input is never modified. Save to "
+                       "another file, or pass --overwrite to replace the input.")
+    if os.path.isdir(save):
+        raise BadInput(f"--save: '{save}' is a folder")
+    audio_dir = audio_dir_for(save)
+    if os.path.exists(audio_dir) and not os.path.isdir(audio_dir):
+        raise BadInput(f"the take audio folder '{audio_dir}' exists as a file: move it away or save elsewhere")
+    try:
+        check_writable_folder(os.path.dirname(save), "--save")
+        if os.path.isdir(audio_dir):
+            check_writable_folder(audio_dir, "take audio folder")
+        export = getattr(args, "export", None)
+        if export:
+            if not export.lower().endswith(".npz"):
+                raise BadInput(f"--export must name a .npz file, got '{export}'")
+            check_writable_folder(os.path.dirname(os.path.abspath(export)), "--export")
+        needed = int(seconds_of_audio * _AUDIO_BYTES_PER_SECOND) * (2 if export else 1)
+        if source and os.path.isfile(source):
+            needed += os.path.getsize(source)
+        check_free_space(os.path.dirname(save), needed, "--save")
+    except OutputError as e:
+        raise BadInput(str(e)) from None
+
+
+def _speech_seconds(text):
+    return len(text) / _CHARS_PER_SECOND
+
+
+@contextlib.contextmanager
+def _staged_outputs():
+    """A StagedFiles stage that is discarded unless the block reached `_write_outputs`."""
+    from .core.staging import StagedFiles
+    stage = StagedFiles()
+    try:
+        yield stage
+    except BaseException:
+        stage.discard()
+        raise
+
+
+def _write_outputs(stage, results, save_path):
+    """The command succeeded: move the staged files into place, point the take sounds at
+    them and save the .blend; if saving fails, every moved file is taken back."""
+    from .blender.sound import point_sound_at
+    from .blender.takes import save_blend
+    stage.commit()
+    try:
+        for result in results:
+            if result.strip is not None and result.audio_path:
+                point_sound_at(result.strip.sound, result.audio_path)
+        save_blend(os.path.abspath(save_path))
+    except BaseException:
+        stage.restore()
+        raise
+    stage.finish()
+
+
+def _export_performance(perf, path, stage):
+    """Write `perf` as <path> (.npz) + the .wav beside it, both through the stage."""
+    final_npz = os.path.abspath(path)
+    final_wav = os.path.splitext(final_npz)[0] + ".wav"
+    tmp_npz = stage.path_for(final_npz)
+    tmp_wav = os.path.splitext(tmp_npz)[0] + ".wav"
+    stage.add(tmp_wav, final_wav)
+    perf.save(tmp_npz)
+
+
+# ----------------------------------------------------------------------------- scene input
 
 
 def _open_blend(args):
@@ -157,8 +263,23 @@ def _open_blend(args):
     if getattr(args, "blend", None):
         if not os.path.isfile(args.blend):
             raise BadInput(f"--blend: file not found: {args.blend}")
-        bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend), load_ui=False)
+        try:
+            bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend), load_ui=False)
+        except RuntimeError as e:
+            raise BadInput(f"--blend: cannot open {args.blend}: {_one_line(e)}") from None
+    _refuse_newer_file(bpy)
     return bpy.context.scene
+
+
+def _refuse_newer_file(bpy):
+    """A file saved by a newer Blender opens with "expect loss of data": refuse it rather
+    than save a damaged copy."""
+    saved, running = tuple(bpy.data.version[:2]), tuple(bpy.app.version[:2])
+    if bpy.data.filepath and saved > running:
+        raise BadInput(
+            f"{bpy.data.filepath} was saved by Blender {saved[0]}.{saved[1]}, newer than this Blender "
+            f"{bpy.app.version_string}: opening it here could lose data, so nothing was done. "
+            f"Use Blender {saved[0]}.{saved[1]} or newer.")
 
 
 def _find_object(name):
@@ -200,16 +321,28 @@ def _progress(fraction, stage):
     print(f"[{fraction * 100:5.1f}%] {stage}", file=sys.stderr, flush=True)
 
 
-def _generate(text, emotion, engine_id, voice, seed, language, model_dir=None, device=None):
-    from .engines import GenerateRequest, get_engine
+def _engine_options(model_dir=None, device=None):
     options = {}
     if model_dir:
         options["model_dir"] = model_dir
     if device:
         options["device"] = device
+    return options
+
+
+def _checked_request(engine_id, text, emotion, voice, seed, language, options):
+    """The engine and its checked request (every check before any heavy work); the notes
+    (e.g. a language picked from the text's writing system) are printed."""
+    from .engines import GenerateRequest, get_engine
     engine = get_engine(engine_id)
-    request = GenerateRequest(text=text, emotion=emotion, voice=voice, seed=seed,
-                              language=language, options=options)
+    checked = engine.check(GenerateRequest(text=text, emotion=emotion, voice=voice, seed=seed,
+                                           language=language, options=options))
+    for note in checked.notes:
+        print(f"note: {note}", file=sys.stderr)
+    return engine, checked
+
+
+def _generate(engine, request):
     return engine.generate(request, _progress, None)
 
 
@@ -225,63 +358,65 @@ def _summary(result, obj):
 
 
 def cmd_generate(args):
-    from .blender.takes import apply_take, save_blend
-    _check_save_path(args.save)
+    from .blender.takes import apply_take
+    if args.blend:
+        _check_outputs(args)               # fail fast, before the file is even opened
     scene = _open_blend(args)
     obj = _find_object(args.object)
     text = _read_text(args)
+    _check_outputs(args, _speech_seconds(text))
     opts = _take_options(args)
-    perf = _generate(text, args.emotion, args.engine, args.voice, args.seed, args.language,
-                     args.model_dir, args.device)
-    result = apply_take(scene, obj, perf, opts)
-    if args.export:
-        perf.save(args.export)
-    save_blend(os.path.abspath(args.save))
+    engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
+                                       args.language, _engine_options(args.model_dir, args.device))
+    perf = _generate(engine, checked.request)
+    with _staged_outputs() as stage:
+        result = apply_take(scene, obj, perf, opts, stage=stage)
+        if args.export:
+            _export_performance(perf, args.export, stage)
+        _write_outputs(stage, [result], args.save)
     _summary(result, obj)
     return EXIT_OK
 
 
-def load_performance_file(csv=None, npz=None):
-    """A recorded performance from a Live Link Face CSV or our own .npz (+ .wav)."""
-    from .core.livelink import read_livelink_csv
-    from .core.performance import Performance
-    path = csv or npz
-    if not os.path.isfile(path):
-        raise BadInput(f"file not found: {path}")
-    try:
-        return read_livelink_csv(path) if csv else Performance.load(path)
-    except (ValueError, OSError, KeyError) as e:
-        raise BadInput(f"cannot read {path}: {e}") from None
-
-
 def cmd_import(args):
-    from .blender.takes import apply_take, save_blend
-    _check_save_path(args.save)
+    from .blender.takes import apply_take
+    if args.blend:
+        _check_outputs(args)
     scene = _open_blend(args)
     obj = _find_object(args.object)
-    perf = load_performance_file(args.csv, args.npz)
-    result = apply_take(scene, obj, perf, _take_options(args))
-    save_blend(os.path.abspath(args.save))
+    from .core.recordings import load_recording
+    perf = load_recording(args.csv or args.npz, args.timecode_fps)
+    _check_outputs(args, perf.audio_seconds)
+    opts = _take_options(args)
+    with _staged_outputs() as stage:
+        result = apply_take(scene, obj, perf, opts, stage=stage)
+        _write_outputs(stage, [result], args.save)
     _summary(result, obj)
     return EXIT_OK
 
 
 def cmd_batch(args):
-    from .blender.batch import load_batch, run_batch
-    from .blender.takes import save_blend
-    _check_save_path(args.save)
+    from .blender.batch import check_lines, run_batch
+    from .core.batch import load_batch
     try:
         plan = load_batch(args.lines)
     except (OSError, ValueError) as e:
         raise BadInput(str(e)) from None
     if args.gap is not None:
         plan.gap = args.gap
+    if args.blend:
+        _check_outputs(args)
     scene = _open_blend(args)
-    results = run_batch(scene, plan, _generate, start_frame=args.frame,
-                        model_dir=args.model_dir, device=args.device, validate=_find_object,
-                        audio_dir=audio_dir_for(args.save))
-    save_blend(os.path.abspath(args.save))
-    for line, (obj, result) in zip(plan.lines, results):
+    _check_outputs(args, sum(_speech_seconds(line.text) for line in plan.lines))
+    lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device))
+    for line in lines:
+        for note in line.checked.notes:
+            print(f"note: line {line.number}: {note}", file=sys.stderr)
+    with _staged_outputs() as stage:
+        results = run_batch(scene, plan, lines, _generate, start_frame=args.frame,
+                            audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress)
+        _write_outputs(stage, [result for _, result in results], args.save)
+    for obj, result in results:
         _summary(result, obj)
     return EXIT_OK
 
@@ -353,7 +488,9 @@ def run(argv, prog="unitaf"):
         return EXIT_BAD_INPUT
     except Exception as e:  # noqa: BLE001 - map every failure to an exit code
         if _is_user_error(e):
-            print(f"error: {_one_line(e)}", file=sys.stderr)
+            # The whole message: user errors may carry instructions on later lines
+            # (e.g. how to download missing model files, or one line per bad batch line).
+            print(f"error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
             return EXIT_BAD_INPUT
         traceback.print_exc()
         print(f"internal error: {_one_line(e)}", file=sys.stderr)

@@ -59,8 +59,7 @@ def test_operators_in_use(fresh_types, assets, monkeypatch):
         # mapping operators act on the active mesh and store the table on it
         assert bpy.ops.unitaf.mapping_auto() == {'FINISHED'}
         assert obj.unitaf_mapping.stored and len(obj.unitaf_mapping.rows) > 0
-        obj.unitaf_mapping.preset = "livelink"
-        assert bpy.ops.unitaf.mapping_preset() == {'FINISHED'}
+        assert bpy.ops.unitaf.mapping_preset(preset="livelink") == {'FINISHED'}
         assert {r.channel: r.shape_key for r in obj.unitaf_mapping.rows}["jawOpen"] == "JawOpen"
         assert bpy.ops.unitaf.mapping_clear() == {'FINISHED'} and not obj.unitaf_mapping.stored
         # import a Live Link Face CSV through the operator, with the panel's keying options

@@ -47,15 +47,30 @@ def test_free_channel_scan():
     assert sound.free_channel(se, 1, 10) == 1
 
 
-def test_audio_beside_saved_blend_is_relative_and_survives_a_move(face, tmp_path):
+def test_take_in_an_opened_file_packs_and_writes_nothing_beside_it(face, tmp_path):
+    """The panel keys a take in a file the user only opened (e.g. inside an asset library):
+    its audio is packed, and no file or folder appears beside the .blend."""
+    proj = tmp_path / "library"
+    proj.mkdir()
+    bpy.ops.wm.save_as_mainfile(filepath=str(proj / "shot.blend"))
+    before = sorted(os.listdir(proj))
+    face = bpy.data.objects["Face"]
+    r = apply_take(bpy.context.scene, face, make_perf(seconds=1.0), TakeOptions(start_frame=1, take_name="hello"))
+    assert r.audio_path is None and r.strip.sound.packed_file is not None
+    assert sorted(os.listdir(proj)) == before
+
+
+def test_audio_dir_beside_output_is_relative_and_survives_a_move(face, tmp_path):
     proj = tmp_path / "proj"
     proj.mkdir()
     bpy.ops.wm.save_as_mainfile(filepath=str(proj / "shot.blend"))
     face = bpy.data.objects["Face"]
-    r = apply_take(bpy.context.scene, face, make_perf(seconds=1.0), TakeOptions(start_frame=1, take_name="hello"))
+    r = apply_take(bpy.context.scene, face, make_perf(seconds=1.0),
+                   TakeOptions(start_frame=1, take_name="hello", audio_dir=str(proj / "shot_audio")))
     assert r.audio_path == str(proj / "shot_audio" / "hello.wav") and os.path.isfile(r.audio_path)
     assert r.strip.sound.filepath == "//shot_audio/hello.wav"
     assert r.strip.sound.packed_file is None
+    assert sorted(os.listdir(proj / "shot_audio")) == ["hello.wav"]   # no temporary file left
     save_blend(str(proj / "shot.blend"))
     moved = tmp_path / "elsewhere" / "moved"
     shutil.move(str(proj), str(moved))

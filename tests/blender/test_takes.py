@@ -7,7 +7,7 @@ import pytest
 from blender_testutil import make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying, sound, takes  # noqa: E402
+from unitaf_blender.blender import compat, keying, rest_pose, sound, takes  # noqa: E402
 from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
 
 
@@ -61,16 +61,16 @@ def test_push_to_nla_keeps_artist_action_playing_and_never_overlaps(face):
     ad = face.data.shape_keys.animation_data
     assert ad.action is None
     tracks = list(ad.nla_tracks)
-    assert [t.name for t in tracks] == ["ArtistBlink", takes.TAKE_TRACK]
-    assert tracks[0].strips[0].action == artist
+    assert [t.name for t in tracks] == [rest_pose.REST_TRACK, "ArtistBlink", takes.TAKE_TRACK]
+    assert tracks[1].strips[0].action == artist
     assert r1.nla_strip.action == r1.action and r1.nla_strip.frame_start == 10
     # overlapping take -> another track on top; a later, separate take reuses the first one
     r2 = apply_take(scene, face, make_perf(seconds=2.0, seed=1), TakeOptions(start_frame=30, **opts))
     r3 = apply_take(scene, face, make_perf(seconds=1.0, seed=2), TakeOptions(start_frame=200, **opts))
     tracks = list(ad.nla_tracks)
-    assert len(tracks) == 3
-    assert r2.nla_strip in list(tracks[2].strips)
-    assert r3.nla_strip in list(tracks[1].strips)
+    assert len(tracks) == 4
+    assert r2.nla_strip in list(tracks[3].strips)
+    assert r3.nla_strip in list(tracks[2].strips)
     for t in tracks:
         spans = sorted((s.frame_start, s.frame_end) for s in t.strips)
         assert all(a[1] < b[0] for a, b in zip(spans, spans[1:]))
@@ -135,7 +135,7 @@ def test_bad_targets_raise_and_change_nothing(clean_scene, tmp_path, label, make
     (dict(intensity={"nose": 1.0}), "unknown intensity group"),
     (dict(intensity={"mouth": float("nan")}), "finite"),
     (dict(smoothing=-2), "Smoothing"),
-    (dict(start_frame=1048570), "outside Blender's range"),
+    (dict(start_frame=1048570), "outside Blender's frame range"),
     (dict(take_name="  "), "take name"),
 ])
 def test_bad_options_raise_and_change_nothing(face, opts, message):

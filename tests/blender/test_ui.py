@@ -32,6 +32,12 @@ class Recorder:
         assert hasattr(getattr(bpy.ops, mod), name), idname
         self.log.append(("operator", idname))
 
+    def operator_menu_enum(self, idname, prop, **k):
+        mod, name = idname.split(".")
+        op = getattr(getattr(bpy.ops, mod), name)
+        assert prop in op.get_rna_type().properties, (idname, prop)
+        self.log.append(("operator_menu_enum", idname, prop))
+
     def label(self, text="", **k):
         self.log.append(("label", text))
 
@@ -75,6 +81,8 @@ def test_panels_draw(registered):
     assert {"intensity_mouth", "smoothing", "interpolation", "push_to_nla", "add_sound"} <= {e[1] for e in log}
     log = _draw(ui.UNITAF_PT_mapping)
     assert ("label", "Automatic matching (no stored table)") in log
+    assert ("operator_menu_enum", "unitaf.mapping_preset", "preset") in log
+    assert not obj.is_property_set("unitaf_mapping")   # drawing never adds data to the object
     assert any(e[0] == "label" and e[1].startswith("1/52 channels mapped") for e in log)
     bpy.ops.unitaf.mapping_auto()
     assert ("list", "rows") in _draw(ui.UNITAF_PT_mapping)

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from unitaf_blender.core.batch import load_batch, parse_batch
+from unitaf_blender.engines import CheckedRequest, GenerateRequest
 from unitaf_blender.core.performance import Performance
 
 
@@ -66,7 +67,7 @@ def _perf(seconds, value):
 def test_batch_places_lines_after_each_other(clean_scene):
     """Line 2 starts gap seconds after line 1 ends; a pinned frame is honoured; all lines play via NLA."""
     bpy = clean_scene
-    from unitaf_blender.blender.batch import run_batch
+    from unitaf_blender.blender.batch import CheckedLine, run_batch
     scene = bpy.context.scene
     scene.render.fps = 24
     scene.frame_start = 1
@@ -80,11 +81,14 @@ def test_batch_places_lines_after_each_other(clean_scene):
     lengths = {"one": 2.0, "two": 1.0, "three": 1.5, "four": 0.5}
     calls = []
 
-    def generate(text, emotion, engine, voice, seed, language, model_dir, device):
-        calls.append(text)
-        return _perf(lengths[text], 0.25 * len(calls))
+    def generate(engine, request):
+        calls.append(request.text)
+        return _perf(lengths[request.text], 0.25 * len(calls))
 
-    results = run_batch(scene, plan, generate)
+    heads = {"Ada": ada, "Bob": bob}
+    lines = [CheckedLine(i, heads[line.object], None, CheckedRequest(GenerateRequest(text=line.text)))
+             for i, line in enumerate(plan.lines, 1)]
+    results = run_batch(scene, plan, lines, generate)
     starts = [r.frame_start for _, r in results]
     assert starts[0] == 1
     assert starts[1] == results[0][1].frame_end + 12           # 0.5 s at 24 fps
@@ -99,17 +103,17 @@ def test_batch_places_lines_after_each_other(clean_scene):
         assert got == pytest.approx(value, abs=1e-4), (obj.name, r.frame_start)
 
 
-def test_batch_validates_everything_before_generating(clean_scene):
+def test_batch_checks_every_line_before_anything(clean_scene):
     bpy = clean_scene
-    from unitaf_blender.blender.batch import run_batch
-    from unitaf_blender.cli import BadInput, _find_object
+    from unitaf_blender.blender.batch import BatchError, check_lines
+    from unitaf_blender.cli import _find_object
     _head(bpy, "Ada")
-    plan = parse_batch({"lines": [{"object": "Ada", "text": "one"}, {"object": "Ghost", "text": "two"}]})
-    called = []
+    plan = parse_batch({"lines": [{"object": "Ada", "text": "one"}, {"object": "Ghost", "text": "two"},
+                                  {"object": "Ada", "text": "[sda] three"}]})
     n_actions = len(bpy.data.actions)
-    with pytest.raises(BadInput, match="Ghost"):
-        run_batch(bpy.context.scene, plan, lambda *a: called.append(a), validate=_find_object)
-    assert not called and len(bpy.data.actions) == n_actions
+    with pytest.raises(BatchError, match=r"(?s)2 lines.*line 2: .*Ghost.*line 3: .*sda"):
+        check_lines(plan, _find_object)
+    assert len(bpy.data.actions) == n_actions and not bpy.data.objects["Ada"].is_property_set("unitaf_mapping")
 
 
 def test_batch_cli_end_to_end(tmp_path):

@@ -1,51 +1,80 @@
-"""Run a batch plan (core.batch) in a scene: generate every line, then key them in order.
+"""Run a batch plan (core.batch) in a scene: check every line, generate every line, then key
+them in order.
 
-All inputs are checked before any generation starts, and every line is generated before the
-scene is touched, so a bad line or a failed generation leaves the scene as it was.
+Every line is checked in full first (target object, engine, emotion, inline tags, voice,
+language, text) with the engine's `check`, so a bad line 3 is reported before line 1 spends
+minutes in the neural engine; all bad lines are reported at once, each as `line N: ...`.
+Every line is generated before the scene is touched.
 """
-from ..core.batch import BatchPlan, load_batch  # noqa: F401  (re-exported for the CLI)
-from ..core.emotion import parse_emotion
+from dataclasses import dataclass
+
+from ..core.batch import BatchPlan
+from ..engines import CheckedRequest, EngineError, GenerateRequest, get_engine
 from .takes import TakeOptions, apply_take
 
 
-def run_batch(scene, plan: BatchPlan, generate, start_frame=None, model_dir=None, device=None,
-              validate=None, progress=None, audio_dir=None):
-    """Key every line of `plan`; returns [(object, TakeResult)] in line order.
+class BatchError(ValueError):
+    """One or more lines of a batch are bad; the message names each line."""
 
-    `generate(text, emotion, engine, voice, seed, language, model_dir, device)` returns a
-    Performance; `validate(object_name)` returns the target object or raises.
-    """
-    import bpy
-    targets = []
-    for i, line in enumerate(plan.lines, 1):
-        obj = validate(line.object) if validate else bpy.data.objects[line.object]
+
+@dataclass
+class CheckedLine:
+    number: int                  # 1-based, as in messages
+    object: object               # the target mesh
+    engine: object
+    checked: CheckedRequest
+
+
+def check_lines(plan: BatchPlan, find_object, options=None) -> list:
+    """[CheckedLine] for every line of `plan`, or BatchError listing every bad line.
+
+    `find_object(name)` returns the target object or raises ValueError; `options` are the
+    engine options every line shares (model_dir, device)."""
+    checked, problems = [], []
+    for number, line in enumerate(plan.lines, 1):
         try:
-            parse_emotion(line.emotion)
-        except ValueError as e:
-            raise ValueError(f"batch line {i}: {e}") from None
-        targets.append(obj)
+            obj = find_object(line.object)
+            engine = get_engine(line.engine)
+            request = GenerateRequest(text=line.text, emotion=line.emotion, voice=line.voice,
+                                      seed=line.seed, language=line.language,
+                                      options=dict(options or {}))
+            checked.append(CheckedLine(number, obj, engine, engine.check(request)))
+        except (ValueError, EngineError) as e:
+            problems.append(f"line {number}: {e}")
+    if problems:
+        head = "1 line of the batch is bad" if len(problems) == 1 else \
+            f"{len(problems)} lines of the batch are bad"
+        raise BatchError(f"{head} (nothing was generated):\n" + "\n".join(problems))
+    return checked
 
+
+def run_batch(scene, plan: BatchPlan, lines, generate, start_frame=None, audio_dir=None,
+              stage=None, progress=None):
+    """Key every checked line (from `check_lines`); returns [(object, TakeResult)] in order.
+
+    `generate(engine, request)` returns a Performance. Each take is named after its line
+    (`line001`, ...), so running the same batch on its own output re-generates those lines in
+    place instead of stacking copies."""
     performances = []
-    for i, line in enumerate(plan.lines, 1):
+    for line in lines:
         if progress:
-            progress((i - 1) / len(plan.lines), f"line {i}/{len(plan.lines)}: {line.object}")
-        performances.append(generate(line.text, line.emotion, line.engine, line.voice, line.seed,
-                                     line.language, model_dir, device))
+            progress((line.number - 1) / len(lines), f"line {line.number}/{len(lines)}: {line.object.name}")
+        performances.append(generate(line.engine, line.checked.request))
 
     fps = scene.render.fps / scene.render.fps_base
     cursor = scene.frame_start if start_frame is None else int(start_frame)
     results = []
-    for i, (line, obj, perf) in enumerate(zip(plan.lines, targets, performances), 1):
-        gap = plan.gap if line.gap is None else line.gap
-        if line.frame is not None:
-            frame = line.frame
+    for line, spec, perf in zip(lines, plan.lines, performances):
+        gap = plan.gap if spec.gap is None else spec.gap
+        if spec.frame is not None:
+            frame = spec.frame
         else:
-            frame = cursor + (round(gap * fps) if i > 1 else 0)
+            frame = cursor + (round(gap * fps) if line.number > 1 else 0)
         # Every line goes to the NLA so that several lines of one character all play.
-        opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{i:03d}",
+        opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{line.number:03d}",
                            audio_dir=audio_dir)
-        result = apply_take(scene, obj, perf, opts)
-        results.append((obj, result))
+        result = apply_take(scene, line.object, perf, opts, stage=stage)
+        results.append((line.object, result))
         cursor = result.frame_end
     scene.frame_end = max(scene.frame_end, cursor)
     return results

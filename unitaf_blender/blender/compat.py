@@ -111,6 +111,19 @@ def action_fcurves(action, slot=None) -> list:
     return out
 
 
+def remove_fcurve(action, slot, fcurve):
+    """Remove `fcurve` from `action` (from `slot`'s channelbag on the slotted model)."""
+    if not has_slotted_actions():
+        action.fcurves.remove(fcurve)
+        return
+    for layer in action.layers:
+        for strip in layer.strips:
+            bag = strip.channelbag(slot) if strip.type == 'KEYFRAME' else None
+            if bag is not None and fcurve in list(bag.fcurves):
+                bag.fcurves.remove(fcurve)
+                return
+
+
 def find_fcurve(action, data_path: str, index: int = 0, slot=None):
     for fc in action_fcurves(action, slot):
         if fc.data_path == data_path and fc.array_index == index:

@@ -4,14 +4,15 @@ The numbers are prepared with numpy (resample to the scene rate, per-group inten
 smoothing, clamping) and written with the bulk path: `keyframe_points.add(N)` +
 `foreach_set` + `fc.update()`, about 300x faster than `keyframe_insert` per key.
 """
+import re
+
 import numpy as np
 import bpy
 
-from ..core.channels import ARKIT_52, GROUPS, channel_group
+from ..core.channels import ARKIT_52, GROUPS, INTERPOLATIONS, channel_group
 from ..core.retime import resample
 from . import compat
 
-INTERPOLATIONS = ("LINEAR", "BEZIER", "CONSTANT")
 GROUP_NAME = "UniTAF"
 _ARKIT = frozenset(ARKIT_52)
 
@@ -60,6 +61,15 @@ def prepare_tracks(perf, pairs: dict, key_blocks, dst_fps: float, intensity: dic
 
 def data_path(key_name: str) -> str:
     return f'key_blocks["{bpy.utils.escape_identifier(key_name)}"].value'
+
+
+_KEY_PATH = re.compile(r'^key_blocks\["((?:[^"\\]|\\.)*)"\]\.value$')
+
+
+def key_name_from_path(path: str):
+    """The shape-key name in a `data_path(...)` string, or None for any other path."""
+    m = _KEY_PATH.match(path)
+    return None if m is None else re.sub(r'\\(.)', r'\1', m.group(1))
 
 
 def write_tracks(action, slot, start_frame: int, tracks, interpolation: str = "LINEAR"):

@@ -22,7 +22,12 @@ def _table(obj):
 
 
 def has_stored_mapping(obj) -> bool:
-    return obj is not None and obj.type == 'MESH' and _table(obj).stored
+    # Reading obj.unitaf_mapping would create the (empty) property group on the object, so a
+    # mere check would change the file: look whether it exists first.
+    if obj is None or obj.type != 'MESH':
+        return False
+    props.register_properties()
+    return obj.is_property_set("unitaf_mapping") and obj.unitaf_mapping.stored
 
 
 def stored_pairs(obj) -> dict:

@@ -5,11 +5,11 @@ import functools
 import os
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from ..engines import EngineError, GenerateRequest, get_engine
 from . import jobs, mapping_store, props
-from .takes import TakeError, TakeOptions, apply_take
+from .takes import TakeError, TakeOptions, apply_take, validate_target
 
 ADDON_ID = None   # top-level add-on package, set by register()
 
@@ -215,7 +215,6 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
 
     def _prepare(self, context):
         obj = target_object(context)
-        from .takes import validate_target
         validate_target(obj)
         request = build_request(context)
         engine = engine_for(context)
@@ -331,23 +330,16 @@ class UNITAF_OT_import_performance(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def execute(self, context):
-        from ..core.livelink import read_livelink_csv
-        from ..core.performance import Performance
+        from ..core.recordings import load_recording
         path = bpy.path.abspath(self.filepath)
         try:
             obj = target_object(context)
-            from .takes import validate_target
             validate_target(obj)
-            if not os.path.isfile(path):
-                raise TakeError(f"File not found: {path}")
-            try:
-                perf = read_livelink_csv(path) if path.lower().endswith(".csv") else Performance.load(path)
-            except (ValueError, OSError, KeyError) as e:
-                raise TakeError(f"Cannot read {path}: {e}") from None
+            perf = load_recording(path)
             opts = take_options(context.scene.unitaf)
             opts.take_name = bpy.path.display_name_from_filepath(path)
             result = apply_take(context.scene, obj, perf, opts)
-        except TakeError as e:
+        except ValueError as e:     # TakeError and every file problem
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         _report_result(self, result)
@@ -389,14 +381,17 @@ class UNITAF_OT_mapping_auto(_MappingOperator, bpy.types.Operator):
 
 
 class UNITAF_OT_mapping_preset(_MappingOperator, bpy.types.Operator):
-    """Fill the mapping table with the selected naming-convention preset"""
+    """Fill the mapping table with a naming-convention preset"""
     bl_idname = "unitaf.mapping_preset"
     bl_label = "Apply Preset"
+
+    preset: EnumProperty(name="Preset", items=props.preset_items,
+                         description="Naming convention of the mesh's shape keys")
 
     def execute(self, context):
         obj = target_object(context)
         try:
-            mapping = mapping_store.apply_preset_into(obj, obj.unitaf_mapping.preset)
+            mapping = mapping_store.apply_preset_into(obj, self.preset)
         except ValueError as e:
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}

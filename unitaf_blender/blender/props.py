@@ -4,7 +4,7 @@ from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProp
                        FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
 
 from ..core.performance import EMOTIONS
-from .keying import INTERPOLATIONS
+from ..core.channels import INTERPOLATIONS
 
 # Enum item lists returned from callbacks must stay referenced from Python (Blender keeps
 # raw pointers to the strings), so dynamic lists are cached at module level.

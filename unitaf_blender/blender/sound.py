@@ -1,8 +1,12 @@
 """The take's audio as a Video Sequencer sound strip.
 
-The WAV lives beside the .blend in `<blend dir>/<blend stem>_audio/<take>.wav` and is
-referenced with a relative path (`//...`), so the .blend and its audio folder can move
-together. An unsaved .blend has no "beside", so the audio is packed into it instead.
+Where the WAV goes is the caller's choice, never a guess from the open file (a take must not
+write beside a .blend the user only opened, e.g. inside an asset library):
+* no `audio_dir` (the panel): the audio is packed into the .blend;
+* `audio_dir` + a `StagedFiles` stage (the CLI): the WAV is written under a temporary name in
+  `audio_dir` and moved to `<audio_dir>/<take>.wav` only when the whole command succeeded;
+  the CLI then points the sound at the final file, relative (`//...`) to the saved .blend;
+* `audio_dir` alone (scripts): written straight to `<audio_dir>/<take>.wav`.
 """
 import math
 import os
@@ -17,13 +21,8 @@ MAX_CHANNEL = 128
 
 
 def audio_folder(audio_dir=None):
-    """Where take WAVs go: the override, else beside the saved .blend, else None (= pack)."""
-    if audio_dir:
-        return os.path.abspath(bpy.path.abspath(audio_dir))
-    if not bpy.data.filepath:
-        return None
-    blend_dir, blend_name = os.path.split(bpy.data.filepath)
-    return os.path.join(blend_dir, os.path.splitext(blend_name)[0] + "_audio")
+    """Where take WAVs go: `audio_dir` as an absolute path, or None (= pack into the .blend)."""
+    return os.path.abspath(bpy.path.abspath(audio_dir)) if audio_dir else None
 
 
 def wav_path_for(take_name: str, audio_dir=None):
@@ -45,30 +44,52 @@ def free_channel(sequence_editor, start: int, length: int) -> int:
     raise RuntimeError(f"no free sequencer channel at frames {start}-{end}")
 
 
+def point_sound_at(sound, path):
+    """Point `sound` at `path` (the take's WAV under its final name): relative to the saved
+    .blend when there is one, absolute otherwise (save_blend makes it relative later)."""
+    filepath = path
+    if bpy.data.filepath:
+        try:
+            filepath = bpy.path.relpath(path)
+        except ValueError:     # another drive on Windows: keep it absolute
+            filepath = path
+    sound.filepath = filepath
+
+
+def relative_take_sounds(folder) -> int:
+    """Make absolute sound paths inside `folder` (take WAVs beside a just-saved .blend)
+    relative. Returns how many changed; other sounds are the artist's and stay as they are."""
+    folder = os.path.normcase(os.path.abspath(folder)) + os.sep
+    changed = 0
+    for sound in bpy.data.sounds:
+        path = sound.filepath
+        if path and not path.startswith("//") and sound.packed_file is None \
+                and os.path.normcase(os.path.abspath(path)).startswith(folder):
+            point_sound_at(sound, path)
+            changed += 1
+    return changed
+
+
 class SoundPlacement:
     """Writes the WAV and adds the strip; `undo()` removes whatever it created."""
 
     def __init__(self):
         self.strip = None
         self.sound = None
-        self.wav_path = None        # final file we wrote (kept on success)
+        self.wav_path = None        # the take's WAV under its final name (written by the stage)
         self._tmp_path = None       # temporary file used for packing (always removed)
-        self._made_dir = None
         self._made_editor = False
 
     def place(self, scene, take_name: str, audio, sample_rate: int, start: int, fps: float,
-              audio_dir=None):
+              audio_dir=None, stage=None):
         folder = audio_folder(audio_dir)
         if folder is None:
             fd, self._tmp_path = tempfile.mkstemp(prefix="unitaf_", suffix=".wav")
             os.close(fd)
             path = self._tmp_path
         else:
-            if not os.path.isdir(folder):
-                os.makedirs(folder)
-                self._made_dir = folder
-            path = wav_path_for(take_name, audio_dir)
-            self.wav_path = path
+            self.wav_path = wav_path_for(take_name, audio_dir)
+            path = stage.path_for(self.wav_path)   # the stage removes it if the take fails
         write_wav(path, audio, sample_rate)
         if not os.path.isfile(path):   # new_sound silently accepts a missing file
             raise RuntimeError(f"could not write audio file {path}")
@@ -79,14 +100,9 @@ class SoundPlacement:
             self._made_editor = True
         length = int(math.ceil(len(audio) / sample_rate * fps)) + 1
         channel = free_channel(se, start, length)
-        filepath = path
-        if folder is not None and bpy.data.filepath:
-            try:
-                filepath = bpy.path.relpath(path)
-            except ValueError:     # another drive on Windows: keep it absolute
-                filepath = path
-        self.strip = compat.new_sound_strip(se, take_name, filepath, channel, start)
+        self.strip = compat.new_sound_strip(se, take_name, path, channel, start)
         self.sound = self.strip.sound
+        self.sound.name = os.path.basename(wav_path_for(take_name, "."))   # not the temporary file's name
         if self._tmp_path is not None:
             self.sound.pack()
             # A packed sound keeps its path only as the "unpack to" target: make it sensible.
@@ -116,9 +132,4 @@ class SoundPlacement:
             scene.sequence_editor_clear()
         self._made_editor = False
         self._remove_tmp()
-        if self.wav_path and os.path.exists(self.wav_path):
-            os.remove(self.wav_path)
         self.wav_path = None
-        if self._made_dir and os.path.isdir(self._made_dir) and not os.listdir(self._made_dir):
-            os.rmdir(self._made_dir)
-        self._made_dir = None

@@ -1,7 +1,10 @@
 """Apply a Performance to a mesh as one "take": a new shape-key action + a sound strip.
 
-Public API used by the CLI and the operators. `apply_take` is atomic: on any failure it
-removes everything it created and restores the previous animation, then re-raises.
+Public API used by the CLI and the operators. `apply_take` runs in named steps: plan (every
+check, before anything is touched) -> write the action -> rest layer (rest_pose.py) -> place
+it (NLA strip or active action) -> sound strip -> verify that Blender really plays it ->
+retire the take it re-generates. It is atomic: on any failure it removes everything it
+created and restores the previous animation, then re-raises.
 """
 from dataclasses import dataclass, field
 import json
@@ -12,9 +15,11 @@ import numpy as np
 import bpy
 
 from ..core.retime import scene_fps
+from ..core.staging import StagedFiles
 from . import compat, keying
-from .mapping_store import object_mapping  # noqa: F401  (part of this module's API)
-from .sound import SoundPlacement, wav_path_for
+from .mapping_store import object_mapping
+from .rest_pose import REST_MARK, RestLayer, rest_values
+from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
 
 MIN_FRAME, MAX_FRAME = -1048574, 1048574   # Blender's MINAFRAME/MAXFRAME
 TAKE_TRACK = "UniTAF takes"
@@ -51,6 +56,15 @@ class TakeResult:
 
 # --- validation ------------------------------------------------------------------------------
 
+def linked_library(obj):
+    """The library file `obj`'s shape keys come from, or None when they are local (an
+    override's own datablocks count as local: they can carry animation)."""
+    for block in (obj, obj.data, getattr(obj.data, "shape_keys", None)):
+        if block is not None and block.library is not None:
+            return block.library.filepath
+    return None
+
+
 def _checked_mapping(obj):
     if obj is None:
         raise TakeError("No target object: pick a mesh with ARKit-style shape keys.")
@@ -60,6 +74,13 @@ def _checked_mapping(obj):
         raise TakeError("The target object was deleted.") from None
     if kind != 'MESH':
         raise TakeError(f"'{name}' is a {kind.lower()} object, not a mesh: pick a mesh with shape keys.")
+    library = linked_library(obj)
+    if library is not None:
+        raise TakeError(
+            f"'{name}' is linked from {bpy.path.basename(library)} ({library}): linked data is "
+            "read-only here, so a take would not be kept. Make a library override first "
+            "(Object > Library Override > Make > Selected & Content) and use the override, "
+            "or open that library file and animate it there.")
     key = obj.data.shape_keys
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
@@ -74,7 +95,8 @@ def _checked_mapping(obj):
 
 
 def validate_target(obj) -> None:
-    """Raise TakeError when `obj` cannot receive a take (None, not a mesh, no usable keys)."""
+    """Raise TakeError when `obj` cannot receive a take (None, not a mesh, linked, no usable
+    keys). Reads only: the object and the file stay exactly as they were."""
     _checked_mapping(obj)
 
 
@@ -85,31 +107,113 @@ def _check_performance(perf):
         raise TakeError("The performance contains NaN or infinite values.")
 
 
-def _unique_take(obj, wanted, audio_dir):
-    def free(take):
-        if f"UniTAF_{obj.name}_{take}" in bpy.data.actions:
-            return False
-        wav = wav_path_for(take, audio_dir)
-        return wav is None or not os.path.exists(wav)
-    if wanted:
+def _check_options(opts):
+    try:
+        intensity = keying.validate_intensity(opts.intensity)
+    except ValueError as e:
+        raise TakeError(str(e)) from None
+    if opts.interpolation not in keying.INTERPOLATIONS:
+        raise TakeError(f"Interpolation must be one of {', '.join(keying.INTERPOLATIONS)}, "
+                        f"got {opts.interpolation!r}.")
+    if int(opts.smoothing) < 0:
+        raise TakeError("Smoothing must be >= 0 frames.")
+    return intensity
+
+
+def _action_name(obj, take):
+    return f"UniTAF_{obj.name}_{take}"
+
+
+def _wav_in_use(path, stage) -> bool:
+    """True when a sound of this file, or a file staged by this command, already has `path`."""
+    if path is None:
+        return False
+    if stage is not None and path in stage.finals:
+        return True
+    return any(os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == os.path.normcase(path)
+               for s in bpy.data.sounds if s.filepath)
+
+
+def _take_name(obj, wanted, audio_dir, stage):
+    """(take name, the same object's existing take of that name or None).
+
+    An explicit name that this object already has is re-generated (the old take is replaced
+    once the new one works); automatic names count up (take1, take2, ...) past actions and
+    sounds in use. A WAV name is never shared by two takes of one file."""
+    if wanted is not None:
         wanted = str(wanted).strip()
         if not wanted:
             raise TakeError("The take name is empty.")
-        take, n = wanted, 1
-        while not free(take):
-            n += 1
-            take = f"{wanted}_{n}"
-        return take
-    n = 1
-    while not free(f"take{n}"):
+        old = bpy.data.actions.get(_action_name(obj, wanted))
+        if old is not None and old.get("unitaf_take") == wanted:
+            return wanted, old
+    base = wanted or "take"
+    n = 0 if wanted else 1
+    while True:
+        take = f"{base}{n}" if not wanted else (base if n == 0 else f"{base}_{n + 1}")
+        if _action_name(obj, take) not in bpy.data.actions and not _wav_in_use(wav_path_for(take, audio_dir), stage):
+            return take, None
         n += 1
-    return f"take{n}"
 
 
 def _prop_value(v):
     if isinstance(v, (bool, int, float, str)):
         return v
     return json.dumps(v, default=str)
+
+
+@dataclass
+class _Plan:
+    """Everything a take will write, worked out (and checked) before anything is touched."""
+    scene: object
+    obj: object
+    key: object
+    perf: object
+    opts: TakeOptions
+    mapping: object
+    fps: float
+    start: int
+    end: int
+    tracks: list
+    take: str
+    replaces: object                # the object's earlier take of the same name, or None
+    warnings: list
+
+
+def _plan(scene, obj, perf, opts, stage) -> _Plan:
+    mapping = _checked_mapping(obj)
+    _check_performance(perf)
+    intensity = _check_options(opts)
+    key = obj.data.shape_keys
+    if key.animation_data is not None and key.animation_data.use_tweak_mode:
+        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
+                        "exit it (Tab in the NLA editor) first.")
+    fps = scene_fps(scene.render.fps, scene.render.fps_base)
+    start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
+    # Bound the size before resampling allocates it (a bad header must not exhaust memory).
+    n_frames = int(np.floor((perf.n_frames - 1) / perf.fps * fps + 1e-9)) + 1
+    if start < MIN_FRAME or start + n_frames - 1 > MAX_FRAME:
+        raise TakeError(f"The take would span frames {start}-{start + n_frames - 1} "
+                        f"({perf.duration:.1f} s at {fps:g} fps), outside Blender's frame range "
+                        f"{MIN_FRAME}..{MAX_FRAME}.")
+    warnings, pairs, seen = [], {}, {}
+    for ch, key_name in mapping.pairs.items():
+        if key_name in seen:
+            warnings.append(f"'{ch}' and '{seen[key_name]}' both map to '{key_name}'; using '{seen[key_name]}'.")
+            continue
+        seen[key_name] = ch
+        pairs[ch] = key_name
+    n, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, int(opts.smoothing))
+    if not tracks:
+        raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
+                        f"(performance channels: {', '.join(perf.channels[:5])}...).")
+    unmapped = [c for c in perf.channels if c not in pairs]
+    if unmapped:
+        warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on "
+                        f"'{obj.name}': {', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
+    take, replaces = _take_name(obj, opts.take_name, opts.audio_dir, stage)
+    return _Plan(scene, obj, key, perf, opts, mapping, fps, start, start + n - 1, tracks, take,
+                 replaces, warnings)
 
 
 # --- rollback --------------------------------------------------------------------------------
@@ -122,23 +226,31 @@ class _Undo:
         self.had_animdata = key.animation_data is not None
         self.prev_action, self.prev_slot = compat.assigned_action(key)
         self.prev_fake = self.prev_action.use_fake_user if self.prev_action else None
+        self.prev_extrapolation = key.animation_data.action_extrapolation if self.had_animdata else None
         self.frame_end = scene.frame_end
         self.action = None
         self.tracks = []
         self.nla_strips = []
+        self.muted = []             # strips of a replaced take, muted while the new one is checked
         self.sound = SoundPlacement()
+        self.rest = RestLayer(key)
 
     def rollback(self):
         ad = self.key.animation_data
         if ad is not None:
+            for strip in self.muted:
+                strip.mute = False
             for track, strip in reversed(self.nla_strips):
                 if track not in self.tracks:
                     track.strips.remove(strip)
             for track in reversed(self.tracks):
                 ad.nla_tracks.remove(track)
             compat.assign_action(self.key, self.prev_action, self.prev_slot)
-            if not self.had_animdata:
-                self.key.animation_data_clear()
+            if self.prev_extrapolation is not None:
+                ad.action_extrapolation = self.prev_extrapolation
+        self.rest.undo()
+        if ad is not None and not self.had_animdata:
+            self.key.animation_data_clear()
         if self.prev_action is not None:
             self.prev_action.use_fake_user = self.prev_fake
         if self.action is not None:
@@ -176,103 +288,170 @@ def _push_previous(ad, action, slot, undo):
     undo.nla_strips.append((track, strip))
 
 
-# --- the take --------------------------------------------------------------------------------
+def _strips_playing(ad, action):
+    return [s for t in ad.nla_tracks for s in t.strips if s.action == action]
 
-def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None) -> TakeResult:
+
+# --- the take, step by step ------------------------------------------------------------------
+
+def _write_action(plan, undo):
+    action, slot = compat.new_action(_action_name(plan.obj, plan.take), plan.key)
+    undo.action = action
+    keying.write_tracks(action, slot, plan.start, plan.tracks, plan.opts.interpolation)
+    action.use_frame_range = True
+    action.frame_start, action.frame_end = plan.start, max(plan.end, plan.start + 1)
+    meta = plan.perf.meta or {}
+    action["unitaf_take"] = plan.take
+    action["unitaf_bake_fps"] = float(plan.fps)
+    action["unitaf_source_fps"] = float(plan.perf.fps)
+    for name in ("engine", "text", "emotion", "seed"):
+        if meta.get(name) is not None:
+            action[f"unitaf_{name}"] = _prop_value(meta[name])
+    return action, slot
+
+
+def _place(plan, action, slot, undo):
+    """Make the take play: an NLA strip above the others, or the active action. Returns the
+    NLA strip or None."""
+    key, prev = plan.key, undo.prev_action
+    ad = key.animation_data or key.animation_data_create()
+    if plan.replaces is not None:
+        for strip in _strips_playing(ad, plan.replaces):
+            if not strip.mute:
+                strip.mute = True
+                undo.muted.append(strip)
+    keep_prev = prev is not None and prev != plan.replaces and not prev.get(REST_MARK)
+    if keep_prev:
+        prev.use_fake_user = True   # never lose the artist's action
+    if plan.opts.push_to_nla:
+        if keep_prev:
+            _push_previous(ad, prev, undo.prev_slot, undo)
+        compat.assign_action(key, None)
+        track = _take_track(ad, plan.start, plan.end, undo)
+        nla_strip = compat.new_nla_strip(track, action.name, plan.start, action, slot)
+        nla_strip.extrapolation = 'NOTHING'   # the take only plays over its own frames
+        undo.nla_strips.append((track, nla_strip))
+        return nla_strip
+    compat.assign_action(key, action, slot)
+    ad.action_extrapolation = 'NOTHING'       # outside its frame range the rest layer shows
+    if keep_prev:
+        plan.warnings.append(f"Previous action '{prev.name}' was kept (fake user).")
+    return None
+
+
+def _place_sound(plan, undo, stage):
+    perf, opts = plan.perf, plan.opts
+    if not opts.add_sound:
+        return None, None
+    if len(perf.audio) == 0:
+        plan.warnings.append("The performance has no audio: no sound strip was added.")
+        return None, None
+    if not compat.has_audio():
+        plan.warnings.append("This Blender build has no audio support (Audaspace): no sound strip was added.")
+        return None, None
+    strip = undo.sound.place(plan.scene, plan.take, perf.audio, perf.sample_rate, plan.start, plan.fps,
+                             opts.audio_dir, stage)
+    return strip, undo.sound.wav_path
+
+
+def _verify(plan, action):
+    """Check that the keyed take really plays: the action has a user and, at the frame where
+    one channel moves furthest from its rest value, Blender evaluates the keyed value."""
+    if action.users == 0:
+        raise TakeError(f"The take was keyed but nothing uses its action on '{plan.obj.name}'.")
+    rest = rest_values(plan.key)
+    best = None
+    for name, values in plan.tracks:
+        swing = np.abs(values - rest.get(name, values[0]))
+        i = int(np.argmax(swing))
+        if swing[i] > 1e-3 and (best is None or swing[i] > best[0]):
+            best = (float(swing[i]), name, i, float(values[i]))
+    if best is None:
+        return   # a take that never leaves the rest pose looks the same either way
+    _, name, i, expected = best
+    scene = plan.scene
+    frame, subframe = scene.frame_current, scene.frame_subframe
+    try:
+        scene.frame_set(plan.start + i)
+        got = plan.key.key_blocks[name].value
+    finally:
+        scene.frame_set(frame, subframe=subframe)
+    if abs(got - expected) > 1e-3:
+        raise TakeError(
+            f"The take was keyed on '{plan.obj.name}' but does not play: at frame {plan.start + i} "
+            f"shape key '{name}' evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
+            "track or a constraint on these shape keys may override it.")
+
+
+def _retire_replaced(plan, action, strip):
+    """The new take works: remove the take it re-generates and give the new one its names."""
+    old = plan.replaces
+    if old is None:
+        return
+    ad = plan.key.animation_data
+    old_sound_strip = old.get("unitaf_sound_strip")
+    for track in list(ad.nla_tracks):
+        for nla_strip in list(track.strips):
+            if nla_strip.action == old:
+                track.strips.remove(nla_strip)
+        if track.name.startswith(TAKE_TRACK) and len(track.strips) == 0:
+            ad.nla_tracks.remove(track)
+    se = plan.scene.sequence_editor
+    if old_sound_strip and se is not None:
+        for s in compat.all_strips(se):
+            if s.name == old_sound_strip and s.type == 'SOUND' and s != strip:
+                sound = s.sound
+                compat.remove_strip(se, s)
+                if sound is not None and sound.users == 0:
+                    bpy.data.sounds.remove(sound)
+                break
+    bpy.data.actions.remove(old)
+    action.name = _action_name(plan.obj, plan.take)
+    if strip is not None:
+        strip.name = plan.take
+
+
+def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None) -> TakeResult:
+    """Key `perf` on `obj` as one take. With a `stage` (core.staging.StagedFiles) the take's
+    WAV stays a temporary file until the caller commits the stage; without one it is moved
+    into `opts.audio_dir` when the take succeeds."""
     opts = opts or TakeOptions()
-    mapping = _checked_mapping(obj)
-    _check_performance(perf)
+    plan = _plan(scene, obj, perf, opts, stage)
+    own_stage = StagedFiles() if stage is None else None
+    undo = _Undo(scene, plan.key)
     try:
-        intensity = keying.validate_intensity(opts.intensity)
-    except ValueError as e:
-        raise TakeError(str(e)) from None
-    if opts.interpolation not in keying.INTERPOLATIONS:
-        raise TakeError(f"Interpolation must be one of {', '.join(keying.INTERPOLATIONS)}, "
-                        f"got {opts.interpolation!r}.")
-    if int(opts.smoothing) < 0:
-        raise TakeError("Smoothing must be >= 0 frames.")
-    key = obj.data.shape_keys
-    if key.animation_data is not None and key.animation_data.use_tweak_mode:
-        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
-                        "exit it (Tab in the NLA editor) first.")
-    fps = scene_fps(scene.render.fps, scene.render.fps_base)
-    start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
-
-    warnings = []
-    pairs, seen = {}, {}
-    for ch, key_name in mapping.pairs.items():
-        if key_name in seen:
-            warnings.append(f"'{ch}' and '{seen[key_name]}' both map to '{key_name}'; using '{seen[key_name]}'.")
-            continue
-        seen[key_name] = ch
-        pairs[ch] = key_name
-    n, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, int(opts.smoothing))
-    if not tracks:
-        raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
-                        f"(performance channels: {', '.join(perf.channels[:5])}...).")
-    end = start + n - 1
-    if start < MIN_FRAME or end > MAX_FRAME:
-        raise TakeError(f"The take would span frames {start}-{end}, outside Blender's range.")
-    take = _unique_take(obj, opts.take_name, opts.audio_dir)
-
-    undo = _Undo(scene, key)
-    try:
-        action, slot = compat.new_action(f"UniTAF_{obj.name}_{take}", key)
-        undo.action = action
-        keying.write_tracks(action, slot, start, tracks, opts.interpolation)
-        action.use_frame_range = True
-        action.frame_start, action.frame_end = start, max(end, start + 1)
-        meta = perf.meta or {}
-        action["unitaf_take"] = take
-        action["unitaf_bake_fps"] = float(fps)
-        action["unitaf_source_fps"] = float(perf.fps)
-        for name in ("engine", "text", "emotion", "seed"):
-            if meta.get(name) is not None:
-                action[f"unitaf_{name}"] = _prop_value(meta[name])
-
-        prev = undo.prev_action
-        if prev is not None:
-            prev.use_fake_user = True   # never lose the artist's action
-        nla_strip = None
-        if opts.push_to_nla:
-            ad = key.animation_data or key.animation_data_create()
-            if prev is not None:
-                _push_previous(ad, prev, undo.prev_slot, undo)
-            compat.assign_action(key, None)
-            track = _take_track(ad, start, end, undo)
-            nla_strip = compat.new_nla_strip(track, action.name, start, action, slot)
-            nla_strip.extrapolation = 'NOTHING'   # the take only plays over its own frames
-            undo.nla_strips.append((track, nla_strip))
-        else:
-            compat.assign_action(key, action, slot)
-            if prev is not None:
-                warnings.append(f"Previous action '{prev.name}' was kept (fake user).")
-
-        strip, audio_path = None, None
-        if opts.add_sound:
-            if len(perf.audio) == 0:
-                warnings.append("The performance has no audio: no sound strip was added.")
-            elif not compat.has_audio():
-                warnings.append("This Blender build has no audio support (Audaspace): no sound strip was added.")
-            else:
-                strip = undo.sound.place(scene, take, perf.audio, perf.sample_rate, start, fps,
-                                         opts.audio_dir)
-                audio_path = undo.sound.wav_path
-        if end > scene.frame_end:
-            scene.frame_end = end
-        unmapped = [c for c in perf.channels if c not in pairs]
-        if unmapped:
-            warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on "
-                            f"'{obj.name}': {', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
-        return TakeResult(action=action, strip=strip, frame_start=start, frame_end=end, mapping=mapping,
-                          audio_path=audio_path, warnings=warnings, take_name=take, nla_strip=nla_strip)
+        action, slot = _write_action(plan, undo)
+        undo.rest.ensure(obj.name, [name for name, _ in plan.tracks], scene.frame_start)
+        nla_strip = _place(plan, action, slot, undo)
+        strip, audio_path = _place_sound(plan, undo, stage or own_stage)
+        if plan.end > scene.frame_end:
+            scene.frame_end = plan.end
+        _verify(plan, action)
+        result = TakeResult(action=action, strip=strip, frame_start=plan.start, frame_end=plan.end,
+                            mapping=plan.mapping, audio_path=audio_path, warnings=plan.warnings,
+                            take_name=plan.take, nla_strip=nla_strip)
+        if own_stage is not None:
+            own_stage.commit()
+            if strip is not None and audio_path:
+                point_sound_at(strip.sound, audio_path)
+        _retire_replaced(plan, action, strip)   # last: it deletes the old take for good
+        if strip is not None:
+            action["unitaf_sound_strip"] = strip.name
     except BaseException:   # includes KeyboardInterrupt: never leave half a take behind
         undo.rollback()
+        if own_stage is not None:
+            own_stage.restore()
         raise
+    if own_stage is not None:
+        own_stage.finish()
+    return result
 
 
 def save_blend(path) -> None:
-    """Save the open file as `path`, with external paths made relative to it."""
+    """Save the open file as `path`; take sounds inside its folder become relative (`//...`).
+
+    Blender writes every save to `<path>@` and renames it, so a failed save never leaves a
+    half-written .blend. The artist's own paths are left as they were."""
     path = os.path.abspath(os.fspath(path))
     if not path.lower().endswith(".blend"):
         raise TakeError(f"Output must be a .blend file, got {path}")
@@ -280,13 +459,13 @@ def save_blend(path) -> None:
     if not os.path.isdir(folder):
         raise TakeError(f"Folder {folder} does not exist.")
     bpy.ops.wm.save_as_mainfile(filepath=path, relative_remap=True)
-    # Paths that were absolute stay absolute after save_as; make them relative now that the
-    # file has a location, then write again without leaving a .blend1 backup behind.
-    bpy.ops.file.make_paths_relative()
-    prefs = bpy.context.preferences.filepaths
-    versions = prefs.save_version
-    prefs.save_version = 0
-    try:
-        bpy.ops.wm.save_mainfile()
-    finally:
-        prefs.save_version = versions
+    # Sounds written beside the output were absolute until the file had a location: make them
+    # relative now, then write again without leaving a .blend1 backup behind.
+    if relative_take_sounds(folder):
+        prefs = bpy.context.preferences.filepaths
+        versions = prefs.save_version
+        prefs.save_version = 0
+        try:
+            bpy.ops.wm.save_mainfile()
+        finally:
+            prefs.save_version = versions

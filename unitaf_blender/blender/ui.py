@@ -143,14 +143,17 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
         if obj is None or obj.data.shape_keys is None:
             layout.label(text="The target has no shape keys", icon='INFO')
             return
-        table = obj.unitaf_mapping
         row = layout.row(align=True)
-        row.prop(table, "preset", text="")
-        row.operator("unitaf.mapping_preset", text="Apply")
+        row.operator_menu_enum("unitaf.mapping_preset", "preset", text="Apply Preset")
         row = layout.row(align=True)
         row.operator("unitaf.mapping_auto")
         row.operator("unitaf.mapping_clear")
-        if table.stored:
+        # Drawing must not create the table on the object (that would change the file):
+        # only a stored table is shown.
+        if mapping_store.has_stored_mapping(obj):
+            table = obj.unitaf_mapping
+            if table.preset:
+                layout.label(text=f"Preset: {table.preset}")
             layout.template_list("UNITAF_UL_mapping", "", table, "rows", table, "active_index", rows=6)
         else:
             layout.label(text="Automatic matching (no stored table)")

@@ -34,6 +34,8 @@ HEAD_EYE_ROTATIONS = (
 
 # Region of each ARKit channel, used for per-group intensity in the keying layer.
 GROUPS = ("mouth", "brows", "eyes", "other")
+# Keyframe interpolations a take can be keyed with (Blender Keyframe.interpolation ids).
+INTERPOLATIONS = ("LINEAR", "BEZIER", "CONSTANT")
 
 
 def channel_group(name: str) -> str:

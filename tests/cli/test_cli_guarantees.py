@@ -1,0 +1,166 @@
+"""The CLI's guarantees (issue 10): inputs never modified, every output checked before any work,
+nothing written on failure, every bad batch line found before the first is generated."""
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+
+import pytest
+
+from shared_paths import ASSETS, ROOT, need
+
+bpy = pytest.importorskip("bpy")
+from unitaf_blender.cli import run  # noqa: E402
+
+LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
+
+
+def digest(path):
+    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
+
+
+def listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
+
+
+@pytest.fixture
+def head_blend(tmp_path):
+    dst = tmp_path / "in" / "head.blend"
+    dst.parent.mkdir()
+    shutil.copy(need(LLF_BLEND), dst)
+    return dst
+
+
+@pytest.fixture
+def two_heads(tmp_path):
+    """AdaHead + BobHead (copies of the Live Link Face head), the names examples/dialogue.json uses."""
+    bpy.ops.wm.open_mainfile(filepath=str(need(LLF_BLEND)), load_ui=False)
+    src = bpy.data.objects["FBHead"]
+    for name, dx in (("AdaHead", -0.3), ("BobHead", 0.3)):
+        obj = src.copy()
+        obj.data = src.data.copy()
+        obj.name = name
+        obj.location.x += dx
+        bpy.context.scene.collection.objects.link(obj)
+    bpy.data.objects.remove(src)
+    path = tmp_path / "in" / "two_heads.blend"
+    path.parent.mkdir(exist_ok=True)
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path
+
+
+def _generate(blend, save, *extra):
+    return run(["generate", "--blend", str(blend), "--object", "FBHead", "--text", "Hello there.",
+                "--save", str(save), *map(str, extra)])
+
+
+def test_save_onto_the_input_is_refused_unless_overwrite(head_blend, capsys):
+    before = digest(head_blend)
+    assert _generate(head_blend, head_blend) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert digest(head_blend) == before
+    assert _generate(head_blend, head_blend, "--overwrite") == 0
+    assert digest(head_blend) != before
+
+
+def test_export_into_a_missing_folder_fails_first_and_writes_nothing(head_blend, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _generate(head_blend, out / "take.blend", "--export", tmp_path / "missing" / "take.npz") == 2
+    err = capsys.readouterr().err
+    assert "--export" in err and "does not exist" in err and ".unitaf-" not in err
+    assert "speech" not in err           # refused before generating
+    assert listing(out) == []
+
+
+def test_read_only_output_folder_is_found_before_generating(head_blend, capsys):
+    # /proc refuses new files even for root (a chmod'ed folder would not, in CI).
+    assert _generate(head_blend, "/proc/take.blend") == 2
+    err = capsys.readouterr().err
+    assert "cannot write into '/proc'" in err and "speech" not in err
+
+
+def test_a_file_from_a_newer_blender_is_refused(head_blend, tmp_path, capsys):
+    bpy.ops.wm.open_mainfile(filepath=str(head_blend), load_ui=False)
+    current = tmp_path / "current.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(current))
+    data = current.read_bytes()
+    major, minor = bpy.app.version[:2]
+    newer = f"{major:02d}{minor + 9:02d}".encode()
+    if data[:9] == b"BLENDER17":            # 5.0+ header: BLENDER17-01v0500
+        data = data[:13] + newer + data[17:]
+    else:                                   # older header: BLENDER-v402
+        data = data[:9] + newer[1:] + data[12:]
+    future = tmp_path / "future.blend"
+    future.write_bytes(data)
+    out = tmp_path / "out.blend"
+    assert _generate(future, out) == 2
+    err = capsys.readouterr().err
+    assert f"saved by Blender {major}.{minor + 9}" in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_output_is_complete_and_has_no_temporary_files(head_blend, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    assert _generate(head_blend, out / "take.blend", "--export", out / "take.npz") == 0
+    names = listing(out)
+    assert "take.blend" in names and "take.npz" in names and "take.wav" in names
+    assert not [n for n in names if ".unitaf-" in n or n.endswith(".blend1")]
+    if bpy.app.build_options.audaspace:
+        assert "take_audio/take1.wav" in names
+
+
+def test_batch_failing_at_keying_leaves_no_files(two_heads, tmp_path, capsys):
+    lines = tmp_path / "lines.json"
+    lines.write_text(json.dumps({"lines": [
+        {"object": "AdaHead", "text": "Hello Bob."},
+        {"object": "BobHead", "text": "Hi Ada, how are you today?", "frame": 1048570}]}))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run(["batch", str(lines), "--blend", str(two_heads), "--save", str(out / "d.blend")]) == 2
+    assert "outside Blender's frame range" in capsys.readouterr().err
+    assert listing(out) == []
+
+
+def test_batch_checks_every_line_before_generating_any(two_heads, tmp_path, capsys):
+    lines = tmp_path / "lines.json"
+    lines.write_text(json.dumps({"lines": [
+        {"object": "AdaHead", "text": "This line is fine."},
+        {"object": "BobHead", "text": "Unknown engine.", "engine": "nope"},
+        {"object": "AdaHead", "text": "[hapy] A misspelt tag."},
+        {"object": "BobHead", "text": "A voice that does not exist.", "voice": "xx-nowhere"},
+        {"object": "AdaHead", "text": "\U0001F600\U0001F389"},
+        {"object": "Ghost", "text": "Nobody."}]}))
+    out = tmp_path / "out"
+    out.mkdir()
+    assert run(["batch", str(lines), "--blend", str(two_heads), "--save", str(out / "d.blend")]) == 2
+    err = capsys.readouterr().err
+    assert "5 lines of the batch are bad" in err
+    for number, word in ((2, "nope"), (3, "hapy"), (4, "xx-nowhere"), (5, "speakable"), (6, "Ghost")):
+        assert any(line.startswith(f"line {number}:") and word in line for line in err.splitlines()), (number, err)
+    assert "line 1:" not in err
+    assert "speech" not in err            # nothing was generated
+    assert listing(out) == []
+
+
+def test_rerunning_a_batch_into_its_output_replaces_lines(two_heads, tmp_path):
+    out = tmp_path / "out" / "dialogue.blend"
+    out.parent.mkdir()
+    example = ROOT / "examples" / "dialogue.json"
+    for _ in range(2):
+        assert run(["batch", str(example), "--blend", str(two_heads), "--save", str(out)]) == 0
+    # a second pass over the output itself re-generates the same lines in place
+    assert run(["batch", str(example), "--blend", str(out), "--save", str(out), "--overwrite"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
+    for name in ("AdaHead", "BobHead"):
+        ad = bpy.data.objects[name].data.shape_keys.animation_data
+        playing = [s.action.name for t in ad.nla_tracks for s in t.strips if s.action.get("unitaf_take")]
+        assert len(playing) == 2, (name, playing)
+    names = listing(out.parent)
+    if bpy.app.build_options.audaspace:
+        wavs = sorted(n for n in names if n.endswith(".wav"))
+        used = sorted(os.path.relpath(bpy.path.abspath(s.filepath), out.parent) for s in bpy.data.sounds)
+        assert wavs == used == [f"dialogue_audio/line00{i}.wav" for i in range(1, 5)]
+    assert not [n for n in names if ".unitaf-" in n or n.endswith(".blend1")]

@@ -1,0 +1,127 @@
+"""The rest layer: what a character's shape keys hold outside its takes.
+
+Wherever no NLA strip plays, Blender gives an NLA-animated property its RNA default: 1.0 for
+`ShapeKey.value` on 5.0, 0.0 on 4.2 and 5.2. Without help a face between two dialogue lines
+would either explode (every key at 1.0) or lose the artist's rest values (JawOpen 0.089 on
+the Live Link head). Of the three designs (keyed rest frames in every take, hold
+extrapolation, a base layer) only a base layer gives *exactly* the artist's values on every
+frame outside the takes, on every version, without changing a take's own keys:
+
+* one rest action per shape-key datablock (`UniTAF_<object>_rest`, marked `unitaf_rest`):
+  one key per channel UniTAF animates, at the value the shape key had before UniTAF first
+  keyed it (so re-generating never drifts the rest pose);
+* on the NLA track `UniTAF rest`, created before any other UniTAF track, as a strip with
+  HOLD extrapolation, so it covers all time below every take;
+* takes play above it: NLA takes as strips with extrapolation NOTHING, the active-action take
+  with the datablock's action extrapolation NOTHING (the action has a manual frame range), so
+  outside a take's frames the rest layer shows.
+
+Channels already animated by NLA tracks below the rest track (an artist's own layers, which
+the API cannot slide a new track under) are left to those tracks.
+"""
+import bpy
+
+from . import compat, keying
+
+REST_TRACK = "UniTAF rest"
+REST_MARK = "unitaf_rest"
+
+
+def find_rest_strip(key):
+    """The rest layer's NLA strip on `key` (a shape-key datablock), or None."""
+    ad = key.animation_data
+    if ad is None:
+        return None
+    for track in ad.nla_tracks:
+        for strip in track.strips:
+            if strip.action is not None and strip.action.get(REST_MARK):
+                return strip
+    return None
+
+
+def rest_values(key) -> dict:
+    """{shape key name: rest value} stored in the rest layer (empty when there is none)."""
+    strip = find_rest_strip(key)
+    if strip is None:
+        return {}
+    out = {}
+    for fc in compat.action_fcurves(strip.action, _strip_slot(strip)):
+        name = keying.key_name_from_path(fc.data_path)
+        if name is not None and len(fc.keyframe_points):
+            out[name] = fc.keyframe_points[0].co[1]
+    return out
+
+
+def _strip_slot(strip):
+    return getattr(strip, "action_slot", None) if compat.has_slotted_actions() else None
+
+
+def _paths_below(ad, track):
+    """Data paths animated by the NLA tracks under `track`."""
+    paths = set()
+    for other in ad.nla_tracks:
+        if other == track:
+            break
+        for strip in other.strips:
+            if strip.action is not None:
+                paths.update(fc.data_path for fc in compat.action_fcurves(strip.action, _strip_slot(strip)))
+    return paths
+
+
+class RestLayer:
+    """Adds the rest values a take needs; `undo()` removes exactly what `ensure` added."""
+
+    def __init__(self, key):
+        self.key = key
+        self.made_action = None
+        self.made_track = None
+        self.added_fcurves = []     # F-curves added to an existing rest action
+
+    def ensure(self, obj_name: str, key_names, frame: int):
+        """Make sure the rest layer holds a rest value for every name in `key_names`."""
+        key = self.key
+        strip = find_rest_strip(key)
+        ad = key.animation_data or key.animation_data_create()
+        if strip is None:
+            action, slot = compat.new_action(f"UniTAF_{obj_name}_rest", key)
+            action[REST_MARK] = True
+            action.use_fake_user = False
+            self.made_action = action
+            track = ad.nla_tracks.new()
+            track.name = REST_TRACK
+            track.lock = True          # edited by UniTAF only; the artist sees it but cannot drag it
+            self.made_track = track
+            known = set()
+        else:
+            action, slot = strip.action, _strip_slot(strip)
+            track = next(t for t in ad.nla_tracks if strip in list(t.strips))
+            known = {fc.data_path for fc in compat.action_fcurves(action, slot)}
+        skip = known | _paths_below(ad, track)
+        writer = compat.FCurveWriter(action, slot, keying.GROUP_NAME)
+        start = int(action.frame_range[0]) if known else int(frame)
+        for name in key_names:
+            path = keying.data_path(name)
+            if path in skip:
+                continue
+            fc = writer.new(path)
+            fc.keyframe_points.insert(start, key.key_blocks[name].value)
+            if self.made_action is None:
+                self.added_fcurves.append((action, slot, fc))
+            skip.add(path)
+        if self.made_track is not None:
+            action.use_frame_range = True
+            action.frame_start, action.frame_end = start, start + 1
+            rest_strip = compat.new_nla_strip(self.made_track, action.name, start, action, slot)
+            rest_strip.extrapolation = 'HOLD'    # first strip of the lowest track: before and after
+            rest_strip.blend_type = 'REPLACE'
+
+    def undo(self):
+        ad = self.key.animation_data
+        if self.made_track is not None and ad is not None:
+            ad.nla_tracks.remove(self.made_track)
+        if self.made_action is not None:
+            bpy.data.actions.remove(self.made_action)
+        for action, slot, fc in reversed(self.added_fcurves):
+            compat.remove_fcurve(action, slot, fc)
+        self.made_action = self.made_track = None
+        self.added_fcurves = []

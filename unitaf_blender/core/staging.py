@@ -1,0 +1,146 @@
+"""Output files that appear together, or not at all.
+
+A command (generate, batch, import) writes several files: take WAVs beside the output .blend,
+an exported .npz + .wav, the .blend itself. Each is first written under a hidden temporary
+name in its final folder (`.<name>.unitaf-<random><ext>`, same disk, so the final move is an
+atomic rename). `commit()` moves them all into place when the whole command succeeded; a file
+that already existed under a final name is kept aside until `finish()`, so `restore()` can put
+everything back if a later step (saving the .blend) fails. `discard()` removes every
+temporary file and the folders the stage created. Nothing here imports bpy.
+"""
+import os
+import shutil
+import tempfile
+
+# Free space kept in reserve beyond what a command is expected to write.
+SPACE_MARGIN_BYTES = 16 * 1024 * 1024
+
+
+class OutputError(ValueError):
+    """An output cannot be written (folder missing or read-only, no space); shown as is."""
+
+
+def check_writable_folder(folder: str, what: str) -> None:
+    """Raise OutputError unless files can be created in `folder` (tried, not guessed: ACLs,
+    read-only mounts and root-squashed shares defeat os.access)."""
+    if not os.path.isdir(folder):
+        raise OutputError(f"{what}: folder '{folder}' does not exist.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".unitaf-write-test-", dir=folder)
+    except OSError as e:
+        raise OutputError(f"{what}: cannot write into '{folder}' ({e.strerror or e}).") from None
+    os.close(fd)
+    os.remove(probe)
+
+
+def check_free_space(folder: str, needed_bytes: int, what: str) -> None:
+    free = shutil.disk_usage(folder).free
+    if free < needed_bytes + SPACE_MARGIN_BYTES:
+        raise OutputError(f"{what}: only {free / 1e6:.0f} MB free in '{folder}', "
+                          f"about {(needed_bytes + SPACE_MARGIN_BYTES) / 1e6:.0f} MB needed.")
+
+
+def nearest_existing_folder(path: str) -> str:
+    folder = os.path.abspath(path)
+    while not os.path.isdir(folder):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return folder
+
+
+class StagedFiles:
+    """Temporary files waiting to be moved onto their final names together."""
+
+    def __init__(self):
+        self._moves = []          # [(temporary path, final path)] in the order they were staged
+        self._made_dirs = []      # folders this stage created (removed again by discard)
+        self._backups = []        # [(backup path, final path)] of files commit() replaced
+        self._committed = []      # final paths commit() wrote
+
+    def path_for(self, final_path: str) -> str:
+        """A new temporary path for `final_path` (its folder is created if needed)."""
+        final_path = os.path.abspath(final_path)
+        folder, name = os.path.split(final_path)
+        self._make_dirs(folder)
+        stem, ext = os.path.splitext(name)
+        fd, tmp = tempfile.mkstemp(prefix=f".{stem}.unitaf-", suffix=ext, dir=folder)
+        os.close(fd)
+        self._moves.append((tmp, final_path))
+        return tmp
+
+    def add(self, temporary_path: str, final_path: str) -> None:
+        """Adopt a temporary file written by someone else (e.g. the .wav beside an .npz)."""
+        self._moves.append((os.path.abspath(temporary_path), os.path.abspath(final_path)))
+
+    def final_for(self, temporary_path: str):
+        for tmp, final in self._moves:
+            if tmp == os.path.abspath(temporary_path):
+                return final
+        return None
+
+    @property
+    def finals(self) -> list:
+        return [final for _, final in self._moves]
+
+    def commit(self) -> None:
+        """Move every temporary file onto its final name; on any failure undo the moves made."""
+        try:
+            for tmp, final in self._moves:
+                if not os.path.exists(tmp):
+                    raise OutputError(f"internal: staged file {tmp} for {final} is missing")
+                if os.path.exists(final):
+                    backup = self._backup_name(final)
+                    os.replace(final, backup)
+                    self._backups.append((backup, final))
+                os.replace(tmp, final)
+                self._committed.append(final)
+        except BaseException:
+            self.restore()
+            raise
+        self._moves = []
+
+    def restore(self) -> None:
+        """Undo commit(): remove the files it wrote and put replaced files back."""
+        for final in reversed(self._committed):
+            if os.path.exists(final):
+                os.remove(final)
+        for backup, final in reversed(self._backups):
+            os.replace(backup, final)
+        self._committed, self._backups = [], []
+        self.discard()
+
+    def finish(self) -> None:
+        """The command succeeded: drop the copies of replaced files."""
+        for backup, _ in self._backups:
+            if os.path.exists(backup):
+                os.remove(backup)
+        self._committed, self._backups = [], []
+
+    def discard(self) -> None:
+        """Remove every temporary file and the folders this stage created (if left empty)."""
+        for tmp, _ in self._moves:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        self._moves = []
+        for folder in reversed(self._made_dirs):
+            if os.path.isdir(folder) and not os.listdir(folder):
+                os.rmdir(folder)
+        self._made_dirs = []
+
+    def _make_dirs(self, folder):
+        missing = []
+        while not os.path.isdir(folder):
+            missing.append(folder)
+            folder = os.path.dirname(folder)
+        for path in reversed(missing):
+            os.mkdir(path)
+            self._made_dirs.append(path)
+
+    @staticmethod
+    def _backup_name(final):
+        folder, name = os.path.split(final)
+        fd, backup = tempfile.mkstemp(prefix=f".{name}.unitaf-old-", dir=folder)
+        os.close(fd)
+        return backup
