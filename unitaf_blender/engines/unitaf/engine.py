@@ -59,7 +59,7 @@ def _flag(value, name) -> str:
 
 
 def _sampling(options):
-    from .gpt import SamplingConfig
+    from .generate import SamplingConfig
     name = str(options.get("sampling", "fast")).lower()
     presets = {"fast": dict(num_beams=1), "reference": {}, "greedy": dict(do_sample=False, num_beams=1)}
     if name not in presets:
@@ -106,6 +106,7 @@ class UniTAFEngine:
         except ImportError as exc:
             raise EngineUnavailable(_torch_missing_message(exc)) from exc
         from . import pipeline, runtime
+        from .face import to_performance_channels
         from .store import ModelStore
 
         opts = dict(request.options or {})
@@ -159,7 +160,7 @@ class UniTAFEngine:
             channels, weights = pipeline.with_expression_layer(result.face, result.audio, times, vectors,
                                                                int(request.seed))
         else:
-            channels, weights = pipeline.neural_channels(result.face)
+            channels, weights = to_performance_channels(result.face)
         report(1.0, "done")
         return Performance(
             audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
