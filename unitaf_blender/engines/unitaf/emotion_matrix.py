@@ -4,12 +4,13 @@ voice's own emotion, an emotion clip and the weights (`resolve_emotion`).
 """
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, torch_load
 
 if TYPE_CHECKING:
     from .gpt import UnifiedVoice
@@ -80,12 +81,9 @@ def load_emotion_matrices(feat1, feat2) -> tuple[torch.Tensor, torch.Tensor]:
     """feat1.pt (speaker matrix, (73, 192)) and feat2.pt (emotion matrix, (73, D)): bare tensors."""
     out = []
     for path in (feat1, feat2):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise CheckpointError(f"emotion matrix not found: {path}") from exc
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise CheckpointError(f"{path}: unreadable emotion matrix ({type(exc).__name__}: {exc})") from exc
+        if not os.path.isfile(path):
+            raise CheckpointError(f"emotion matrix not found: {path}")
+        obj = torch_load(os.fspath(path))   # CheckpointError: unsafe or unreadable, never echoing torch's advice
         if not isinstance(obj, torch.Tensor) or obj.ndim != 2:
             raise CheckpointError(f"{path}: expected a 2-D tensor, found {type(obj).__name__}")
         out.append(obj.float())

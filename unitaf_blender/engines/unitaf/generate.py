@@ -1,6 +1,6 @@
-"""Semantic-code generation with the IndexTTS2 GPT (gpt.UnifiedVoice): sampling settings, the
-lean single-sequence loop (`iter_codes`), HF-style beam search/beam sampling, and `generate`
-which picks between them. The network itself is in gpt.py, as gpt-fast keeps generate.py
+"""Semantic-code generation with the IndexTTS2 GPT (gpt.UnifiedVoice), sampling as set by
+options.SamplingConfig: the lean single-sequence loop (`iter_codes`), HF-style beam search /
+beam sampling, and `generate` which picks between them. The network itself is in gpt.py, as gpt-fast keeps generate.py
 beside model.py.
 
 Every loop prefills [conds][text][start_mel] into a preallocated KVCache, then feeds one code
@@ -13,22 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from .gpt import KVCache, UnifiedVoice
-
-@dataclass
-class SamplingConfig:
-    """Reference defaults (`infer_generator`): beam sampling with 3 beams, T=0.8, top-k 30,
-    top-p 0.8, repetition penalty 10, at most 1500 codes. `do_sample=False, num_beams=1` is greedy
-    on the penalised logits; `num_beams=1` with sampling is the lean single-sequence path."""
-    do_sample: bool = True
-    temperature: float = 0.8
-    top_k: int = 30
-    top_p: float = 0.8
-    repetition_penalty: float = 10.0
-    max_new_tokens: int = 1500
-    num_beams: int = 3
-    length_penalty: float = 0.0
-    min_new_tokens: int = 0          # the stop token is suppressed before this many codes
-
+from .options import SamplingConfig
 
 @dataclass
 class GenerationResult:

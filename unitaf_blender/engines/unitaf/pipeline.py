@@ -35,7 +35,8 @@ from .checkpoint import load_into, read_checkpoint
 from .emotion_matrix import load_emotion_matrices, resolve_emotion
 from .face import FACE_FPS, FaceHead, to_performance_channels
 from .fbank import W2vBertFeatureConfig
-from .generate import SamplingConfig, generate
+from .generate import generate
+from .options import SynthesisOptions
 from .gpt import UnifiedVoice, load_gpt
 from .mel import MelConfig, MelSpectrogram
 from .s2mel import S2Mel, S2MelDims, target_mel_frames
@@ -47,28 +48,6 @@ from .vocoder import BigVGAN
 SAMPLE_RATE = SPEAKER_RATE        # 22 050 Hz output
 FEATURE_RATE = 50.0               # GPT latents / A2F features: one per semantic code
 STAGES = ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face")
-
-
-@dataclass
-class SynthesisOptions:
-    diffusion_steps: int = 25
-    cfg_rate: float = 0.7
-    interval_silence_ms: int = 200
-    max_text_tokens: int = 120
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)   # reference: 3-beam sampling
-    emo_alpha: float = 1.0
-    face_timing: str = "fixed"         # "fixed": face follows the audio; "reference": the reference's drift
-    seed: int = 0
-
-    def check(self):
-        if self.diffusion_steps < 1:
-            raise ValueError("diffusion_steps must be at least 1")
-        if self.interval_silence_ms < 0:
-            raise ValueError("interval_silence_ms must be >= 0")
-        if self.face_timing not in ("fixed", "reference"):
-            raise ValueError(f"face_timing must be 'fixed' or 'reference', got {self.face_timing!r}")
-        if not 0.0 <= float(self.emo_alpha) <= 1.0:
-            raise ValueError(f"emo_alpha must lie in 0..1, got {self.emo_alpha}")
 
 
 # ------------------------------------------------------------------------------------ models
