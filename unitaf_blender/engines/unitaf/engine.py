@@ -19,11 +19,11 @@ from typing import Optional
 
 from .. import (CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel,
                 reporter)
-from ...core.emotion import MAX_SCRIPT_CHARS, emotion_label, parse_emotion, parse_script
+from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance
 from .options import SAMPLING_PRESETS, SamplingConfig, SynthesisOptions
 from .store import ModelStore
-from .text import check_readable
+from .text import check_script
 
 ENGINE_VERSION = "1"
 VOICES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "voices")
@@ -101,22 +101,13 @@ class UniTAFCheckedRequest(CheckedRequest):
 
 
 def _check_script(text, default_emotion) -> None:
-    """The script's own checks (what TextFrontend.script_segments would refuse), without the BPE model."""
-    if not isinstance(text, str):
-        raise EngineError(f"The script must be text, got {type(text).__name__}.")
-    if not text.strip():
-        raise EngineError("The script is empty: type something to say.")
-    if len(text) > MAX_SCRIPT_CHARS:
-        raise EngineError(f"The script has {len(text):,} characters; the limit is {MAX_SCRIPT_CHARS:,} per "
-                          "generation. Split it into several shorter clips.")
+    """text.check_script as an EngineError, plus: something left to say once tags are removed."""
     try:
-        spans = parse_script(text, default_emotion)
-        for span in spans:
-            check_readable(span.text)
+        spans = check_script(text, default_emotion)
     except ValueError as exc:
         raise EngineError(str(exc)) from exc
     if not spans:
-        raise EngineError("The script has no speakable text (only tags or punctuation).")
+        raise EngineError("the script has no speakable text (only tags or punctuation)")
 
 
 class UniTAFEngine:

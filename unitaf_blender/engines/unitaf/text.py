@@ -227,22 +227,30 @@ class TextFrontend:
         Raises ValueError for: non-text, an empty script or one with only tags/punctuation, a
         script longer than MAX_SCRIPT_CHARS, or text the model cannot read (mostly letters of
         scripts other than Latin and CJK, which the tokenizer maps to <unk>)."""
-        if not isinstance(script, str):
-            raise ValueError(f"script must be text, got {type(script).__name__}")
-        if not script.strip():
-            raise ValueError("the script is empty: type something to say")
-        if len(script) > MAX_SCRIPT_CHARS:
-            raise ValueError(f"the script has {len(script):,} characters; the limit is {MAX_SCRIPT_CHARS:,} "
-                             "per generation. Split it into several shorter clips.")
         out = []
-        for span in parse_script(script, default_emotion):
-            check_readable(span.text)
+        for span in check_script(script, default_emotion):
             for seg in split_segments(self.tokenize(span.text), max_tokens):
                 ids = self.convert_tokens_to_ids(seg)
                 out.append(TextSegment(ids, seg, span.emotion, span.text, span.char_start, span.char_end))
         if not out:
             raise ValueError("the script has no speakable text")
         return out
+
+
+def check_script(script, default_emotion=None) -> list:
+    """The script's spans (core.emotion.parse_script) after every check that needs no BPE model:
+    text, not empty, at most MAX_SCRIPT_CHARS, and readable by the model. Raises ValueError."""
+    if not isinstance(script, str):
+        raise ValueError(f"script must be text, got {type(script).__name__}")
+    if not script.strip():
+        raise ValueError("the script is empty: type something to say")
+    if len(script) > MAX_SCRIPT_CHARS:
+        raise ValueError(f"the script has {len(script):,} characters; the limit is {MAX_SCRIPT_CHARS:,} "
+                         "per generation. Split it into several shorter clips.")
+    spans = parse_script(script, default_emotion)
+    for span in spans:
+        check_readable(span.text)
+    return spans
 
 
 def _readable(ch: str) -> bool:
