@@ -32,6 +32,7 @@ class _ArgParser(argparse.ArgumentParser):
 
 
 def build_parser(prog="unitaf"):
+    from .engines.unitaf import torch_install   # no torch import: the installer's constants only
     p = _ArgParser(prog=prog, description="UniTAF for Blender: text + emotion -> speech and facial animation.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgParser)
 
@@ -106,7 +107,7 @@ def build_parser(prog="unitaf"):
     r = sub.add_parser("install-runtime", help="install PyTorch for the UniTAF engine into a folder")
     r.add_argument("--target", required=True, metavar="DIR",
                    help="folder to install into (in Blender: the extension's user folder)")
-    r.add_argument("--flavour", default="cpu", choices=("cpu", "cuda", "cu126", "cu128", "cu130"))
+    r.add_argument("--flavour", default="cpu", choices=torch_install.FLAVOURS)
     r.add_argument("--dry-run", action="store_true", help="print the pip command only")
 
     m = sub.add_parser("models", help="UniTAF model weights: status and download")
@@ -118,6 +119,8 @@ def build_parser(prog="unitaf"):
         sp.add_argument("--feature", action="append", default=None, dest="features",
                         help="only the files a feature needs (repeatable): speech, emotion-vector, face, emotion-text")
         sp.add_argument("--offline", action="store_true", help="never touch the network")
+        if name == "status":
+            sp.add_argument("--check", action="store_true", help="exit 1 when a needed file is missing (for scripts)")
     return p
 
 
@@ -448,16 +451,15 @@ def cmd_voices(args):
 
 
 def cmd_models(args):
-    from .engines.unitaf import store
     if args.models_command == "status":
-        return store.cli_status(args)
+        return cli_status(args)
     if args.models_command == "download":
-        return store.cli_download(args)
+        return cli_download(args)
     raise BadInput("models: choose an action: status or download")
 
 
 def cmd_install_runtime(args):
-    from .engines.unitaf.neural_runtime import cli_install_runtime
+    from .engines.unitaf.torch_install import cli_install_runtime
     return cli_install_runtime(args)
 
 
@@ -517,3 +519,93 @@ def blender_command(argv):
 
 def main(argv=None):
     return run(sys.argv[1:] if argv is None else list(argv), prog="python -m unitaf_blender")
+
+
+# ----------------------------------------------------------------------------- `models` printing
+# (moved from engines/unitaf/store.py: the store looks files up, the CLI prints them)
+
+def format_status(store, features=None) -> str:
+    """The `models status` report: every file with its state and size, revisions, licences."""
+    from .engines.unitaf.store import DEFAULT_FEATURES, FEATURES, LICENCES, human_size
+    feats = tuple(FEATURES) if features is None else features
+    rows = store.status(feats)
+    where = f"model folder {store.model_dir}" if store.model_dir else f"cache {store.cache_dir}"
+    lines = [f"UniTAF model files ({where})"]
+    for st in rows:
+        spec = st.spec
+        if not st.present:
+            state = "optional" if spec.optional else "MISSING"
+        elif st.size_ok is False:
+            state = f"BAD ({st.problem})"
+        elif st.problem:   # model folder: trusted, but the size is far from the official file's
+            state = f"SIZE? ({st.problem})"
+        else:
+            state = "present"
+        size = human_size(st.size if st.present else spec.approx_size)
+        flag = "  [UNVERIFIED path]" if "path inferred" in spec.note else ""
+        lines.append(f"  {state:<8} {size:>9}  {','.join(spec.features):<22} {spec.display}{flag}")
+    lines.append("Revisions:")
+    for repo in dict.fromkeys(s.spec.repo_id for s in rows):
+        spec = next(s.spec for s in rows if s.spec.repo_id == repo)
+        pin = spec.revision if spec.revision_verified else f"{spec.revision} (UNVERIFIED revision" + (
+            "; content pinned by sha256)" if any(s.spec.sha256 for s in rows if s.spec.repo_id == repo) else ")")
+        lines.append(f"  {repo} @ {pin}")
+    lines.append("Licences:")
+    for repo in dict.fromkeys(s.spec.repo_id for s in rows):
+        lines.append(f"  {repo}: {LICENCES.get(repo, 'unknown')}")
+    default = [st for st in rows if set(st.spec.features) & set(DEFAULT_FEATURES)]
+    need = [st for st in default if st.needed]
+    extra = [st for st in default if not st.ok and not st.needed]
+    if need:
+        total = sum(st.spec.approx_size for st in need)
+        lines.append(f"Missing for the default features ({', '.join(DEFAULT_FEATURES)}): {len(need)} file(s), "
+                     f"{human_size(total)} to download.")
+    else:
+        lines.append("All files for the default features are present.")
+    if extra:
+        lines.append(f"Optional, not present ({len(extra)}): " + ", ".join(st.spec.display for st in extra)
+                     + " (fetched by `models download`; defaults are used without them).")
+    return "\n".join(lines)
+
+
+def _store_from_args(args):
+    from .engines.unitaf.store import ModelStore
+    return ModelStore(cache_dir=getattr(args, "cache_dir", None), model_dir=getattr(args, "model_dir", None))
+
+
+def cli_status(args) -> int:
+    """`models status`: print files, sizes, revisions, licences. Exit 0 whenever it could report
+    (missing files are information); with --check, exit 1 when a needed file is missing."""
+    store = _store_from_args(args)
+    features = getattr(args, "features", None) or None
+    print(format_status(store, features))
+    return EXIT_FAIL if getattr(args, "check", False) and store.missing(features) else EXIT_OK
+
+
+def cli_download(args) -> int:
+    """`models download [--feature F ...] [--offline]`: fetch what is missing, with a progress line."""
+    from .engines.unitaf.store import LICENCES, DownloadError, DownloadProgress, ModelsMissing, human_size
+    store = _store_from_args(args)
+    features = getattr(args, "features", None) or None
+    last = {"pct": -1, "file": None}
+
+    def report(p: DownloadProgress):
+        pct = int(100 * p.done / p.total) if p.total else 0
+        if p.file != last["file"]:
+            print(f"[{p.index}/{p.count}] {p.file}", file=sys.stderr)
+            last["file"] = p.file
+        if pct != last["pct"]:
+            last["pct"] = pct
+            print(f"\r  {human_size(p.done)} / {human_size(p.total)} ({pct}%)", end="", file=sys.stderr)
+
+    specs = store.specs(features)
+    print("Licences of what will be downloaded:", file=sys.stderr)
+    for repo in dict.fromkeys(s.repo_id for s in specs):
+        print(f"  {repo}: {LICENCES.get(repo, 'unknown')}", file=sys.stderr)
+    try:
+        store.download(features, progress=report, offline=True if getattr(args, "offline", False) else None)
+    except (ModelsMissing, DownloadError) as exc:
+        print(f"\n{exc}", file=sys.stderr)
+        return EXIT_FAIL
+    print(f"\nAll files present in {store.model_dir or store.cache_dir}.", file=sys.stderr)
+    return EXIT_OK

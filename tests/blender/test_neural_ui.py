@@ -20,7 +20,7 @@ bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import jobs, neural, operators, ui  # noqa: E402
 from unitaf_blender.core.performance import EMOTIONS  # noqa: E402
 from unitaf_blender.engines import check_cancel, get_engine  # noqa: E402
-from unitaf_blender.engines.unitaf import neural_runtime  # noqa: E402
+from unitaf_blender.engines.unitaf import torch_install as neural_runtime  # noqa: E402
 from unitaf_blender.engines.unitaf.store import DEFAULT_FEATURES, ModelStore  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -431,7 +431,7 @@ import os; sys.stdout.flush(); os._exit(0)  # bpy 4.2/4.5 modules crash or hang 
 
 def test_release_models_frees_loaded_models(registered):
     pytest.importorskip("torch")
-    from unitaf_blender.engines.unitaf import runtime
+    from unitaf_blender.engines.unitaf import devices as runtime
     runtime.release()
     runtime.get_or_load(("test", 1), lambda: object())
     runtime.get_or_load(("test", 2), lambda: object())
@@ -443,7 +443,7 @@ def test_release_models_frees_loaded_models(registered):
 
 def test_out_of_memory_offers_retry_on_cpu(registered, tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from unitaf_blender.engines.unitaf.runtime import OutOfMemory
+    from unitaf_blender.engines.unitaf.devices import OutOfMemory
     engine = RecordingEngine(fail=lambda req: OutOfMemory("The GPU ran out of memory while generating")
                              if req.options.get("device") != "cpu" else None)
     monkeypatch.setattr(operators, "get_engine", lambda engine_id=None: engine)

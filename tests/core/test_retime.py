@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from unitaf_blender.core.performance import Performance
-from unitaf_blender.core.retime import frame_times, resample, retime_performance, scene_fps
+from unitaf_blender.core.retime import align_face, frame_times, resample, retime_performance, scene_fps
 
 NTSC = 30000 / 1001
 
@@ -123,3 +123,27 @@ def test_retime_performance():
     assert q.channels == p.channels and q.meta["retimed_from_fps"] == 25 and q.meta["engine"] == "x"
     assert np.allclose(q.channel("jawOpen"), np.arange(q.n_frames) / NTSC, atol=1e-6)
     assert retime_performance(p, 25) is p
+
+
+def test_align_face_reanchors_each_segment():
+    """Pure timing: 80 segments of odd feature lengths (stride-2 frames straddle boundaries), audio
+    at floor(1.72 T) x 256 samples per segment (0.15 % shorter than the features), 200 ms gaps."""
+    SR, FPS = 22050, 25.0   # the UniTAF engine's audio and face rates; features at 50 Hz
+    rng = np.random.default_rng(0)
+    frames = rng.integers(31, 400, 80)
+    samples = [int(np.floor(1.72 * t)) * 256 for t in frames]
+    starts = np.cumsum([0] + [s + 4410 for s in samples])[:-1]
+    total = int(starts[-1] + samples[-1])
+    motion = rng.normal(size=(int(frames.sum()) // 2 + 1, 4)).astype(np.float32)
+    face, owner = align_face(motion, frames, starts, samples, total, SR, FPS, 50.0)
+    assert len(face) == int(np.floor(total * FPS / SR)) + 1
+    feat_start = np.cumsum([0] + list(frames))
+    placed = 0
+    for i in range(len(frames)):
+        js = np.flatnonzero(owner == i)
+        k = np.arange(placed, placed + len(js))
+        placed += len(js)
+        want = starts[i] / SR + (2 * k - feat_start[i]) / 50.0
+        assert np.abs(js / FPS - want).max() <= 1 / FPS
+        np.testing.assert_array_equal(face[js], motion[k])
+    assert placed >= len(motion) - len(frames)      # at most the overhang frame of a segment is dropped

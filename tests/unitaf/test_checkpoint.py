@@ -164,9 +164,29 @@ class Payload:  # a class torch's weights_only unpickler must refuse
 
 def test_non_tensor_payload_refused(tmp_path, capsys):
     torch.save({"w": torch.ones(1), "evil": Payload()}, tmp_path / "evil.pt")
-    with pytest.raises(CheckpointError, match=r"evil\.pt: refused.*print"):
+    with pytest.raises(CheckpointError, match=r"evil\.pt: refused.*print") as exc:
         read_checkpoint(tmp_path / "evil.pt")
     assert "this must never run" not in capsys.readouterr().out
+    assert "refused as unsafe (it contains Python objects, not just tensors" in str(exc.value)
+    assert "corrupt" not in str(exc.value) and "weights_only" not in str(exc.value)
+
+
+def test_emotion_matrix_with_objects_is_unsafe_and_never_advises_weights_only_false(tmp_path):
+    from unitaf_blender.engines.unitaf.emotion_matrix import load_emotion_matrices
+    torch.save(torch.ones(3, 4), tmp_path / "feat1.pt")
+    torch.save({"m": torch.ones(3, 4), "evil": Payload()}, tmp_path / "feat2.pt")
+    with pytest.raises(CheckpointError) as exc:
+        load_emotion_matrices(tmp_path / "feat1.pt", tmp_path / "feat2.pt")
+    text = str(exc.value)
+    assert "feat2.pt" in text and "refused as unsafe" in text
+    assert "weights_only" not in text and "corrupt" not in text
+
+
+def test_torch_reason_strips_the_unsafe_advice():
+    from unitaf_blender.engines.unitaf.checkpoint import torch_reason
+    err = RuntimeError("Weights only load failed. Re-running `torch.load` with `weights_only` set to `False` "
+                       "will likely succeed. Do it only if you got the file from a trusted source.\nmore")
+    assert torch_reason(err) == "Weights only load failed."
 
 
 def _model():

@@ -69,11 +69,30 @@ def test_from_dir_with_expression(tmp_path, mode):
     _close(head(d["audio_feature"]), d["mouth_motion"])
 
 
+def blend_transition(motion, last_frame, n: int = 3):
+    """The reference's streaming glue (we never stream): a new chunk fades in from the previous
+    chunk's last frame over `n` frames (alpha = (i+1)/n)."""
+    out = motion.clone()
+    k = min(n, motion.shape[1])
+    alpha = torch.arange(1, k + 1, dtype=motion.dtype, device=motion.device)[None, :, None] / n
+    out[:, :k] = (1 - alpha) * last_frame + alpha * motion[:, :k]
+    return out
+
+
+def decay_to_rest(last_frame, num_frames: int, decay_frames: int = 10):
+    """The reference's silence frames: the last face frame fading linearly to zero."""
+    i = torch.arange(num_frames, dtype=last_frame.dtype, device=last_frame.device)
+    w = torch.clamp(1 - i / decay_frames, min=0)[None, :, None]
+    return last_frame.reshape(last_frame.shape[0], 1, -1) * w
+
+
 def test_stream_glue():
+    """Our reading of the reference's stream glue reproduces its fixture (documents the
+    behaviour align_face replaces with its own gap handling)."""
     d = {k: torch.from_numpy(v) for k, v in np.load(need(A2F / "stream_glue.npz")).items()}
-    _close(face.blend_transition(d["mouth_motion_in"], d["last_face_motion"]), d["blended_motion"])
-    _close(face.decay_to_rest(d["last_face_motion"], int(d["zero_face_num_frames"]),
-                              int(d["zero_face_decay_frames"])), d["zero_face_motion"])
+    _close(blend_transition(d["mouth_motion_in"], d["last_face_motion"]), d["blended_motion"])
+    _close(decay_to_rest(d["last_face_motion"], int(d["zero_face_num_frames"]),
+                         int(d["zero_face_decay_frames"])), d["zero_face_motion"])
 
 
 def test_channel_names_and_performance_channels():

@@ -10,8 +10,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf import gpt as gpt_mod  # noqa: E402
-from unitaf_blender.engines.unitaf.gpt import SamplingConfig, load_gpt  # noqa: E402
+from unitaf_blender.engines.unitaf import emotion_matrix  # noqa: E402
+from unitaf_blender.engines.unitaf.generate import SamplingConfig, generate, iter_codes  # noqa: E402
+from unitaf_blender.engines.unitaf.gpt import load_gpt  # noqa: E402
 
 ATOL = RTOL = 1e-4
 GREEDY = dict(do_sample=False, num_beams=1)
@@ -70,7 +71,7 @@ def check_prefill(m, I, E):
 
 def _greedy(m, I, E, penalty):
     cfg = SamplingConfig(**GREEDY, repetition_penalty=penalty, max_new_tokens=int(I["max_generate_length"]))
-    return m.generate(_conds(m, E), t(I["text_tokens"]), cfg, return_scores=True)
+    return generate(m, _conds(m, E), t(I["text_tokens"]), cfg, return_scores=True)
 
 
 def check_greedy(m, I, E):
@@ -90,7 +91,7 @@ def check_greedy_rep10(m, I, E):
 def check_beam3_rep10(m, I, E):
     cfg = SamplingConfig(do_sample=False, num_beams=3, repetition_penalty=10.0, length_penalty=0.0,
                          max_new_tokens=int(I["max_generate_length"]))
-    r = m.generate(_conds(m, E), t(I["text_tokens"]), cfg)
+    r = generate(m, _conds(m, E), t(I["text_tokens"]), cfg)
     assert r.codes.tolist() == E["d_codes_beam3_rep10"].tolist()
     assert r.stopped and int(r.codes[0, -1]) == m.dims.stop_mel_token
 
@@ -124,31 +125,31 @@ def test_parity_end_to_end_emotion_vector(e2e):
     model, d, E = e2e
     import json
     cfg = json.loads((d / "inputs.json").read_text())
-    weights = gpt_mod.scale_emotion_weights(cfg["emo_vector"], cfg["emo_alpha"])
+    weights = emotion_matrix.scale_emotion_weights(cfg["emo_vector"], cfg["emo_alpha"])
     close(np.float32(weights), E["emo_vector_scaled"], atol=0, rtol=0)
-    spk_matrix, emo_matrix = gpt_mod.load_emotion_matrices(d / "feat1.pt", d / "feat2.pt")
-    mix, rows = gpt_mod.emotion_matrix_vector(weights, t(E["style"]), spk_matrix, emo_matrix)
+    spk_matrix, emo_matrix = emotion_matrix.load_emotion_matrices(d / "feat1.pt", d / "feat2.pt")
+    mix, rows = emotion_matrix.emotion_matrix_vector(weights, t(E["style"]), spk_matrix, emo_matrix)
     assert rows == E["emo_match_indices"].tolist()
     close(mix, E["emovec_mat"])
     # an emo_vector discards the emotion audio: base = emovec of the speaker re-read at 16 kHz, alpha 1
     base = model.merge_emotion(t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), 1.0)
     close(base, E["emovec_merged_alpha1"])
-    close(gpt_mod.mix_emotion(mix, weights, base), E["emovec_contrl"])
+    close(emotion_matrix.mix_emotion(mix, weights, base), E["emovec_contrl"])
     # the same through the one entry point the engine uses
-    got = gpt_mod.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"],
+    got = emotion_matrix.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"],
                                   alpha=cfg["emo_alpha"], style=t(E["style"]), matrices=(spk_matrix, emo_matrix))
     close(got, E["emovec_contrl"])
     with pytest.raises(ValueError, match="style"):
-        gpt_mod.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"])
+        emotion_matrix.resolve_emotion(model, t(E["spk_cond_emb"]), t(E["emo_cond_emb"]), weights=cfg["emo_vector"])
 
 
 def test_parity_emotion_audio_modes(gpt_fx):
     m, I, E = gpt_fx
     spk, emo = t(I["spk_cond_emb"]), t(I["emo_cond_emb"])
     # external emotion audio blends with alpha; without one alpha is forced to 1 (pure emotion audio)
-    close(gpt_mod.resolve_emotion(m, spk, emo, alpha=float(I["emo_alpha"]), external_emotion_audio=True),
+    close(emotion_matrix.resolve_emotion(m, spk, emo, alpha=float(I["emo_alpha"]), external_emotion_audio=True),
           E["b_emovec_merged"])
-    close(gpt_mod.resolve_emotion(m, spk, emo, alpha=0.3), E["b_emovec_emo"])
+    close(emotion_matrix.resolve_emotion(m, spk, emo, alpha=0.3), E["b_emovec_emo"])
 
 
 @pytest.mark.parametrize("seg", [0, 1, 2])
@@ -158,7 +159,7 @@ def test_parity_end_to_end_segment(e2e, seg):
     conds = model.conditioning(latents, t(E["emovec_contrl"]))
     tokens = t(E[f"seg{seg}_text_tokens"])
     # the fixture ran top_k=1 sampling with the default repetition penalty 10 = greedy on penalised logits
-    r = model.generate(conds, tokens, SamplingConfig(**GREEDY, repetition_penalty=10.0, max_new_tokens=40))
+    r = generate(model, conds, tokens, SamplingConfig(**GREEDY, repetition_penalty=10.0, max_new_tokens=40))
     assert r.codes.tolist() == E[f"seg{seg}_codes_raw"].tolist()
     codes = r.codes[:, :-1] if r.stopped else r.codes
     close(model.latents(conds, tokens, codes), E[f"seg{seg}_latent"])
@@ -169,28 +170,28 @@ def test_bad_inputs_raise_clear_errors(gpt_fx):
     m, I, E = gpt_fx
     conds = _conds(m, E)
     with pytest.raises(ValueError, match="no text tokens"):
-        m.generate(conds, torch.zeros(1, 0, dtype=torch.long), SamplingConfig(**GREEDY))
+        generate(m, conds, torch.zeros(1, 0, dtype=torch.long), SamplingConfig(**GREEDY))
     with pytest.raises(ValueError, match="no text tokens"):  # only start/stop ids
-        m.generate(conds, torch.tensor([[0, 1]]), SamplingConfig(**GREEDY))
+        generate(m, conds, torch.tensor([[0, 1]]), SamplingConfig(**GREEDY))
     with pytest.raises(ValueError, match="exceed the model limit"):
-        m.generate(conds, torch.full((1, m.dims.max_text_tokens + 1), 5), SamplingConfig(**GREEDY))
+        generate(m, conds, torch.full((1, m.dims.max_text_tokens + 1), 5), SamplingConfig(**GREEDY))
     with pytest.raises(ValueError, match="conditioning features"):
         m.speaker_latents(torch.zeros(1, 20, 7))
     with pytest.raises(ValueError, match="too short"):
         m.speaker_latents(torch.zeros(1, 2, m.dims.semantic_dim))
     with pytest.raises(ValueError, match="temperature"):
-        m.generate(conds, t(I["text_tokens"]), SamplingConfig(temperature=0.0, num_beams=1))
+        generate(m, conds, t(I["text_tokens"]), SamplingConfig(temperature=0.0, num_beams=1))
 
 
 def test_sampling_is_seeded_and_respects_limits(gpt_fx):
     m, I, E = gpt_fx
     conds = _conds(m, E)
     cfg = SamplingConfig(num_beams=1, max_new_tokens=10)
-    a = m.generate(conds, t(I["text_tokens"]), cfg, generator=torch.Generator().manual_seed(3)).codes
-    b = m.generate(conds, t(I["text_tokens"]), cfg, generator=torch.Generator().manual_seed(3)).codes
+    a = generate(m, conds, t(I["text_tokens"]), cfg, generator=torch.Generator().manual_seed(3)).codes
+    b = generate(m, conds, t(I["text_tokens"]), cfg, generator=torch.Generator().manual_seed(3)).codes
     assert a.tolist() == b.tolist() and 1 <= a.shape[1] <= 10
     assert int(a.max()) < m.dims.number_mel_codes
-    beam = m.generate(conds, t(I["text_tokens"]), SamplingConfig(max_new_tokens=8),
+    beam = generate(m, conds, t(I["text_tokens"]), SamplingConfig(max_new_tokens=8),
                       generator=torch.Generator().manual_seed(0)).codes  # reference default: beam sampling
     assert 1 <= beam.shape[1] <= 9
 
@@ -217,7 +218,7 @@ def test_reduced_precision_runs_and_stays_close(gpt_fx, dtype):
     emovec = m16.merge_emotion(spk, t(I["emo_cond_emb"]), float(I["emo_alpha"]))
     conds = m16.conditioning(m16.speaker_latents(spk), emovec)
     assert conds.dtype == dtype
-    r = m16.generate(conds, t(I["text_tokens"]), SamplingConfig(**GREEDY, max_new_tokens=6))
+    r = generate(m16, conds, t(I["text_tokens"]), SamplingConfig(**GREEDY, max_new_tokens=6))
     assert r.codes.dtype == torch.int64 and 1 <= r.codes.shape[1] <= 6
     lat16 = m16.latents(conds, t(I["text_tokens"]), t(I["mel_codes"])).float()
     lat32 = m32.latents(_conds(m32, E), t(I["text_tokens"]), t(I["mel_codes"]))
@@ -235,7 +236,7 @@ def test_start_mel_is_never_emitted(gpt_fx):
     with torch.no_grad():
         m.mel_head.bias[start] += 1000.0   # stays on top even after the repetition penalty of 10
     conds, text = _conds(m, E), t(I["text_tokens"])
-    raw = m.generate(conds, text, SamplingConfig(**GREEDY, repetition_penalty=10.0, max_new_tokens=12),
+    raw = generate(m, conds, text, SamplingConfig(**GREEDY, repetition_penalty=10.0, max_new_tokens=12),
                      return_scores=True)
     # the reported (reference) scores still rank start_mel first: without the mask it would be chosen
     assert all(int(s.argmax()) == start for s in raw.scores)
@@ -245,8 +246,8 @@ def test_start_mel_is_never_emitted(gpt_fx):
                 SamplingConfig(num_beams=1, top_k=0, top_p=1.0, temperature=1.0, max_new_tokens=12),
                 SamplingConfig(do_sample=False, num_beams=3, max_new_tokens=12),
                 SamplingConfig(max_new_tokens=12)):          # reference default: beam sampling
-        runs.append(m.generate(conds, text, cfg, generator=torch.Generator().manual_seed(0)).codes)
-    runs.append(torch.cat([c for c, _ in m.iter_codes(conds, text, SamplingConfig(num_beams=1, max_new_tokens=12),
+        runs.append(generate(m, conds, text, cfg, generator=torch.Generator().manual_seed(0)).codes)
+    runs.append(torch.cat([c for c, _ in iter_codes(m, conds, text, SamplingConfig(num_beams=1, max_new_tokens=12),
                                                       torch.Generator().manual_seed(1))], dim=1))
     for codes in runs:
         assert codes.numel() >= 1
@@ -255,4 +256,4 @@ def test_start_mel_is_never_emitted(gpt_fx):
     # the stop token itself is not masked
     with torch.no_grad():
         m.mel_head.bias[stop] += 2000.0
-    assert m.generate(conds, text, SamplingConfig(**GREEDY, max_new_tokens=12)).codes.tolist() == [[stop]]
+    assert generate(m, conds, text, SamplingConfig(**GREEDY, max_new_tokens=12)).codes.tolist() == [[stop]]

@@ -11,7 +11,8 @@ from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
 
 from unitaf_blender.engines import Cancelled  # noqa: E402
 from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.gpt import SamplingConfig  # noqa: E402
+from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
+from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
 
 SR, FPS = 22050, 25.0
@@ -78,29 +79,6 @@ def test_long_script_stays_in_sync(models):
     # the reference's face track lacks every gap: its end is ~0.2 s x boundaries early
     drift = seconds - len(r.face_reference) / FPS
     assert drift > 0.2 * (len(segments) - 1) * 0.9
-
-
-def test_align_face_reanchors_each_segment():
-    """Pure timing: 80 segments of odd feature lengths (stride-2 frames straddle boundaries), audio
-    at floor(1.72 T) x 256 samples per segment (0.15 % shorter than the features), 200 ms gaps."""
-    rng = np.random.default_rng(0)
-    frames = rng.integers(31, 400, 80)
-    samples = [int(np.floor(1.72 * t)) * 256 for t in frames]
-    starts = np.cumsum([0] + [s + 4410 for s in samples])[:-1]
-    total = int(starts[-1] + samples[-1])
-    motion = rng.normal(size=(int(frames.sum()) // 2 + 1, 4)).astype(np.float32)
-    face, owner = pl.align_face(motion, frames, starts, samples, total)
-    assert len(face) == int(np.floor(total * FPS / SR)) + 1
-    feat_start = np.cumsum([0] + list(frames))
-    placed = 0
-    for i in range(len(frames)):
-        js = np.flatnonzero(owner == i)
-        k = np.arange(placed, placed + len(js))
-        placed += len(js)
-        want = starts[i] / SR + (2 * k - feat_start[i]) / 50.0
-        assert np.abs(js / FPS - want).max() <= 1 / FPS
-        np.testing.assert_array_equal(face[js], motion[k])
-    assert placed >= len(motion) - len(frames)      # at most the overhang frame of a segment is dropped
 
 
 def test_progress_stages_and_cancel(models):
@@ -173,7 +151,7 @@ def test_expression_layer_makes_angry_look_angry(models):
     assert "jawOpen" in names and "headPitch" in names and faces["angry"].shape[0] == len(r.face)
     # the mouth still comes from the neural head: with a calm layer (no jaw shape) jawOpen is the
     # head's own value, clipped to 0..1
-    n_names, n_w = pl.neural_channels(r.face)
+    n_names, n_w = to_performance_channels(r.face)
     np.testing.assert_allclose(faces["calm"][:, names.index("jawOpen")], np.clip(n_w[:, n_names.index("jawOpen")], 0, 1),
                                atol=1e-6)
 

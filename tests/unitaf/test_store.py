@@ -16,6 +16,7 @@ import pytest
 
 from shared_paths import PARITY, need
 from unitaf_blender.engines import Cancelled
+from unitaf_blender import cli
 from unitaf_blender.engines.unitaf import store as st
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -313,7 +314,7 @@ def test_optional_file_is_fetched_but_never_required(hub, tmp_path):
     assert store.download("speech", offline=True)[1] is None    # nothing required missing: no error
     assert store.download("speech", allow_network=False)[1] is None
     assert hub.log == []
-    text = st.format_status(store, "speech")
+    text = cli.format_status(store, "speech")
     assert "optional" in text and "MISSING" not in text and "All files for the default features" in text
     assert "Optional, not present (1): acme/speech/sub/dir/small.json" in text
     store.download("speech")                                     # online: the optional file comes back
@@ -344,7 +345,7 @@ def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
 
 
 def test_format_status_real_catalogue(tmp_path, capsys):
-    text = st.format_status(st.ModelStore(cache_dir=tmp_path))
+    text = cli.format_status(st.ModelStore(cache_dir=tmp_path))
     assert "MISSING" in text and "IndexTeam/IndexTTS-2/gpt.pth" in text
     assert "amphion/MaskGCT: CC-BY-NC-4.0 (NON-COMMERCIAL" in text
     assert "bilibili Model Use License" in text
@@ -360,9 +361,15 @@ def test_format_status_real_catalogue(tmp_path, capsys):
                     "campplus.model", "bigvgan.generator", "unitaf.projector", "unitaf.a2f"):
         assert spec_id in ids
     import argparse
-    rc = st.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None))
+    # missing files are information: status exits 0; --check (for scripts) exits 1
+    rc = cli.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None))
+    assert rc == 0 and "MISSING" in capsys.readouterr().out
+    rc = cli.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None, check=True))
     assert rc == 1 and "MISSING" in capsys.readouterr().out
-    rc = st.cli_download(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=["face"],
+    assert cli.run(["models", "status", "--cache-dir", str(tmp_path)]) == 0
+    assert cli.run(["models", "status", "--cache-dir", str(tmp_path), "--check"]) == 1
+    capsys.readouterr()
+    rc = cli.cli_download(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=["face"],
                                             offline=True))
     assert rc == 1 and "offline" in capsys.readouterr().err
 
@@ -394,7 +401,7 @@ def test_model_dir_from_parity_fixtures(tmp_path):
     case = np.load(a2f / "case_L40.npz")
     got = head(torch.from_numpy(case["audio_feature"])).numpy()
     np.testing.assert_allclose(got, case["mouth_motion"], atol=1e-4, rtol=1e-4)
-    with pytest.raises(st.ModelsMissing, match="model folder is set"):
+    with pytest.raises(st.ModelsMissing, match="never downloaded into"):
         store.download("face")
     with pytest.raises(FileNotFoundError):
         st.build_model_dir(tmp_path, {"unitaf.a2f": tmp_path / "nope.pt"})
@@ -426,3 +433,38 @@ def test_progress_bar_class_works_with_the_xet_reporter():
     cancel.set()
     with pytest.raises(Cancelled):
         reporter.update_progress(report(1000, 1000))  # transfer bytes still check cancel
+
+
+def test_missing_models_message_says_what_to_do_on_its_first_line(tmp_path):
+    """A caller that shows only the first line (the CLI, a status bar) still tells the user how."""
+    with pytest.raises(st.ModelsMissing) as exc:
+        st.ModelStore(cache_dir=tmp_path).require()
+    first, *rest = str(exc.value).splitlines()
+    assert "GB to download" in first and "`models download`" in first and "Download models" in first
+    assert any("gpt.pth" in line for line in rest) and rest[-1] == f"Cache folder: {tmp_path}"
+
+
+def test_missing_model_folder_is_not_found_not_to_download(tmp_path):
+    with pytest.raises(st.ModelsMissing) as exc:
+        st.ModelStore(model_dir=tmp_path / "nowhere").require()
+    first = str(exc.value).splitlines()[0]
+    assert "model folder not found" in first and str(tmp_path / "nowhere") in first
+    assert "to download" not in str(exc.value) and "models download" not in str(exc.value)
+    # an existing folder with files missing: copy them there (a model folder is never downloaded into)
+    with pytest.raises(st.ModelsMissing) as exc:
+        st.ModelStore(model_dir=tmp_path).require()
+    assert "missing in the model folder" in str(exc.value) and "to download" not in str(exc.value)
+
+
+def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
+    gpt = next(f for f in st.MODEL_FILES if f.id == "indextts2.gpt")
+    src = tmp_path / "gpt.pth"
+    src.write_bytes(b"\0" * 1_000_000)
+    store = st.ModelStore(model_dir=st.build_model_dir(tmp_path / "md", {"indextts2.gpt": src}))
+    status = store.file_status(gpt)
+    assert status.ok and status.problem == "expected 3.48 GB, found 1.0 MB"   # reported, not refused
+    assert "expected 3.48 GB, found 1.0 MB" in store.size_report()
+    assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
+    exact = next(f for f in st.MODEL_FILES if f.size is not None)
+    assert st.ModelStore(model_dir=tmp_path).size_report() == ""
+    assert "found" in st._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""

@@ -15,7 +15,7 @@ from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
 
 from unitaf_blender.engines import (Cancelled, EngineError, EngineUnavailable, GenerateRequest,  # noqa: E402
                                     get_engine, list_engines)
-from unitaf_blender.engines.unitaf import neural_runtime as nr, pipeline, runtime  # noqa: E402
+from unitaf_blender.engines.unitaf import devices, pipeline, torch_install as nr  # noqa: E402
 from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
 
@@ -43,7 +43,7 @@ def test_registered_after_embedded(engine):
 
 
 def test_generate_performance_and_model_cache(engine, monkeypatch):
-    runtime.release()
+    devices.release()
     stages = []
     perf = engine.generate(request(), progress=lambda f, s: stages.append(s))
     assert perf.sample_rate == 22050 and perf.fps == 25.0
@@ -56,7 +56,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch):
     for stage in ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face"):
         assert any(stage in s for s in stages), stage
     # second Generate: nothing is loaded again (a load would raise here)
-    assert len(runtime.cached_keys()) == 1
+    assert len(devices.cached_keys()) == 1
 
     def no_reload(*a, **k):
         raise AssertionError("models were loaded twice")
@@ -66,7 +66,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch):
     np.testing.assert_array_equal(again.weights, perf.weights)
     monkeypatch.undo()
     # release frees the cache; the next Generate loads again
-    assert runtime.release() == 1 and runtime.cached_keys() == []
+    assert devices.release() == 1 and devices.cached_keys() == []
 
 
 def test_options_change_the_face(engine):
@@ -115,25 +115,25 @@ def test_default_voice_asset_is_a_short_pcm16_clip():
 
 
 def test_device_choice_and_oom():
-    assert runtime.pick_device("cpu").type == "cpu"
-    assert runtime.pick_device("auto").type in ("cuda", "mps", "cpu")
+    assert devices.pick_device("cpu").type == "cpu"
+    assert devices.pick_device("auto").type in ("cuda", "mps", "cpu")
     if not torch.cuda.is_available():
         with pytest.raises(EngineError, match="no CUDA GPU"):
-            runtime.pick_device("cuda")
+            devices.pick_device("cuda")
     with pytest.raises(EngineError, match="Unknown device"):
-        runtime.pick_device("tpu")
-    assert runtime.pick_dtype(torch.device("cpu")) == torch.float32
-    assert runtime.pick_dtype(torch.device("cuda")) == torch.float16
-    assert runtime.pick_dtype(torch.device("cuda"), "bf16") == torch.bfloat16
+        devices.pick_device("tpu")
+    assert devices.pick_dtype(torch.device("cpu")) == torch.float32
+    assert devices.pick_dtype(torch.device("cuda")) == torch.float16
+    assert devices.pick_dtype(torch.device("cuda"), "bf16") == torch.bfloat16
     with pytest.raises(EngineError, match="fp16"):
-        runtime.pick_dtype(torch.device("cpu"), "fp16")
-    runtime.get_or_load("k", lambda: object())
-    with pytest.raises(runtime.OutOfMemory, match="CPU") as exc:
-        with runtime.oom_guard(torch.device("cuda")):
+        devices.pick_dtype(torch.device("cpu"), "fp16")
+    devices.get_or_load("k", lambda: object())
+    with pytest.raises(devices.OutOfMemory, match="CPU") as exc:
+        with devices.oom_guard(torch.device("cuda")):
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    assert exc.value.fallback_device == "cpu" and runtime.cached_keys() == []   # models released
+    assert exc.value.fallback_device == "cpu" and devices.cached_keys() == []   # models released
     with pytest.raises(ValueError, match="other"):
-        with runtime.oom_guard(torch.device("cuda")):
+        with devices.oom_guard(torch.device("cuda")):
             raise ValueError("other")
 
 
@@ -242,12 +242,41 @@ def test_cli_install_runtime_dry_run(capsys, tmp_path):
 def test_bf16_on_cpu_runs_the_gpt_in_bf16(engine):
     """precision=bf16 on CPU: the GPT and S2Mel take the bf16 paths and the take is still sound
     (same length as fp32, finite, similar face)."""
-    from unitaf_blender.engines.unitaf import runtime
     ref = engine.generate(request(precision="fp32"))
     perf = engine.generate(request(precision="bf16"))
-    sets = [v for v in runtime._cache.values() if getattr(v, "dtype", None) == torch.bfloat16]
+    sets = [v for v in devices._cache.values() if getattr(v, "dtype", None) == torch.bfloat16]
     assert sets, "no bf16 model set was loaded"
     assert sets[0].gpt.dtype == torch.bfloat16          # the GPT itself runs in bf16 on CPU
     assert abs(len(perf.audio) - len(ref.audio)) <= 0.1 * len(ref.audio) + 22050
     assert np.isfinite(perf.audio).all() and np.isfinite(perf.weights).all()
     assert perf.weights.shape[1] == ref.weights.shape[1]
+
+
+def test_check_catches_request_errors_without_loading(engine, tmp_path):
+    """check(): every cheap error up front, with the tiny model folder (nothing is loaded)."""
+    checked = engine.check(request("[happy] Hi there."))
+    assert checked.request.text == "[happy] Hi there." and checked.settings.layer == "auto"
+    for bad, match in ((request("[hapy] Hi."), "hapy"), (request("x" * 20_001), "limit"),
+                       (request("[sad] ... !"), "no speakable text"), (request("   "), "empty"),
+                       (request(sampling="wild"), "sampling"), (request(expression_layer="maybe"), "expression_layer"),
+                       (request(diffusion_steps="many"), "Bad UniTAF option"),
+                       (request(emotion_clip=str(tmp_path / "x.wav")), "Emotion clip not found")):
+        with pytest.raises(EngineError, match=match):
+            engine.check(bad)
+    with pytest.raises(ModelsMissing, match="model folder not found"):
+        engine.check(request(model_dir=str(tmp_path / "nowhere")))
+
+
+def test_check_never_imports_torch():
+    import subprocess
+    import sys
+    code = ("import sys\n"
+            "from unitaf_blender.engines import GenerateRequest, get_engine\n"
+            "e = get_engine('unitaf')\n"
+            "try:\n    e.check(GenerateRequest(text='Hi there.', options={'model_dir': '/nonexistent'}))\n"
+            "except Exception as exc:\n    print(type(exc).__name__)\n"
+            "print('torch' in sys.modules)")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ModelsMissing", "False"]

@@ -14,7 +14,7 @@ import bpy
 from bpy.props import EnumProperty
 
 from ..engines import EngineError
-from ..engines.unitaf import neural_runtime
+from ..engines.unitaf import torch_install as neural_runtime
 from . import jobs
 from .operators import JobWatcher, job_busy, preferences, run_job
 
@@ -301,7 +301,7 @@ class UNITAF_OT_release_models(bpy.types.Operator):
 
     def execute(self, context):
         from .. import engines
-        runtime = sys.modules.get(engines.__name__ + ".unitaf.runtime")
+        runtime = sys.modules.get(engines.__name__ + ".unitaf.devices")
         if runtime is None:   # never loaded: importing it would import torch for nothing
             self.report({'INFO'}, "UniTAF: no models are loaded.")
             return {'FINISHED'}

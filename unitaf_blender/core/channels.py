@@ -4,6 +4,7 @@ ARKit's 52 names (camelCase, Apple's documentation order) are the lingua franca 
 project: every engine produces channels named from this list (plus a few extras), and the
 mapping layer matches a mesh's shape keys against them.
 """
+import numpy as np
 
 ARKIT_52 = (
     "eyeBlinkLeft", "eyeLookDownLeft", "eyeLookInLeft", "eyeLookOutLeft", "eyeLookUpLeft",
@@ -55,3 +56,27 @@ _LOWER = {n.lower(): n for n in ARKIT_52 + HEAD_EYE_ROTATIONS}
 def canonical(name: str):
     """The canonical spelling of an ARKit/Live Link name (`JawOpen` -> `jawOpen`), or None."""
     return _LOWER.get(name.lower())
+
+
+def index_of(channels) -> dict:
+    """{channel name: column} of a channel tuple (one spelling of this lookup everywhere)."""
+    return {n: i for i, n in enumerate(channels)}
+
+
+def expand(name):
+    """'mouthSmile' -> ('mouthSmileLeft', 'mouthSmileRight'); an exact ARKit name -> itself."""
+    if name in ARKIT_52:
+        return (name,)
+    pair = (name + "Left", name + "Right")
+    if all(p in ARKIT_52 for p in pair):
+        return pair
+    raise ValueError(f"'{name}' is not an ARKit channel (or a Left/Right pair of them)")
+
+
+def shape_vector(shape: dict) -> np.ndarray:
+    """ARKit weights of a {channel: weight} table as a vector over ARKIT_52."""
+    out = np.zeros(len(ARKIT_52), np.float32)
+    for name, weight in shape.items():
+        for full in expand(name):
+            out[ARKIT_52.index(full)] = weight
+    return out

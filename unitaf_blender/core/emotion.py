@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .performance import EMOTIONS
+from .signal import smooth
 
 _ALIASES = {"fear": "afraid", "fearful": "afraid", "scared": "afraid", "disgust": "disgusted",
             "surprise": "surprised", "melancholy": "melancholic"}
@@ -171,3 +172,29 @@ def strip_tags(text) -> str:
         pos = m.end()
     pieces.append(text[pos:])
     return re.sub(r"\s+", " ", " ".join(pieces)).strip()
+
+
+def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
+    """The emotion vector at each frame [T, 8]: interpolated, then eased over ~0.15 s so a
+    step in the script becomes a natural onset rather than a pop. No timeline -> zeros."""
+    n_frames = int(n_frames)
+    if n_frames < 0 or fps <= 0:
+        raise ValueError("n_frames must be >= 0 and fps > 0")
+    if emotion_times is None or emotion_vectors is None:
+        return np.zeros((n_frames, len(EMOTIONS)), np.float64)
+    times = np.asarray(emotion_times, np.float64).reshape(-1)
+    vectors = np.asarray(emotion_vectors, np.float64)
+    if vectors.size == 0 and times.size == 0:
+        return np.zeros((n_frames, len(EMOTIONS)), np.float64)
+    if vectors.ndim == 1 and vectors.size == len(EMOTIONS):
+        vectors = vectors[None]
+    if vectors.shape != (len(times), len(EMOTIONS)):
+        raise ValueError(f"emotion_vectors must be [K, {len(EMOTIONS)}] with K = len(emotion_times) "
+                         f"= {len(times)}, got {np.shape(emotion_vectors)}")
+    if not (np.all(np.isfinite(times)) and np.all(np.isfinite(vectors))):
+        raise ValueError("emotion_times/emotion_vectors contain NaN or inf")
+    order = np.argsort(times, kind="stable")
+    times, vectors = times[order], np.clip(vectors[order], 0.0, 1.0)
+    t = np.arange(n_frames) / fps
+    out = np.stack([np.interp(t, times, vectors[:, j]) for j in range(len(EMOTIONS))], 1)
+    return smooth(out, 0.15 * fps)

@@ -54,8 +54,18 @@ class CheckedRequest:
 
 
 def check_cancel(cancel: Optional[threading.Event]):
+    """Raise Cancelled if the user asked to stop (the one cancel test of every engine)."""
     if cancel is not None and cancel.is_set():
         raise Cancelled()
+
+
+def reporter(progress: Optional[ProgressFn]) -> ProgressFn:
+    """`progress` as a callable that is always safe to call: None reports nowhere, and the
+    fraction is clamped to 0..1 so a stage's arithmetic can never show 101 %."""
+    def report(fraction, stage):
+        if progress is not None:
+            progress(float(min(max(fraction, 0.0), 1.0)), stage)
+    return report
 
 
 # id -> (label, description, module path, factory name). Modules are imported lazily so

@@ -8,17 +8,19 @@ evaluated 4x per frame and averaged over the frame interval, so a 30 ms /p/ betw
 frames still counts. Jaw opening is scaled by the audio's loudness envelope. Bilabial
 closure is then enforced on the final track (an emotion may not hold the lips apart).
 
-Upper face (expression, blinks, gaze, head) comes from expression.py.
+Upper face (emotion expression, blinks, gaze, head) comes from core/upper_face.py.
 """
 import numpy as np
 
-from ...core.channels import ARKIT_52
+from ...core.channels import ARKIT_52, index_of
+from ...core.emotion import emotion_frames
 from ...core.performance import EMOTIONS
-from .expression import FACE_CHANNELS, emotion_frames, merge_layers, upper_face
+from ...core.signal import DEFAULT_FPS, emphasis_curve, loudness_envelope, n_frames_for
+from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
 from .visemes import (CONSONANT_TIME_SCALE, VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments,
                       viseme_tables)
 
-FPS = 30.0
+FPS = DEFAULT_FPS
 ANTICIPATION_S = 0.09      # dominance e-folding time before a segment's core
 CARRYOVER_S = 0.06         # ... and after it (carry-over is shorter than anticipation)
 CORE_FRACTION = 0.5        # middle share of a segment where its dominance is flat
@@ -62,49 +64,7 @@ def _blend_tables():
 
 
 _JAW_GAIN = np.array([JAW_EMOTION_GAIN[e] for e in EMOTIONS])
-_I = {n: i for i, n in enumerate(FACE_CHANNELS)}
-_PP = VISEME_INDEX["PP"]
-
-
-def n_frames_for(n_samples, sample_rate, fps=FPS):
-    """T = floor(duration * fps) + 1: frame k is at k / fps and the last one inside the audio."""
-    return int(np.floor(n_samples * fps / sample_rate + 1e-9)) + 1
-
-
-def loudness_envelope(audio, sample_rate, n_frames, fps=FPS):
-    """RMS of the audio around each frame (66 ms window), smoothed and normalised per
-    utterance so that loud vowels sit near 1: float64 [T] in [0, 1.3]. Silence -> zeros."""
-    x = np.asarray(audio, np.float64).reshape(-1)
-    if len(x) == 0:
-        return np.zeros(n_frames)
-    cs = np.concatenate(([0.0], np.cumsum(x * x)))
-    centre = np.arange(n_frames) * (sample_rate / fps)
-    half = sample_rate / fps
-    lo = np.clip(np.round(centre - half), 0, len(x)).astype(np.int64)
-    hi = np.clip(np.round(centre + half), 0, len(x)).astype(np.int64)
-    rms = np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
-    if n_frames >= 3:
-        rms = np.convolve(np.pad(rms, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
-    peak = rms.max(initial=0.0)
-    if peak <= 1e-6:
-        return np.zeros(n_frames)
-    ref = np.percentile(rms[rms > 0.1 * peak], 90)
-    return np.clip(rms / ref, 0.0, 1.3)
-
-
-def emphasis_curve(loudness, fps=FPS):
-    """Speech emphasis [T] in [0, 1]: loudness onsets, decaying over ~0.25 s (for nods/brows)."""
-    if len(loudness) < 2:
-        return np.zeros(len(loudness))
-    rise = np.maximum(np.diff(loudness, prepend=loudness[0]), 0.0)
-    ref = np.percentile(rise[rise > 0], 95) if np.any(rise > 0) else 1.0
-    rise = np.clip(rise / max(ref, 1e-6), 0.0, 1.0)
-    # peak-hold with exponential release: each onset decays unless a stronger one follows
-    lags = np.arange(int(0.75 * fps) + 1)
-    decay = np.exp(-lags / (0.25 * fps))
-    padded = np.concatenate((np.zeros(len(lags) - 1), rise))
-    held = np.stack([padded[len(lags) - 1 - j:len(padded) - j] * decay[j] for j in lags])
-    return held.max(0)
+_BILABIAL = VISEME_INDEX["PP"]
 
 
 def mouth_track(phonemes, n_frames, fps=FPS, loudness=None, emotions=None):
@@ -149,12 +109,12 @@ def mouth_track(phonemes, n_frames, fps=FPS, loudness=None, emotions=None):
         gain *= np.clip(1.0 + emotions @ _JAW_GAIN, 0.5, 1.5)
     if loudness is not None:
         gain *= JAW_QUIET + JAW_LOUD * loudness
-        out[:, _I["jawOpen"]] += JAW_FROM_LOUDNESS * loudness
+        out[:, FACE_INDEX["jawOpen"]] += JAW_FROM_LOUDNESS * loudness
     for name in ("jawOpen", "mouthLowerDownLeft", "mouthLowerDownRight"):
-        out[:, _I[name]] *= gain
+        out[:, FACE_INDEX[name]] *= gain
 
     closures = []
-    for s, e in zip(starts[ids == _PP], ends[ids == _PP]):
+    for s, e in zip(starts[ids == _BILABIAL], ends[ids == _BILABIAL]):
         centre = int(round(0.5 * (s + e) * fps))
         first = min(int(np.ceil((s + 0.2 * (e - s)) * fps)), centre)
         last = max(int(np.floor((e - 0.2 * (e - s)) * fps)), centre)
@@ -174,7 +134,7 @@ def enforce_lip_closure(weights, closures, channels=FACE_CHANNELS):
     local maximum and lip-opening shapes relax; the frames on either side are blended
     halfway, so the closure reads as a motion rather than a one-frame snap.
     """
-    idx = {n: i for i, n in enumerate(channels)}
+    idx = index_of(channels)
     jaw, close = idx["jawOpen"], idx["mouthClose"]
     press = [idx["mouthPressLeft"], idx["mouthPressRight"]]
     opening = [idx[n] for n in _OPENING_AT_CLOSURE if n in idx]

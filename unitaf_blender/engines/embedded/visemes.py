@@ -9,7 +9,7 @@ import re
 
 import numpy as np
 
-from ...core.channels import ARKIT_52
+from ...core.channels import ARKIT_52, shape_vector
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
 VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}
@@ -98,25 +98,6 @@ DOMINANCE = {
 # Consonant gestures are quick: their dominance falls off this much faster than a vowel's
 # (vowels keep the long anticipation that gives classic anticipatory lip rounding).
 CONSONANT_TIME_SCALE = 0.6
-
-
-def _expand(name):
-    """'mouthSmile' -> ('mouthSmileLeft', 'mouthSmileRight'); an exact ARKit name -> itself."""
-    if name in ARKIT_52:
-        return (name,)
-    pair = (name + "Left", name + "Right")
-    if all(p in ARKIT_52 for p in pair):
-        return pair
-    raise ValueError(f"'{name}' is not an ARKit channel (or a Left/Right pair of them)")
-
-
-def shape_vector(shape: dict) -> np.ndarray:
-    """ARKit weights of a {channel: weight} table as a vector over ARKIT_52."""
-    out = np.zeros(len(ARKIT_52), np.float32)
-    for name, weight in shape.items():
-        for full in _expand(name):
-            out[ARKIT_52.index(full)] = weight
-    return out
 
 
 def channel_class(name: str) -> int:

@@ -15,6 +15,8 @@ from typing import Callable, Collection, Union
 
 import torch
 
+from ...core.errors import first_line
+
 __all__ = ["CheckpointError", "read_safetensors", "read_checkpoint", "flatten", "load_into"]
 
 
@@ -150,7 +152,7 @@ def read_checkpoint(path, container=None, keys: KeyFilter = None) -> dict[str, t
     if path.endswith(".safetensors"):
         obj = read_safetensors(path, keys=None if container else wanted)   # names are flat already
     else:
-        obj = _torch_load(path)
+        obj = torch_load(path)
     if container:
         for part in str(container).split("."):
             if not isinstance(obj, dict) or part not in obj:
@@ -173,7 +175,8 @@ def _require_file(path: str) -> None:
         raise CheckpointError(f"checkpoint is not a file: {path}")
 
 
-def _torch_load(path: str):
+def torch_load(path: str):
+    """torch.load with weights_only=True (never anything else), mmap where the format allows."""
     try:
         try:
             # mmap: tensors are paged in from the file, so a 1.2 GB s2mel.pth holding optimizer
@@ -185,15 +188,25 @@ def _torch_load(path: str):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses arbitrary classes/callables: never retry unsafely.
-        text = str(exc)
-        found = re.search(r"GLOBAL (\S+) was not an allowed global", text)
+        found = (re.search(r"GLOBAL (\S+)", str(exc))
+                 or re.search(r"Unsupported (?:global|class):? (\S+)", str(exc)))
         if found:
             raise CheckpointError(
-                f"{path}: refused: the file holds a Python object ({found.group(1)}) besides tensors; "
-                f"only plain tensors are loaded, for safety (torch.load weights_only=True)") from exc
+                f"{path}: refused as unsafe (it contains Python objects, not just tensors: "
+                f"{found.group(1)}); only plain tensors are ever loaded. Replace the "
+                "file with the official one.") from exc
         raise CheckpointError(f"{path}: unreadable or corrupt checkpoint (not a valid torch file)") from exc
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError, KeyError, AttributeError) as exc:
-        raise CheckpointError(f"{path}: unreadable or corrupt checkpoint ({type(exc).__name__}: {exc})") from exc
+        raise CheckpointError(f"{path}: unreadable or corrupt checkpoint ({type(exc).__name__}: "
+                              f"{torch_reason(exc)})") from exc
+
+
+def torch_reason(exc: BaseException) -> str:
+    """torch's error text, first line, without its advice to retry with weights_only=False:
+    that advice would run code from the file, which we never do."""
+    sentences = re.split(r"(?<=[.!?])\s+", first_line(exc))
+    kept = [s for s in sentences if "weights_only" not in s and "trusted source" not in s]
+    return " ".join(kept) or "the file could not be read"
 
 
 def load_into(module: torch.nn.Module, state: dict, source: str, strip_prefix: str = "",

@@ -12,11 +12,18 @@ request.options (all optional):
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+import importlib.util
 import os
+from typing import Optional
 
-from .. import EngineError, EngineUnavailable, GenerateRequest, check_cancel
+from .. import (CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel,
+                reporter)
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance
+from .options import SAMPLING_PRESETS, SamplingConfig, SynthesisOptions
+from .store import ModelStore
+from .text import check_script
 
 ENGINE_VERSION = "1"
 VOICES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "voices")
@@ -58,18 +65,49 @@ def _flag(value, name) -> str:
     return "on" if value else "off"
 
 
-def _sampling(options):
-    from .gpt import SamplingConfig
+def _sampling(options) -> SamplingConfig:
     name = str(options.get("sampling", "fast")).lower()
-    presets = {"fast": dict(num_beams=1), "reference": {}, "greedy": dict(do_sample=False, num_beams=1)}
-    if name not in presets:
-        raise EngineError(f"sampling must be one of {', '.join(presets)}, got {name!r}")
-    cfg = SamplingConfig(**presets[name])
+    if name not in SAMPLING_PRESETS:
+        raise EngineError(f"sampling must be one of {', '.join(SAMPLING_PRESETS)}, got {name!r}")
+    cfg = SamplingConfig(**SAMPLING_PRESETS[name])
     if options.get("max_mel_tokens") is not None:
         cfg.max_new_tokens = int(options["max_mel_tokens"])
         if cfg.max_new_tokens < 1:
             raise EngineError("max_mel_tokens must be at least 1")
     return cfg
+
+
+# request.options that set SynthesisOptions fields directly (the dataclass keeps the defaults)
+_SYNTH_FIELDS = {"diffusion_steps": int, "cfg_rate": float, "interval_silence_ms": int,
+                 "max_text_tokens": int, "emo_alpha": float, "face_timing": str}
+
+
+@dataclass
+class _Settings:
+    """Everything `check` parsed from a request, for `generate` to use as is."""
+    voice_path: str
+    default_emotion: object          # float32 [8]
+    synth: SynthesisOptions
+    emotion_clip: Optional[str]
+    layer: str                       # on | off | auto
+    expression_checkpoint: Optional[str]
+    expression_mode: str
+    store: ModelStore
+
+
+@dataclass
+class UniTAFCheckedRequest(CheckedRequest):
+    settings: Optional[_Settings] = None
+
+
+def _check_script(text, default_emotion) -> None:
+    """text.check_script as an EngineError, plus: something left to say once tags are removed."""
+    try:
+        spans = check_script(text, default_emotion)
+    except ValueError as exc:
+        raise EngineError(str(exc)) from exc
+    if not spans:
+        raise EngineError("the script has no speakable text (only tags or punctuation)")
 
 
 class UniTAFEngine:
@@ -82,8 +120,7 @@ class UniTAFEngine:
             import torch
         except ImportError as exc:
             return False, _torch_missing_message(exc)
-        from .runtime import describe, pick_device, pick_dtype
-        from .store import ModelStore
+        from .devices import describe, pick_device, pick_dtype
         options = options or {}
         store = ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
         missing = store.missing()
@@ -100,75 +137,78 @@ class UniTAFEngine:
         """[(id, label)]; any .wav path is accepted as a voice too."""
         return [(vid, label) for vid, (_, label) in _VOICE_FILES.items()]
 
-    def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
-        try:
-            import torch  # noqa: F401
-        except ImportError as exc:
-            raise EngineUnavailable(_torch_missing_message(exc)) from exc
-        from . import pipeline, runtime
-        from .store import ModelStore
-
+    def check(self, request: GenerateRequest) -> UniTAFCheckedRequest:
+        """Every check that needs no torch and no loading: emotion, inline tags, script length
+        and speakable text, voice, emotion clip, options, the runtime and the model files."""
         opts = dict(request.options or {})
-        voice_path = resolve_voice(request.voice)
         try:
             default_emotion = parse_emotion(request.emotion)
         except ValueError as exc:
             raise EngineError(f"Bad emotion: {exc}") from exc
+        _check_script(request.text, default_emotion)
+        voice_path = resolve_voice(request.voice)
         try:
-            synth = pipeline.SynthesisOptions(
-                diffusion_steps=int(opts.get("diffusion_steps", 25)), cfg_rate=float(opts.get("cfg_rate", 0.7)),
-                interval_silence_ms=int(opts.get("interval_silence_ms", 200)),
-                max_text_tokens=int(opts.get("max_text_tokens", 120)), sampling=_sampling(opts),
-                emo_alpha=float(opts.get("emo_alpha", 1.0)), face_timing=str(opts.get("face_timing", "fixed")),
-                seed=int(request.seed))
+            synth = SynthesisOptions(sampling=_sampling(opts), seed=int(request.seed),
+                                     **{k: cast(opts[k]) for k, cast in _SYNTH_FIELDS.items() if k in opts})
             synth.check()
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Bad UniTAF option: {exc}") from exc
         emotion_clip = opts.get("emotion_clip") or None
         if emotion_clip and not os.path.isfile(emotion_clip):
             raise EngineError(f"Emotion clip not found: {emotion_clip}")
+        expression_checkpoint = opts.get("expression_checkpoint") or None
+        if expression_checkpoint and not os.path.isfile(expression_checkpoint):
+            raise EngineError(f"Expression model not found: {expression_checkpoint}")
         layer = _flag(opts.get("expression_layer", "auto"), "expression_layer")
-        expr_ckpt = opts.get("expression_checkpoint") or None
-        expr_mode = str(opts.get("expression_mode", "cross_attn"))
-
+        if importlib.util.find_spec("torch") is None:   # find, never import: check stays light
+            raise EngineUnavailable(_torch_missing_message("no module named 'torch'"))
         store = ModelStore(cache_dir=opts.get("cache_dir"), model_dir=opts.get("model_dir"))
-        store.require()   # ModelsMissing: lists every missing file and the download size
-        device = runtime.pick_device(opts.get("device"))
-        dtype = runtime.pick_dtype(device, opts.get("precision"))
+        store.require()   # ModelsMissing: every missing file, the download size and how to get them
+        settings = _Settings(voice_path, default_emotion, synth, emotion_clip, layer, expression_checkpoint,
+                             str(opts.get("expression_mode", "cross_attn")), store)
+        return UniTAFCheckedRequest(request, [], settings)
+
+    def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
+        settings = self.check(request).settings   # the same errors as check, before anything loads
+        from . import devices, pipeline
+        from .face import to_performance_channels
+
+        synth, store = settings.synth, settings.store
+        opts = dict(request.options or {})
+        expr_ckpt, expr_mode = settings.expression_checkpoint, settings.expression_mode
+        device = devices.pick_device(opts.get("device"))
+        dtype = devices.pick_dtype(device, opts.get("precision"))
         key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
+        report = reporter(progress)
 
-        def report(fraction, stage):
-            if progress is not None:
-                progress(fraction, stage)
-
-        with runtime.oom_guard(device):
-            report(0.0, "loading models" if key not in runtime.cached_keys() else "voice analysis")
-            models = runtime.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+        with devices.oom_guard(device):
+            report(0.0, "loading models" if key not in devices.cached_keys() else "voice analysis")
+            models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
             check_cancel(cancel)
             report(0.05, "voice analysis")
-            voice = pipeline.analyse_voice(models, voice_path)
+            voice = pipeline.analyse_voice(models, settings.voice_path)
             try:
-                segments = models.text.script_segments(request.text, default_emotion, synth.max_text_tokens)
+                segments = models.text.script_segments(request.text, settings.default_emotion, synth.max_text_tokens)
             except ValueError as exc:
                 raise EngineError(str(exc)) from exc
-            result = pipeline.synthesize(models, segments, voice, synth, report, cancel, emotion_clip)
+            result = pipeline.synthesize(models, segments, voice, synth, report, cancel, settings.emotion_clip)
 
         times, vectors = pipeline.emotion_timeline(result)
-        use_layer = layer == "on" or (layer == "auto" and models.face.expression is None)
+        use_layer = settings.layer == "on" or (settings.layer == "auto" and models.face.expression is None)
         if use_layer:
             channels, weights = pipeline.with_expression_layer(result.face, result.audio, times, vectors,
                                                                int(request.seed))
         else:
-            channels, weights = pipeline.neural_channels(result.face)
+            channels, weights = to_performance_channels(result.face)
         report(1.0, "done")
         return Performance(
             audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
             weights=weights, emotion_times=times, emotion_vectors=vectors,
-            meta={"engine": self.id, "text": request.text, "emotion": emotion_label(default_emotion),
+            meta={"engine": self.id, "text": request.text, "emotion": emotion_label(settings.default_emotion),
                   "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
-                  "engine_version": ENGINE_VERSION, "device": runtime.describe(device, dtype),
+                  "engine_version": ENGINE_VERSION, "device": devices.describe(device, dtype),
                   "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
-                  "emo_alpha": synth.emo_alpha, "emotion_clip": emotion_clip, "face_timing": synth.face_timing,
+                  "emo_alpha": synth.emo_alpha, "emotion_clip": settings.emotion_clip, "face_timing": synth.face_timing,
                   "expression": ("layer" if use_layer else "none") + (
                       "+model" if models.face.expression is not None else ""),
                   "spans": [{"text": o.text, "emotion": emotion_label(o.emotion),

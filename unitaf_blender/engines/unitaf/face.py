@@ -349,24 +349,6 @@ class ExpressionModel(nn.Module):
         return self.residual_scale * self.out_proj(x)
 
 
-# --------------------------------------------------------------------------- stream glue
-
-def blend_transition(motion, last_frame, n: int = 3):
-    """Fade a new chunk in from the previous chunk's last frame over `n` frames (alpha = (i+1)/n)."""
-    out = motion.clone()
-    k = min(n, motion.shape[1])
-    alpha = torch.arange(1, k + 1, dtype=motion.dtype, device=motion.device)[None, :, None] / n
-    out[:, :k] = (1 - alpha) * last_frame + alpha * motion[:, :k]
-    return out
-
-
-def decay_to_rest(last_frame, num_frames: int, decay_frames: int = 10):
-    """Silence frames: the last face frame fading linearly to zero over `decay_frames` frames."""
-    i = torch.arange(num_frames, dtype=last_frame.dtype, device=last_frame.device)
-    w = torch.clamp(1 - i / decay_frames, min=0)[None, :, None]
-    return last_frame.reshape(last_frame.shape[0], 1, -1) * w
-
-
 # --------------------------------------------------------------------------- wrapper
 
 class FaceHead(nn.Module):

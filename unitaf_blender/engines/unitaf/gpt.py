@@ -12,6 +12,9 @@ Sequence layout: [32 latents + emovec ; speed_emb[1] ; speed_emb[0]] [start_text
 [start_mel codes...]. The 34 prefix rows get no position; text and mel positions count from 0.
 The reference's HF generate embeds the k-th generated code with mel position k+1 (start_mel has
 0) while the teacher-forced pass uses k; we reproduce both because the weights were trained so.
+
+This module is the network only: code generation (sampling, beam search) is in generate.py and
+the emotion-matrix maths (feat1/feat2) in emotion_matrix.py.
 """
 from __future__ import annotations
 
@@ -22,15 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import checkpoint as ckpt
 from .conformer import ConformerEncoder
 from .perceiver import PerceiverResampler
 
-__all__ = ["GPTDims", "UnifiedVoice", "SamplingConfig", "GenerationResult", "load_gpt",
-           "emotion_matrix_vector", "scale_emotion_weights", "mix_emotion", "load_emotion_matrices",
-           "resolve_emotion",
-           "EMO_NUM"]
-
-EMO_NUM = (3, 17, 2, 8, 4, 5, 10, 24)  # rows per emotion in feat1.pt / feat2.pt (official config)
+__all__ = ["GPTDims", "UnifiedVoice", "KVCache", "load_gpt"]
 
 
 @dataclass
@@ -218,73 +217,21 @@ class LearnedPositions(nn.Module):
 
 
 # ---------------------------------------------------------------------------------------------
-# Sampling
-# ---------------------------------------------------------------------------------------------
-@dataclass
-class SamplingConfig:
-    """Reference defaults (`infer_generator`): beam sampling with 3 beams, T=0.8, top-k 30,
-    top-p 0.8, repetition penalty 10, at most 1500 codes. `do_sample=False, num_beams=1` is greedy
-    on the penalised logits; `num_beams=1` with sampling is the lean single-sequence path."""
-    do_sample: bool = True
-    temperature: float = 0.8
-    top_k: int = 30
-    top_p: float = 0.8
-    repetition_penalty: float = 10.0
-    max_new_tokens: int = 1500
-    num_beams: int = 3
-    length_penalty: float = 0.0
-    min_new_tokens: int = 0          # the stop token is suppressed before this many codes
-
-
-@dataclass
-class GenerationResult:
-    codes: torch.Tensor            # (1, N) int64 including the stop token when one was produced
-    stopped: bool                  # True if the stop token ended generation
-    scores: list | None = None     # per-step processed logits (1, V) when requested (as the
-                                   # reference's, i.e. before start_mel is masked for selection)
-
-
-def _apply_repetition_penalty(logits, seen, penalty):
-    if penalty == 1.0:
-        return logits
-    # elementwise over the whole vocabulary: no data-dependent shapes, so no GPU sync
-    penalised = torch.where(logits < 0, logits * penalty, logits / penalty)
-    return torch.where(seen, penalised, logits)
-
-
-def _warp(scores, cfg: SamplingConfig, min_keep: int):
-    """HF warpers in order: temperature, top-k, top-p (keeping at least `min_keep` tokens)."""
-    if cfg.temperature != 1.0:
-        scores = scores / cfg.temperature
-    if cfg.top_k and cfg.top_k > 0:
-        k = min(max(cfg.top_k, min_keep), scores.shape[-1])
-        kth = torch.topk(scores, k, dim=-1).values[..., -1, None]
-        scores = scores.masked_fill(scores < kth, float("-inf"))
-    if cfg.top_p is not None and cfg.top_p < 1.0:
-        sorted_scores, order = torch.sort(scores, descending=False, dim=-1)
-        cum = sorted_scores.softmax(-1).cumsum(-1)
-        drop = cum <= (1 - cfg.top_p)
-        drop[..., -min_keep:] = False
-        scores = scores.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
-    return scores
-
-
-# ---------------------------------------------------------------------------------------------
 # UnifiedVoice
 # ---------------------------------------------------------------------------------------------
 class UnifiedVoice(nn.Module):
     def __init__(self, dims: GPTDims):
         super().__init__()
         self.dims = d = dims
-        c, e = d.cond, d.emo_cond
-        self.conditioning_encoder = ConformerEncoder(d.semantic_dim, c.output_size, c.attention_heads,
-                                                     c.linear_units, c.num_blocks)
-        self.perceiver_encoder = PerceiverResampler(d.model_dim, c.output_size, d.condition_num_latent,
-                                                    c.attention_heads, c.perceiver_mult)
-        self.emo_conditioning_encoder = ConformerEncoder(d.semantic_dim, e.output_size, e.attention_heads,
-                                                         e.linear_units, e.num_blocks)
-        self.emo_perceiver_encoder = PerceiverResampler(d.emo_perceiver_dim, e.output_size, 1,
-                                                        e.attention_heads, e.perceiver_mult)
+        spk, emo = d.cond, d.emo_cond   # speaker / emotion conditioning encoders
+        self.conditioning_encoder = ConformerEncoder(d.semantic_dim, spk.output_size, spk.attention_heads,
+                                                     spk.linear_units, spk.num_blocks)
+        self.perceiver_encoder = PerceiverResampler(d.model_dim, spk.output_size, d.condition_num_latent,
+                                                    spk.attention_heads, spk.perceiver_mult)
+        self.emo_conditioning_encoder = ConformerEncoder(d.semantic_dim, emo.output_size, emo.attention_heads,
+                                                         emo.linear_units, emo.num_blocks)
+        self.emo_perceiver_encoder = PerceiverResampler(d.emo_perceiver_dim, emo.output_size, 1,
+                                                        emo.attention_heads, emo.perceiver_mult)
         self.text_embedding = nn.Embedding(d.number_text_tokens + 1, d.model_dim)
         self.emo_layer = nn.Linear(d.model_dim, d.model_dim)
         self.emovec_layer = nn.Linear(d.emo_perceiver_dim, d.model_dim)
@@ -373,7 +320,7 @@ class UnifiedVoice(nn.Module):
         pos = torch.arange(ids.shape[1], device=ids.device)
         return self.text_embedding(ids) + self.text_pos_embedding.emb(pos)
 
-    def _embed_mel(self, codes: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    def embed_mel(self, codes: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
         return self.mel_embedding(codes) + self.mel_pos_embedding.emb(positions)
 
     # -- teacher-forced pass -----------------------------------------------------------------
@@ -391,7 +338,7 @@ class UnifiedVoice(nn.Module):
             raise ValueError(f"{codes.shape[1]} codes exceed the model limit of {d.max_mel_tokens}")
         mel = F.pad(F.pad(codes, (1, 0), value=d.start_mel_token), (0, 1), value=d.stop_mel_token)
         text_emb = self._embed_text(ids)
-        mel_emb = self._embed_mel(mel, torch.arange(mel.shape[1], device=mel.device))
+        mel_emb = self.embed_mel(mel, torch.arange(mel.shape[1], device=mel.device))
         x = torch.cat([conds.to(self.dtype), text_emb, mel_emb], dim=1)
         h = self.final_norm(self.gpt(x))
         n_cond, n_text = conds.shape[1], text_emb.shape[1]
@@ -422,260 +369,9 @@ class UnifiedVoice(nn.Module):
             raise ValueError("no text tokens to speak")
         return torch.cat([conds.to(self.dtype), self._embed_text(ids)], dim=1)
 
-    def _start(self, conds, text_ids, batch: int, max_new: int):
-        """Prefill inputs [conds][text][start_mel (mel pos 0)], an empty KV cache and the
-        repetition-penalty set (the reference's fake prompt ids 1 and start_mel count as seen)."""
-        d = self.dims
-        prefix = self.prefill_embeddings(conds, text_ids)
-        start = self._embed_mel(torch.full((1, 1), d.start_mel_token, device=self.device),
-                                torch.zeros(1, 1, dtype=torch.long, device=self.device))
-        x = torch.cat([prefix, start], dim=1).expand(batch, -1, -1)
-        cache = KVCache(d.layers, batch, d.heads, x.shape[1] + max_new, d.model_dim // d.heads,
-                        self.device, self.dtype)
-        seen = torch.zeros(batch, d.number_mel_codes, dtype=torch.bool, device=self.device)
-        seen[:, 1] = True
-        seen[:, d.start_mel_token] = True
-        return x, cache, seen
-
-    def _unspeakable(self) -> torch.Tensor:
-        """(V,) True for ids the GPT must never emit: start_mel and anything else at or above the
-        codebook (ids below min(start, stop) are semantic codes), except the stop token. The
-        reference can sample start_mel, which the semantic codec cannot embed."""
-        d = self.dims
-        ids = torch.arange(d.number_mel_codes, device=self.device)
-        return (ids >= min(d.start_mel_token, d.stop_mel_token)) & (ids != d.stop_mel_token)
-
-    def _step(self, x, cache, pos):
-        """One cached forward; returns fp32 logits of the last position (B, V)."""
-        h = self.gpt(x, cache, pos)
-        return self.mel_head(self.final_norm(h[:, -1])).float()
-
-    @torch.inference_mode()
-    def generate(self, conds: torch.Tensor, text_ids, sampling: SamplingConfig | None = None,
-                 generator: torch.Generator | None = None, return_scores: bool = False,
-                 cancel=None) -> GenerationResult:
-        """Autoregressive semantic codes for one segment (batch 1) with a preallocated KV cache.
-
-        `sampling.num_beams > 1` runs HF-style beam search (beam *sampling* when do_sample, the
-        reference default). Stops at the stop token (kept in the result) or after `max_new_tokens`.
-        Only semantic codes and the stop token are ever chosen (start_mel is masked out).
-        `cancel` is an optional callable run between steps (it may raise to stop)."""
-        cfg = sampling or SamplingConfig()
-        if cfg.max_new_tokens < 1:
-            raise ValueError("max_new_tokens must be at least 1")
-        if cfg.do_sample and cfg.temperature <= 0:
-            raise ValueError("temperature must be > 0 when sampling (use do_sample=False for greedy)")
-        if cfg.num_beams < 1:
-            raise ValueError("num_beams must be at least 1")
-        # generated code k is embedded with mel position k+1, so the table bounds the length
-        max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
-        if cfg.num_beams > 1:
-            return self._generate_beams(conds, text_ids, cfg, max_new, generator, cancel)
-        codes, scores = [], [] if return_scores else None
-        for nxt, logits in self.iter_codes(conds, text_ids, cfg, generator):
-            codes.append(nxt)
-            if scores is not None:
-                scores.append(logits)
-            if cancel is not None and int(nxt) != self.dims.stop_mel_token:
-                cancel()
-        stopped = int(codes[-1]) == self.dims.stop_mel_token
-        return GenerationResult(torch.cat(codes, dim=1), stopped, scores)
-
-    @torch.inference_mode()
-    def iter_codes(self, conds: torch.Tensor, text_ids, sampling: SamplingConfig | None = None,
-                   generator: torch.Generator | None = None):
-        """The lean single-sequence loop (num_beams is ignored): yields (code (1, 1), processed
-        logits (1, V)) per step; the stop token, if produced, is the last item. Lets callers
-        stream codes or interleave work between steps."""
-        cfg = sampling or SamplingConfig(num_beams=1)
-        stop = self.dims.stop_mel_token
-        max_new = min(cfg.max_new_tokens, self.mel_pos_embedding.emb.num_embeddings - 2)
-        x, cache, seen = self._start(conds, text_ids, 1, max_new)
-        unspeakable = self._unspeakable()
-        pos = 0
-        for step in range(max_new):
-            logits = self._step(x, cache, pos)
-            pos += x.shape[1]
-            logits = _apply_repetition_penalty(logits, seen, cfg.repetition_penalty)
-            if step < cfg.min_new_tokens:
-                logits[:, stop] = float("-inf")
-            # selection never sees unspeakable ids; the yielded logits stay the reference's
-            # processed scores. Masking before the warpers changes nothing unless such an id
-            # would have been a candidate (it would otherwise leave top-p nothing to keep).
-            allowed = logits.masked_fill(unspeakable, float("-inf"))
-            if cfg.do_sample:
-                probs = _warp(allowed, cfg, min_keep=1).softmax(-1)
-                nxt = torch.multinomial(probs, 1, generator=generator)
-            else:
-                nxt = allowed.argmax(-1, keepdim=True)
-            seen.scatter_(1, nxt, True)
-            yield nxt, logits
-            if int(nxt) == stop:
-                return
-            x = self._embed_mel(nxt, torch.full_like(nxt, step + 2))
-
-    def _generate_beams(self, conds, text_ids, cfg: SamplingConfig, max_new: int, generator, cancel):
-        """HF beam search / beam sampling as the reference runs it: per beam, log_softmax ->
-        repetition penalty (on log-probs) -> [temperature, top-k, top-p when sampling] -> + beam
-        score; pick 2*beams candidates (top-k, or multinomial then sorted); a stop candidate ranked
-        within the first `beams` closes a hypothesis (score / gen_len**length_penalty); stop once
-        `beams` hypotheses exist and the worst beats the best open candidate."""
-        nb, stop = cfg.num_beams, self.dims.stop_mel_token
-        vocab = self.dims.number_mel_codes
-        x, cache, seen = self._start(conds, text_ids, nb, max_new)
-        unspeakable = self._unspeakable()
-        beam_scores = torch.full((nb,), -1e9, device=self.device)
-        beam_scores[0] = 0.0  # identical beams at the start: only the first one may expand
-        seqs = torch.zeros(nb, 0, dtype=torch.long, device=self.device)
-        hyps: list[tuple[float, torch.Tensor, bool]] = []  # (score, codes without stop, ended by stop)
-
-        def add_hyp(score: float, seq: torch.Tensor, gen_len: int, ended: bool):
-            score = score / (gen_len ** cfg.length_penalty)
-            if len(hyps) < nb or score > min(h[0] for h in hyps):
-                hyps.append((score, seq, ended))
-                if len(hyps) > nb:
-                    hyps.remove(min(hyps, key=lambda h: h[0]))
-
-        pos, done = 0, False
-        for step in range(max_new):
-            logits = self._step(x, cache, pos)
-            pos += x.shape[1]
-            scores = _apply_repetition_penalty(logits.log_softmax(-1), seen, cfg.repetition_penalty)
-            if step < cfg.min_new_tokens:
-                scores[:, stop] = float("-inf")
-            # after log_softmax, so the surviving candidates keep the reference's scores
-            scores = scores.masked_fill(unspeakable, float("-inf"))
-            if cfg.do_sample:
-                scores = _warp(scores, cfg, min_keep=2)
-            flat = (scores + beam_scores[:, None]).view(-1)
-            if cfg.do_sample:
-                idx = torch.multinomial(flat.softmax(-1), 2 * nb, generator=generator)
-                top, order = flat[idx].sort(descending=True)
-                idx = idx[order]
-            else:
-                top, idx = flat.topk(2 * nb)
-            new_scores, new_beams, new_toks = [], [], []
-            for rank, (sc, i) in enumerate(zip(top.tolist(), idx.tolist())):
-                beam, tok = divmod(i, vocab)
-                if tok == stop:
-                    if rank < nb:
-                        add_hyp(sc, seqs[beam], step + 1, True)
-                else:
-                    new_scores.append(sc)
-                    new_beams.append(beam)
-                    new_toks.append(tok)
-                if len(new_scores) == nb:
-                    break
-            if len(hyps) >= nb:
-                best_open = float(top.max()) / ((step + 1) ** cfg.length_penalty)
-                done = min(h[0] for h in hyps) >= best_open
-            index = torch.tensor(new_beams, device=self.device)
-            toks = torch.tensor(new_toks, device=self.device)[:, None]
-            seqs = torch.cat([seqs.index_select(0, index), toks], dim=1)
-            seen = seen.index_select(0, index).scatter_(1, toks, True)
-            beam_scores = torch.tensor(new_scores, device=self.device)
-            if done:
-                break
-            if cancel is not None:
-                cancel()
-            cache.reorder(index, pos)
-            x = self._embed_mel(toks, torch.full_like(toks, step + 2))
-        if not done:
-            for sc, seq in zip(beam_scores.tolist(), seqs):
-                add_hyp(sc, seq, seqs.shape[1], False)
-        _, best, ended = max(hyps, key=lambda h: h[0])
-        if ended:  # HF returns a hypothesis closed by the stop token with the stop token appended
-            best = torch.cat([best, torch.tensor([stop], device=self.device)])
-        return GenerationResult(best.unsqueeze(0), ended, None)
-
-
-# ---------------------------------------------------------------------------------------------
-# Emotion vector from the 8 emotion weights (feat1.pt / feat2.pt)
-# ---------------------------------------------------------------------------------------------
-def scale_emotion_weights(weights, alpha: float) -> list[float]:
-    """Reference: clamp alpha to [0, 1]; if != 1, scale and truncate each weight to 4 decimals."""
-    alpha = max(0.0, min(1.0, float(alpha)))
-    weights = [float(w) for w in weights]
-    if alpha != 1.0:
-        weights = [int(w * alpha * 10000) / 10000 for w in weights]
-    return weights
-
-
-def emotion_matrix_vector(weights, style: torch.Tensor, spk_matrix: torch.Tensor, emo_matrix: torch.Tensor,
-                          emo_num=EMO_NUM) -> tuple[torch.Tensor, list[int]]:
-    """Σ_i w_i · emo_matrix_i[r_i], r_i = row of spk_matrix_i most cosine-similar to `style` (1, 192).
-    Returns (mix (1, D), [r_i]). `emovec = mix + (1 - Σw) · base_emovec` is done by the caller."""
-    w = torch.as_tensor(weights, dtype=torch.float32)
-    if w.shape != (len(emo_num),):
-        raise ValueError(f"emotion weights must have {len(emo_num)} values, got {tuple(w.shape)}")
-    if sum(emo_num) != spk_matrix.shape[0] or sum(emo_num) != emo_matrix.shape[0]:
-        raise ValueError(f"feat1/feat2 have {spk_matrix.shape[0]}/{emo_matrix.shape[0]} rows, "
-                         f"expected {sum(emo_num)} (emo_num {list(emo_num)})")
-    style = style.float().reshape(1, -1)
-    rows, mix = [], torch.zeros(1, emo_matrix.shape[1])
-    for i, (spk_part, emo_part) in enumerate(zip(spk_matrix.float().split(list(emo_num)),
-                                                emo_matrix.float().split(list(emo_num)))):
-        r = int(F.cosine_similarity(style, spk_part, dim=1).argmax())
-        rows.append(r)
-        mix = mix + w[i] * emo_part[r]
-    return mix, rows
-
-
-def mix_emotion(mix: torch.Tensor, weights, base: torch.Tensor) -> torch.Tensor:
-    """emovec = mix + (1 - Σw) · base (reference `infer_generator` with an emo_vector)."""
-    total = float(torch.as_tensor(weights, dtype=torch.float32).sum())
-    return mix.to(base.dtype).to(base.device) + (1.0 - total) * base
-
-
-def resolve_emotion(model: "UnifiedVoice", spk_feat: torch.Tensor, emo_feat: torch.Tensor, *,
-                    weights=None, alpha: float = 1.0, external_emotion_audio: bool = False,
-                    style: torch.Tensor | None = None, matrices=None, emo_num=EMO_NUM) -> torch.Tensor:
-    """The reference's emotion control (`infer_generator`) -> emovec (1, D) for the GPT prefix
-    and the face expression model.
-
-    spk_feat: speaker features as the GPT sees them; emo_feat: features of the emotion audio,
-    which is the external emotion reference when `external_emotion_audio`, else the speaker file
-    re-read at 16 kHz (the reference reads it through a different resampler).
-    - weights (8 values, EMOTIONS order): the emotion audio is ignored; weights are scaled by
-      clamp(alpha, 0, 1) (4-decimal truncation), mixed through feat1/feat2 (`matrices`, picking
-      rows by cosine similarity to the CAMPPlus `style`) and emovec = mix + (1 - Σw) · emovec(emo).
-    - external emotion audio: emovec = base + alpha · (emovec(emo) - base), base = emovec(spk).
-    - neither: emovec of the speaker's own audio (alpha forced to 1)."""
-    if weights is not None:
-        if style is None or matrices is None:
-            raise ValueError("emotion weights need the speaker style vector and feat1/feat2 matrices")
-        w = scale_emotion_weights(weights, alpha)
-        base = model.merge_emotion(spk_feat, emo_feat, 1.0)
-        mix, _ = emotion_matrix_vector(w, style, matrices[0], matrices[1], emo_num)
-        return mix_emotion(mix, w, base)
-    return model.merge_emotion(spk_feat, emo_feat, float(alpha) if external_emotion_audio else 1.0)
-
-
-def load_emotion_matrices(feat1, feat2) -> tuple[torch.Tensor, torch.Tensor]:
-    """feat1.pt (speaker matrix, (73, 192)) and feat2.pt (emotion matrix, (73, D)): bare tensors."""
-    from .checkpoint import CheckpointError
-
-    out = []
-    for path in (feat1, feat2):
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError as exc:
-            raise CheckpointError(f"emotion matrix not found: {path}") from exc
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise CheckpointError(f"{path}: unreadable emotion matrix ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(obj, torch.Tensor) or obj.ndim != 2:
-            raise CheckpointError(f"{path}: expected a 2-D tensor, found {type(obj).__name__}")
-        out.append(obj.float())
-    if out[0].shape[0] != out[1].shape[0]:
-        raise CheckpointError(f"feat1/feat2 row counts differ: {out[0].shape[0]} vs {out[1].shape[0]}")
-    return out[0], out[1]
-
-
 # ---------------------------------------------------------------------------------------------
 def load_gpt(checkpoint, config, device="cpu", dtype=torch.float32) -> UnifiedVoice:
     """Build the GPT from the official config.yaml (path or parsed dict) and load `gpt.pth` unchanged."""
-    from . import checkpoint as ckpt
-
     if not isinstance(config, dict):
         import yaml
         try:

@@ -18,19 +18,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import json
 import os
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .. import Cancelled, EngineError
+from .. import EngineError, ProgressFn, check_cancel, reporter
+from ...core.channels import ARKIT_52
 from ...core.performance import EMOTIONS
+from ...core.retime import align_face
+from ...core.signal import emphasis_curve, loudness_envelope
+from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
 from .audio import load_emotion_prompt, load_speaker_prompt, SPEAKER_RATE
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
 from .checkpoint import load_into, read_checkpoint
-from .face import FACE_FPS, FaceHead, channel_names
+from .emotion_matrix import load_emotion_matrices, resolve_emotion
+from .face import FACE_FPS, FaceHead, to_performance_channels
 from .fbank import W2vBertFeatureConfig
-from .gpt import SamplingConfig, UnifiedVoice, load_emotion_matrices, load_gpt, resolve_emotion
+from .generate import generate
+from .options import SynthesisOptions
+from .gpt import UnifiedVoice, load_gpt
 from .mel import MelConfig, MelSpectrogram
 from .s2mel import S2Mel, S2MelDims, target_mel_frames
 from .semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertEncoder, load_repcodec,
@@ -43,33 +50,11 @@ FEATURE_RATE = 50.0               # GPT latents / A2F features: one per semantic
 STAGES = ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face")
 
 
-@dataclass
-class SynthesisOptions:
-    diffusion_steps: int = 25
-    cfg_rate: float = 0.7
-    interval_silence_ms: int = 200
-    max_text_tokens: int = 120
-    sampling: SamplingConfig = field(default_factory=SamplingConfig)   # reference: 3-beam sampling
-    emo_alpha: float = 1.0
-    face_timing: str = "fixed"         # "fixed": face follows the audio; "reference": the reference's drift
-    seed: int = 0
-
-    def check(self):
-        if self.diffusion_steps < 1:
-            raise ValueError("diffusion_steps must be at least 1")
-        if self.interval_silence_ms < 0:
-            raise ValueError("interval_silence_ms must be >= 0")
-        if self.face_timing not in ("fixed", "reference"):
-            raise ValueError(f"face_timing must be 'fixed' or 'reference', got {self.face_timing!r}")
-        if not 0.0 <= float(self.emo_alpha) <= 1.0:
-            raise ValueError(f"emo_alpha must lie in 0..1, got {self.emo_alpha}")
-
-
 # ------------------------------------------------------------------------------------ models
 
 @dataclass
 class Models:
-    """Every module of the pipeline, on one device. Built once and cached by runtime.get_or_load."""
+    """Every module of the pipeline, on one device. Built once and cached by devices.get_or_load."""
     text: TextFrontend
     gpt: UnifiedVoice
     s2mel: S2Mel
@@ -137,7 +122,7 @@ def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=
 
 
 def _read_yaml(path) -> dict:
-    import yaml
+    import yaml   # PyYAML comes with the neural runtime; only model loading needs it
     try:
         with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f)
@@ -282,21 +267,79 @@ class SynthesisResult:
     emovecs: list               # (1, D) per segment
 
 
-def _report(progress, fraction, stage):
-    if progress is not None:
-        progress(float(min(max(fraction, 0.0), 1.0)), stage)
+class _SegmentProgress:
+    """The one progress mapping of a synthesis: segment i of n owns 0.8 / n of the bar from
+    0.1 + 0.8 i / n, and every stage text names the segment."""
+
+    def __init__(self, report, index: int, count: int):
+        self.report, self.index, self.count = report, index, count
+        self.base, self.span = 0.1 + 0.8 * index / count, 0.8 / count
+
+    def __call__(self, share: float, stage: str):
+        self.report(self.base + share * self.span, f"{stage} (segment {self.index + 1}/{self.count})")
 
 
-def _checker(cancel):
-    def check(*_):
-        if cancel is not None and cancel.is_set():
-            raise Cancelled()
-    return check
+def _segment_codes(models: Models, seg: TextSegment, voice: Voice, emovec, options: SynthesisOptions,
+                   generator, at: _SegmentProgress, cancel):
+    """GPT: the segment's semantic codes (stop token removed) and the conditioning they came from.
+    Returns (conds, text ids, codes (1, T))."""
+    at(0.0, "GPT tokens")
+    conds = models.gpt.conditioning(voice.spk_latents, emovec)
+    ids = torch.tensor([seg.ids], dtype=torch.long)
+    tokens = 0
+
+    def tick():   # the GPT calls this between tokens: progress + cancel
+        nonlocal tokens
+        check_cancel(cancel)
+        tokens += 1
+        if tokens % 10 == 0:
+            at(0.5 * min(1.0, tokens / options.sampling.max_new_tokens), f"GPT tokens {tokens}")
+    result = generate(models.gpt, conds, ids, options.sampling, generator=generator, cancel=tick)
+    codes = result.codes[:, :-1] if result.stopped else result.codes   # generate emits only codes
+    check_cancel(cancel)
+    return conds, ids, codes
+
+
+def _segment_mel(models: Models, conds, ids, codes, voice: Voice, options: SynthesisOptions, noise,
+                 generator, at: _SegmentProgress, cancel):
+    """Teacher-forced GPT latent of the codes -> the A2F feature tap; S2Mel: codebook embedding +
+    feature -> content at the mel rate -> CFM from noise (`noise`, else drawn from `generator`).
+    Returns (feature (1, T, SEM), mel (1, 80, T_mel) without the prompt part)."""
+    latent = models.gpt.latents(conds, ids, codes).float()
+    feature = models.s2mel.gpt_layer(latent)
+    at(0.5, "s2mel steps")
+    content = models.codec.vq2emb(codes.to(models.device)).transpose(1, 2).float() + feature
+    cond = models.s2mel.regulate(content, int(target_mel_frames(codes.shape[1])))
+    mu = torch.cat([voice.prompt_condition, cond], dim=1)
+    if noise is None:
+        noise = torch.randn((1, voice.ref_mel.shape[1], mu.shape[1]), generator=generator)
+    noise = noise.to(models.device, torch.float32)
+
+    def step(k, total):
+        check_cancel(cancel)
+        at(0.5 + 0.4 * k / total, f"s2mel steps {k}/{total}")
+    mel = models.s2mel.sample(mu, voice.ref_mel, voice.style, options.diffusion_steps, options.cfg_rate,
+                              noise=noise, progress=step)[:, :, voice.ref_mel.shape[-1]:]
+    check_cancel(cancel)
+    return feature, mel
+
+
+def _join_audio(outputs: Sequence[SegmentOutput], total: int):
+    """The waveform of every voiced segment at its start sample: (audio [total], voiced indices)."""
+    voiced_index = [k for k, o in enumerate(outputs) if len(o.audio)]
+    if not voiced_index:
+        raise EngineError("The model produced no speech for this script (every segment stopped at once). "
+                          "Try a different seed or voice clip.")
+    audio = np.zeros(total, np.float32)
+    for k in voiced_index:
+        o = outputs[k]
+        audio[o.start:o.start + len(o.audio)] = o.audio
+    return audio, voiced_index
 
 
 @torch.inference_mode()
 def synthesize(models: Models, segments: Sequence[TextSegment], voice: Voice, options: SynthesisOptions,
-               progress: Optional[Callable[[float, str], None]] = None, cancel=None,
+               progress: Optional[ProgressFn] = None, cancel=None,
                emotion_clip: Optional[str] = None, noise: Optional[Sequence[torch.Tensor]] = None
                ) -> SynthesisResult:
     """Speak `segments` (from TextFrontend.script_segments) with `voice`. `noise[i]` (1, 80, T_ref+T_mel)
@@ -304,86 +347,47 @@ def synthesize(models: Models, segments: Sequence[TextSegment], voice: Voice, op
     options.check()
     if not segments:
         raise EngineError("Nothing to say: the script has no speakable text.")
-    check = _checker(cancel)
+    report = reporter(progress)
     # CFM noise from a CPU generator (same noise on every device); GPT sampling on the model's device
-    gen = torch.Generator(device="cpu").manual_seed(int(options.seed))
-    gpt_gen = gen
+    cfm_gen = torch.Generator(device="cpu").manual_seed(int(options.seed))
+    gpt_gen = cfm_gen
     if models.device.type != "cpu":
         gpt_gen = torch.Generator(device=models.device).manual_seed(int(options.seed))
     gap = int(SAMPLE_RATE * options.interval_silence_ms / 1000)
-    n = len(segments)
     emovec_cache, outputs, emovecs = {}, [], []
     pos = 0
     for i, seg in enumerate(segments):
-        base = 0.1 + 0.8 * i / n
-        span = 0.8 / n
-        check()
+        at = _SegmentProgress(report, i, len(segments))
+        check_cancel(cancel)
         key = tuple(np.round(np.asarray(seg.emotion, np.float64), 6))
         if key not in emovec_cache:
             emovec_cache[key] = emotion_vector(models, voice, seg.emotion, options.emo_alpha, emotion_clip)
         emovec = emovec_cache[key]
-        # GPT: semantic codes, then the teacher-forced latent of those codes (the A2F feature tap)
-        _report(progress, base, f"GPT tokens (segment {i + 1}/{n})")
-        conds = models.gpt.conditioning(voice.spk_latents, emovec)
-        ids = torch.tensor([seg.ids], dtype=torch.long)
-        tokens = [0]
-
-        def tick(_b=base, _s=span):   # the GPT calls this between tokens: progress + cancel
-            check()
-            tokens[0] += 1
-            if tokens[0] % 10 == 0:
-                _report(progress, _b + 0.5 * _s * min(1.0, tokens[0] / options.sampling.max_new_tokens),
-                        f"GPT tokens {tokens[0]} (segment {i + 1}/{n})")
-        result = models.gpt.generate(conds, ids, options.sampling, generator=gpt_gen, cancel=tick)
-        codes = result.codes[:, :-1] if result.stopped else result.codes   # generate emits only codes
-        check()
-        if codes.shape[1] == 0:      # the model stopped at once: nothing to voice for this segment
-            outputs.append(SegmentOutput(seg.text, np.asarray(seg.emotion, np.float32), codes,
-                                         torch.zeros(1, 0, models.feature_dim), np.zeros(0, np.float32), pos))
-            emovecs.append(emovec)
-            continue
-        latent = models.gpt.latents(conds, ids, codes).float()
-        feature = models.s2mel.gpt_layer(latent)
-        # S2Mel: codebook embedding + feature -> content at the mel rate -> CFM from noise
-        _report(progress, base + 0.5 * span, f"s2mel steps (segment {i + 1}/{n})")
-        content = models.codec.vq2emb(codes.to(models.device)).transpose(1, 2).float() + feature
-        n_mel = int(target_mel_frames(codes.shape[1]))
-        cond = models.s2mel.regulate(content, n_mel)
-        mu = torch.cat([voice.prompt_condition, cond], dim=1)
-        z = None if noise is None else noise[i].to(models.device, torch.float32)
-
-        def step(k, total, _b=base, _s=span):
-            check()
-            _report(progress, _b + _s * (0.5 + 0.4 * k / total), f"s2mel steps {k}/{total} (segment {i + 1}/{n})")
-        if z is None:
-            z = torch.randn((1, voice.ref_mel.shape[1], mu.shape[1]), generator=gen).to(models.device)
-        mel = models.s2mel.sample(mu, voice.ref_mel, voice.style, options.diffusion_steps, options.cfg_rate,
-                                  noise=z, progress=step)[:, :, voice.ref_mel.shape[-1]:]
-        check()
-        _report(progress, base + 0.9 * span, f"vocoder (segment {i + 1}/{n})")
-        wav = models.vocoder(mel).reshape(-1).float().cpu().numpy()
-        if outputs and any(len(o.audio) for o in outputs):
-            pos += gap
-        outputs.append(SegmentOutput(seg.text, np.asarray(seg.emotion, np.float32), codes.cpu(),
-                                     feature.float().cpu(), wav, pos))
         emovecs.append(emovec)
+        emotion = np.asarray(seg.emotion, np.float32)
+        conds, ids, codes = _segment_codes(models, seg, voice, emovec, options, gpt_gen, at, cancel)
+        if codes.shape[1] == 0:      # the model stopped at once: nothing to voice for this segment
+            outputs.append(SegmentOutput(seg.text, emotion, codes, torch.zeros(1, 0, models.feature_dim),
+                                         np.zeros(0, np.float32), pos))
+            continue
+        feature, mel = _segment_mel(models, conds, ids, codes, voice, options,
+                                    None if noise is None else noise[i], cfm_gen, at, cancel)
+        at(0.9, "vocoder")
+        wav = models.vocoder(mel).reshape(-1).float().cpu().numpy()
+        if any(len(o.audio) for o in outputs):
+            pos += gap
+        outputs.append(SegmentOutput(seg.text, emotion, codes.cpu(), feature.float().cpu(), wav, pos))
         pos += len(wav)
-    voiced_index = [k for k, o in enumerate(outputs) if len(o.audio)]
-    voiced = [outputs[k] for k in voiced_index]
-    if not voiced:
-        raise EngineError("The model produced no speech for this script (every segment stopped at once). "
-                          "Try a different seed or voice clip.")
-    audio = np.zeros(pos, np.float32)
-    for o in voiced:
-        audio[o.start:o.start + len(o.audio)] = o.audio
-    check()
-    _report(progress, 0.92, "face")
+    audio, voiced_index = _join_audio(outputs, pos)
+    check_cancel(cancel)
+    report(0.92, "face")
     reference = face_track(models, outputs, emovecs)
     if options.face_timing == "reference":
         face, owner = reference, _reference_owner(outputs, len(reference))
     else:
+        voiced = [outputs[k] for k in voiced_index]
         face, owner = align_face(reference, [o.feature.shape[1] for o in voiced], [o.start for o in voiced],
-                                 [len(o.audio) for o in voiced], len(audio))
+                                 [len(o.audio) for o in voiced], len(audio), SAMPLE_RATE, FACE_FPS, FEATURE_RATE)
         owner = np.asarray(voiced_index + [-1])[owner]   # voiced index -> segment index; -1 stays -1
     return SynthesisResult(audio, SAMPLE_RATE, face, owner, reference, outputs, emovecs)
 
@@ -415,66 +419,20 @@ def _reference_owner(outputs, n_frames) -> np.ndarray:
     return (np.searchsorted(starts, k, side="right") - 1).astype(np.int64)
 
 
-def align_face(motion: np.ndarray, seg_frames: Sequence[int], seg_starts: Sequence[int],
-               seg_samples: Sequence[int], total_samples: int, sample_rate: int = SAMPLE_RATE,
-               fps: float = FACE_FPS, feature_rate: float = FEATURE_RATE, decay_frames: int = 3):
-    """Move the reference face frames onto the audio timeline.
-
-    motion [K, C]: face frames over the concatenated features (frame k starts at feature 2k).
-    Segment i's features start at feature S_i and its audio at sample A_i; its frames are shifted by
-    round((A_i / sr - S_i / feature_rate) * fps), re-anchored at every segment, so neither the
-    inserted silences nor the 1.72-mel-per-code drift accumulate. Frames left empty (the gaps, and
-    the end of the audio) relax from the last placed frame to rest over `decay_frames`.
-    Returns (face [T, C] with T = floor(total_samples * fps / sr) + 1, owner [T], -1 for gap frames).
-    """
-    motion = np.asarray(motion, np.float32)
-    n_out = int(np.floor(total_samples * fps / sample_rate + 1e-9)) + 1
-    feat_starts = np.cumsum([0] + list(seg_frames))
-    shifts = [int(round((a / sample_rate - s / feature_rate) * fps)) for a, s in zip(seg_starts, feat_starts)]
-    seg_end_frame = [int(np.ceil((a + n) * fps / sample_rate)) for a, n in zip(seg_starts, seg_samples)]
-    out = np.zeros((n_out, motion.shape[1]), np.float32)
-    owner = np.full(n_out, -1, np.int64)
-    first_feature = np.minimum(2 * np.arange(len(motion)), feat_starts[-1] - 1)
-    frame_seg = np.searchsorted(feat_starts, first_feature, side="right") - 1
-    for k, i in enumerate(frame_seg):
-        j = k + shifts[i]
-        # a segment's frames stop where its audio stops (the reference's trailing pad frame and
-        # the slight 1.72-ratio overhang must not spill into the following gap)
-        if 0 <= j < n_out and j <= seg_end_frame[i]:
-            out[j], owner[j] = motion[k], i
-    last, run = None, 0
-    for j in range(n_out):
-        if owner[j] >= 0:
-            last, run = out[j], 0
-        elif last is not None:
-            run += 1
-            out[j] = last * max(0.0, 1.0 - run / decay_frames)
-    return out, owner
-
-
 # ------------------------------------------------------------------------------------ face layers
-
-def neural_channels(face: np.ndarray) -> tuple:
-    """(names, weights [T, 51]) of the face head's named channels (51-60 are unnamed and dropped)."""
-    from .face import to_performance_channels
-    return to_performance_channels(face)
-
 
 def with_expression_layer(face: np.ndarray, audio: np.ndarray, emotion_times, emotion_vectors,
                           seed: int = 0, fps: float = FACE_FPS) -> tuple:
-    """Our expression layer over the neural mouth: the embedded engine's upper face (emotion shapes,
-    blinks, gaze, head motion) driven by the same emotion timeline. The published model carries
-    emotion only through the speech, so without this an angry line would not look angry.
+    """Our expression layer over the neural mouth: core's upper face (emotion shapes, blinks, gaze,
+    head motion) driven by the same emotion timeline. The published model carries emotion only
+    through the speech, so without this an angry line would not look angry.
     Returns (FACE_CHANNELS, weights [T, 61]) with ARKit weights clipped to [0, 1]."""
-    from ..embedded.expression import FACE_CHANNELS, merge_layers, upper_face
-    from ..embedded.face import emphasis_curve, loudness_envelope
-    names, weights = neural_channels(face)
+    names, weights = to_performance_channels(face)
     n = len(weights)
     mouth = np.zeros((n, len(FACE_CHANNELS)), np.float32)
-    index = {c: i for i, c in enumerate(FACE_CHANNELS)}
     for j, name in enumerate(names):
-        mouth[:, index[name]] = weights[:, j]
-    mouth[:, :52] = np.clip(mouth[:, :52], 0.0, 1.0)
+        mouth[:, FACE_INDEX[name]] = weights[:, j]
+    mouth[:, :len(ARKIT_52)] = np.clip(mouth[:, :len(ARKIT_52)], 0.0, 1.0)
     loud = loudness_envelope(audio, SAMPLE_RATE, n, fps)
     upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, emphasis=emphasis_curve(loud, fps))
     return FACE_CHANNELS, merge_layers(mouth, upper)
@@ -486,6 +444,3 @@ def emotion_timeline(result: SynthesisResult) -> tuple:
     vectors = [o.emotion for o in result.segments]
     return np.asarray(times, np.float32), np.asarray(vectors, np.float32).reshape(-1, len(EMOTIONS))
 
-
-def face_channel_names() -> tuple:
-    return channel_names()

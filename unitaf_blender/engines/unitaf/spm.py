@@ -68,11 +68,6 @@ def _fields(buf: bytes):
         yield field, wire, value
 
 
-def _signed32(v: int) -> int:
-    v &= 0xFFFFFFFFFFFFFFFF
-    return v - (1 << 64) if v >= 1 << 63 else v
-
-
 # ---------------------------------------------------------------------------------------------
 # darts-clone double array (the precompiled normalisation charsmap)
 # ---------------------------------------------------------------------------------------------
@@ -212,9 +207,6 @@ class SentencePieceBPE:
         if i is None:
             i = self._normal.get(piece, self.unk_id)
         return i
-
-    def id_to_piece(self, i: int) -> str:
-        return self.pieces[i]
 
     # -- normaliser --------------------------------------------------------------------------
     def _user_match(self, text: str, pos: int) -> int:

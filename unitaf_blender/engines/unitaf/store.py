@@ -11,7 +11,8 @@ No torch and no bpy here, and huggingface_hub is imported only when downloading,
 * model-dir mode (`model_dir=...`): a plain folder laid out as `<model_dir>/<repo_id>/<filename>`
   (e.g. `DIR/IndexTeam/IndexTTS-2/gpt.pth`). Nothing is downloaded; files are trusted as given
   (size/sha256 are only checked by `verify()`), so test folders built from small fixtures work.
-  `build_model_dir()` lays such a folder out from existing files.
+  `build_model_dir()` lays such a folder out from existing files. A file whose size is far from
+  the catalogue's is reported (FileStatus.problem, `size_report()`), not refused.
 
 Integrity: the size is checked whenever it is known exactly; `verify()` and every download
 check sha256 against the pinned value (taken from the official Hugging Face file page) or, for
@@ -25,10 +26,10 @@ import hashlib
 import os
 import re
 import shutil
-import sys
 from typing import Callable, Iterable, Optional
 
-from .. import Cancelled, EngineError, EngineUnavailable
+from .. import Cancelled, EngineError, EngineUnavailable, check_cancel
+from ...core.errors import first_line
 
 GB, MB, KB = 1000 ** 3, 1000 ** 2, 1000
 
@@ -68,6 +69,11 @@ class ModelFile:
     sha256: Optional[str] = None  # from the official HF file page (checked on download/verify)
     note: str = ""
     optional: bool = False        # downloaded with its features, but the engine works without it
+
+    @property
+    def expected_size(self) -> int:
+        """Bytes to expect: exact when known, else the approximate size."""
+        return self.approx_size if self.size is None else self.size
 
     @property
     def revision_verified(self) -> bool:
@@ -262,7 +268,9 @@ class ModelStore:
             where = self.model_dir_path(spec) if self.model_dir else None
             return FileStatus(spec, where, False, problem="missing")
         size = os.path.getsize(path)
-        if self.model_dir or spec.size is None:
+        if self.model_dir:   # trusted as given (test folders hold small fixtures); a size far off is reported
+            return FileStatus(spec, path, True, size, None, _size_note(spec, size))
+        if spec.size is None:
             return FileStatus(spec, path, True, size, None)
         ok = size == spec.size
         return FileStatus(spec, path, True, size, ok,
@@ -282,23 +290,39 @@ class ModelStore:
         return st.path if st.ok else None
 
     def missing_message(self, missing, reason: str = "") -> str:
+        """A self-contained message: the first line says what is missing and what to do (a caller
+        that shows one line still tells the user how to fix it); the next lines list the files,
+        then the folder they were looked for in."""
         total = sum(st.spec.approx_size for st in missing)
-        lines = [f"{len(missing)} UniTAF model file(s) missing ({human_size(total)} to download)"
-                 + (f": {reason}" if reason else "") + ":"]
+        if self.model_dir and not os.path.isdir(self.model_dir):
+            head = (f"UniTAF model folder not found: {self.model_dir}. Choose an existing folder laid out as "
+                    "<folder>/<repo_id>/<filename>, or no model folder to use the download cache.")
+        elif self.model_dir:
+            head = (f"{len(missing)} UniTAF model file(s) missing in the model folder {self.model_dir}: copy them "
+                    "there as <folder>/<repo_id>/<filename> (a model folder is never downloaded into).")
+        elif reason:
+            head = (f"{len(missing)} UniTAF model file(s) missing ({human_size(total)} to download), but they "
+                    f"cannot be downloaded now: {reason}.")
+        else:
+            head = (f"{len(missing)} UniTAF model file(s) missing ({human_size(total)} to download): get them "
+                    "with 'Download models' (add-on preferences) or the CLI command `models download`.")
+        lines = [head]
         for st in missing:
             extra = f" [{st.problem}]" if st.problem and st.problem != "missing" else ""
             lines.append(f"  - {st.spec.display} ({human_size(st.spec.approx_size)}){extra}")
-        if self.model_dir:
-            lines.append(f"Model folder: {self.model_dir} (layout <folder>/<repo_id>/<filename>)")
-        else:
-            lines.append(f"Cache folder: {self.cache_dir}")
+        lines.append(f"Model folder: {self.model_dir}" if self.model_dir else f"Cache folder: {self.cache_dir}")
         return "\n".join(lines)
 
     def require(self, features=None) -> None:
         missing = self.missing(features)
         if missing:
-            raise ModelsMissing(self.missing_message(missing) + "\nDownload them with 'Download models' "
-                                "(add-on preferences) or the CLI command `models download`.", missing)
+            raise ModelsMissing(self.missing_message(missing), missing)
+
+    def size_report(self, features=None) -> str:
+        """Lines naming present files whose size is far from the catalogue's ('' if none): a hint
+        for a model folder whose file fails to load (wrong file, or a partial copy)."""
+        odd = [st for st in self.status(features) if st.present and st.problem]
+        return "\n".join(f"  - {st.spec.display}: {st.problem}" for st in odd)
 
     def path(self, spec_id: str) -> str:
         """Path of a present, size-checked file, or ModelsMissing naming it."""
@@ -375,12 +399,11 @@ class ModelStore:
             raise DownloadError("Downloading models needs the 'huggingface_hub' package, which is not "
                                 f"installed ({exc}).") from exc
 
-        total = sum(st.spec.approx_size if st.spec.size is None else st.spec.size for st in missing)
+        total = sum(st.spec.expected_size for st in missing)
         session = {"done": 0}
         for index, st in enumerate(missing, 1):
             spec = st.spec
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
+            check_cancel(cancel)
             if st.present:  # wrong size: remove so the hub does not return the bad file as cached
                 _remove_cached(st.path)
             bar = _progress_class(spec, index, len(missing), total, session, progress, cancel)
@@ -393,7 +416,7 @@ class ModelStore:
                 raise
             except Exception as exc:  # noqa: BLE001 - every hub/network error becomes one clear message
                 raise DownloadError(f"Could not download {spec.display} @ {spec.revision}: "
-                                    f"{type(exc).__name__}: {_first_line(exc)}") from exc
+                                    f"{type(exc).__name__}: {first_line(exc)}") from exc
             # Not cancellable: a complete file must be verified before it may stay in the cache.
             problem = self.check_file(spec, path)
             if problem:
@@ -404,12 +427,21 @@ class ModelStore:
         return [self.locate(s) for s in specs]
 
 
+def _size_note(spec: ModelFile, size: int) -> str:
+    """'expected 3.48 GB, found 1.0 MB' when a model-folder file's size is off: exact sizes must
+    match; approximate ones must lie within a factor of two. '' when it looks right."""
+    if spec.size is not None:
+        off = size != spec.size
+    else:
+        off = not spec.approx_size / 2 <= size <= spec.approx_size * 2
+    return f"expected {human_size(spec.expected_size)}, found {human_size(size)}" if off else ""
+
+
 def sha256_file(path: str, cancel=None) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(8 * 1024 * 1024), b""):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
+            check_cancel(cancel)
             h.update(block)
     return h.hexdigest()
 
@@ -422,11 +454,6 @@ def _remove_cached(path: str) -> None:
             os.remove(p)
         except FileNotFoundError:
             pass
-
-
-def _first_line(exc) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
 
 
 def _progress_class(spec, index, count, total, session, callback, cancel):
@@ -455,8 +482,7 @@ def _progress_class(spec, index, count, total, session, callback, cancel):
             self._check_cancel()
 
         def _check_cancel(self):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled()
+            check_cancel(cancel)
 
         def _report(self):
             if callback is not None:
@@ -507,85 +533,3 @@ def build_model_dir(model_dir, sources: dict, files: Iterable[ModelFile] = MODEL
             except OSError:
                 shutil.copyfile(src, dst)
     return os.fspath(model_dir)
-
-
-# ------------------------------------------------------------------------------------ CLI
-
-def format_status(store: ModelStore, features=None) -> str:
-    feats = tuple(FEATURES) if features is None else features
-    rows = store.status(feats)
-    where = f"model folder {store.model_dir}" if store.model_dir else f"cache {store.cache_dir}"
-    lines = [f"UniTAF model files ({where})"]
-    for st in rows:
-        spec = st.spec
-        if not st.present:
-            state = "optional" if spec.optional else "MISSING"
-        elif st.size_ok is False:
-            state = f"BAD ({st.problem})"
-        else:
-            state = "present"
-        size = human_size(st.size if st.present else spec.approx_size)
-        flag = "  [UNVERIFIED path]" if "path inferred" in spec.note else ""
-        lines.append(f"  {state:<8} {size:>9}  {','.join(spec.features):<22} {spec.display}{flag}")
-    lines.append("Revisions:")
-    for repo in dict.fromkeys(s.spec.repo_id for s in rows):
-        spec = next(s.spec for s in rows if s.spec.repo_id == repo)
-        pin = spec.revision if spec.revision_verified else f"{spec.revision} (UNVERIFIED revision" + (
-            "; content pinned by sha256)" if any(s.spec.sha256 for s in rows if s.spec.repo_id == repo) else ")")
-        lines.append(f"  {repo} @ {pin}")
-    lines.append("Licences:")
-    for repo in dict.fromkeys(s.spec.repo_id for s in rows):
-        lines.append(f"  {repo}: {LICENCES.get(repo, 'unknown')}")
-    default = [st for st in rows if set(st.spec.features) & set(DEFAULT_FEATURES)]
-    need = [st for st in default if st.needed]
-    extra = [st for st in default if not st.ok and not st.needed]
-    if need:
-        total = sum(st.spec.approx_size for st in need)
-        lines.append(f"Missing for the default features ({', '.join(DEFAULT_FEATURES)}): {len(need)} file(s), "
-                     f"{human_size(total)} to download.")
-    else:
-        lines.append("All files for the default features are present.")
-    if extra:
-        lines.append(f"Optional, not present ({len(extra)}): " + ", ".join(st.spec.display for st in extra)
-                     + " (fetched by `models download`; defaults are used without them).")
-    return "\n".join(lines)
-
-
-def _store_from_args(args) -> ModelStore:
-    return ModelStore(cache_dir=getattr(args, "cache_dir", None), model_dir=getattr(args, "model_dir", None))
-
-
-def cli_status(args) -> int:
-    """`models status`: print files, sizes, revisions, licences. Exit 0 if the default set is present."""
-    store = _store_from_args(args)
-    features = getattr(args, "features", None) or None
-    print(format_status(store, features))
-    return 0 if not store.missing(features) else 1
-
-
-def cli_download(args) -> int:
-    """`models download [--feature F ...] [--offline]`: fetch what is missing, with a progress line."""
-    store = _store_from_args(args)
-    features = getattr(args, "features", None) or None
-    last = {"pct": -1, "file": None}
-
-    def report(p: DownloadProgress):
-        pct = int(100 * p.done / p.total) if p.total else 0
-        if p.file != last["file"]:
-            print(f"[{p.index}/{p.count}] {p.file}", file=sys.stderr)
-            last["file"] = p.file
-        if pct != last["pct"]:
-            last["pct"] = pct
-            print(f"\r  {human_size(p.done)} / {human_size(p.total)} ({pct}%)", end="", file=sys.stderr)
-
-    specs = store.specs(features)
-    print("Licences of what will be downloaded:", file=sys.stderr)
-    for repo in dict.fromkeys(s.repo_id for s in specs):
-        print(f"  {repo}: {LICENCES.get(repo, 'unknown')}", file=sys.stderr)
-    try:
-        store.download(features, progress=report, offline=True if getattr(args, "offline", False) else None)
-    except (ModelsMissing, DownloadError) as exc:
-        print(f"\n{exc}", file=sys.stderr)
-        return 1
-    print(f"\nAll files present in {store.model_dir or store.cache_dir}.", file=sys.stderr)
-    return 0

@@ -1,8 +1,9 @@
-"""The upper face: emotion expression, blinks, gaze and head motion.
+"""The upper face: emotion expression, blinks, gaze and head motion over FACE_CHANNELS.
 
-Engine-neutral on purpose: it needs only the emotion timeline (times [K] + vectors [K, 8]
-in core.performance.EMOTIONS order) and optionally a speech-emphasis curve, so the neural
-engine can lay the same layer over its own mouth track (`upper_face` + `merge_layers`).
+Engine-neutral, so it lives in core: it needs only the emotion timeline (times [K] +
+vectors [K, 8] in core.performance.EMOTIONS order) and optionally a speech-emphasis curve.
+The embedded engine lays it over its viseme mouth and the UniTAF engine over its neural
+mouth (option `expression_layer`), both with `upper_face` + `merge_layers`.
 
 Everything random comes from np.random.default_rng([seed, stream]) with one stream per
 component, so the same seed gives the same face and adding a component never reshuffles
@@ -14,12 +15,13 @@ yaw > 0 turns toward the subject's left.
 """
 import numpy as np
 
-from ...core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
-from ...core.performance import EMOTIONS
-from .visemes import _expand, shape_vector
+from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, expand, index_of, shape_vector
+from .emotion import emotion_frames
+from .performance import EMOTIONS
+from .signal import smooth
 
 FACE_CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
-_IDX = {n: i for i, n in enumerate(FACE_CHANNELS)}
+FACE_INDEX = index_of(FACE_CHANNELS)
 
 # Full-intensity expression of each emotion (names without Left/Right apply to both sides).
 EXPRESSION_SHAPES = {
@@ -65,19 +67,6 @@ def _rng(seed, stream):
     return np.random.default_rng([int(seed), stream])
 
 
-def _smooth(x, sigma_frames):
-    """Gaussian smoothing along axis 0 with edge padding (x is [T] or [T, N])."""
-    if sigma_frames <= 0 or len(x) < 2:
-        return x
-    r = int(3 * sigma_frames) + 1
-    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma_frames) ** 2)
-    k /= k.sum()
-    x2 = x.reshape(len(x), -1)
-    pad = np.pad(x2, ((r, r), (0, 0)), mode="edge")
-    out = np.stack([np.convolve(pad[:, j], k, mode="valid") for j in range(x2.shape[1])], 1)
-    return out.reshape(x.shape)
-
-
 def _slow_noise(rng, n_frames, fps, n_signals, f_lo=0.05, f_hi=0.45, partials=3):
     """Smooth seeded noise in about [-1, 1]: a few sinusoids of random low frequency."""
     t = np.arange(n_frames) / fps
@@ -86,32 +75,6 @@ def _slow_noise(rng, n_frames, fps, n_signals, f_lo=0.05, f_hi=0.45, partials=3)
     amp = rng.uniform(0.5, 1.0, (n_signals, partials))
     amp /= amp.sum(1, keepdims=True)
     return np.einsum("sp,tsp->ts", amp, np.sin(2 * np.pi * f[None] * t[:, None, None] + phase[None]))
-
-
-def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
-    """The emotion vector at each frame [T, 8]: interpolated, then eased over ~0.15 s so a
-    step in the script becomes a natural onset rather than a pop. No timeline -> zeros."""
-    n_frames = int(n_frames)
-    if n_frames < 0 or fps <= 0:
-        raise ValueError("n_frames must be >= 0 and fps > 0")
-    if emotion_times is None or emotion_vectors is None:
-        return np.zeros((n_frames, len(EMOTIONS)), np.float64)
-    times = np.asarray(emotion_times, np.float64).reshape(-1)
-    vectors = np.asarray(emotion_vectors, np.float64)
-    if vectors.size == 0 and times.size == 0:
-        return np.zeros((n_frames, len(EMOTIONS)), np.float64)
-    if vectors.ndim == 1 and vectors.size == len(EMOTIONS):
-        vectors = vectors[None]
-    if vectors.shape != (len(times), len(EMOTIONS)):
-        raise ValueError(f"emotion_vectors must be [K, {len(EMOTIONS)}] with K = len(emotion_times) "
-                         f"= {len(times)}, got {np.shape(emotion_vectors)}")
-    if not (np.all(np.isfinite(times)) and np.all(np.isfinite(vectors))):
-        raise ValueError("emotion_times/emotion_vectors contain NaN or inf")
-    order = np.argsort(times, kind="stable")
-    times, vectors = times[order], np.clip(vectors[order], 0.0, 1.0)
-    t = np.arange(n_frames) / fps
-    out = np.stack([np.interp(t, times, vectors[:, j]) for j in range(len(EMOTIONS))], 1)
-    return _smooth(out, 0.15 * fps)
 
 
 def _soft_clip(x, knee=0.8):
@@ -207,7 +170,7 @@ def gaze_head_track(n_frames, fps, rng, emotions=None, emphasis=None):
     arousal = emotions[:, EMOTIONS.index("afraid")] + 0.5 * emotions[:, EMOTIONS.index("surprised")]
     rate = 1.0 + 0.8 * arousal - 0.3 * emotions[:, EMOTIONS.index("calm")]
     gaze = _fixations(rng, n_frames, fps, np.clip(rate, 0.3, 3.0), 1.0 + 0.5 * arousal)
-    gaze = _smooth(gaze, 0.6)                    # a saccade takes ~40 ms, not zero
+    gaze = smooth(gaze, 0.6)                    # a saccade takes ~40 ms, not zero
     gaze += 0.004 * _slow_noise(rng, n_frames, fps, 2, 0.2, 1.0)  # fixational drift
     gaze[:, 1] += emotions @ _GAZE_PITCH
 
@@ -250,16 +213,16 @@ def upper_face(emotion_times, emotion_vectors, n_frames, fps=30.0, seed=0, empha
         if len(emphasis) != n_frames:
             raise ValueError(f"emphasis has {len(emphasis)} frames, expected {n_frames}")
         for name, gain in (("browInnerUp", 0.15), ("browOuterUp", 0.1)):
-            for full in _expand(name):
-                out[:, _IDX[full]] += gain * emphasis
+            for full in expand(name):
+                out[:, FACE_INDEX[full]] += gain * emphasis
     # Blink over the emotion's lid droop: a blink closes whatever is still open.
     blink = blink_track(emotions, fps, _rng(seed, 2))
     for side in ("Left", "Right"):
-        j = _IDX["eyeBlink" + side]
+        j = FACE_INDEX["eyeBlink" + side]
         out[:, j] = out[:, j] + (1.0 - out[:, j]) * blink
-        out[:, _IDX["eyeWide" + side]] *= 1.0 - blink
+        out[:, FACE_INDEX["eyeWide" + side]] *= 1.0 - blink
     for name, track in gaze_head_track(n_frames, fps, _rng(seed, 3), emotions, emphasis).items():
-        out[:, _IDX[name]] += track
+        out[:, FACE_INDEX[name]] += track
     arkit = slice(0, len(ARKIT_52))
     out[:, arkit] = np.clip(out[:, arkit], 0.0, 1.0)
     return out
@@ -269,7 +232,7 @@ def merge_layers(mouth, upper):
     """Lay the upper-face layer over a mouth track (both [T, len(FACE_CHANNELS)]).
 
     Weights add and clip to [0, 1]; the smile gives way to lip rounding (a smiling /u/
-    still purses). Lip closure is enforced afterwards by the caller (face.py), so an
+    still purses). Lip closure is enforced afterwards by the caller (embedded/face.py), so an
     expression never holds a bilabial open.
     """
     mouth, upper = np.asarray(mouth, np.float32), np.asarray(upper, np.float32)
@@ -277,9 +240,9 @@ def merge_layers(mouth, upper):
         raise ValueError(f"layers must both be [T, {len(FACE_CHANNELS)}], "
                          f"got {mouth.shape} and {upper.shape}")
     out = mouth + upper
-    pucker = np.clip(out[:, _IDX["mouthPucker"]], 0, 1)
+    pucker = np.clip(out[:, FACE_INDEX["mouthPucker"]], 0, 1)
     for side in ("Left", "Right"):
-        out[:, _IDX["mouthSmile" + side]] *= 1.0 - 0.6 * pucker
+        out[:, FACE_INDEX["mouthSmile" + side]] *= 1.0 - 0.6 * pucker
     arkit = slice(0, len(ARKIT_52))
     out[:, arkit] = np.clip(out[:, arkit], 0.0, 1.0)
     return out
