@@ -17,6 +17,7 @@ import sys
 import traceback
 
 from .core.channels import GROUPS, INTERPOLATIONS
+from .core.errors import first_line, full_message
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -269,7 +270,7 @@ def _open_blend(args):
         try:
             bpy.ops.wm.open_mainfile(filepath=os.path.abspath(args.blend), load_ui=False)
         except RuntimeError as e:
-            raise BadInput(f"--blend: cannot open {args.blend}: {_one_line(e)}") from None
+            raise BadInput(f"--blend: cannot open {args.blend}: {first_line(e)}") from None
     _refuse_newer_file(bpy)
     return bpy.context.scene
 
@@ -492,10 +493,10 @@ def run(argv, prog="unitaf"):
         if _is_user_error(e):
             # The whole message: user errors may carry instructions on later lines
             # (e.g. how to download missing model files, or one line per bad batch line).
-            print(f"error: {str(e).strip() or type(e).__name__}", file=sys.stderr)
+            print(f"error: {full_message(e)}", file=sys.stderr)
             return EXIT_BAD_INPUT
         traceback.print_exc()
-        print(f"internal error: {_one_line(e)}", file=sys.stderr)
+        print(f"internal error: {first_line(e)}", file=sys.stderr)
         return EXIT_FAIL
 
 
@@ -505,11 +506,6 @@ def _is_user_error(e):
     errors are all ValueErrors) report bad input."""
     from .engines import EngineError
     return isinstance(e, (EngineError, FileNotFoundError, ValueError))
-
-
-def _one_line(e):
-    text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
 
 
 def blender_command(argv):

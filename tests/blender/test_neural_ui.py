@@ -17,7 +17,9 @@ import pytest
 from blender_testutil import enabled_as_extension, make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import jobs, neural, operators, ui  # noqa: E402
+from unitaf_blender.blender import job_ui, jobs, settings, ui  # noqa: E402
+from unitaf_blender.engines import CheckedRequest  # noqa: E402
+from unitaf_blender.blender import neural_setup as neural  # noqa: E402
 from unitaf_blender.core.performance import EMOTIONS  # noqa: E402
 from unitaf_blender.engines import check_cancel, get_engine  # noqa: E402
 from unitaf_blender.engines.unitaf import torch_install as neural_runtime  # noqa: E402
@@ -94,6 +96,9 @@ class RecordingEngine:
     def __init__(self, fail=None):
         self.requests, self.fail = [], fail
 
+    def check(self, request):
+        return CheckedRequest(request)
+
     def generate(self, request, progress, cancel):
         self.requests.append(request)
         error = self.fail(request) if self.fail else None
@@ -148,7 +153,7 @@ def test_preferences_have_model_folder_and_device(registered):
 
 def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path, monkeypatch):
     engine = RecordingEngine()
-    monkeypatch.setattr(operators, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
     prefs = registered
     prefs.device = "CUDA"
@@ -185,7 +190,7 @@ def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path
 
 def test_embedded_engine_gets_no_neural_options_and_ignores_extra_ones(registered, tmp_path, monkeypatch):
     engine = RecordingEngine()
-    monkeypatch.setattr(operators, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
     s.engine, s.voice, s.emotion_mode = "embedded", "en-us", "VECTOR"   # vector mode is UniTAF only
     s.emotion, s.emotion_intensity = "happy", 0.5
@@ -283,7 +288,7 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
         with enabled_as_extension(bpy, ROOT, tmp_path, "unitaf_neural") as (addon_id, mod, errors):
             assert not errors and mod is not None
             blender_pkg = sys.modules[addon_id + ".unitaf_blender.blender"]
-            runtime_dir = blender_pkg.neural.RUNTIME_DIR
+            runtime_dir = blender_pkg.neural_setup.RUNTIME_DIR
             assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
             assert os.path.isdir(runtime_dir)
             for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback",
@@ -411,7 +416,7 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 import bpy, unitaf_blender
 unitaf_blender.register("unitaf_blender")
-from unitaf_blender.blender import neural
+from unitaf_blender.blender import neural_setup as neural
 class L:
     enabled = True
     def __getattr__(self, name):
@@ -446,7 +451,7 @@ def test_out_of_memory_offers_retry_on_cpu(registered, tmp_path, monkeypatch):
     from unitaf_blender.engines.unitaf.devices import OutOfMemory
     engine = RecordingEngine(fail=lambda req: OutOfMemory("The GPU ran out of memory while generating")
                              if req.options.get("device") != "cpu" else None)
-    monkeypatch.setattr(operators, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
     s.device_override, s.sampling = "CUDA", "GREEDY"
     n_actions = len(bpy.data.actions)
@@ -472,7 +477,7 @@ def test_out_of_memory_offers_retry_on_cpu(registered, tmp_path, monkeypatch):
 def test_other_failures_offer_no_retry(registered, tmp_path, monkeypatch):
     from unitaf_blender.engines import EngineError
     engine = RecordingEngine(fail=lambda req: EngineError("Voice clip not found: x.wav"))
-    monkeypatch.setattr(operators, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
     _neural_scene(tmp_path)
     with pytest.raises(RuntimeError, match="Voice clip not found"):
         bpy.ops.unitaf.generate()
@@ -488,7 +493,7 @@ def test_check_engine_reports_what_is_missing(registered, tmp_path):
     s = bpy.context.scene.unitaf
     s.engine, s.device_override = "unitaf", "CPU"
     assert bpy.ops.unitaf.check_engine() == {'FINISHED'}   # a WARNING report, not an error
-    ok, text = get_engine("unitaf").available(operators.engine_options(bpy.context))
+    ok, text = get_engine("unitaf").available(settings.engine_options(bpy.context))
     assert not ok and "missing" in text and str(tmp_path / "empty-cache") in text
 
 
@@ -496,9 +501,9 @@ def test_voice_ids_pass_through_and_clips_become_absolute(registered, tmp_path):
     s = bpy.context.scene.unitaf
     s.engine = "unitaf"
     s.voice_clip = "lj_speech"
-    assert operators.request_voice(bpy.context) == "lj_speech"
+    assert settings.request_voice(bpy.context) == "lj_speech"
     s.voice_clip = str(tmp_path / "sub" / ".." / "me.wav")
-    assert operators.request_voice(bpy.context) == str(tmp_path / "me.wav")
+    assert settings.request_voice(bpy.context) == str(tmp_path / "me.wav")
 
 
 def test_download_models_runs_the_store_download_when_online(registered, monkeypatch, no_network_calls, tmp_path):
@@ -517,25 +522,25 @@ def test_timer_fallback_polls_a_job_to_the_end():
     job = jobs.Job(lambda progress, cancel: "ok", label="Download models")
     job.start()
     job.wait(5.0)
-    assert neural._poll_from_timer(job) is None and job.state == jobs.DONE and job.result == "ok"
+    assert job_ui.poll_from_timer(job) is None and job.state == jobs.DONE and job.result == "ok"
     running = jobs.Job(lambda progress, cancel: threading.Event().wait(0.3))
     running.start()
-    assert neural._poll_from_timer(running) == 0.2   # not finished: the timer fires again
+    assert job_ui.poll_from_timer(running) == 0.2   # not finished: the timer fires again
     running.wait(5.0)
 
 
 def test_default_engine_follows_the_preferences(registered, monkeypatch):
     """A scene left on "Default" generates with the engine picked in the add-on preferences."""
-    from unitaf_blender.blender import operators, props
+    from unitaf_blender.blender import props
 
     class Prefs:
         default_engine = "unitaf"
         device, cache_dir, model_dir = "AUTO", "", ""
     s = bpy.context.scene.unitaf
     assert s.engine == props.DEFAULT_ENGINE          # new scenes follow the preferences
-    monkeypatch.setattr(operators, "preferences", lambda context: Prefs)
-    assert operators.active_engine_id(bpy.context) == "unitaf"
+    monkeypatch.setattr(settings, "preferences", lambda context: Prefs)
+    assert settings.active_engine_id(bpy.context) == "unitaf"
     Prefs.default_engine = "embedded"
-    assert operators.active_engine_id(bpy.context) == "embedded"
+    assert settings.active_engine_id(bpy.context) == "embedded"
     s.engine = "unitaf"                               # an explicit scene choice wins
-    assert operators.active_engine_id(bpy.context) == "unitaf"
+    assert settings.active_engine_id(bpy.context) == "unitaf"

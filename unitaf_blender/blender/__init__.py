@@ -5,7 +5,8 @@ AddonPreferences must be keyed by it, not by this sub-package.
 """
 import bpy
 
-from . import jobs, neural, operators, props, ui
+from . import jobs, neural_setup, props, settings, ui
+from . import operators
 
 _cli_handle = None
 _registered = []
@@ -18,11 +19,11 @@ def _cli_execute(argv):
 
 def register(addon_id):
     global _cli_handle
-    operators.ADDON_ID = addon_id
-    props.UNITAF_AP_preferences.bl_idname = addon_id
+    settings.ADDON_ID = addon_id
+    ui.UNITAF_AP_preferences.bl_idname = addon_id
     props.register_properties()
-    neural.setup_runtime(addon_id)   # an installed PyTorch becomes importable (no torch import here)
-    for cls in (props.UNITAF_AP_preferences,) + operators.CLASSES + neural.CLASSES + ui.CLASSES:
+    neural_setup.setup_runtime(addon_id)   # an installed PyTorch becomes importable (no torch import here)
+    for cls in (ui.UNITAF_AP_preferences,) + operators.CLASSES + neural_setup.CLASSES + ui.CLASSES:
         bpy.utils.register_class(cls)
         _registered.append(cls)
     if hasattr(bpy.utils, "register_cli_command"):
@@ -42,5 +43,5 @@ def unregister():
     while _registered:
         bpy.utils.unregister_class(_registered.pop())
     props.unregister_properties()
-    operators.ADDON_ID = None
-    neural.RUNTIME_DIR = None
+    settings.ADDON_ID = None
+    neural_setup.RUNTIME_DIR = None

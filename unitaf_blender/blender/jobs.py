@@ -12,6 +12,7 @@ timers and modal operators never run).
 import queue
 import threading
 
+from ..core.errors import full_message
 from ..engines import Cancelled
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
@@ -100,7 +101,7 @@ class Job:
             elif kind == "cancelled":
                 self._finish(CANCELLED, "Cancelled")
             elif kind == "failed":
-                self.exception, self.error = msg[1], _message(msg[1])
+                self.exception, self.error = msg[1], full_message(msg[1])
                 self._finish(FAILED, "Failed")
             elif kind == "done":
                 if self.cancel_event.is_set():   # Esc came after the worker finished
@@ -109,7 +110,7 @@ class Job:
                 try:
                     self.result = self.apply(msg[1])
                 except Exception as e:       # apply_take already rolled the scene back
-                    self.exception, self.error = e, _message(e)
+                    self.exception, self.error = e, full_message(e)
                     self._finish(FAILED, "Failed")
                 else:
                     self.progress = 1.0
@@ -143,7 +144,3 @@ class GenerateJob(Job):
             return None
         return getattr(self.exception, "fallback_device", None)
 
-
-def _message(e):
-    text = str(e).strip()
-    return text or type(e).__name__

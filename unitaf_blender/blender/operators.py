@@ -1,117 +1,17 @@
-"""Operators: Generate (threaded in the UI, synchronous in background mode), Retry on CPU, Import,
-mapping edits. The neural runtime / model operators are in neural.py."""
+"""Operators: Generate (threaded when invoked from the UI, synchronous from scripts and in
+background mode), Retry on CPU, Cancel, Import, mapping edits. The neural runtime / model
+operators are in neural_setup.py."""
 import dataclasses
 import functools
-import os
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..engines import EngineError, GenerateRequest, get_engine
+from ..engines import EngineError
 from . import jobs, mapping_store, props
-from .takes import TakeError, TakeOptions, apply_take, validate_target
-
-ADDON_ID = None   # top-level add-on package, set by register()
-
-
-def preferences(context):
-    addon = context.preferences.addons.get(ADDON_ID) if ADDON_ID else None
-    return addon.preferences if addon is not None else None
-
-
-def target_object(context):
-    """The panel's target, else the active object when it is a mesh."""
-    settings = context.scene.unitaf
-    if settings.target is not None:
-        return settings.target
-    obj = context.active_object
-    return obj if obj is not None and obj.type == 'MESH' else None
-
-
-def take_options(settings) -> TakeOptions:
-    return TakeOptions(
-        start_frame=None if settings.use_current_frame else settings.start_frame,
-        intensity={"mouth": settings.intensity_mouth, "brows": settings.intensity_brows,
-                   "eyes": settings.intensity_eyes, "other": settings.intensity_other},
-        smoothing=settings.smoothing, interpolation=settings.interpolation,
-        push_to_nla=settings.push_to_nla, add_sound=settings.add_sound)
-
-
-def active_engine_id(context) -> str:
-    """The engine Generate uses: the scene's choice, or the preferences' default engine."""
-    engine_id = context.scene.unitaf.engine
-    if engine_id == props.DEFAULT_ENGINE:
-        prefs = preferences(context)
-        engine_id = prefs.default_engine if prefs is not None else ""
-    return "" if engine_id in ("", "NONE") else engine_id
-
-
-def _neural(context) -> bool:
-    return active_engine_id(context) == "unitaf"
-
-
-def emotion_spec(context) -> str:
-    """The panel's emotion as an engine spec: "name:intensity", or 8 comma-separated weights
-    (IndexTTS2 order, core.performance.EMOTIONS) when the UniTAF vector mode is on."""
-    settings = context.scene.unitaf
-    if _neural(context) and settings.emotion_mode == "VECTOR":
-        return ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in settings.emotion_vector)
-    if settings.emotion == "neutral":
-        return "calm:0.0"
-    return f"{settings.emotion}:{settings.emotion_intensity:.3f}"
-
-
-def _abspath(path):
-    return os.path.normpath(bpy.path.abspath(path)) if path else ""
-
-
-def engine_options(context) -> dict:
-    """request.options from the preferences and the scene (keys as engines/unitaf/engine.py reads
-    them; the embedded engine ignores what it does not know)."""
-    settings = context.scene.unitaf
-    options = {}
-    prefs = preferences(context)
-    device = "AUTO"
-    if prefs is not None:
-        device = prefs.device
-        if prefs.cache_dir:
-            options["cache_dir"] = _abspath(prefs.cache_dir)
-        if prefs.model_dir:
-            options["model_dir"] = _abspath(prefs.model_dir)
-    if _neural(context):
-        if settings.device_override != "PREFS":
-            device = settings.device_override
-        options.update(precision=settings.precision.lower(), sampling=settings.sampling.lower(),
-                       emo_alpha=float(settings.emo_alpha), expression_layer=settings.expression_layer.lower())
-        if settings.emotion_clip:
-            options["emotion_clip"] = _abspath(settings.emotion_clip)
-    options["device"] = device.lower()
-    return options
-
-
-def request_voice(context):
-    """UniTAF: the voice clip (empty = the bundled LJ Speech voice); other engines: the voice id."""
-    settings = context.scene.unitaf
-    if _neural(context):
-        clip = settings.voice_clip.strip()
-        if clip and not any(c in clip for c in "/\\."):   # a voice id such as "lj_speech"
-            return clip
-        return _abspath(clip) or None
-    return settings.voice or None
-
-
-def build_request(context) -> GenerateRequest:
-    settings = context.scene.unitaf
-    text = settings.text_block.as_string() if settings.text_block else settings.text
-    if not text.strip():
-        raise TakeError("Type the text to speak (or pick a Text datablock).")
-    return GenerateRequest(text=text, emotion=emotion_spec(context), voice=request_voice(context),
-                           seed=settings.seed, options=engine_options(context))
-
-
-def engine_for(context):
-    return get_engine(active_engine_id(context) or None)
-
+from .job_ui import JobWatcher, job_busy, run_job
+from .settings import build_request, engine_for, take_options, target_object
+from .takes import TakeError, apply_take, validate_target
 
 def _apply_by_name(scene_name, obj_name, opts, perf):
     """Resolve the scene/object again at apply time: they may have been renamed or deleted."""
@@ -126,79 +26,6 @@ def _report_result(op, result):
     for w in result.warnings:
         op.report({'WARNING'}, w)
     op.report({'INFO'}, f"UniTAF: {result.action.name}, frames {result.frame_start}-{result.frame_end}")
-
-
-def _redraw(context):
-    for window in context.window_manager.windows:
-        for area in window.screen.areas:
-            if area.type == 'VIEW_3D':
-                area.tag_redraw()
-
-
-class JobWatcher:
-    """Modal part shared by every threaded operator: a 0.1 s timer polls the job (which applies
-    its result on this, the main thread), updates the progress and redraws; Esc cancels."""
-    _job = None
-    _timer = None
-
-    def watch(self, context, job):
-        self._job = job
-        wm = context.window_manager
-        wm.progress_begin(0, 100)
-        self._timer = wm.event_timer_add(0.1, window=context.window)
-        wm.modal_handler_add(self)
-        return {'RUNNING_MODAL'}
-
-    def modal(self, context, event):
-        job = self._job
-        if event.type == 'ESC' and event.value == 'PRESS':
-            job.request_cancel()
-            return {'RUNNING_MODAL'}
-        if event.type != 'TIMER':
-            return {'PASS_THROUGH'}
-        job.poll()
-        context.window_manager.progress_update(int(job.progress * 100))
-        _redraw(context)
-        if not job.finished:
-            return {'PASS_THROUGH'}
-        wm = context.window_manager
-        wm.event_timer_remove(self._timer)
-        wm.progress_end()
-        return self.finished(job)
-
-    def finished(self, job):
-        """Report the outcome; the return value ends the operator."""
-        if job.state == jobs.DONE:
-            self.report_done(job)
-            return {'FINISHED'}
-        if job.state == jobs.FAILED:
-            self.report({'ERROR'}, job.error)
-        else:
-            self.report({'INFO'}, f"UniTAF: {job.label.lower()} cancelled; nothing was changed.")
-        return {'CANCELLED'}
-
-    def report_done(self, job):
-        if isinstance(job.result, str) and job.result:
-            self.report({'INFO'}, job.result)
-
-
-def job_busy(op):
-    job = jobs.current()
-    if job is not None and not job.finished:
-        op.report({'ERROR'}, f"A UniTAF job is already running ({job.label}; Esc or Cancel stops it).")
-        return True
-    return False
-
-
-def run_job(op, context, job, threaded=True):
-    """Start `job` on a worker thread watched by `op`'s modal handler (op is a JobWatcher), or
-    synchronously when not `threaded` or in background mode (no timers or modal handlers run there)."""
-    jobs.set_current(job)
-    if not threaded or bpy.app.background:
-        job.run_sync()
-        return op.finished(job)
-    job.start()
-    return op.watch(context, job)
 
 
 def _oom_hint(job):
@@ -218,10 +45,9 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
         validate_target(obj)
         request = build_request(context)
         engine = engine_for(context)
-        opts = take_options(context.scene.unitaf)
-        return obj, request, engine, opts
+        return obj, engine.check(request).request, engine, take_options(context.scene.unitaf)
 
-    def _start(self, context, threaded):
+    def execute(self, context):   # one path: threaded when invoked from the UI (job_ui.runs_threaded)
         if job_busy(self):
             return {'CANCELLED'}
         try:
@@ -230,13 +56,7 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
-        return run_job(self, context, jobs.GenerateJob(engine, request, apply), threaded)
-
-    def execute(self, context):   # scripts and background mode: synchronous
-        return self._start(context, threaded=False)
-
-    def invoke(self, context, event):
-        return self._start(context, threaded=True)
+        return run_job(self, context, jobs.GenerateJob(engine, request, apply))
 
     def finished(self, job):
         if job.state == jobs.FAILED:
@@ -259,7 +79,7 @@ class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
         job = jobs.current()
         return isinstance(job, jobs.GenerateJob) and job.fallback_device is not None
 
-    def _start(self, context, threaded):
+    def execute(self, context):
         failed = jobs.current()
         if not (isinstance(failed, jobs.GenerateJob) and failed.fallback_device):
             self.report({'ERROR'}, "There is no failed generation to retry.")
@@ -267,13 +87,7 @@ class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
         options = dict(failed.request.options, device=failed.fallback_device)
         request = dataclasses.replace(failed.request, options=options)
         self.report({'INFO'}, f"UniTAF: retrying on {failed.fallback_device.upper()}")
-        return run_job(self, context, jobs.GenerateJob(failed.engine, request, failed.apply), threaded)
-
-    def execute(self, context):
-        return self._start(context, threaded=False)
-
-    def invoke(self, context, event):
-        return self._start(context, threaded=True)
+        return run_job(self, context, jobs.GenerateJob(failed.engine, request, failed.apply))
 
     def report_done(self, job):
         _report_result(self, job.result)
@@ -292,28 +106,6 @@ class UNITAF_OT_cancel(bpy.types.Operator):
     def execute(self, context):
         jobs.current().request_cancel()
         return {'FINISHED'}
-
-
-class UNITAF_OT_watch_job(JobWatcher, bpy.types.Operator):
-    """Follow the running UniTAF job: progress bar, Esc cancels, a report when it ends"""
-    bl_idname = "unitaf.watch_job"
-    bl_label = "Watch UniTAF Job"
-    bl_options = {'INTERNAL'}
-
-    def invoke(self, context, event):
-        job = jobs.current()
-        if job is None or job.finished:
-            return {'CANCELLED'}
-        return self.watch(context, job)
-
-    def execute(self, context):
-        job = jobs.current()
-        return {'CANCELLED'} if job is None or not job.finished else self.finished(job)
-
-    def finished(self, job):
-        from .neural import forget_status   # a download or install changes what the preferences show
-        forget_status()
-        return super().finished(job)
 
 
 class UNITAF_OT_import_performance(bpy.types.Operator):
@@ -409,6 +201,6 @@ class UNITAF_OT_mapping_clear(_MappingOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
-CLASSES = (UNITAF_OT_generate, UNITAF_OT_retry_on_fallback, UNITAF_OT_cancel, UNITAF_OT_watch_job,
+CLASSES = (UNITAF_OT_generate, UNITAF_OT_retry_on_fallback, UNITAF_OT_cancel,
            UNITAF_OT_import_performance, UNITAF_OT_emotion_from_preset,
            UNITAF_OT_mapping_auto, UNITAF_OT_mapping_preset, UNITAF_OT_mapping_clear)

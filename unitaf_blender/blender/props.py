@@ -1,4 +1,5 @@
-"""Blender properties: scene settings, the per-object mapping table, add-on preferences."""
+"""Blender properties: scene settings and the per-object mapping table (data only; the add-on
+preferences, which draw UI, are in ui.py)."""
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
                        FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
@@ -123,26 +124,6 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
     push_to_nla: BoolProperty(name="Push to NLA", default=False,
                               description="Place the take as an NLA strip instead of the active action")
     add_sound: BoolProperty(name="Add Sound Strip", default=True)
-
-
-class UNITAF_AP_preferences(bpy.types.AddonPreferences):
-    bl_idname = __package__  # replaced at register() by the top-level add-on id
-
-    cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
-                              description="Where downloaded model weights are kept "
-                                          "(empty = the Hugging Face cache, ~/.cache/huggingface/hub)")
-    model_dir: StringProperty(name="Model Folder", subtype='DIR_PATH',
-                              description="A folder holding the model files as <repo_id>/<file>; when set, "
-                                          "nothing is ever downloaded")
-    device: EnumProperty(name="Device", default="AUTO", items=DEVICE_ITEMS)
-    default_engine: EnumProperty(name="Default Engine", items=engine_items)
-
-    def draw(self, context):
-        from . import neural   # the neural runtime / model boxes (cheap: no torch import)
-        col = self.layout.column()
-        col.prop(self, "default_engine")
-        col.prop(self, "device")
-        neural.draw_preferences(self, context, self.layout)
 
 
 PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_settings)

@@ -1,9 +1,10 @@
-"""The "UniTAF" tab in the 3D Viewport sidebar (N panel)."""
+"""The "UniTAF" tab in the 3D Viewport sidebar (N panel) and the add-on preferences."""
 import bpy
+from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
-from . import jobs, mapping_store
-from .operators import active_engine_id, preferences, target_object
+from . import jobs, mapping_store, neural_setup, props
+from .settings import active_engine_id, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -182,6 +183,25 @@ class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
         col.prop(s, "interpolation")
         col.prop(s, "push_to_nla")
         col.prop(s, "add_sound")
+
+
+class UNITAF_AP_preferences(bpy.types.AddonPreferences):
+    bl_idname = __package__  # replaced at register() by the top-level add-on id
+
+    cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
+                              description="Where downloaded model weights are kept "
+                                          "(empty = the Hugging Face cache, ~/.cache/huggingface/hub)")
+    model_dir: StringProperty(name="Model Folder", subtype='DIR_PATH',
+                              description="A folder holding the model files as <repo_id>/<file>; when set, "
+                                          "nothing is ever downloaded")
+    device: EnumProperty(name="Device", default="AUTO", items=props.DEVICE_ITEMS)
+    default_engine: EnumProperty(name="Default Engine", items=props.engine_items)
+
+    def draw(self, context):
+        col = self.layout.column()
+        col.prop(self, "default_engine")
+        col.prop(self, "device")
+        neural_setup.draw_preferences(self, context, self.layout)   # cheap: no torch import
 
 
 CLASSES = (UNITAF_PT_main, UNITAF_PT_neural, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)

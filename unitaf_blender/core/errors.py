@@ -8,3 +8,8 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+def full_message(exc: BaseException) -> str:
+    """The whole message (user errors may carry instructions on later lines), else the class name."""
+    return str(exc).strip() or type(exc).__name__

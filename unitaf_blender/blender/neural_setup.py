@@ -5,7 +5,6 @@ Nothing here imports torch: preferences draw on every redraw, and the add-on mus
 torch is not installed. The network is used only by Install Neural Runtime and Download Models,
 and only when Blender allows online access (Preferences > System > Network).
 """
-import functools
 import os
 import sys
 import time
@@ -16,7 +15,8 @@ from bpy.props import EnumProperty
 from ..engines import EngineError
 from ..engines.unitaf import torch_install as neural_runtime
 from . import jobs
-from .operators import JobWatcher, job_busy, preferences, run_job
+from .job_ui import JobWatcher, job_busy, run_job_watched
+from .settings import engine_options, preferences
 
 RUNTIME_DIR = None   # folder the neural runtime is (to be) installed in; set by setup_runtime()
 _STATUS_TTL = 5.0    # seconds the model-file status shown in the preferences is reused
@@ -262,31 +262,29 @@ def download_work(store):
 
 
 def _start(op, context, job):
-    """Threaded with a modal watcher (the dialog's execute cannot go modal itself, so a separate
-    watcher operator follows the job); synchronous in background mode."""
-    if bpy.app.background:
-        return run_job(op, context, job, threaded=False)
-    jobs.set_current(job)
-    job.start()
-    try:
-        watched = 'RUNNING_MODAL' in bpy.ops.unitaf.watch_job('INVOKE_DEFAULT')
-    except RuntimeError:
-        watched = False
-    if not watched:   # no window to run a modal handler in: poll from a timer instead
-        bpy.app.timers.register(functools.partial(_poll_from_timer, job), first_interval=0.1)
-    op.report({'INFO'}, f"UniTAF: {job.label.lower()} started (Esc or Cancel stops it)")
-    return {'FINISHED'}
+    # The dialog's execute cannot go modal itself: the watcher operator follows the job.
+    return run_job_watched(op, context, job, "unitaf.watch_job", on_finish=forget_status)
 
 
-def _poll_from_timer(job):
-    job.poll()
-    for window in bpy.context.window_manager.windows:
-        for area in window.screen.areas:
-            area.tag_redraw()
-    if job.finished:
-        forget_status()
-        return None
-    return 0.2
+class UNITAF_OT_watch_job(JobWatcher, bpy.types.Operator):
+    """Follow the running UniTAF job: progress bar, Esc cancels, a report when it ends"""
+    bl_idname = "unitaf.watch_job"
+    bl_label = "Watch UniTAF Job"
+    bl_options = {'INTERNAL'}
+
+    def invoke(self, context, event):
+        job = jobs.current()
+        if job is None or job.finished:
+            return {'CANCELLED'}
+        return self.watch(context, job)
+
+    def execute(self, context):
+        job = jobs.current()
+        return {'CANCELLED'} if job is None or not job.finished else self.finished(job)
+
+    def finished(self, job):
+        forget_status()   # a download or install changes what the preferences show
+        return super().finished(job)
 
 
 class UNITAF_OT_release_models(bpy.types.Operator):
@@ -317,7 +315,6 @@ class UNITAF_OT_check_engine(bpy.types.Operator):
 
     def execute(self, context):
         from ..engines import get_engine
-        from .operators import engine_options
         options = engine_options(context)
         try:   # imports torch: only on this explicit request, never while drawing
             ok, text = get_engine("unitaf").available(options)
@@ -328,5 +325,5 @@ class UNITAF_OT_check_engine(bpy.types.Operator):
         return {'FINISHED'}
 
 
-CLASSES = (UNITAF_OT_install_runtime, UNITAF_OT_download_models, UNITAF_OT_release_models,
-           UNITAF_OT_check_engine)
+CLASSES = (UNITAF_OT_install_runtime, UNITAF_OT_download_models, UNITAF_OT_watch_job,
+           UNITAF_OT_release_models, UNITAF_OT_check_engine)
