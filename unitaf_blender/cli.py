@@ -522,7 +522,7 @@ def main(argv=None):
 
 def format_status(store, features=None) -> str:
     """The `models status` report: every file with its state and size, revisions, licences."""
-    from .engines.unitaf.store import DEFAULT_FEATURES, FEATURES, LICENCES, human_size
+    from .engines.unitaf.catalog import DEFAULT_FEATURES, FEATURES, LICENCES, human_size
     feats = tuple(FEATURES) if features is None else features
     rows = store.status(feats)
     where = f"model folder {store.model_dir}" if store.model_dir else f"cache {store.cache_dir}"
@@ -580,7 +580,9 @@ def cli_status(args) -> int:
 
 def cli_download(args) -> int:
     """`models download [--feature F ...] [--offline]`: fetch what is missing, with a progress line."""
-    from .engines.unitaf.store import LICENCES, DownloadError, DownloadProgress, ModelsMissing, human_size
+    from .engines.unitaf.catalog import LICENCES, human_size
+    from .engines.unitaf.download import DownloadError, DownloadProgress
+    from .engines.unitaf.store import ModelsMissing
     store = _store_from_args(args)
     features = getattr(args, "features", None) or None
     last = {"pct": -1, "file": None}

@@ -23,7 +23,8 @@ from unitaf_blender.blender import neural_setup as neural  # noqa: E402
 from unitaf_blender.core.performance import EMOTIONS  # noqa: E402
 from unitaf_blender.engines import check_cancel, get_engine  # noqa: E402
 from unitaf_blender.engines.unitaf import torch_install as neural_runtime  # noqa: E402
-from unitaf_blender.engines.unitaf.store import DEFAULT_FEATURES, ModelStore  # noqa: E402
+from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES  # noqa: E402
+from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADDON = "unitaf_blender"
@@ -348,7 +349,7 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
 
 def test_download_runs_on_a_worker_with_progress_and_cancel(tmp_path, monkeypatch):
     """download_work() in a Job: progress reaches the main thread; Esc (cancel) stops it."""
-    from unitaf_blender.engines.unitaf.store import DownloadProgress
+    from unitaf_blender.engines.unitaf.download import DownloadProgress
     gate, workers = threading.Event(), []
 
     def download(self, features, progress, cancel, allow_network=True):

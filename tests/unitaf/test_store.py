@@ -17,7 +17,7 @@ import pytest
 from shared_paths import PARITY, need
 from unitaf_blender.engines import Cancelled
 from unitaf_blender import cli
-from unitaf_blender.engines.unitaf import store as st
+from unitaf_blender.engines.unitaf import catalog, download as dl, store as st
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -42,11 +42,11 @@ def _specs(pin_sha=True, wrong_size=False):
     big = FILES[("acme/speech", "big.bin")]
     face = FILES[("acme/face", "run(加权)/a2f.pt")]
     return (
-        st.ModelFile("t.big", "acme/speech", "big.bin", "main", len(big), ("speech",),
+        catalog.ModelFile("t.big", "acme/speech", "big.bin", "main", len(big), ("speech",),
                      size=len(big) + (1 if wrong_size else 0),
                      sha256=hashlib.sha256(big).hexdigest() if pin_sha else None),
-        st.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",)),
-        st.ModelFile("t.face", "acme/face", "run(加权)/a2f.pt", COMMIT, len(face), ("face",)),
+        catalog.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",)),
+        catalog.ModelFile("t.face", "acme/face", "run(加权)/a2f.pt", COMMIT, len(face), ("face",)),
     )
 
 
@@ -227,7 +227,7 @@ def test_cancel_then_second_run_completes(hub, tmp_path, monkeypatch):
 def test_corrupted_download_is_rejected_and_removed(hub, tmp_path, pinned):
     hub.corrupt.add("big.bin")
     store = st.ModelStore(cache_dir=tmp_path, files=_specs(pin_sha=pinned))
-    with pytest.raises(st.DownloadError, match=r"acme/speech/big\.bin does not check out \(sha256"):
+    with pytest.raises(dl.DownloadError, match=r"acme/speech/big\.bin does not check out \(sha256"):
         store.download("speech")
     assert not store.file_status(store.spec("t.big")).present
     blobs = [f for d, _, fs in os.walk(tmp_path) for f in fs if d.endswith("blobs")]
@@ -241,7 +241,7 @@ def test_corrupted_download_is_rejected_and_removed(hub, tmp_path, pinned):
 
 def test_wrong_size_is_reported(hub, tmp_path):
     store = st.ModelStore(cache_dir=tmp_path, files=_specs(wrong_size=True))
-    with pytest.raises(st.DownloadError, match=r"big\.bin.*(size|Consistency)"):
+    with pytest.raises(dl.DownloadError, match=r"big\.bin.*(size|Consistency)"):
         store.download("speech")
     assert not store.file_status(store.spec("t.big")).present
 
@@ -300,7 +300,7 @@ def test_prepared_cache_dir(tmp_path):
 def test_optional_file_is_fetched_but_never_required(hub, tmp_path):
     """An optional catalogue file (like w2v-BERT's config.json) is downloaded with its feature,
     but its absence blocks nothing: not require(), not status, not an offline/model-folder call."""
-    small = st.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",), optional=True)
+    small = catalog.ModelFile("t.small", "acme/speech", "sub/dir/small.json", "main", 15, ("speech",), optional=True)
     files = (_specs()[0], small)
     store = st.ModelStore(cache_dir=tmp_path, files=files)
     assert [s.spec.id for s in store.missing("speech")] == ["t.big"]
@@ -327,11 +327,11 @@ def test_optional_file_is_fetched_but_never_required(hub, tmp_path):
 
 
 def test_catalogue_has_w2v_bert_config():
-    spec = {f.id: f for f in st.MODEL_FILES}
+    spec = {f.id: f for f in catalog.MODEL_FILES}
     cfg, weights = spec["w2vbert.config"], spec["w2vbert.model"]
     assert (cfg.repo_id, cfg.filename, cfg.revision) == (weights.repo_id, "config.json", weights.revision)
     assert cfg.optional and cfg.revision_verified and set(cfg.features) == set(weights.features)
-    assert not any(f.optional for f in st.MODEL_FILES if f.id != "w2vbert.config")
+    assert not any(f.optional for f in catalog.MODEL_FILES if f.id != "w2vbert.config")
 
 
 def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
@@ -352,10 +352,10 @@ def test_format_status_real_catalogue(tmp_path, capsys):
     assert "ATA-space/UniTAF @ main (UNVERIFIED revision)" in text
     assert "Missing for the default features" in text and "GB to download" in text
     # every catalogue entry is well formed
-    ids = [f.id for f in st.MODEL_FILES]
+    ids = [f.id for f in catalog.MODEL_FILES]
     assert len(ids) == len(set(ids))
-    for f in st.MODEL_FILES:
-        assert set(f.features) <= set(st.FEATURES) and f.licence != "unknown"
+    for f in catalog.MODEL_FILES:
+        assert set(f.features) <= set(catalog.FEATURES) and f.licence != "unknown"
         assert f.sha256 is None or len(f.sha256) == 64
     for spec_id in ("indextts2.gpt", "indextts2.s2mel", "w2vbert.model", "maskgct.semantic_codec",
                     "campplus.model", "bigvgan.generator", "unitaf.projector", "unitaf.a2f"):
@@ -377,8 +377,8 @@ def test_format_status_real_catalogue(tmp_path, capsys):
 def test_store_imports_without_torch():
     import subprocess
     code = ("import sys; sys.modules['torch'] = None; sys.modules['bpy'] = None\n"
-            "from unitaf_blender.engines.unitaf import store\n"
-            "print(len(store.MODEL_FILES), 'huggingface_hub' in sys.modules)")
+            "from unitaf_blender.engines.unitaf import catalog, download, store\n"
+            "print(len(catalog.MODEL_FILES), 'huggingface_hub' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     assert out.returncode == 0, out.stderr
@@ -396,7 +396,7 @@ def test_model_dir_from_parity_fixtures(tmp_path):
     store = st.ModelStore(model_dir=tmp_path)
     assert store.missing("face")  # the speech files of the face feature are not there
     path = store.path("unitaf.a2f")
-    assert path == os.path.join(str(tmp_path), "ATA-space", "UniTAF", *st._A2F_RUN.split("/"), "a2f_model.pt")
+    assert path == os.path.join(str(tmp_path), "ATA-space", "UniTAF", *catalog._A2F_RUN.split("/"), "a2f_model.pt")
     head = FaceHead.from_dir(os.path.dirname(path))
     case = np.load(a2f / "case_L40.npz")
     got = head(torch.from_numpy(case["audio_feature"])).numpy()
@@ -417,7 +417,7 @@ def test_progress_bar_class_works_with_the_xet_reporter():
     import types
     spec = _specs()[0]
     events, cancel = [], threading.Event()
-    bar_cls = st._progress_class(spec, 1, 1, 1000, {"done": 0}, events.append, cancel)
+    bar_cls = dl._progress_class(spec, 1, 1, 1000, {"done": 0}, events.append, cancel)
     reporter = xet.XetDownloadProgressReporter(reconstruction_desc="x", total=1000, log_level=logging.WARNING,
                                                tqdm_class=bar_cls)
     assert reporter.transfer_bar is reporter.reconstruction_bar  # one bar: no double counting
@@ -457,7 +457,7 @@ def test_missing_model_folder_is_not_found_not_to_download(tmp_path):
 
 
 def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
-    gpt = next(f for f in st.MODEL_FILES if f.id == "indextts2.gpt")
+    gpt = next(f for f in catalog.MODEL_FILES if f.id == "indextts2.gpt")
     src = tmp_path / "gpt.pth"
     src.write_bytes(b"\0" * 1_000_000)
     store = st.ModelStore(model_dir=st.build_model_dir(tmp_path / "md", {"indextts2.gpt": src}))
@@ -465,6 +465,6 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     assert status.ok and status.problem == "expected 3.48 GB, found 1.0 MB"   # reported, not refused
     assert "expected 3.48 GB, found 1.0 MB" in store.size_report()
     assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
-    exact = next(f for f in st.MODEL_FILES if f.size is not None)
+    exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
     assert "found" in st._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""

@@ -85,7 +85,7 @@ def model_store(context):
 
 def missing_files(store, fresh=False):
     """store.missing(DEFAULT_FEATURES), reused for a few seconds (the preferences redraw often)."""
-    from ..engines.unitaf.store import DEFAULT_FEATURES
+    from ..engines.unitaf.catalog import DEFAULT_FEATURES
     key = (store.cache_dir, store.model_dir)
     hit = _status_cache.get(key)
     if fresh or hit is None or time.monotonic() - hit[0] > _STATUS_TTL:
@@ -96,7 +96,7 @@ def missing_files(store, fresh=False):
 def download_listing(store, missing=None):
     """Lines shown before a download: the total, then every file with its size and licence, and
     the non-commercial warning when MaskGCT is among them. [] when nothing is missing."""
-    from ..engines.unitaf.store import human_size
+    from ..engines.unitaf.catalog import human_size
     missing = missing_files(store, fresh=True) if missing is None else missing
     if not missing:
         return []
@@ -250,7 +250,7 @@ def install_work(target, flavour):
 
 def download_work(store):
     """The worker-thread half of Download Models (no bpy): progress as a fraction of all bytes."""
-    from ..engines.unitaf.store import DEFAULT_FEATURES, human_size
+    from ..engines.unitaf.catalog import DEFAULT_FEATURES, human_size
 
     def work(progress, cancel):
         def report(p):
