@@ -2,6 +2,7 @@
 for the official ones), the runtime (device choice, model cache, release, out-of-memory) and the
 neural-runtime installer (with a fake pip: no network)."""
 import os
+import re
 import stat
 import sys
 import threading
@@ -280,3 +281,35 @@ def test_check_never_imports_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ModelsMissing", "False"]
+
+
+@pytest.mark.parametrize("option, value, match", [("device", "gpu", "Unknown device 'gpu'"),
+                                                  ("device", "cuda:x", "Unknown device"),
+                                                  ("precision", "half", "Unknown precision 'half'"),
+                                                  ("expression_mode", "attention", "expression_mode must be")])
+def test_check_refuses_bad_option_names_without_torch(option, value, match):
+    """A misspelt device, precision or expression mode fails in check(), before the model files
+    are looked at and without importing torch (torch is blocked in the child process)."""
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from unitaf_blender.engines import EngineError, GenerateRequest, get_engine\n"
+            f"opts = {{'model_dir': '/nonexistent', {option!r}: {value!r}}}\n"
+            "try:\n    get_engine('unitaf').check(GenerateRequest(text='Hi there.', options=opts))\n"
+            "except EngineError as exc:\n    print(type(exc).__name__); print(exc)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr
+    kind, message = out.stdout.split("\n", 1)
+    assert kind == "EngineError" and re.search(match, message), out.stdout
+
+
+def test_option_name_lists_are_the_devices_lists():
+    """options.py holds the one list of names; devices.py resolves every one of them."""
+    from unitaf_blender.engines.unitaf import options
+    assert list(devices.DTYPES) == list(options.PRECISIONS)
+    assert devices.pick_device("CPU").type == "cpu" and devices.pick_dtype(torch.device("cpu"), "float32") == torch.float32
+    with pytest.raises(EngineError, match="Unknown device"):
+        devices.pick_device("gpu")
+    for mode in options.EXPRESSION_MODES:
+        assert options.expression_mode_name(mode.upper()) == mode

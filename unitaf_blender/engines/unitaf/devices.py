@@ -12,10 +12,9 @@ from typing import Callable, Optional
 import torch
 
 from .. import EngineError
+from .options import device_name, precision_name
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
-DTYPES = {"auto": None, "fp32": torch.float32, "float32": torch.float32, "fp16": torch.float16,
-          "float16": torch.float16, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16}
+DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 class OutOfMemory(EngineError):
@@ -32,7 +31,7 @@ def _mps_available() -> bool:
 def pick_device(pref: Optional[str] = None) -> torch.device:
     """'auto' (or None): CUDA, else Apple MPS, else CPU. An explicit device that is not there is an
     error, not a silent fallback, so the user knows why generation is slow."""
-    pref = (pref or "auto").strip().lower()
+    pref = device_name(pref)
     if pref.startswith("cuda"):
         if not torch.cuda.is_available():
             raise EngineError(f"Device '{pref}' was chosen but PyTorch sees no CUDA GPU (installed torch "
@@ -46,8 +45,6 @@ def pick_device(pref: Optional[str] = None) -> torch.device:
         return torch.device("mps")
     if pref == "cpu":
         return torch.device("cpu")
-    if pref != "auto":
-        raise EngineError(f"Unknown device '{pref}'; choose one of {', '.join(DEVICES)}.")
     if torch.cuda.is_available():
         return torch.device("cuda")
     if _mps_available():
@@ -58,10 +55,7 @@ def pick_device(pref: Optional[str] = None) -> torch.device:
 def pick_dtype(device: torch.device, pref: Optional[str] = None) -> torch.dtype:
     """Compute precision. 'auto': fp16 on CUDA (bf16 where supported is chosen explicitly), fp32 on
     MPS and CPU (half precision on CPU is slower without AMX, and fp32 is the reference-exact path)."""
-    key = (pref or "auto").strip().lower()
-    if key not in DTYPES:
-        raise EngineError(f"Unknown precision '{pref}'; choose one of auto, fp32, fp16, bf16.")
-    dtype = DTYPES[key]
+    dtype = DTYPES[precision_name(pref)]
     if dtype is None:
         return torch.float16 if device.type == "cuda" else torch.float32
     if dtype == torch.float16 and device.type == "cpu":

@@ -21,7 +21,8 @@ from .. import (CheckedRequest, EngineError, EngineUnavailable, GenerateRequest,
                 reporter)
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance
-from .options import SAMPLING_PRESETS, SamplingConfig, SynthesisOptions
+from .options import (SAMPLING_PRESETS, SamplingConfig, SynthesisOptions, device_name, expression_mode_name,
+                      precision_name)
 from .store import ModelStore
 from .text import check_script
 
@@ -91,7 +92,9 @@ class _Settings:
     emotion_clip: Optional[str]
     layer: str                       # on | off | auto
     expression_checkpoint: Optional[str]
-    expression_mode: str
+    expression_mode: str             # one of options.EXPRESSION_MODES
+    device: str                      # a checked name (options.DEVICES or cuda:N); devices.pick_device resolves it
+    precision: str                   # one of options.PRECISIONS
     store: ModelStore
 
 
@@ -139,7 +142,8 @@ class UniTAFEngine:
 
     def check(self, request: GenerateRequest) -> UniTAFCheckedRequest:
         """Every check that needs no torch and no loading: emotion, inline tags, script length
-        and speakable text, voice, emotion clip, options, the runtime and the model files."""
+        and speakable text, voice, emotion clip, options (device, precision and expression_mode
+        names too; whether the device exists needs torch), the runtime and the model files."""
         opts = dict(request.options or {})
         try:
             default_emotion = parse_emotion(request.emotion)
@@ -160,12 +164,14 @@ class UniTAFEngine:
         if expression_checkpoint and not os.path.isfile(expression_checkpoint):
             raise EngineError(f"Expression model not found: {expression_checkpoint}")
         layer = _flag(opts.get("expression_layer", "auto"), "expression_layer")
+        expression_mode = expression_mode_name(opts.get("expression_mode"))
+        device, precision = device_name(opts.get("device")), precision_name(opts.get("precision"))
         if importlib.util.find_spec("torch") is None:   # find, never import: check stays light
             raise EngineUnavailable(_torch_missing_message("no module named 'torch'"))
         store = ModelStore(cache_dir=opts.get("cache_dir"), model_dir=opts.get("model_dir"))
         store.require()   # ModelsMissing: every missing file, the download size and how to get them
         settings = _Settings(voice_path, default_emotion, synth, emotion_clip, layer, expression_checkpoint,
-                             str(opts.get("expression_mode", "cross_attn")), store)
+                             expression_mode, device, precision, store)
         return UniTAFCheckedRequest(request, [], settings)
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
@@ -176,8 +182,8 @@ class UniTAFEngine:
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
         expr_ckpt, expr_mode = settings.expression_checkpoint, settings.expression_mode
-        device = devices.pick_device(opts.get("device"))
-        dtype = devices.pick_dtype(device, opts.get("precision"))
+        device = devices.pick_device(settings.device)
+        dtype = devices.pick_dtype(device, settings.precision)
         key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
         report = reporter(progress)
 

@@ -22,6 +22,7 @@ from torch import nn
 
 from ...core.channels import HEAD_EYE_ROTATIONS, canonical
 from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .options import EXPRESSION_MODES
 
 PROJECTOR_FILE = "audio_feature_projector.pt"
 DECODER_FILE = "a2f_model.pt"
@@ -313,12 +314,10 @@ class CrossAttnBlock(nn.Module):
 class ExpressionModel(nn.Module):
     """Emotion-driven residual added to the mouth motion. Both modes' weights always exist."""
 
-    MODES = ("cross_attn", "film")
-
     def __init__(self, dims: ExpressionDims, mode: str = "cross_attn"):
         super().__init__()
-        if mode not in self.MODES:
-            raise ValueError(f"expression mode must be one of {self.MODES}, got {mode!r}")
+        if mode not in EXPRESSION_MODES:
+            raise ValueError(f"expression mode must be one of {EXPRESSION_MODES}, got {mode!r}")
         self.dims, self.mode = dims, mode
         self.gpt_proj = nn.Linear(dims.gpt_dim, dims.hidden)
         self.mouth_proj = nn.Linear(dims.face_dim, dims.hidden)

@@ -1,10 +1,47 @@
-"""Run options of the UniTAF pipeline: GPT sampling and synthesis settings, with their checks.
+"""Run options of the UniTAF pipeline: GPT sampling and synthesis settings, the device,
+precision and expression-mode names, with their checks.
 
-Plain dataclasses, no torch, so the engine can check a request before anything heavy loads.
+Plain dataclasses and name lists, no torch, so the engine can check a request before anything
+heavy loads; devices.py and face.py use the same lists.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import re
+from typing import Optional
+
+from .. import EngineError
+
+DEVICES = ("auto", "cuda", "mps", "cpu")       # "cuda:N" picks one GPU
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+_PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}   # torch's spellings
+EXPRESSION_MODES = ("cross_attn", "film")
+
+
+def device_name(pref: Optional[str]) -> str:
+    """The device option as a checked lower-case name ('auto' for None or ''); whether that
+    device is present is only known with torch (devices.pick_device)."""
+    name = (pref or "auto").strip().lower()
+    if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
+        raise EngineError(f"Unknown device '{name}'; choose one of {', '.join(DEVICES)}.")
+    return name
+
+
+def precision_name(pref: Optional[str]) -> str:
+    """The precision option as one of PRECISIONS ('auto' for None or '')."""
+    name = (pref or "auto").strip().lower()
+    name = _PRECISION_ALIASES.get(name, name)
+    if name not in PRECISIONS:
+        raise EngineError(f"Unknown precision '{pref}'; choose one of {', '.join(PRECISIONS)}.")
+    return name
+
+
+def expression_mode_name(mode: Optional[str]) -> str:
+    """The expression_mode option ('cross_attn' for None or '')."""
+    name = str(mode or "cross_attn").strip().lower()
+    if name not in EXPRESSION_MODES:
+        raise EngineError(f"expression_mode must be one of {', '.join(EXPRESSION_MODES)}, got {mode!r}")
+    return name
 
 
 @dataclass
