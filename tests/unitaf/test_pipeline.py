@@ -185,3 +185,19 @@ def test_w2v_config_from_catalogue_else_beside_else_official(tmp_path):
     assert w2v.dims.hidden == hidden != 1024 and len(w2v.encoder.layers) == pl.SEMANTIC_LAYER
     shutil.copyfile(src / "config.json", alone / "config.json")
     assert pl._load_w2v(str(alone / "model.safetensors")).dims.hidden == hidden   # beside the weights
+
+
+def test_checkpoint_error_in_a_model_folder_names_files_of_the_wrong_size(tmp_path):
+    """A model-folder file that fails to load: the error keeps the loader's reason and adds the
+    store's size report, so a partial copy shows up as 'expected 3.48 GB, found 1.0 MB'."""
+    from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+    from unitaf_blender.engines.unitaf.store import build_model_dir
+    from unitaf_tiny_models import sources
+    partial = tmp_path / "gpt.pth"
+    partial.write_bytes(b"\0" * 1_000_000)
+    store = ModelStore(model_dir=build_model_dir(tmp_path / "md", {**sources(), "indextts2.gpt": partial}))
+    with pytest.raises(CheckpointError) as exc:
+        pl.load_models(store)
+    first, *rest = str(exc.value).splitlines()
+    assert "gpt.pth" in first and first == str(exc.value.__cause__).splitlines()[0]
+    assert "  - IndexTeam/IndexTTS-2/gpt.pth: expected 3.48 GB, found 1.0 MB" in rest

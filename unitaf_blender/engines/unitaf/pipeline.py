@@ -31,7 +31,7 @@ from ...core.signal import emphasis_curve, loudness_envelope
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
 from .audio import load_emotion_prompt, load_speaker_prompt, SPEAKER_RATE
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
-from .checkpoint import load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_into, read_checkpoint
 from .emotion_matrix import load_emotion_matrices, resolve_emotion
 from .face import FACE_FPS, FaceHead, to_performance_channels
 from .fbank import W2vBertFeatureConfig
@@ -88,10 +88,22 @@ def gpt_dtype(device, dtype):
 
 def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=None,
                 expression_mode: str = "cross_attn") -> Models:
-    """Build every module from a `store.ModelStore` (cache or model folder). `store.path` raises
-    ModelsMissing listing every missing file first, so nothing is half loaded."""
+    """Build every module from a `store.ModelStore` (cache or model folder). `store.require()`
+    raises ModelsMissing listing every missing file first, so nothing is half loaded. A file that
+    does not load (CheckpointError) gets the store's size report added: in a model folder, where
+    sizes are not enforced, "expected 3.48 GB, found 1.0 MB" names the real cause."""
     store.require()
-    device = torch.device(device)
+    try:
+        return _build_models(store, torch.device(device), dtype, expression_checkpoint, expression_mode)
+    except CheckpointError as exc:
+        sizes = store.size_report()
+        if not sizes:
+            raise
+        raise CheckpointError(f"{exc}\nModel files whose size is not the official file's (a wrong file or a "
+                              f"partial copy?):\n{sizes}") from exc
+
+
+def _build_models(store, device, dtype, expression_checkpoint, expression_mode) -> Models:
     cfg_path = store.path("indextts2.config")
     cfg = _read_yaml(cfg_path)
     gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(
