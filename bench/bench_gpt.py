@@ -16,12 +16,14 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from unitaf_blender.engines.unitaf.gpt import GPTDims, SamplingConfig, UnifiedVoice  # noqa: E402
+from unitaf_blender.engines.unitaf.generate import generate, iter_codes  # noqa: E402
+from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
+from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
+from timing import once, repeated  # noqa: E402  (bench/ is the script's folder)
 
 # Reference figures measured on this project's 2-vCPU CPU (research/reference-speed.md): fp32,
 # reference code, HF generate, 60 text tokens, context ~100.
@@ -46,20 +48,8 @@ def build(device, dtype, seed=0) -> UnifiedVoice:
     return model.to(dtype=dtype).eval().optimize_for_inference()
 
 
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def timed(fn, device, repeats):
-    times = []
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return statistics.median(repeated(fn, repeats, device, warmup=False))
 
 
 def _inputs(model, device):
@@ -79,7 +69,7 @@ def ours_runner(model, device, beams):
 
     def run(n):
         cfg = SamplingConfig(num_beams=beams, max_new_tokens=n, min_new_tokens=n)
-        model.generate(conds, text, cfg, generator=torch.Generator(device=device).manual_seed(1))
+        generate(model, conds, text, cfg, generator=torch.Generator(device=device).manual_seed(1))
     return run
 
 
@@ -115,7 +105,7 @@ def hf_runner(model, device):
         from transformers.cache_utils import DynamicCache
     except ImportError:
         return None, None
-    from unitaf_blender.engines.unitaf.gpt import _apply_repetition_penalty, _warp
+    from unitaf_blender.engines.unitaf.generate import _apply_repetition_penalty, _warp
 
     d = model.dims
     hf = make_hf(model, device, GPT2Config, GPT2Model)
@@ -157,7 +147,7 @@ def ours_steps(model, device):
 
     def steps(n):
         cfg = SamplingConfig(num_beams=1, max_new_tokens=n, min_new_tokens=n)
-        for code, _ in model.iter_codes(conds, text, cfg, torch.Generator(device=device).manual_seed(1)):
+        for code, _ in iter_codes(model, conds, text, cfg, torch.Generator(device=device).manual_seed(1)):
             yield int(code)
     return steps
 
@@ -169,11 +159,7 @@ def alternate_steps(a, b, device, n):
     ta, tb = [], []
     for _ in range(n):
         for it, times in ((ia, ta), (ib, tb)):
-            sync(device)
-            t0 = time.perf_counter()
-            next(it)
-            sync(device)
-            times.append(time.perf_counter() - t0)
+            times.append(once(lambda: next(it), device))
     return ta, tb
 
 

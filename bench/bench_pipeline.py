@@ -31,13 +31,15 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
 
 from bench_s2mel_vocoder import OFFICIAL_BIGVGAN, OFFICIAL_S2MEL  # noqa: E402
+from timing import sync  # noqa: E402
 
-from unitaf_blender.engines.unitaf import pipeline as pl, runtime  # noqa: E402
+from unitaf_blender.engines.unitaf import devices, pipeline as pl  # noqa: E402
 from unitaf_blender.engines.unitaf.campplus import CAMPPlus, CAMPPlusDims  # noqa: E402
 from unitaf_blender.engines.unitaf.face import (AudioFeatureProjector, DecoderDims, FaceHead,  # noqa: E402
                                                 ProjectorDims, UniTalkerDecoder)
-from unitaf_blender.engines.unitaf.gpt import GPTDims, SamplingConfig, UnifiedVoice  # noqa: E402
+from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
 from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram  # noqa: E402
+from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, SemanticStats,  # noqa: E402
                                                     W2vBertDims, W2vBertEncoder)
@@ -107,7 +109,6 @@ def prompt_wav(path, seconds):
 def timed_run(models, voice_path, codes, beams, steps, seed=0):
     """One generation; returns (per-stage (wall s, CPU s), total wall s, audio seconds, codes made).
     CPU seconds (process time) are the figure to trust on a busy shared machine with --threads 1."""
-    sync = torch.cuda.synchronize if models.device.type == "cuda" else (lambda: None)
     stages, mark = {}, [time.perf_counter(), time.process_time(), "voice analysis"]
 
     def close_stage(now, cpu):
@@ -115,14 +116,14 @@ def timed_run(models, voice_path, codes, beams, steps, seed=0):
         stages[mark[2]] = (wall0 + now - mark[0], cpu0 + cpu - mark[1])
 
     def progress(_f, stage):
-        sync()
+        sync(models.device)
         now, cpu = time.perf_counter(), time.process_time()
         name = {"GPT": "GPT generation + teacher forcing", "s2mel": "s2mel (CFM)", "vocoder": "BigVGAN",
                 "face": "face"}.get(stage.split(" ")[0], mark[2])
         close_stage(now, cpu)
         mark[:] = [now, cpu, name]
     voice = pl.analyse_voice(models, voice_path)
-    sync()
+    sync(models.device)
     close_stage(time.perf_counter(), time.process_time())
     mark[:] = [time.perf_counter(), time.process_time(), "emotion vector"]
     ids = list(range(100, 162))                                   # 62 text tokens, as the reference run
@@ -131,7 +132,7 @@ def timed_run(models, voice_path, codes, beams, steps, seed=0):
                                diffusion_steps=steps, seed=seed)
     t1 = time.perf_counter()
     result = pl.synthesize(models, [seg], voice, opts, progress=progress)
-    sync()
+    sync(models.device)
     end = time.perf_counter()
     close_stage(end, time.process_time())
     return stages, end - t1, len(result.audio) / 22050, int(result.segments[0].codes.shape[1])
@@ -152,9 +153,9 @@ def main():
     args = ap.parse_args()
     same_machine_ref = load_reference(args.reference_seconds) if args.reference_seconds else None
     torch.set_num_threads(args.threads)
-    device = runtime.pick_device(args.device)
-    dtype = runtime.pick_dtype(device, args.dtype)
-    print(f"device {runtime.describe(device, dtype)}, {args.threads} threads, torch {torch.__version__}")
+    device = devices.pick_device(args.device)
+    dtype = devices.pick_dtype(device, args.dtype)
+    print(f"device {devices.describe(device, dtype)}, {args.threads} threads, torch {torch.__version__}")
     models = build_models(device, dtype)
     path = prompt_wav(os.path.join(os.environ.get("TMPDIR", "/tmp"), "unitaf_bench_prompt.wav"), args.prompt_seconds)
     timed_run(models, path, 8, args.beams, 2)                    # warm-up (kernels, caches)

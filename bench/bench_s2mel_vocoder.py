@@ -22,7 +22,6 @@ import copy
 import os
 import statistics
 import sys
-import time
 from types import SimpleNamespace
 
 import torch
@@ -32,6 +31,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from unitaf_blender.engines.unitaf.checkpoint import load_into  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, fold_weight_norm, target_mel_frames  # noqa: E402
 from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
+from timing import interleaved  # noqa: E402  (bench/ is the script's folder)
 
 HOP, SR = 256, 22050
 
@@ -58,25 +58,6 @@ OFFICIAL_BIGVGAN = {
     "use_bias_at_final": False, "activation": "snakebeta", "snake_logscale": True, "sampling_rate": 22050,
     "n_fft": 1024, "hop_size": 256, "win_size": 1024, "fmin": 0, "fmax": None,
 }
-
-
-def timed(fns: dict, repeats: int, device) -> dict:
-    """Interleave the candidates, `repeats` rounds after one warm-up; return {name: [seconds]}."""
-    def run(f):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        t0 = time.perf_counter()
-        f()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        return time.perf_counter() - t0
-    for f in fns.values():
-        run(f)
-    out = {k: [] for k in fns}
-    for _ in range(repeats):
-        for k, f in fns.items():
-            out[k].append(run(f))
-    return out
 
 
 def report(label, secs, audio_s, unit):
@@ -171,12 +152,12 @@ def main():
                 fns["reference fp32"] = lambda: ref[0].estimator(x, px, lens, t, st, mu)
             fns["ours fp32"] = step(torch.float32)
             fns[f"ours {half}".replace("torch.", "")] = step(half)
-            lows = compare(fns, timed(fns, args.repeats, device), audio_s, "per step")
+            lows = compare(fns, interleaved(fns, args.repeats, device), audio_s, "per step")
             for k, lo in lows.items():
                 print(f"  {k + ': 25-step CFM':<34} {25 * lo:7.2f} s  (RTF {25 * lo / audio_s:.2f})")
             model.set_compute_dtype(torch.float32)
             lat = torch.randn(1, n_codes, 1280, device=device)
-            res = timed({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
+            res = interleaved({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
             report("ours gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
             del model
 
@@ -198,7 +179,7 @@ def main():
                 fns["reference fp32"] = lambda: ref[1](mel)
             fns["ours fp32"] = lambda: voc(mel)
             fns[f"ours {half} convs".replace("torch.", "")] = lambda: voc_half(mel)
-            compare(fns, timed(fns, args.repeats, device), audio_s, "")
+            compare(fns, interleaved(fns, args.repeats, device), audio_s, "")
 
 
 if __name__ == "__main__":

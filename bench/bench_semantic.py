@@ -32,6 +32,7 @@ from unitaf_blender.engines.unitaf.campplus import CAMPPlus, speaker_style  # no
 from unitaf_blender.engines.unitaf.fbank import w2v_bert_features  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
     SEMANTIC_LAYER, RepCodec, SemanticStats, W2vBertEncoder)
+from timing import interleaved, repeated  # noqa: E402  (bench/ is the script's folder)
 
 # reference-speed.md, 5 s prompt on this 2-vCPU machine (median seconds)
 REFERENCE_5S = {"w2v-BERT (reference runs 24 layers)": 1.17, "w2v-BERT 17 layers (reference model, cut)": 0.82,
@@ -64,21 +65,6 @@ def build_reference(ours: W2vBertEncoder, device, dtype):
     ref = random_init(ref, device, dtype)
     ref.load_state_dict(ours.state_dict(), strict=False)
     return ref.eval()
-
-
-def once(fn, device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
-
-
-def timed(fn, repeats, device):
-    once(fn, device)   # warm-up
-    return [once(fn, device) for _ in range(repeats)]
 
 
 def main():
@@ -125,19 +111,15 @@ def main():
             "codec quantize": lambda: codec.quantize(norm),
             "fbank + CAMPPlus": lambda: speaker_style(campplus, audio_16k),
         }
-        results = {k: timed(f, args.repeats, device) for k, f in cases.items()}
+        results = {k: repeated(f, args.repeats, device) for k, f in cases.items()}
         if args.reference:
             ref = build_reference(w2v, device, dtype)
             diff = (ref(feats_d, mask_d, output_hidden_states=True).hidden_states[SEMANTIC_LAYER] - hidden).abs().max()
             print(f"reference hidden_states[{SEMANTIC_LAYER}] vs ours: max |diff| {float(diff):.2e}")
-            ours_f = cases[f"w2v-BERT {SEMANTIC_LAYER} layers (ours)"]
-            pair = {"w2v-BERT ours (interleaved)": [], "w2v-BERT reference 24 layers (interleaved)": []}
-            ref_f = lambda: ref(feats_d, mask_d, output_hidden_states=True)  # noqa: E731
-            once(ref_f, device)
-            for _ in range(args.repeats):   # interleave so machine load hits both alike
-                pair["w2v-BERT ours (interleaved)"].append(once(ours_f, device))
-                pair["w2v-BERT reference 24 layers (interleaved)"].append(once(ref_f, device))
-            results.update(pair)
+            results.update(interleaved({   # interleaved so machine load hits both alike
+                "w2v-BERT ours (interleaved)": cases[f"w2v-BERT {SEMANTIC_LAYER} layers (ours)"],
+                "w2v-BERT reference 24 layers (interleaved)": lambda: ref(feats_d, mask_d, output_hidden_states=True),
+            }, args.repeats, device))
 
     print(f"\n{'stage':<44} {'min s':>8} {'median s':>9} {'s per s audio':>14}   reference (5 s, CPU fp32)")
     for k, secs in results.items():

@@ -460,8 +460,28 @@ def cmd_models(args):
 
 
 def cmd_install_runtime(args):
-    from .engines.unitaf.torch_install import cli_install_runtime
-    return cli_install_runtime(args)
+    """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
+    from .engines import Cancelled, EngineError
+    from .engines.unitaf.torch_install import build_command, install
+    target = getattr(args, "target", None)
+    flavour = getattr(args, "flavour", None) or "cpu"
+    if not target:
+        print("install-runtime: give --target DIR (the folder to install PyTorch into)", file=sys.stderr)
+        return 2
+    try:
+        cmd = build_command(os.path.abspath(target) + ".partial", flavour)
+        if getattr(args, "dry_run", False):
+            print(" ".join(cmd))
+            return 0
+        install(target, flavour, _progress)
+    except EngineError as exc:
+        print(f"install-runtime: {exc}", file=sys.stderr)
+        return 1
+    except Cancelled:
+        print("install-runtime: cancelled", file=sys.stderr)
+        return 1
+    print(f"Neural runtime installed in {os.path.abspath(target)}")
+    return 0
 
 
 COMMANDS = {

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
 
+from unitaf_blender import cli  # noqa: E402
 from unitaf_blender.engines import (Cancelled, EngineError, EngineUnavailable, GenerateRequest,  # noqa: E402
                                     get_engine, list_engines)
 from unitaf_blender.engines.unitaf import devices, pipeline, torch_install as nr  # noqa: E402
@@ -234,10 +235,20 @@ def test_install_offline_failure_and_cancel(tmp_path):
 def test_cli_install_runtime_dry_run(capsys, tmp_path):
     class Args:
         target, flavour, dry_run = str(tmp_path / "rt"), "cuda", True
-    assert nr.cli_install_runtime(Args) == 0
+    assert cli.cmd_install_runtime(Args) == 0
     assert f"torch=={nr.TORCH_VERSION}" in capsys.readouterr().out
     Args.target = None
-    assert nr.cli_install_runtime(Args) == 2
+    assert cli.cmd_install_runtime(Args) == 2
+
+
+def test_cli_install_runtime_prints_the_cli_progress_line(capsys, monkeypatch, tmp_path):
+    """install-runtime reports like generate: one '[ 40.0%] stage' line per step, on stderr."""
+    monkeypatch.setattr(nr, "install", lambda target, flavour, progress: progress(0.4, "Collecting torch"))
+
+    class Args:
+        target, flavour, dry_run = str(tmp_path / "rt"), "cpu", False
+    assert cli.cmd_install_runtime(Args) == 0
+    assert "[ 40.0%] Collecting torch\n" in capsys.readouterr().err
 
 
 def test_bf16_on_cpu_runs_the_gpt_in_bf16(engine):

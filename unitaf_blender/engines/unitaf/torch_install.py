@@ -190,29 +190,3 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
             except subprocess.TimeoutExpired:
                 proc.kill()
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def cli_install_runtime(args) -> int:
-    """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
-    target = getattr(args, "target", None)
-    flavour = getattr(args, "flavour", None) or "cpu"
-    if not target:
-        print("install-runtime: give --target DIR (the folder to install PyTorch into)", file=sys.stderr)
-        return 2
-    try:
-        cmd = build_command(os.path.abspath(target) + ".partial", flavour)
-        if getattr(args, "dry_run", False):
-            print(" ".join(cmd))
-            return 0
-
-        def report(frac, msg):
-            print(f"[{frac * 100:5.1f}%] {msg}", file=sys.stderr, flush=True)
-        install(target, flavour, report)
-    except EngineError as exc:
-        print(f"install-runtime: {exc}", file=sys.stderr)
-        return 1
-    except Cancelled:
-        print("install-runtime: cancelled", file=sys.stderr)
-        return 1
-    print(f"Neural runtime installed in {os.path.abspath(target)}")
-    return 0
