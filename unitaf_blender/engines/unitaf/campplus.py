@@ -35,11 +35,12 @@ class CAMPPlusDims:
         """From CAMPPlus constructor kwargs (feat_dim, embedding_size, growth_rate, bn_size, init_channels)."""
         if kw.get("config_str", "batchnorm-relu") != "batchnorm-relu":
             raise ValueError(f"unsupported CAMPPlus config_str {kw.get('config_str')!r}")
-        d = cls()
-        return cls(feat_dim=int(kw.get("feat_dim", d.feat_dim)),
-                   embedding_size=int(kw.get("embedding_size", d.embedding_size)),
-                   growth_rate=int(kw.get("growth_rate", d.growth_rate)), bn_size=int(kw.get("bn_size", d.bn_size)),
-                   init_channels=int(kw.get("init_channels", d.init_channels)))
+        default = cls()
+        return cls(feat_dim=int(kw.get("feat_dim", default.feat_dim)),
+                   embedding_size=int(kw.get("embedding_size", default.embedding_size)),
+                   growth_rate=int(kw.get("growth_rate", default.growth_rate)),
+                   bn_size=int(kw.get("bn_size", default.bn_size)),
+                   init_channels=int(kw.get("init_channels", default.init_channels)))
 
 
 class BNReLU(nn.Sequential):
@@ -71,16 +72,16 @@ class ResBlock2d(nn.Module):
 class FCM(nn.Module):
     """2-D front: (B, F, T) -> (B, C * F/8, T)."""
 
-    def __init__(self, d: CAMPPlusDims):
+    def __init__(self, dims: CAMPPlusDims):
         super().__init__()
-        c = d.head_channels
-        self.conv1 = nn.Conv2d(1, c, 3, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c)
-        self.layer1 = nn.Sequential(ResBlock2d(c, c, 2), ResBlock2d(c, c, 1))
-        self.layer2 = nn.Sequential(ResBlock2d(c, c, 2), ResBlock2d(c, c, 1))
-        self.conv2 = nn.Conv2d(c, c, 3, stride=(2, 1), padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c)
-        self.out_channels = c * (d.feat_dim // 8)
+        channels = dims.head_channels
+        self.conv1 = nn.Conv2d(1, channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.layer1 = nn.Sequential(ResBlock2d(channels, channels, 2), ResBlock2d(channels, channels, 1))
+        self.layer2 = nn.Sequential(ResBlock2d(channels, channels, 2), ResBlock2d(channels, channels, 1))
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=(2, 1), padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.out_channels = channels * (dims.feat_dim // 8)
 
     def forward(self, x):
         x = F.relu(self.bn1(self.conv1(x.unsqueeze(1))))
@@ -175,16 +176,16 @@ class CAMPPlus(nn.Module):
         self.head = FCM(dims)
         x = nn.Sequential()
         x.add_module("tdnn", TDNN(self.head.out_channels, dims.init_channels, 5, stride=2))
-        c = dims.init_channels
+        channels = dims.init_channels
         for i, (layers, dilation) in enumerate(zip(dims.block_layers, dims.block_dilations)):
             bottleneck = dims.bn_size * dims.growth_rate
-            x.add_module(f"block{i + 1}", DenseBlock(layers, c, dims.growth_rate, bottleneck, dilation))
-            c += layers * dims.growth_rate
-            x.add_module(f"transit{i + 1}", Transit(c, c // 2))
-            c //= 2
-        x.add_module("out_nonlinear", BNReLU(c))
+            x.add_module(f"block{i + 1}", DenseBlock(layers, channels, dims.growth_rate, bottleneck, dilation))
+            channels += layers * dims.growth_rate
+            x.add_module(f"transit{i + 1}", Transit(channels, channels // 2))
+            channels //= 2
+        x.add_module("out_nonlinear", BNReLU(channels))
         x.add_module("stats", StatsPool())
-        x.add_module("dense", Dense(2 * c, dims.embedding_size))
+        x.add_module("dense", Dense(2 * channels, dims.embedding_size))
         self.xvector = x
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:

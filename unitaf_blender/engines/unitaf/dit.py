@@ -112,11 +112,11 @@ def apply_rope(x: torch.Tensor, factors) -> torch.Tensor:
 
 
 class Attention(nn.Module):
-    def __init__(self, d: DiTDims):
+    def __init__(self, dims: DiTDims):
         super().__init__()
-        self.n_heads, self.head_dim = d.n_heads, d.head_dim
-        self.wqkv = nn.Linear(d.dim, 3 * d.n_heads * d.head_dim, bias=False)
-        self.wo = nn.Linear(d.n_heads * d.head_dim, d.dim, bias=False)
+        self.n_heads, self.head_dim = dims.n_heads, dims.head_dim
+        self.wqkv = nn.Linear(dims.dim, 3 * dims.n_heads * dims.head_dim, bias=False)
+        self.wo = nn.Linear(dims.n_heads * dims.head_dim, dims.dim, bias=False)
 
     def forward(self, x, rope, mask):
         B, T, _ = x.shape
@@ -129,25 +129,25 @@ class Attention(nn.Module):
 
 
 class FeedForward(nn.Module):  # SwiGLU
-    def __init__(self, d: DiTDims):
+    def __init__(self, dims: DiTDims):
         super().__init__()
-        self.w1 = nn.Linear(d.dim, d.ffn_dim, bias=False)
-        self.w3 = nn.Linear(d.dim, d.ffn_dim, bias=False)
-        self.w2 = nn.Linear(d.ffn_dim, d.dim, bias=False)
+        self.w1 = nn.Linear(dims.dim, dims.ffn_dim, bias=False)
+        self.w3 = nn.Linear(dims.dim, dims.ffn_dim, bias=False)
+        self.w2 = nn.Linear(dims.ffn_dim, dims.dim, bias=False)
 
     def forward(self, x):
         return self.w2(F.silu(self.w1(x), inplace=True).mul_(self.w3(x)))
 
 
 class Block(nn.Module):
-    def __init__(self, d: DiTDims):
+    def __init__(self, dims: DiTDims):
         super().__init__()
-        self.attention = Attention(d)
-        self.feed_forward = FeedForward(d)
-        self.attention_norm = AdaptiveRMSNorm(d.dim, d.norm_eps)
-        self.ffn_norm = AdaptiveRMSNorm(d.dim, d.norm_eps)
+        self.attention = Attention(dims)
+        self.feed_forward = FeedForward(dims)
+        self.attention_norm = AdaptiveRMSNorm(dims.dim, dims.norm_eps)
+        self.ffn_norm = AdaptiveRMSNorm(dims.dim, dims.norm_eps)
         # every block owns one (checkpoint layout) but only the second half uses it
-        self.skip_in_linear = nn.Linear(2 * d.dim, d.dim) if d.uvit_skips else None
+        self.skip_in_linear = nn.Linear(2 * dims.dim, dims.dim) if dims.uvit_skips else None
 
     def forward(self, x, c, rope, mask, skip: Optional[torch.Tensor] = None):
         if skip is not None:
@@ -157,11 +157,11 @@ class Block(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, d: DiTDims):
+    def __init__(self, dims: DiTDims):
         super().__init__()
-        self.layers = nn.ModuleList(Block(d) for _ in range(d.depth))
-        self.norm = AdaptiveRMSNorm(d.dim, d.norm_eps)
-        self.uvit_skips = d.uvit_skips
+        self.layers = nn.ModuleList(Block(dims) for _ in range(dims.depth))
+        self.norm = AdaptiveRMSNorm(dims.dim, dims.norm_eps)
+        self.uvit_skips = dims.uvit_skips
 
     def forward(self, x, c, rope, mask):
         # U-ViT: outputs of the first depth//2 blocks are consumed LIFO by the blocks after the middle one
@@ -231,22 +231,22 @@ class FinalLayer(nn.Module):
 # --- the estimator -------------------------------------------------------------------------------
 
 class DiT(nn.Module):
-    def __init__(self, d: DiTDims):
+    def __init__(self, dims: DiTDims):
         super().__init__()
-        if d.wn_dim != d.dim:
-            raise ValueError(f"WaveNet width {d.wn_dim} must equal the DiT width {d.dim}")
-        self.dims = d
-        self.transformer = Transformer(d)
-        self.cond_projection = nn.Linear(d.content_dim, d.dim)
-        self.cond_x_merge_linear = nn.Linear(d.dim + 2 * d.n_mels + d.style_dim, d.dim)
-        self.t_embedder = TimestepEmbedder(d.dim)
-        self.t_embedder2 = TimestepEmbedder(d.wn_dim)
-        self.skip_linear = nn.Linear(d.dim + d.n_mels, d.dim) if d.long_skip else None
-        self.conv1 = nn.Linear(d.dim, d.wn_dim)
-        self.wavenet = WaveNet(d.wn_dim, d.wn_kernel, d.wn_dilation_rate, d.wn_layers, gin=d.wn_dim)
-        self.res_projection = nn.Linear(d.dim, d.wn_dim)
-        self.final_layer = FinalLayer(d.wn_dim)
-        self.conv2 = nn.Conv1d(d.wn_dim, d.n_mels, 1)
+        if dims.wn_dim != dims.dim:
+            raise ValueError(f"WaveNet width {dims.wn_dim} must equal the DiT width {dims.dim}")
+        self.dims = dims
+        self.transformer = Transformer(dims)
+        self.cond_projection = nn.Linear(dims.content_dim, dims.dim)
+        self.cond_x_merge_linear = nn.Linear(dims.dim + 2 * dims.n_mels + dims.style_dim, dims.dim)
+        self.t_embedder = TimestepEmbedder(dims.dim)
+        self.t_embedder2 = TimestepEmbedder(dims.wn_dim)
+        self.skip_linear = nn.Linear(dims.dim + dims.n_mels, dims.dim) if dims.long_skip else None
+        self.conv1 = nn.Linear(dims.dim, dims.wn_dim)
+        self.wavenet = WaveNet(dims.wn_dim, dims.wn_kernel, dims.wn_dilation_rate, dims.wn_layers, gin=dims.wn_dim)
+        self.res_projection = nn.Linear(dims.dim, dims.wn_dim)
+        self.final_layer = FinalLayer(dims.wn_dim)
+        self.conv2 = nn.Conv1d(dims.wn_dim, dims.n_mels, 1)
         self._rope = None   # cached RoPE factors, grown on demand
 
     def rope(self, T: int, device):

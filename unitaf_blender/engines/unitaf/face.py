@@ -198,12 +198,12 @@ class _TCN(nn.Module):
 
 
 class _DecoderTCN(nn.Module):
-    def __init__(self, d: DecoderDims):
+    def __init__(self, dims: DecoderDims):
         super().__init__()
-        self.learnable_style_emb = nn.Embedding(d.n_identities, d.style_dim)
-        self.audio_feature_map = nn.Linear(d.in_dim, d.hidden)
+        self.learnable_style_emb = nn.Embedding(dims.n_identities, dims.style_dim)
+        self.audio_feature_map = nn.Linear(dims.in_dim, dims.hidden)
         self.tcn = nn.Module()
-        self.tcn.first_net = _TCN(d.hidden + d.style_dim, d.hidden, d.n_layers)
+        self.tcn.first_net = _TCN(dims.hidden + dims.style_dim, dims.hidden, dims.n_layers)
 
     def forward(self, x, style_idx):  # x: (B, T, in_dim) -> (B, T, hidden)
         feat = self.audio_feature_map(x).transpose(1, 2)
@@ -281,13 +281,13 @@ class Attention(nn.Module):
 class EncoderLayer(nn.Module):
     """Post-norm transformer layer (ReLU FF), named like torch.nn.TransformerEncoderLayer."""
 
-    def __init__(self, d: ExpressionDims):
+    def __init__(self, dims: ExpressionDims):
         super().__init__()
-        self.self_attn = Attention(d.hidden, d.n_heads)
-        self.linear1 = nn.Linear(d.hidden, d.ff)
-        self.linear2 = nn.Linear(d.ff, d.hidden)
-        self.norm1 = nn.LayerNorm(d.hidden)
-        self.norm2 = nn.LayerNorm(d.hidden)
+        self.self_attn = Attention(dims.hidden, dims.n_heads)
+        self.linear1 = nn.Linear(dims.hidden, dims.ff)
+        self.linear2 = nn.Linear(dims.ff, dims.hidden)
+        self.norm1 = nn.LayerNorm(dims.hidden)
+        self.norm2 = nn.LayerNorm(dims.hidden)
 
     def forward(self, x):
         x = self.norm1(x + self.self_attn(x, x))
@@ -295,15 +295,16 @@ class EncoderLayer(nn.Module):
 
 
 class CrossAttnBlock(nn.Module):
-    def __init__(self, d: ExpressionDims):
+    def __init__(self, dims: ExpressionDims):
         super().__init__()
-        self.self_attn = Attention(d.hidden, d.n_heads)
-        self.cross_attn = Attention(d.hidden, d.n_heads)
-        self.norm1 = nn.LayerNorm(d.hidden)
-        self.norm2 = nn.LayerNorm(d.hidden)
-        self.norm3 = nn.LayerNorm(d.hidden)
+        self.self_attn = Attention(dims.hidden, dims.n_heads)
+        self.cross_attn = Attention(dims.hidden, dims.n_heads)
+        self.norm1 = nn.LayerNorm(dims.hidden)
+        self.norm2 = nn.LayerNorm(dims.hidden)
+        self.norm3 = nn.LayerNorm(dims.hidden)
         # indices 1 and 2 (GELU, dropout) hold no weights; keep .0/.3 numbering of the checkpoint
-        self.ff = nn.Sequential(nn.Linear(d.hidden, d.ff), nn.GELU(), nn.Identity(), nn.Linear(d.ff, d.hidden))
+        self.ff = nn.Sequential(nn.Linear(dims.hidden, dims.ff), nn.GELU(), nn.Identity(),
+                                nn.Linear(dims.ff, dims.hidden))
 
     def forward(self, x, mouth):
         x = self.norm1(x + self.self_attn(x, x))

@@ -74,11 +74,11 @@ class GPTDims:
                                       "semantic_dim", "emo_perceiver_dim") if k in gpt_cfg}
 
         def cond(section):
-            c = gpt_cfg.get(section) or {}
-            if c.get("input_layer", "conv2d2") != "conv2d2":
+            section_cfg = gpt_cfg.get(section) or {}
+            if section_cfg.get("input_layer", "conv2d2") != "conv2d2":
                 raise ValueError(f"config: gpt.{section}.input_layer must be conv2d2")
-            return ConditionDims(**{k: c[k] for k in ("output_size", "linear_units", "attention_heads",
-                                                      "num_blocks", "perceiver_mult") if k in c})
+            return ConditionDims(**{k: section_cfg[k] for k in ("output_size", "linear_units", "attention_heads",
+                                                                "num_blocks", "perceiver_mult") if k in section_cfg})
         kw["cond"] = cond("condition_module")
         kw["emo_cond"] = cond("emo_condition_module")
         return cls(**kw)
@@ -222,27 +222,27 @@ class LearnedPositions(nn.Module):
 class UnifiedVoice(nn.Module):
     def __init__(self, dims: GPTDims):
         super().__init__()
-        self.dims = d = dims
-        spk, emo = d.cond, d.emo_cond   # speaker / emotion conditioning encoders
-        self.conditioning_encoder = ConformerEncoder(d.semantic_dim, spk.output_size, spk.attention_heads,
+        self.dims = dims
+        spk, emo = dims.cond, dims.emo_cond   # speaker / emotion conditioning encoders
+        self.conditioning_encoder = ConformerEncoder(dims.semantic_dim, spk.output_size, spk.attention_heads,
                                                      spk.linear_units, spk.num_blocks)
-        self.perceiver_encoder = PerceiverResampler(d.model_dim, spk.output_size, d.condition_num_latent,
+        self.perceiver_encoder = PerceiverResampler(dims.model_dim, spk.output_size, dims.condition_num_latent,
                                                     spk.attention_heads, spk.perceiver_mult)
-        self.emo_conditioning_encoder = ConformerEncoder(d.semantic_dim, emo.output_size, emo.attention_heads,
+        self.emo_conditioning_encoder = ConformerEncoder(dims.semantic_dim, emo.output_size, emo.attention_heads,
                                                          emo.linear_units, emo.num_blocks)
-        self.emo_perceiver_encoder = PerceiverResampler(d.emo_perceiver_dim, emo.output_size, 1,
+        self.emo_perceiver_encoder = PerceiverResampler(dims.emo_perceiver_dim, emo.output_size, 1,
                                                         emo.attention_heads, emo.perceiver_mult)
-        self.text_embedding = nn.Embedding(d.number_text_tokens + 1, d.model_dim)
-        self.emo_layer = nn.Linear(d.model_dim, d.model_dim)
-        self.emovec_layer = nn.Linear(d.emo_perceiver_dim, d.model_dim)
-        self.mel_embedding = nn.Embedding(d.number_mel_codes, d.model_dim)
-        self.gpt = GPT2(d.model_dim, d.layers, d.heads)
-        self.mel_pos_embedding = LearnedPositions(d.max_mel_tokens + 3, d.model_dim)
-        self.text_pos_embedding = LearnedPositions(d.max_text_tokens + 2, d.model_dim)
-        self.final_norm = nn.LayerNorm(d.model_dim)
-        self.text_head = nn.Linear(d.model_dim, d.number_text_tokens + 1)
-        self.mel_head = nn.Linear(d.model_dim, d.number_mel_codes)
-        self.speed_emb = nn.Embedding(2, d.model_dim)
+        self.text_embedding = nn.Embedding(dims.number_text_tokens + 1, dims.model_dim)
+        self.emo_layer = nn.Linear(dims.model_dim, dims.model_dim)
+        self.emovec_layer = nn.Linear(dims.emo_perceiver_dim, dims.model_dim)
+        self.mel_embedding = nn.Embedding(dims.number_mel_codes, dims.model_dim)
+        self.gpt = GPT2(dims.model_dim, dims.layers, dims.heads)
+        self.mel_pos_embedding = LearnedPositions(dims.max_mel_tokens + 3, dims.model_dim)
+        self.text_pos_embedding = LearnedPositions(dims.max_text_tokens + 2, dims.model_dim)
+        self.final_norm = nn.LayerNorm(dims.model_dim)
+        self.text_head = nn.Linear(dims.model_dim, dims.number_text_tokens + 1)
+        self.mel_head = nn.Linear(dims.model_dim, dims.number_mel_codes)
+        self.speed_emb = nn.Embedding(2, dims.model_dim)
 
     @property
     def device(self):
@@ -315,8 +315,8 @@ class UnifiedVoice(nn.Module):
         return ids
 
     def _embed_text(self, ids: torch.Tensor) -> torch.Tensor:
-        d = self.dims
-        ids = F.pad(F.pad(ids, (1, 0), value=d.start_text_token), (0, 1), value=d.stop_text_token)
+        dims = self.dims
+        ids = F.pad(F.pad(ids, (1, 0), value=dims.start_text_token), (0, 1), value=dims.stop_text_token)
         pos = torch.arange(ids.shape[1], device=ids.device)
         return self.text_embedding(ids) + self.text_pos_embedding.emb(pos)
 
@@ -329,14 +329,14 @@ class UnifiedVoice(nn.Module):
         """Full causal pass over [conds][start text stop][start_mel codes stop_mel] (mel positions 0..T+1).
         Returns the hidden states after ln_f + final_norm for the text and mel parts:
         (B, L+2, D), (B, T+2, D)."""
-        d = self.dims
+        dims = self.dims
         ids = self._text_ids(text_ids)
         codes = torch.as_tensor(codes, device=self.device).long()
         if codes.ndim == 1:
             codes = codes.unsqueeze(0)
         if codes.shape[1] + 2 > self.mel_pos_embedding.emb.num_embeddings:
-            raise ValueError(f"{codes.shape[1]} codes exceed the model limit of {d.max_mel_tokens}")
-        mel = F.pad(F.pad(codes, (1, 0), value=d.start_mel_token), (0, 1), value=d.stop_mel_token)
+            raise ValueError(f"{codes.shape[1]} codes exceed the model limit of {dims.max_mel_tokens}")
+        mel = F.pad(F.pad(codes, (1, 0), value=dims.start_mel_token), (0, 1), value=dims.stop_mel_token)
         text_emb = self._embed_text(ids)
         mel_emb = self.embed_mel(mel, torch.arange(mel.shape[1], device=mel.device))
         x = torch.cat([conds.to(self.dtype), text_emb, mel_emb], dim=1)

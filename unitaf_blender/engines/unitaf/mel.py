@@ -121,16 +121,16 @@ class MelSpectrogram(torch.nn.Module):
             wav = wav[None]
         if wav.dim() != 2:
             raise ValueError(f"expected a waveform of shape (N,) or (B, N), got {tuple(wav.shape)}")
-        c = self.cfg
-        pad = (c.n_fft - c.hop_size) // 2
+        cfg = self.cfg
+        pad = (cfg.n_fft - cfg.hop_size) // 2
         if wav.shape[-1] <= pad:
             raise ValueError(f"audio too short for a mel spectrogram: {wav.shape[-1]} samples, need > {pad}")
         x = F.pad(wav.float()[:, None], (pad, pad), mode="reflect")[:, 0]
-        spec = torch.stft(x, c.n_fft, hop_length=c.hop_size, win_length=c.win_size, window=self.window,
+        spec = torch.stft(x, cfg.n_fft, hop_length=cfg.hop_size, win_length=cfg.win_size, window=self.window,
                           center=False, normalized=False, onesided=True, return_complex=True)
         spec = torch.view_as_real(spec)
         mag = torch.sqrt(spec.pow(2).sum(-1) + 1e-9)
-        return torch.log(torch.clamp(torch.matmul(self.basis, mag), min=c.clip))
+        return torch.log(torch.clamp(torch.matmul(self.basis, mag), min=cfg.clip))
 
 
 def mel_spectrogram(wav: torch.Tensor, cfg: MelConfig = MelConfig()) -> torch.Tensor:

@@ -49,22 +49,23 @@ class W2vBertDims:
             raise ValueError(f"unsupported w2v-BERT position_embeddings_type {cfg.get('position_embeddings_type')!r}")
         if cfg.get("hidden_act", "swish") not in ("swish", "silu"):
             raise ValueError(f"unsupported w2v-BERT hidden_act {cfg.get('hidden_act')!r}")
-        d = cls()
-        return cls(hidden=int(cfg.get("hidden_size", d.hidden)), heads=int(cfg.get("num_attention_heads", d.heads)),
-                   ffn=int(cfg.get("intermediate_size", d.ffn)),
-                   input_dim=int(cfg.get("feature_projection_input_dim", d.input_dim)),
-                   conv_kernel=int(cfg.get("conv_depthwise_kernel_size", d.conv_kernel)),
-                   left_positions=int(cfg.get("left_max_position_embeddings", d.left_positions)),
-                   right_positions=int(cfg.get("right_max_position_embeddings", d.right_positions)),
-                   eps=float(cfg.get("layer_norm_eps", d.eps)),
-                   num_layers=int(cfg.get("num_hidden_layers", d.num_layers)))
+        default = cls()
+        return cls(hidden=int(cfg.get("hidden_size", default.hidden)),
+                   heads=int(cfg.get("num_attention_heads", default.heads)),
+                   ffn=int(cfg.get("intermediate_size", default.ffn)),
+                   input_dim=int(cfg.get("feature_projection_input_dim", default.input_dim)),
+                   conv_kernel=int(cfg.get("conv_depthwise_kernel_size", default.conv_kernel)),
+                   left_positions=int(cfg.get("left_max_position_embeddings", default.left_positions)),
+                   right_positions=int(cfg.get("right_max_position_embeddings", default.right_positions)),
+                   eps=float(cfg.get("layer_norm_eps", default.eps)),
+                   num_layers=int(cfg.get("num_hidden_layers", default.num_layers)))
 
 
 class FeedForward(nn.Module):
-    def __init__(self, d: W2vBertDims):
+    def __init__(self, dims: W2vBertDims):
         super().__init__()
-        self.intermediate_dense = nn.Linear(d.hidden, d.ffn)
-        self.output_dense = nn.Linear(d.ffn, d.hidden)
+        self.intermediate_dense = nn.Linear(dims.hidden, dims.ffn)
+        self.output_dense = nn.Linear(dims.ffn, dims.hidden)
 
     def forward(self, x):
         return self.output_dense(F.silu(self.intermediate_dense(x)))
@@ -73,15 +74,15 @@ class FeedForward(nn.Module):
 class RelativeKeyAttention(nn.Module):
     """MHA with a learned relative-distance key term: score_ij = q_i.(k_j + E[clamp(j-i)]) / sqrt(d)."""
 
-    def __init__(self, d: W2vBertDims):
+    def __init__(self, dims: W2vBertDims):
         super().__init__()
-        self.heads, self.head_dim = d.heads, d.hidden // d.heads
-        self.left, self.right = d.left_positions, d.right_positions
-        self.linear_q = nn.Linear(d.hidden, d.hidden)
-        self.linear_k = nn.Linear(d.hidden, d.hidden)
-        self.linear_v = nn.Linear(d.hidden, d.hidden)
-        self.linear_out = nn.Linear(d.hidden, d.hidden)
-        self.distance_embedding = nn.Embedding(d.left_positions + d.right_positions + 1, self.head_dim)
+        self.heads, self.head_dim = dims.heads, dims.hidden // dims.heads
+        self.left, self.right = dims.left_positions, dims.right_positions
+        self.linear_q = nn.Linear(dims.hidden, dims.hidden)
+        self.linear_k = nn.Linear(dims.hidden, dims.hidden)
+        self.linear_v = nn.Linear(dims.hidden, dims.hidden)
+        self.linear_out = nn.Linear(dims.hidden, dims.hidden)
+        self.distance_embedding = nn.Embedding(dims.left_positions + dims.right_positions + 1, self.head_dim)
 
     def forward(self, x, distance_index, key_bias):
         b, t, _ = x.shape
@@ -100,13 +101,13 @@ class RelativeKeyAttention(nn.Module):
 class ConvModule(nn.Module):
     """LN -> pointwise (2C) -> GLU -> causal depthwise conv -> LN -> swish -> pointwise."""
 
-    def __init__(self, d: W2vBertDims):
+    def __init__(self, dims: W2vBertDims):
         super().__init__()
-        self.layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
-        self.pointwise_conv1 = nn.Conv1d(d.hidden, 2 * d.hidden, 1, bias=False)
-        self.depthwise_conv = nn.Conv1d(d.hidden, d.hidden, d.conv_kernel, groups=d.hidden, bias=False)
-        self.depthwise_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
-        self.pointwise_conv2 = nn.Conv1d(d.hidden, d.hidden, 1, bias=False)
+        self.layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
+        self.pointwise_conv1 = nn.Conv1d(dims.hidden, 2 * dims.hidden, 1, bias=False)
+        self.depthwise_conv = nn.Conv1d(dims.hidden, dims.hidden, dims.conv_kernel, groups=dims.hidden, bias=False)
+        self.depthwise_layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
+        self.pointwise_conv2 = nn.Conv1d(dims.hidden, dims.hidden, 1, bias=False)
 
     def forward(self, x, pad_mask):
         x = self.layer_norm(x)
@@ -122,16 +123,16 @@ class ConvModule(nn.Module):
 class ConformerLayer(nn.Module):
     """Macaron conformer block: ½FFN, attention, conv, ½FFN, final LN."""
 
-    def __init__(self, d: W2vBertDims):
+    def __init__(self, dims: W2vBertDims):
         super().__init__()
-        self.ffn1_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
-        self.ffn1 = FeedForward(d)
-        self.self_attn_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
-        self.self_attn = RelativeKeyAttention(d)
-        self.conv_module = ConvModule(d)
-        self.ffn2_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
-        self.ffn2 = FeedForward(d)
-        self.final_layer_norm = nn.LayerNorm(d.hidden, eps=d.eps)
+        self.ffn1_layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
+        self.ffn1 = FeedForward(dims)
+        self.self_attn_layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
+        self.self_attn = RelativeKeyAttention(dims)
+        self.conv_module = ConvModule(dims)
+        self.ffn2_layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
+        self.ffn2 = FeedForward(dims)
+        self.final_layer_norm = nn.LayerNorm(dims.hidden, eps=dims.eps)
 
     def forward(self, x, distance_index, key_bias, pad_mask):
         x = x + 0.5 * self.ffn1(self.ffn1_layer_norm(x))
@@ -142,10 +143,10 @@ class ConformerLayer(nn.Module):
 
 
 class FeatureProjection(nn.Module):
-    def __init__(self, d: W2vBertDims):
+    def __init__(self, dims: W2vBertDims):
         super().__init__()
-        self.layer_norm = nn.LayerNorm(d.input_dim, eps=d.eps)
-        self.projection = nn.Linear(d.input_dim, d.hidden)
+        self.layer_norm = nn.LayerNorm(dims.input_dim, eps=dims.eps)
+        self.projection = nn.Linear(dims.input_dim, dims.hidden)
 
     def forward(self, x):
         return self.projection(self.layer_norm(x))
@@ -314,13 +315,13 @@ class ConvNeXtBlock(nn.Module):
 
 
 class VocosBackbone(nn.Module):
-    def __init__(self, d: RepCodecDims):
+    def __init__(self, dims: RepCodecDims):
         super().__init__()
-        self.embed = nn.Conv1d(d.hidden_size, d.vocos_dim, 7, padding=3)
-        self.norm = nn.LayerNorm(d.vocos_dim, eps=1e-6)
-        self.convnext = nn.ModuleList(ConvNeXtBlock(d.vocos_dim, d.vocos_intermediate_dim)
-                                      for _ in range(d.vocos_num_layers))
-        self.final_layer_norm = nn.LayerNorm(d.vocos_dim, eps=1e-6)
+        self.embed = nn.Conv1d(dims.hidden_size, dims.vocos_dim, 7, padding=3)
+        self.norm = nn.LayerNorm(dims.vocos_dim, eps=1e-6)
+        self.convnext = nn.ModuleList(ConvNeXtBlock(dims.vocos_dim, dims.vocos_intermediate_dim)
+                                      for _ in range(dims.vocos_num_layers))
+        self.final_layer_norm = nn.LayerNorm(dims.vocos_dim, eps=1e-6)
 
     def forward(self, x):   # (B, C_in, T) -> (B, T, dim)
         x = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
@@ -347,11 +348,11 @@ class WeightNormConv1x1(nn.Module):
 
 
 class FactorizedVQ(nn.Module):
-    def __init__(self, d: RepCodecDims):
+    def __init__(self, dims: RepCodecDims):
         super().__init__()
-        self.in_project = WeightNormConv1x1(d.hidden_size, d.codebook_dim)
-        self.out_project = WeightNormConv1x1(d.codebook_dim, d.hidden_size)
-        self.codebook = nn.Embedding(d.codebook_size, d.codebook_dim)
+        self.in_project = WeightNormConv1x1(dims.hidden_size, dims.codebook_dim)
+        self.out_project = WeightNormConv1x1(dims.codebook_dim, dims.hidden_size)
+        self.codebook = nn.Embedding(dims.codebook_size, dims.codebook_dim)
 
     def codes(self, x):   # (B, C, T) -> (B, T)
         z = self.in_project(x)
