@@ -13,6 +13,7 @@ ours/HF per decoded token is printed. Never a timed assertion: figures only.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import sys
@@ -20,10 +21,11 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from timing import once, repeated  # noqa: E402  (bench/ is the script's folder)
+
 from unitaf_blender.engines.unitaf.generate import generate, iter_codes  # noqa: E402
 from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
 from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
-from timing import once, repeated  # noqa: E402  (bench/ is the script's folder)
 
 # Reference figures measured on this project's 2-vCPU CPU (research/reference-speed.md): fp32,
 # reference code, HF generate, 60 text tokens, context ~100.
@@ -159,7 +161,7 @@ def alternate_steps(a, b, device, n):
     ta, tb = [], []
     for _ in range(n):
         for it, times in ((ia, ta), (ib, tb)):
-            times.append(once(lambda: next(it), device))
+            times.append(once(functools.partial(next, it), device))
     return ta, tb
 
 

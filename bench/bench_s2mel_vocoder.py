@@ -28,10 +28,11 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from timing import interleaved  # noqa: E402  (bench/ is the script's folder)
+
 from unitaf_blender.engines.unitaf.checkpoint import load_into  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, fold_weight_norm, target_mel_frames  # noqa: E402
 from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
-from timing import interleaved  # noqa: E402  (bench/ is the script's folder)
 
 HOP, SR = 256, 22050
 
@@ -157,7 +158,8 @@ def main():
                 print(f"  {k + ': 25-step CFM':<34} {25 * lo:7.2f} s  (RTF {25 * lo / audio_s:.2f})")
             model.set_compute_dtype(torch.float32)
             lat = torch.randn(1, n_codes, 1280, device=device)
-            res = interleaved({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)}, args.repeats, device)
+            res = interleaved({"gpt_layer+regulator": lambda: model.regulate(model.gpt_layer(lat), new)},
+                              args.repeats, device)
             report("ours gpt_layer + length regulator", res["gpt_layer+regulator"], audio_s, "")
             del model
 

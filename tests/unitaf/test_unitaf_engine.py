@@ -319,7 +319,8 @@ def test_option_name_lists_are_the_devices_lists():
     """options.py holds the one list of names; devices.py resolves every one of them."""
     from unitaf_blender.engines.unitaf import options
     assert list(devices.DTYPES) == list(options.PRECISIONS)
-    assert devices.pick_device("CPU").type == "cpu" and devices.pick_dtype(torch.device("cpu"), "float32") == torch.float32
+    assert devices.pick_device("CPU").type == "cpu"
+    assert devices.pick_dtype(torch.device("cpu"), "float32") == torch.float32
     with pytest.raises(EngineError, match="Unknown device"):
         devices.pick_device("gpu")
     for mode in options.EXPRESSION_MODES:

@@ -4,8 +4,8 @@ licence of its repository. Data only: no I/O, no torch, no network.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 GB, MB, KB = 1000 ** 3, 1000 ** 2, 1000

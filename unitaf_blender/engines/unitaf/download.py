@@ -8,12 +8,12 @@ bad is ever left looking complete. huggingface_hub is imported only when a downl
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .. import Cancelled, EngineError, check_cancel
 from ...core.errors import first_line
+from .. import Cancelled, EngineError, check_cancel
 from .catalog import ModelFile
 
 

@@ -6,8 +6,8 @@ heavy loads; devices.py and face.py use the same lists.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 from typing import Optional
 
 from .. import EngineError
