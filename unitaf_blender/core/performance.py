@@ -12,6 +12,15 @@ import numpy as np
 
 from .audio_io import read_wav, write_wav
 
+# Bounds on every size read from a file, checked before anything is allocated (a corrupt or
+# hostile .npz/.csv must fail with a message, not exhaust memory):
+MIN_FPS = 1.0            # below 1 fps a face track is not animation
+MAX_FPS = 1000.0         # above every capture device (phones 60, mocap rigs <= 240..500)
+MAX_CHANNELS = 256       # ARKit 52 + 9 rotations, or a rig's shape keys, with room to spare
+# 24 hours at 120 fps (10,368,000 frames): longer than any take or day of capture at the
+# rates cameras record faces; 61 float32 channels of it are 2.5 GB, the most one track needs.
+MAX_FRAMES = 24 * 3600 * 120
+
 EMOTIONS = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
 
 
