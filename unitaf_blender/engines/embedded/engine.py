@@ -79,8 +79,8 @@ class EmbeddedEngine:
             raise EngineError(
                 "The embedded engine cannot imitate a recorded voice; pick one of its voices "
                 "(e.g. 'en-us', 'en-us+f3') or use the UniTAF engine for a voice prompt.")
-        options = dict(request.options)
-        options["fps"] = _check_fps(options.get("fps", DEFAULT_FPS))
+        # only the options this engine knows are read (fps): neural ones pass through unused
+        options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
         try:
             default_emotion = parse_emotion(request.emotion)
         except ValueError as e:
@@ -130,7 +130,7 @@ class EmbeddedEngine:
         checked = self.check(request)
         request = checked.request
         voice = request.voice or request.language
-        fps = request.options["fps"]
+        fps = request.options.get("fps", DEFAULT_FPS)
         default_emotion = parse_emotion(request.emotion)
 
         check_cancel(cancel)
