@@ -22,7 +22,7 @@ from .core.errors import first_line, full_message
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 2
 
 
-class BadInput(Exception):
+class BadInput(ValueError):
     """The user's input is wrong; the message is printed as one line and the exit code is 2."""
 
 

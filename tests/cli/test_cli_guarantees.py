@@ -164,3 +164,21 @@ def test_rerunning_a_batch_into_its_output_replaces_lines(two_heads, tmp_path):
         used = sorted(os.path.relpath(bpy.path.abspath(s.filepath), out.parent) for s in bpy.data.sounds)
         assert wavs == used == [f"dialogue_audio/line00{i}.wav" for i in range(1, 5)]
     assert not [n for n in names if ".unitaf-" in n or n.endswith(".blend1")]
+
+
+def test_chinese_text_with_no_language_is_spoken_in_chinese(head_blend, tmp_path, capsys):
+    out = tmp_path / "zh.blend"
+    assert run(["generate", "--blend", str(head_blend), "--object", "FBHead", "--text",
+                "你好，我很好。今天天气很好。", "--save", str(out), "--no-sound",
+                "--export", str(tmp_path / "zh.npz")]) == 0
+    assert "'cmn'" in capsys.readouterr().err
+    from unitaf_blender.core.performance import Performance
+    words = "".join(w.label for w in Performance.load(str(tmp_path / "zh.npz")).words)
+    assert words == "你好我很好今天天气很好"
+
+
+def test_chinese_text_with_an_english_voice_is_refused(head_blend, tmp_path, capsys):
+    out = tmp_path / "zh.blend"
+    assert run(["generate", "--blend", str(head_blend), "--object", "FBHead", "--text",
+                "你好，我很好。", "--voice", "en-us", "--save", str(out)]) == 2
+    assert "--language cmn" in capsys.readouterr().err and not out.exists()

@@ -1,9 +1,12 @@
+import math
+
 import numpy as np
 import pytest
 
 from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
-from unitaf_blender.core.livelink import parse_timecode, read_livelink_csv
+from unitaf_blender.core.livelink import (LiveLinkError, parse_timecode, read_livelink_csv,
+                                          split_timecode, timecode_seconds)
 
 PERF = ASSETS / "performances"
 
@@ -147,3 +150,120 @@ def test_extra_columns_are_ignored_and_reported(tmp_path):
     p = read_livelink_csv(path)
     assert p.channels == ("jawOpen",) and p.meta["ignored_columns"] == ["Custom"]
     assert np.allclose(p.channel("jawOpen"), [0.2, 0.4])
+
+
+# --- timecode rate inference, drop-frame, held rows, size bounds (issue 10, items 3 and 8) ---
+
+MYSLATE = "MySlate_3_Jason_Millers_iPhone.csv"
+
+
+def _label(t, rate, drop=False):
+    """Timecode label of real time t (seconds since midnight) at `rate`; drop-frame labels
+    (29.97/59.94) skip 2/4 frame numbers at each minute except every tenth."""
+    n = round(rate)
+    whole_f = t * rate
+    whole = math.floor(whole_f)
+    frac = whole_f - whole
+    if drop:
+        d = round(n / 15)
+        per10, per1 = n * 600 - 9 * d, n * 60 - d
+        tens, rest = divmod(whole, per10)
+        whole += 9 * d * tens + (d * ((rest - d) // per1) if rest >= d else 0)
+    secs, ff = divmod(whole, n)
+    return "%02d:%02d:%02d%s%06.3f" % (secs // 3600, secs // 60 % 60, secs % 60,
+                                       ";" if drop else ":", ff + frac)
+
+
+def _restamp(tmp_path, rate, drop=False, shift=0.0, name="restamped.csv", rows=None):
+    """The real MySlate take (60 fps data) with its timecodes rewritten at `rate`."""
+    lines = need(PERF / MYSLATE).read_text().splitlines()
+    header, body = lines[0], [line.split(",") for line in lines[1:] if line.strip()]
+    out = []
+    for row in (rows(body) if rows else body):
+        t = parse_timecode(row[0]) + shift
+        out.append(",".join([_label(t, rate, drop)] + row[1:]))
+    path = tmp_path / name
+    path.write_text("\n".join([header] + out) + "\n")
+    return path
+
+
+def test_drop_frame_labels_round_trip():
+    for rate in (30000 / 1001, 60000 / 1001):
+        for t in (0.0, 59.9, 60.0, 60.05, 61.0, 599.97, 600.0, 3601.5, 86000.123):
+            h, m, s, f, drop = split_timecode(_label(t, rate, True))
+            assert drop and timecode_seconds(h, m, s, f, rate, drop) == pytest.approx(t, abs=2e-5)
+
+
+@pytest.mark.parametrize("rate, drop, largest", [
+    (30.0, False, 29), (25.0, False, 24), (24.0, False, 23), (30000 / 1001, True, 29),
+    (60000 / 1001, True, 59), (50.0, False, 49), (48.0, False, 47)])
+def test_timecode_rate_is_inferred(tmp_path, rate, drop, largest):
+    ref = read_livelink_csv(need(PERF / MYSLATE))
+    # shift to 00:00:58 so the take crosses a minute start, where drop-frame labels skip
+    shift = 58.0 - parse_timecode(ref.meta["timecode_start"])
+    p = read_livelink_csv(_restamp(tmp_path, rate, drop, shift))
+    assert p.meta["timecode_fps"] == pytest.approx(rate)
+    assert p.meta["timecode_fps_source"].startswith(f"inferred from the largest frame field ({largest})")
+    assert ("drop-frame" in p.meta["timecode_fps_source"]) == drop
+    assert p.fps == pytest.approx(60, rel=0.002)          # the phone still captured at 60
+    assert p.duration == pytest.approx(ref.duration, abs=1.5 / 60)
+    assert p.n_frames == pytest.approx(ref.n_frames, abs=1)
+    assert p.meta["frames_filled"] <= 1 and p.meta["held_rows"] == 0
+    np.testing.assert_allclose(p.channel("jawOpen")[:100], ref.channel("jawOpen")[:100], atol=0.02)
+
+
+def test_explicit_timecode_rate_overrides(tmp_path):
+    path = _restamp(tmp_path, 30.0)
+    p = read_livelink_csv(path, timecode_fps=30)
+    assert p.meta["timecode_fps"] == 30.0 and p.meta["timecode_fps_source"] == "given"
+    assert p.duration == pytest.approx(5.45, abs=0.05)
+    # the old fixed 60: every second squeezed into its first half, the rest interpolated
+    # (what issue 10 item 8 reported)
+    wrong = read_livelink_csv(path, timecode_fps=60)
+    assert wrong.meta["frames_filled"] > 0.4 * wrong.n_frames
+    with pytest.raises(LiveLinkError, match=r"line \d+: timecode .* out of range \(frames at 24 fps\)"):
+        read_livelink_csv(path, timecode_fps=24)
+    for bad in (0, -5, 1e9, float("nan"), "fast"):
+        with pytest.raises(LiveLinkError, match="timecode_fps must be"):
+            read_livelink_csv(path, timecode_fps=bad)
+
+
+def test_a_take_within_one_second_uses_live_link_default(tmp_path):
+    rows = [_row(f, 0.1 * (f % 5)) for f in range(10, 40)]
+    p = read_livelink_csv(_write(tmp_path, rows))
+    assert p.meta["timecode_fps"] == 60.0 and "no second boundary" in p.meta["timecode_fps_source"]
+
+
+def test_frame_field_above_every_rate_asks_for_the_rate(tmp_path):
+    rows = [[f"00:00:0{s}:{ff}.000", 61] + [0.1 * ff] * 61 for s in (0, 1) for ff in (0, 70, 110)]
+    with pytest.raises(LiveLinkError, match="frame field reaches 110.*timecode_fps"):
+        read_livelink_csv(_write(tmp_path, rows))
+    assert read_livelink_csv(_write(tmp_path, rows, name="b.csv"), timecode_fps=120).meta[
+        "timecode_fps"] == 120
+
+
+def test_held_rows_are_counted_and_left_out_of_the_rate(tmp_path):
+    # every second row repeats the one before: 30 new frames a second on 60 rows a second
+    def repeat_odd(body):
+        return [row if i % 2 == 0 else [row[0]] + body[i - 1][1:] for i, row in enumerate(body)]
+    p = read_livelink_csv(_restamp(tmp_path, 60.0, rows=repeat_odd))
+    assert p.meta["held_rows"] == 164 and p.fps == 30.0
+    assert p.duration == pytest.approx(5.45, abs=0.05)
+
+    # a few repeats: still 60 fps, counted for a warning
+    def repeat_some(body):
+        return [body[i - 1][:0] + [row[0]] + body[i - 1][1:] if i in (50, 51, 200) else row
+                for i, row in enumerate(body)]
+    p = read_livelink_csv(_restamp(tmp_path, 60.0, rows=repeat_some, name="b.csv"))
+    assert p.meta["held_rows"] == 2 and p.fps == 60.0   # row 51 repeats 50, which is new
+
+
+def test_sizes_from_the_file_are_bounded_before_allocating(tmp_path):
+    ten_days = [_row(f, 0.01 * f) for f in range(10)] + [["241:00:00:00.000", 61] + [0.2] * 61]
+    with pytest.raises(LiveLinkError, match=r"span 10 days 0:00:00, 51,840,001 frames at 60 fps, "
+                                            r"more than the limit of 10,368,000"):
+        read_livelink_csv(_write(tmp_path, ten_days), timecode_fps=60)
+    crowded = [[f"00:00:{s:02d}:{ff:.3f}", 61] + [ff] * 61 for s in (0, 1)
+               for ff in np.arange(0, 59.9, 0.01)]
+    with pytest.raises(LiveLinkError, match=r"6000 fps\), outside 1..1000 fps"):
+        read_livelink_csv(_write(tmp_path, crowded, name="crowded.csv"))

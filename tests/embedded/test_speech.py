@@ -276,3 +276,23 @@ def test_threads_match_sequential():
     for i in range(2):
         for audio in out[i]:
             np.testing.assert_array_equal(audio, ref[i])
+
+
+def test_words_cover_every_character_of_chinese():
+    # espeak reports 你好 and 很好 as one word event of length 1: 好 was missing (issue 10, item 7)
+    text = "你好，我很好。今天天气很好。"
+    s = synthesize_script(text, voice="cmn")
+    assert "".join(w.label for w in s.words) == "你好我很好今天天气很好"
+    syllables = [p for p in s.phonemes if p.label[:1] in "'," or p.label in ("i", "@", "o")]
+    assert len(syllables) >= 11
+    # every syllable's vowel lies inside a word, and words are in order without overlap
+    for a, b in zip(s.words, s.words[1:]):
+        assert a.end <= b.start
+    for v in syllables:
+        mid = 0.5 * (v.start + v.end)
+        assert any(w.start <= mid <= w.end for w in s.words), v
+
+
+def test_words_keep_apostrophes_and_hyphens():
+    s = synthesize_script("Don't stop-it now, it's 42.")
+    assert [w.label for w in s.words] == ["Don't", "stop-it", "now", "it's", "4", "2"]

@@ -45,7 +45,10 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
         validate_target(obj)
         request = build_request(context)
         engine = engine_for(context)
-        return obj, engine.check(request).request, engine, take_options(context.scene.unitaf)
+        checked = engine.check(request)
+        for note in checked.notes:   # e.g. the language picked from the text's writing system
+            self.report({'INFO'}, f"UniTAF: {note}")
+        return obj, checked.request, engine, take_options(context.scene.unitaf)
 
     def execute(self, context):   # one path: threaded when invoked from the UI (job_ui.runs_threaded)
         if job_busy(self):

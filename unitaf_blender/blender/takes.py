@@ -15,6 +15,7 @@ import numpy as np
 import bpy
 
 from ..core.retime import scene_fps
+from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
 from . import compat, keying
 from .mapping_store import object_mapping
@@ -191,7 +192,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     fps = scene_fps(scene.render.fps, scene.render.fps_base)
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
     # Bound the size before resampling allocates it (a bad header must not exhaust memory).
-    n_frames = int(np.floor((perf.n_frames - 1) / perf.fps * fps + 1e-9)) + 1
+    n_frames = n_frames_for((perf.n_frames - 1) / perf.fps, 1.0, fps)
     if start < MIN_FRAME or start + n_frames - 1 > MAX_FRAME:
         raise TakeError(f"The take would span frames {start}-{start + n_frames - 1} "
                         f"({perf.duration:.1f} s at {fps:g} fps), outside Blender's frame range "
@@ -207,6 +208,10 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     if not tracks:
         raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
                         f"(performance channels: {', '.join(perf.channels[:5])}...).")
+    held = int((perf.meta or {}).get("held_rows") or 0)
+    if held:
+        warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
+                        "treated as missing and interpolated.")
     unmapped = [c for c in perf.channels if c not in pairs]
     if unmapped:
         warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on "
@@ -458,14 +463,15 @@ def save_blend(path) -> None:
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise TakeError(f"Folder {folder} does not exist.")
-    bpy.ops.wm.save_as_mainfile(filepath=path, relative_remap=True)
-    # Sounds written beside the output were absolute until the file had a location: make them
-    # relative now, then write again without leaving a .blend1 backup behind.
-    if relative_take_sounds(folder):
-        prefs = bpy.context.preferences.filepaths
-        versions = prefs.save_version
-        prefs.save_version = 0
-        try:
+    # No .blend1 backup beside an output that is replaced: only the named file appears.
+    prefs = bpy.context.preferences.filepaths
+    versions = prefs.save_version
+    prefs.save_version = 0
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=path, relative_remap=True)
+        # Sounds written beside the output were absolute until the file had a location: make
+        # them relative now, then write again.
+        if relative_take_sounds(folder):
             bpy.ops.wm.save_mainfile()
-        finally:
-            prefs.save_version = versions
+    finally:
+        prefs.save_version = versions

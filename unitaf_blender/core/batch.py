@@ -4,7 +4,7 @@ Format (JSON)::
 
     {
       "gap": 0.4,                              # seconds of silence between lines (default 0.4)
-      "defaults": {"emotion": "calm:0.5", "engine": "embedded", "voice": null, "language": "en-us"},
+      "defaults": {"emotion": "calm:0.5", "engine": "embedded", "voice": null, "language": null},
       "characters": {"Ada": {"object": "AdaHead", "voice": "en-us+f3"}},   # optional
       "lines": [
         {"character": "Ada", "text": "[happy] Hello Bob!", "emotion": "happy:0.8"},
@@ -33,7 +33,7 @@ class BatchLine:
     emotion: str = "calm:0.5"
     engine: str = None
     voice: str = None
-    language: str = "en-us"
+    language: str = None   # None: the engine's default, or picked from the text's writing system
     seed: int = 0
     gap: float = None      # silence before this line; None = the plan's gap
     frame: int = None      # pinned start frame

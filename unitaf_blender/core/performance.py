@@ -6,11 +6,21 @@ only ever see this type, so engines are interchangeable.
 """
 from dataclasses import dataclass, field
 import json
+import math
 import os
 
 import numpy as np
 
 from .audio_io import read_wav, write_wav
+
+# Bounds on every size read from a file, checked before anything is allocated (a corrupt or
+# hostile .npz/.csv must fail with a message, not exhaust memory):
+MIN_FPS = 1.0            # below 1 fps a face track is not animation
+MAX_FPS = 1000.0         # above every capture device (phones 60, mocap rigs <= 240..500)
+MAX_CHANNELS = 256       # ARKit 52 + 9 rotations, or a rig's shape keys, with room to spare
+# 24 hours at 120 fps (10,368,000 frames): longer than any take or day of capture at the
+# rates cameras record faces; 61 float32 channels of it are 2.5 GB, the most one track needs.
+MAX_FRAMES = 24 * 3600 * 120
 
 EMOTIONS = ("happy", "angry", "sad", "afraid", "disgusted", "melancholic", "surprised", "calm")
 
@@ -114,12 +124,17 @@ class Performance:
 
     @classmethod
     def load(cls, npz_path: str) -> "Performance":
-        """Load a Performance written by `save` (the .wav beside it is optional)."""
+        """Load a Performance written by `save` (the .wav beside it is optional).
+
+        Every size in the file (fps, frame and channel counts, array shapes) is checked
+        against MIN_FPS..MAX_FPS, MAX_FRAMES, MAX_CHANNELS and the header before any array
+        is read, so a corrupt file raises ValueError instead of exhausting memory."""
         stem = os.path.splitext(npz_path)[0]
         with np.load(stem + ".npz", allow_pickle=False) as z:
             for key in ("weights", "channels", "fps"):
                 if key not in z:
                     raise ValueError(f"{npz_path}: not a UniTAF performance (no '{key}')")
+            _check_sizes(z, npz_path)
             sample_rate = int(z["sample_rate"]) if "sample_rate" in z else 22050
             audio = np.zeros(0, np.float32)
             if os.path.isfile(stem + ".wav"):
@@ -133,6 +148,55 @@ class Performance:
                 emotion_vectors=z["emotion_vectors"] if "emotion_vectors" in z else None,
                 meta=json.loads(str(z["meta_json"])) if "meta_json" in z else {},
             )
+
+
+# Any array in a performance file other than the weights (timelines, labels, meta) stays
+# far below this; the weights are bounded by MAX_FRAMES x MAX_CHANNELS instead.
+MAX_MEMBER_BYTES = 256 * 2 ** 20
+
+
+def _npy_header(z, key):
+    """(shape, dtype) of member `key` of an open .npz, read from its header only."""
+    with z.zip.open(key + ".npy") as f:
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def _check_sizes(z, path):
+    headers = {key: _npy_header(z, key) for key in z.files}
+    for key, (shape, dtype) in headers.items():
+        if key != "weights" and int(np.prod(shape)) * dtype.itemsize > MAX_MEMBER_BYTES:
+            raise ValueError(f"{path}: '{key}' has shape {shape}, far larger than any "
+                             "performance needs; the file is corrupt")
+    for key in ("fps", "sample_rate", "n_samples", "meta_json"):
+        if key in headers and headers[key][0] not in ((), (1,)):
+            raise ValueError(f"{path}: '{key}' must be a single value, got shape {headers[key][0]}")
+    fps = float(np.asarray(z["fps"]).reshape(-1)[0])
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise ValueError(f"{path}: frame rate {fps!r} is outside {MIN_FPS:g}..{MAX_FPS:g} fps; "
+                         "the file is corrupt")
+    channels = headers["channels"][0]
+    weights, wtype = headers["weights"]
+    if len(channels) != 1 or channels[0] > MAX_CHANNELS:
+        raise ValueError(f"{path}: {channels} channels; a performance has at most "
+                         f"{MAX_CHANNELS} in one list")
+    if len(weights) != 2 or weights[1] != channels[0] or wtype.kind not in "fiu":
+        raise ValueError(f"{path}: weights of shape {weights} ({wtype}) do not match the "
+                         f"{channels[0]} channels in the header; expected numbers [frames, "
+                         f"{channels[0]}]")
+    if weights[0] > MAX_FRAMES:
+        raise ValueError(f"{path}: {weights[0]:,} frames, more than the limit of "
+                         f"{MAX_FRAMES:,} (24 hours at 120 fps); the file is corrupt")
+    for times, labels, width in (("phonemes", "phoneme_labels", 2), ("words", "word_labels", 2),
+                                 ("emotion_times", "emotion_vectors", None)):
+        if times in headers and labels in headers:
+            a, b = headers[times][0], headers[labels][0]
+            expected = (a[:1] + (len(EMOTIONS),)) if width is None else a[:1]
+            if (width is not None and a[1:] != (width,)) or b != expected:
+                raise ValueError(f"{path}: '{times}' {a} and '{labels}' {b} do not match")
 
 
 def _labels_to_array(labels):

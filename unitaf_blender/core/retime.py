@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from .performance import Performance
+from .performance import MAX_FRAMES, Performance
 from .signal import n_frames_for
 
 
@@ -43,6 +43,7 @@ def resample(weights, src_fps, dst_fps, duration=None) -> np.ndarray:
     Output has floor(duration * dst_fps + 1e-9) + 1 frames, where `duration` (seconds of the
     last frame) defaults to that of the input, (T - 1) / src_fps. Values are interpolated
     linearly in time and held constant past either end. Returns float32 [N, C].
+    Raises ValueError when N would exceed core.performance.MAX_FRAMES.
     """
     src_fps = _check_fps(src_fps, "src_fps")
     dst_fps = _check_fps(dst_fps, "dst_fps")
@@ -57,6 +58,10 @@ def resample(weights, src_fps, dst_fps, duration=None) -> np.ndarray:
     duration = float(duration)
     if not math.isfinite(duration) or duration < 0:
         raise ValueError(f"duration must be >= 0 seconds, got {duration!r}")
+    frames = duration * dst_fps + 1
+    if not frames <= MAX_FRAMES:   # e.g. a track stored at 1e-6 fps: billions of frames
+        raise ValueError(f"resampling {duration:.6g} s at {dst_fps:g} fps would make {frames:,.0f} "
+                         f"frames, more than the limit of {MAX_FRAMES:,} (24 hours at 120 fps)")
     n_out = n_frames_for(duration, 1.0, dst_fps)
     # source position of output frame k, from the index (no accumulated dt)
     pos = np.arange(n_out, dtype=np.float64) * src_fps / dst_fps

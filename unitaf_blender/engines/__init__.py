@@ -43,7 +43,7 @@ class GenerateRequest:
     emotion: str = "calm:0.0"              # "name[:intensity]" or 8 comma-separated floats
     voice: Optional[str] = None            # engine voice id or a path to a prompt .wav
     seed: int = 0
-    language: str = "en-us"
+    language: Optional[str] = None         # None: the engine picks (embedded: from the writing system)
     options: dict = field(default_factory=dict)  # engine-specific (e.g. emo_alpha, device)
 
 

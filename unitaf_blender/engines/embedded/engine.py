@@ -3,15 +3,24 @@
 Speech and face come from one internal representation (phoneme timeline + prosody +
 emotion timeline, see speech.py); the face never re-listens to the audio. Works on a fresh
 install: no download, no GPU, no torch.
+
+`check()` validates a request without speaking (script, tags, emotion, voice, fps) and
+picks the espeak-ng language from the text's writing system when the user chose none
+(writing.py); `generate()` runs it first.
 """
+from dataclasses import replace
+import math
 import os
 
-from .. import EngineError, EngineUnavailable, GenerateRequest, check_cancel
+from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel
 from ...core.emotion import emotion_label, parse_emotion
-from ...core.performance import Performance
+from ...core.performance import MAX_FPS, MIN_FPS, Performance
+from . import writing
 
 ENGINE_VERSION = "1"
 DEFAULT_FPS = 30.0
+DEFAULT_LANGUAGE = "en-us"
+_AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 # Voice variants offered for the two main English voices (espeak has ~100 more).
 _VARIANTS = [("f1", "female 1"), ("f2", "female 2"), ("f3", "female 3"), ("f4", "female 4"),
              ("f5", "female 5"), ("m1", "male 1"), ("m2", "male 2"), ("m3", "male 3"),
@@ -46,36 +55,90 @@ class EmbeddedEngine:
         out += [(vid, name) for vid, name in base.items() if vid not in ("en-us", "en")]
         return out
 
+    def check(self, request: GenerateRequest) -> CheckedRequest:
+        """Everything that can be checked without speaking: emotion, inline tags, that the
+        text is speakable and not too long, the voice/language, the fps option, and that the
+        voice can read the text's writing system (see writing.py for the majority rule).
+
+        Returns a CheckedRequest whose request has `voice` normalised ("EN-US+f3" ->
+        "en-us+f3") and `language` resolved. Raises EngineError with a sentence the user can
+        act on (a batch prefixes it with "line N:").
+
+        The voice/language counts as chosen by the user unless `voice` is None and
+        `language` is None, "" or "en-us". A front end that cannot tell an explicit
+        "en-us" from its default should pass language=None when the user gave none. When
+        not chosen and the text is mostly in another writing system (Chinese characters,
+        Cyrillic, ...), the matching espeak-ng language is picked and said in `notes`;
+        when chosen and unable to read it, this raises, naming the language to use.
+        """
+        from .espeak import get_espeak
+        from .speech import ScriptError, prepare_script
+
+        voice = request.voice
+        if voice is not None and os.path.splitext(str(voice))[1].lower() in _AUDIO_EXTENSIONS:
+            raise EngineError(
+                "The embedded engine cannot imitate a recorded voice; pick one of its voices "
+                "(e.g. 'en-us', 'en-us+f3') or use the UniTAF engine for a voice prompt.")
+        # only the options this engine knows are read (fps): neural ones pass through unused
+        options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
+        try:
+            default_emotion = parse_emotion(request.emotion)
+        except ValueError as e:
+            raise EngineError(f"Bad emotion: {e}.") from e
+        try:
+            spans = prepare_script(request.text, default_emotion)
+        except ScriptError as e:
+            raise EngineError(str(e)) from e
+
+        es = get_espeak()
+        explicit = voice is not None or request.language not in (None, "", DEFAULT_LANGUAGE)
+        chosen = es.check_voice(voice if voice is not None else (request.language or DEFAULT_LANGUAGE))
+        spoken = " ".join(t for t, _ in spans)
+        notes = []
+        found = writing.dominant_script(spoken)
+        if found is not None and not writing.reads(chosen, found.key):
+            if not found.language:
+                raise EngineError(f"The text is written in {found.label}, which no espeak-ng "
+                                  "voice can read; the embedded engine cannot speak it.")
+            if explicit:
+                raise EngineError(
+                    f"The text is written in {found.label}, which the voice '{chosen}' cannot "
+                    f"read (espeak-ng would spell it out letter by letter). Use the language "
+                    f"'{found.language}' (--language {found.language}) or another voice that "
+                    "reads it.")
+            chosen = es.check_voice(found.language)
+            notes.append(f"The text is written in {found.label}; speaking it with espeak-ng "
+                         f"'{chosen}'.")
+        notes += _unreadable_letters(spoken, chosen)
+        if voice is not None:
+            resolved = replace(request, voice=chosen, options=options)
+        else:
+            resolved = replace(request, language=chosen, options=options)
+        return CheckedRequest(resolved, notes)
+
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
-        """Text (with optional inline emotion tags) -> Performance at options["fps"] (30)."""
+        """Text (with optional inline emotion tags) -> Performance at options["fps"] (30).
+        Runs check() first and generates the checked request."""
         from .espeak import get_espeak
         from .face import face_from_timeline
-        from .speech import synthesize_script
+        from .speech import ScriptError, synthesize_script
 
         def report(fraction, stage):
             if progress is not None:
                 progress(fraction, stage)
 
-        voice = request.voice or request.language or "en-us"
-        if os.path.splitext(str(voice))[1].lower() in (".wav", ".flac", ".mp3", ".ogg"):
-            raise EngineError(
-                "The embedded engine cannot imitate a recorded voice; pick one of its voices "
-                "(e.g. 'en-us', 'en-us+f3') or use the UniTAF engine for a voice prompt.")
-        voice = get_espeak().check_voice(voice)   # clear error before any work
-        fps = float(request.options.get("fps", DEFAULT_FPS))
-        if not fps > 0:
-            raise EngineError(f"fps must be positive, got {fps}")
-        try:
-            default_emotion = parse_emotion(request.emotion)
-        except ValueError as e:
-            raise EngineError(f"Bad emotion: {e}") from e
+        checked = self.check(request)
+        request = checked.request
+        voice = request.voice or request.language
+        fps = request.options.get("fps", DEFAULT_FPS)
+        default_emotion = parse_emotion(request.emotion)
 
         check_cancel(cancel)
         report(0.0, "speech")
         try:
             speech = synthesize_script(request.text, default_emotion, voice=voice,
                                        seed=request.seed, cancel=cancel)
-        except ValueError as e:          # bad script: empty, only tags, too long, bad tag
+        except ScriptError as e:         # the voice produced no speech for this text
             raise EngineError(str(e)) from e
         check_cancel(cancel)
         report(0.5, "face")
@@ -91,6 +154,35 @@ class EmbeddedEngine:
             meta={"engine": self.id, "text": request.text, "emotion": emotion_label(default_emotion),
                   "seed": int(request.seed), "voice": voice, "language": voice.split("+")[0],
                   "engine_version": f"{ENGINE_VERSION} (espeak-ng {get_espeak().version})",
+                  "notes": list(checked.notes),
                   "spans": [{"text": s.text, "emotion": emotion_label(s.emotion),
                              "start": round(s.start, 6), "end": round(s.end, 6)}
                             for s in speech.spans]})
+
+
+def _check_fps(value):
+    try:
+        fps = float(value)
+    except (TypeError, ValueError):
+        raise EngineError(f"The frame rate (fps) must be a number, got {value!r}.") from None
+    if not (math.isfinite(fps) and MIN_FPS <= fps <= MAX_FPS):
+        raise EngineError(f"The frame rate (fps) must be between {MIN_FPS:g} and {MAX_FPS:g}, "
+                          f"got {value!r}.")
+    return fps
+
+
+def _unreadable_letters(text, language):
+    """Notes on a minority of letters the voice cannot read (spelt out by espeak-ng), or an
+    EngineError for kanji in Japanese text: espeak's Japanese reads kana only."""
+    han = writing.letter_counts(text, merge_japanese=False)[writing.HAN]
+    if han and writing.reads(language, writing.JAPANESE):
+        raise EngineError(
+            f"The text has {han} kanji, which espeak-ng's Japanese voice '{language}' cannot "
+            "read (it would say \"Chinese letter\" for each). Write them in hiragana.")
+    notes = []
+    for key, n in writing.letter_counts(text).items():
+        if not writing.reads(language, key):
+            notes.append(f"The text has {n} {writing.letter_name(key)} letter{'s' if n > 1 else ''} "
+                         f"that '{language}' cannot read; espeak-ng will spell "
+                         f"{'them' if n > 1 else 'it'} out.")
+    return notes

@@ -9,7 +9,8 @@ call with a <prosody> per span was the alternative, but SSML prosody is relative
 span its exact absolute parameters, set explicitly, and sample-exact offsets for free.
 The cost is that a tag in mid-sentence restarts the intonation (documented).
 
-Input policy (never a crash, never a half-built result):
+Input policy (never a crash, never a half-built result), checked by `prepare_script`
+before anything is spoken:
 * empty text, only punctuation/emoji, only tags -> ScriptError (a ValueError) saying so;
 * emoji and pictographic symbols are removed before speaking (not read aloud);
 * more than MAX_SCRIPT_CHARS characters -> ScriptError asking to split the script
@@ -22,13 +23,12 @@ import unicodedata
 
 import numpy as np
 
-from ...core.emotion import parse_emotion, parse_script
+from ...core.emotion import MAX_SCRIPT_CHARS, parse_emotion, parse_script
 from ...core.performance import TimedLabel
 from .. import check_cancel
 from .espeak import get_espeak
 from .prosody import ProsodyParams, prosody_for
 
-MAX_SCRIPT_CHARS = 20_000
 SPAN_GAP_S = 0.30       # silence between tagged spans (espeak ends an utterance almost dry)
 EMOTION_RAMP_S = 0.25   # the emotion timeline blends over this long, centred in that gap
 PEAK_LIMIT = 0.98       # a loud emotion's gain must never clip the int16 file
@@ -88,6 +88,40 @@ def is_speakable(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in "LN" for ch in text)
 
 
+def prepare_script(text, default_emotion="calm:0") -> list:
+    """Validate a script and split it at its tags -> [(text to speak, float32 [8] emotion)]
+    (emoji removed, spans with nothing speakable dropped). Needs no espeak: the engine's
+    check() runs it for every line of a batch before anything is spoken.
+
+    Raises ScriptError for an empty, too long or unspeakable script or a bad tag/emotion."""
+    if not isinstance(text, str) or not text.strip():
+        raise ScriptError("The script is empty: type something to say.")
+    if len(text) > MAX_SCRIPT_CHARS:
+        raise ScriptError(
+            f"The script has {len(text):,} characters; the embedded engine speaks at most "
+            f"{MAX_SCRIPT_CHARS:,} per performance (about 20 minutes). Split it into several "
+            "performances (one per scene or paragraph).")
+    try:
+        if isinstance(default_emotion, str):
+            default_emotion = parse_emotion(default_emotion)
+        spans = parse_script(text, default_emotion)
+    except ValueError as e:
+        raise ScriptError(_sentence(str(e))) from e
+    todo = [(clean_text(s.text), np.asarray(s.emotion, np.float32)) for s in spans]
+    todo = [(t, e) for t, e in todo if is_speakable(t)]
+    if not todo:
+        raise ScriptError(
+            "The script has nothing speakable (only punctuation, symbols, emoji or tags): "
+            "add some words.")
+    return todo
+
+
+def _sentence(message):
+    """core.emotion's lower-case fragments -> a sentence for the user."""
+    message = message.strip()
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
 def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None) -> Speech:
     """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion.
 
@@ -96,23 +130,7 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
     give the same samples. `cancel` (threading.Event) stops between and inside espeak calls
     with `Cancelled`.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise ScriptError("The script is empty: type something to say.")
-    if len(text) > MAX_SCRIPT_CHARS:
-        raise ScriptError(
-            f"The script has {len(text):,} characters; the embedded engine speaks at most "
-            f"{MAX_SCRIPT_CHARS:,} per performance (about 20 minutes). Split it into several "
-            "performances (one per scene or paragraph).")
-    if isinstance(default_emotion, str):
-        default_emotion = parse_emotion(default_emotion)
-    spans = parse_script(text, default_emotion)
-    todo = [(clean_text(s.text), np.asarray(s.emotion, np.float32)) for s in spans]
-    todo = [(t, e) for t, e in todo if is_speakable(t)]
-    if not todo:
-        raise ScriptError(
-            "The script has nothing speakable (only punctuation, symbols, emoji or tags): "
-            "add some words.")
-
+    todo = prepare_script(text, default_emotion)
     es = get_espeak()
     sr = es.sample_rate
     pieces, marks, words, spoken = [], [], [], []   # marks: (sample, label) phoneme starts
@@ -185,15 +203,49 @@ def _word_spans(text, events, offset, span_marks, span_end):
     starts = [offset + e.sample for e in word_events] + [span_end]
     mark_starts = [m[0] for m in span_marks]
     bounds = mark_starts[1:] + [span_end]   # each phoneme's end
+    text_ends = [e.text_position - 1 for e in word_events[1:]] + [len(text)]
     out = []
     for k, e in enumerate(word_events):
         lo = bisect.bisect_left(mark_starts, starts[k])
         hi = bisect.bisect_left(mark_starts, starts[k + 1])
         inside = [j for j in range(lo, hi) if span_marks[j][1] != PAUSE and bounds[j] > mark_starts[j]]
         if inside:
-            word = text[e.text_position - 1: e.text_position - 1 + e.length]
+            word = _word_text(text, e.text_position - 1, e.length, text_ends[k])
             out.append((mark_starts[inside[0]], bounds[inside[-1]], word))
     return out
+
+
+_JOINERS = "'’-‐"   # inside a word: don't, l'eau, stop-it
+
+
+def _word_text(text, start, length, limit):
+    """The text of the word espeak reports at `start`, up to the next word's start (`limit`).
+
+    espeak's reported length can fall short of the word it speaks: a Chinese dictionary
+    word (你好 -> one event, length 1), or a word with an apostrophe ("don't" -> "don").
+    The word's phonemes run until the next word event, so its text does too: it is
+    extended over letters, marks and digits (and joiners between letters) up to `limit`."""
+    end = min(start + max(length, 1), limit)
+    while end < limit:
+        ch = text[end]
+        if _is_wordlike(ch):
+            end += 1
+        elif ch in _JOINERS and end + 1 < limit and _is_wordlike(text[end + 1]):
+            end += 2
+        else:
+            break
+    word = text[start:end]
+    # a reported length can also run past the word ("2." for the digit 2): trim to letters
+    lo, hi = 0, len(word)
+    while lo < hi and not _is_wordlike(word[lo]):
+        lo += 1
+    while hi > lo and not _is_wordlike(word[hi - 1]):
+        hi -= 1
+    return word[lo:hi] or word.strip()
+
+
+def _is_wordlike(ch):
+    return unicodedata.category(ch)[0] in "LMN"
 
 
 def _contiguous(marks, n_samples, sr):
