@@ -15,8 +15,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import bpy  # noqa: E402
 import bmesh  # noqa: E402
+import bpy  # noqa: E402
 
 from unitaf_blender.blender import compat, keying  # noqa: E402
 from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402

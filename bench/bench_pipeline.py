@@ -1,6 +1,7 @@
 """The whole UniTAF pipeline at the FULL official size with random weights: per stage and total,
 beside the reference implementation's time (/work/shared/research/reference-speed.md: a 2-vCPU Intel
-Xeon with AMX, so not directly comparable on another CPU; see --reference-seconds), peak memory, and the real-time factor on a GPU.
+Xeon with AMX, so not directly comparable on another CPU; see --reference-seconds), peak memory, and
+the real-time factor on a GPU.
 
     .venv/bin/python bench/bench_pipeline.py [--device cpu|cuda|auto] [--threads 2] [--codes 250]
         [--beams 3] [--steps 25] [--prompt-seconds 5] [--dtype auto|fp32|fp16|bf16] [--runs 1]
@@ -33,16 +34,28 @@ sys.path.insert(0, HERE)
 from bench_s2mel_vocoder import OFFICIAL_BIGVGAN, OFFICIAL_S2MEL  # noqa: E402
 from timing import sync  # noqa: E402
 
-from unitaf_blender.engines.unitaf import devices, pipeline as pl  # noqa: E402
+from unitaf_blender.engines.unitaf import devices  # noqa: E402
+from unitaf_blender.engines.unitaf import pipeline as pl
 from unitaf_blender.engines.unitaf.campplus import CAMPPlus, CAMPPlusDims  # noqa: E402
-from unitaf_blender.engines.unitaf.face import (AudioFeatureProjector, DecoderDims, FaceHead,  # noqa: E402
-                                                ProjectorDims, UniTalkerDecoder)
+from unitaf_blender.engines.unitaf.face import (  # noqa: E402
+    AudioFeatureProjector,
+    DecoderDims,
+    FaceHead,
+    ProjectorDims,
+    UniTalkerDecoder,
+)
 from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
 from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram  # noqa: E402
 from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims  # noqa: E402
-from unitaf_blender.engines.unitaf.semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, SemanticStats,  # noqa: E402
-                                                    W2vBertDims, W2vBertEncoder)
+from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
+    SEMANTIC_LAYER,
+    RepCodec,
+    RepCodecDims,
+    SemanticStats,
+    W2vBertDims,
+    W2vBertEncoder,
+)
 from unitaf_blender.engines.unitaf.text import TextFrontend, TextSegment  # noqa: E402
 from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims  # noqa: E402
 
@@ -88,7 +101,9 @@ def build_models(device, dtype) -> pl.Models:
         stats = SemanticStats(torch.zeros(1024), torch.ones(1024))
     half = dtype if device.type != "cpu" else torch.float32
     models = pl.Models(
-        TextFrontend(BPE), gpt.to(device=device, dtype=pl.gpt_dtype(device, dtype)).eval().optimize_for_inference(), s2mel.to(device).set_compute_dtype(dtype).eval(),
+        TextFrontend(BPE),
+        gpt.to(device=device, dtype=pl.gpt_dtype(device, dtype)).eval().optimize_for_inference(),
+        s2mel.to(device).set_compute_dtype(dtype).eval(),
         w2v.to(device).eval(), stats.to(device), codec.to(device).eval(), campplus.to(device).eval(),
         vocoder.to(device).set_compute_dtype(half).eval(), face.to(device).eval(), MelSpectrogram(MelConfig()).to(device),
         emo_matrices=(torch.randn(73, 192), torch.randn(73, 1280)), device=device, dtype=dtype)

@@ -74,8 +74,8 @@ def ns(d):
 def reference_modules(src: str, device):
     """Build the reference's own CFM estimator and BigVGAN (random init) from a UniTAF checkout."""
     sys.path.insert(0, os.path.abspath(src))
-    from indextts.s2mel.modules.flow_matching import CFM
     from indextts.s2mel.modules.bigvgan.bigvgan import BigVGAN as RefBigVGAN
+    from indextts.s2mel.modules.flow_matching import CFM
     cfm = CFM(ns(OFFICIAL_S2MEL)).to(device).eval()
     cfm.estimator.setup_caches(max_batch_size=1, max_seq_length=8192)   # as IndexTTS2.__init__
     h = dict(OFFICIAL_BIGVGAN)

@@ -27,12 +27,12 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from timing import interleaved, repeated  # noqa: E402  (bench/ is the script's folder)
+
 from unitaf_blender.engines.unitaf.audio import resample, resample_hq  # noqa: E402
 from unitaf_blender.engines.unitaf.campplus import CAMPPlus, speaker_style  # noqa: E402
 from unitaf_blender.engines.unitaf.fbank import w2v_bert_features  # noqa: E402
-from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
-    SEMANTIC_LAYER, RepCodec, SemanticStats, W2vBertEncoder)
-from timing import interleaved, repeated  # noqa: E402  (bench/ is the script's folder)
+from unitaf_blender.engines.unitaf.semantic import SEMANTIC_LAYER, RepCodec, SemanticStats, W2vBertEncoder  # noqa: E402
 
 # reference-speed.md, 5 s prompt on this 2-vCPU machine (median seconds)
 REFERENCE_5S = {"w2v-BERT (reference runs 24 layers)": 1.17, "w2v-BERT 17 layers (reference model, cut)": 0.82,

@@ -5,7 +5,6 @@ with the right hash is kept; a wrong one is replaced.
 """
 import hashlib
 import pathlib
-import re
 import subprocess
 import sys
 

@@ -33,7 +33,7 @@ class _ArgParser(argparse.ArgumentParser):
 
 
 def build_parser(prog="unitaf"):
-    from .engines.unitaf import torch_install   # no torch import: the installer's constants only
+    from .engines.unitaf import torch_install  # no torch import: the installer's constants only
     p = _ArgParser(prog=prog, description="UniTAF for Blender: text + emotion -> speech and facial animation.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgParser)
 
@@ -288,6 +288,7 @@ def _refuse_newer_file(bpy):
 
 def _find_object(name):
     import bpy
+
     from .blender.takes import validate_target
     obj = bpy.data.objects.get(name)
     if obj is None:

@@ -5,9 +5,9 @@ import pytest
 from blender_testutil import ALL_CHANNELS, make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
 from unitaf_blender.blender import compat, keying  # noqa: E402
 from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
+from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
 
 
 def _keys(action, name):

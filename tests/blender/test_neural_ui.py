@@ -18,10 +18,13 @@ from blender_testutil import enabled_as_extension, make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import job_ui, jobs, settings, ui  # noqa: E402
-from unitaf_blender.engines import CheckedRequest  # noqa: E402
 from unitaf_blender.blender import neural_setup as neural  # noqa: E402
 from unitaf_blender.core.performance import EMOTIONS  # noqa: E402
-from unitaf_blender.engines import check_cancel, get_engine  # noqa: E402
+from unitaf_blender.engines import (  # noqa: E402
+    CheckedRequest,  # noqa: E402
+    check_cancel,
+    get_engine,
+)
 from unitaf_blender.engines.unitaf import torch_install as neural_runtime  # noqa: E402
 from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402

@@ -2,10 +2,9 @@
 refused, success only when Blender really plays the take, checks change nothing (issue 10)."""
 import os
 
-import numpy as np
 import pytest
 
-from blender_testutil import make_face, make_perf
+from blender_testutil import make_perf
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")

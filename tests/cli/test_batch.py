@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from unitaf_blender.core.batch import load_batch, parse_batch
-from unitaf_blender.engines import CheckedRequest, GenerateRequest
 from unitaf_blender.core.performance import Performance
+from unitaf_blender.engines import CheckedRequest, GenerateRequest
 
 
 def test_parse_inherits_from_character_and_defaults():
@@ -96,7 +96,6 @@ def test_batch_places_lines_after_each_other(clean_scene):
     assert starts[3] == 500
     assert results[0][1].frame_end - starts[0] == pytest.approx(2.0 * 24, abs=1)
     # Both of Ada's lines play: evaluate her jawOpen inside each line.
-    key = ada.data.shape_keys
     for (obj, r), value in zip(results, (0.25, 0.5, 0.75, 1.0)):
         scene.frame_set((r.frame_start + r.frame_end) // 2)
         got = obj.data.shape_keys.key_blocks["jawOpen"].value
@@ -119,6 +118,7 @@ def test_batch_checks_every_line_before_anything(clean_scene):
 def test_batch_cli_end_to_end(tmp_path):
     """A real batch file through the CLI with the default (embedded) engine."""
     import bpy
+
     from unitaf_blender.engines import EngineUnavailable, get_engine
     try:
         get_engine("embedded")

@@ -72,7 +72,8 @@ fcs = compat.action_fcurves(act)
 jaw = [fc for fc in fcs if fc.data_path == 'key_blocks["JawOpen"].value'][0]
 frames = [k.co[0] for k in jaw.keyframe_points]
 vals = [k.co[1] for k in jaw.keyframe_points]
-print("R" + json.dumps({"n_fc": len(fcs), "first": min(frames), "last": max(frames), "fps": scene.render.fps / scene.render.fps_base,
+print("R" + json.dumps({"n_fc": len(fcs), "first": min(frames), "last": max(frames),
+                       "fps": scene.render.fps / scene.render.fps_base,
                        "jaw_max": max(vals), "start": scene.frame_current}))
 import os; sys.stdout.flush(); os._exit(0)  # some bpy modules hang in interpreter teardown
 """
@@ -122,6 +123,7 @@ def test_unreadable_csv_exit_2(llf_copy, tmp_path):
 
 def test_mesh_without_shape_keys_exit_2(tmp_path):
     import bpy
+
     from unitaf_blender.cli import run
     bpy.ops.wm.read_factory_settings(use_empty=True)
     mesh = bpy.data.meshes.new("Plain")
@@ -154,8 +156,8 @@ def test_save_path_must_be_blend(llf_copy, tmp_path):
 def test_internal_failure_exit_1(llf_copy, tmp_path, monkeypatch):
     """An unexpected exception is an internal failure (1), and nothing is written."""
     need(LLF_CSV)
-    from unitaf_blender import cli
     import unitaf_blender.blender.takes as takes
+    from unitaf_blender import cli
 
     def boom(*a, **k):
         raise RuntimeError("simulated crash")
@@ -169,6 +171,7 @@ def test_internal_failure_exit_1(llf_copy, tmp_path, monkeypatch):
 def test_npz_round_trip_import(llf_copy, tmp_path):
     """Our own .npz + .wav goes through the same path and gets a sound strip."""
     import bpy
+
     from unitaf_blender.cli import run
     from unitaf_blender.core.performance import Performance
     t = np.arange(50) / 25.0
@@ -211,6 +214,7 @@ def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
     the command id; the scene is already open there, so no --blend is given."""
     need(LLF_CSV)
     import bpy
+
     from unitaf_blender.blender import _cli_execute
     bpy.ops.wm.open_mainfile(filepath=str(llf_copy))
     out = tmp_path / "farm.blend"

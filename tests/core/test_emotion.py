@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from unitaf_blender.core.emotion import (
-    ScriptSpan, emotion_label, parse_emotion, parse_script, strip_tags)
+from unitaf_blender.core.emotion import ScriptSpan, emotion_label, parse_emotion, parse_script, strip_tags
 from unitaf_blender.core.performance import EMOTIONS
 
 

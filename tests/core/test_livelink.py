@@ -5,8 +5,13 @@ import pytest
 
 from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
-from unitaf_blender.core.livelink import (LiveLinkError, parse_timecode, read_livelink_csv,
-                                          split_timecode, timecode_seconds)
+from unitaf_blender.core.livelink import (
+    LiveLinkError,
+    parse_timecode,
+    read_livelink_csv,
+    split_timecode,
+    timecode_seconds,
+)
 
 PERF = ASSETS / "performances"
 
@@ -133,7 +138,7 @@ def test_malformed_files(tmp_path):
         "binary": (_write_bytes(tmp_path, "bin.csv", b"\x89PNG\r\n\x1a\n\x00\x00\x00IHDR" * 10), "binary"),
         "latin1": (_write_bytes(tmp_path, "l1.csv", b"Timecode,Jaw\xe9\n"), "UTF-8"),
     }
-    for label, (path, match) in cases.items():
+    for path, match in cases.values():
         with pytest.raises(ValueError, match=match):
             read_livelink_csv(path)
 

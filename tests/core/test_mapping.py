@@ -11,8 +11,7 @@ import pytest
 
 from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
-from unitaf_blender.core.mapping import (
-    PRESETS, ShapeKeyMapping, apply_preset, auto_map, normalize_key_name)
+from unitaf_blender.core.mapping import PRESETS, ShapeKeyMapping, apply_preset, auto_map, normalize_key_name
 
 SHAPE_KEYS = ASSETS / "shape_keys.json"
 DIRECTIONS = {"jawLeft", "jawRight", "mouthLeft", "mouthRight"}  # not left/right variants

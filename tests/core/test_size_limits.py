@@ -4,8 +4,7 @@ import time
 import numpy as np
 import pytest
 
-from unitaf_blender.core.performance import (MAX_CHANNELS, MAX_FPS, MAX_FRAMES, MIN_FPS,
-                                             Performance)
+from unitaf_blender.core.performance import MAX_CHANNELS, MAX_FPS, MAX_FRAMES, MIN_FPS, Performance
 from unitaf_blender.core.retime import resample, retime_performance
 
 

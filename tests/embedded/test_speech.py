@@ -8,8 +8,14 @@ from unitaf_blender.core.emotion import parse_emotion
 from unitaf_blender.core.performance import EMOTIONS
 from unitaf_blender.engines import Cancelled, EngineError
 from unitaf_blender.engines.embedded.prosody import NEUTRAL, PRESETS, prosody_for
-from unitaf_blender.engines.embedded.speech import (EMOTION_RAMP_S, MAX_SCRIPT_CHARS, PAUSE,
-                                                     ScriptError, clean_text, synthesize_script)
+from unitaf_blender.engines.embedded.speech import (
+    EMOTION_RAMP_S,
+    MAX_SCRIPT_CHARS,
+    PAUSE,
+    ScriptError,
+    clean_text,
+    synthesize_script,
+)
 
 LINE = "The weather was lovely, and we walked along the river for hours. Nobody wanted to go home."
 

@@ -1,8 +1,15 @@
 """Writing-system detection (pure Python, from Unicode names)."""
 import pytest
 
-from unitaf_blender.engines.embedded.writing import (HAN, JAPANESE, LATIN, char_script,
-                                                      dominant_script, letter_counts, reads)
+from unitaf_blender.engines.embedded.writing import (
+    HAN,
+    JAPANESE,
+    LATIN,
+    char_script,
+    dominant_script,
+    letter_counts,
+    reads,
+)
 
 
 def test_char_script():

@@ -26,6 +26,7 @@ def test_manifest_validates():
 
 def test_manifest_lists_every_locked_wheel():
     import tomllib
+
     import fetch_wheels
     manifest = tomllib.loads((ROOT / "blender_manifest.toml").read_text())
     listed = {w.removeprefix("./wheels/") for w in manifest["wheels"]}
@@ -46,7 +47,8 @@ enabled = [m.__name__ for m in addon_utils.modules() if addon_utils.check(m.__na
 prefs = bpy.context.preferences.addons[mod].preferences if mod in bpy.context.preferences.addons else None
 import glob, os
 user = os.environ["BLENDER_USER_RESOURCES"]
-wheel_pkgs = glob.glob(os.path.join(user, "extensions", ".local", "lib", "python*", "site-packages", "espeakng_loader", "libespeak-ng*"))
+wheel_pkgs = glob.glob(os.path.join(user, "extensions", ".local", "lib", "python*", "site-packages",
+                                    "espeakng_loader", "libespeak-ng*"))
 report = {
     "result": sorted(res),
     "enabled": mod in enabled,

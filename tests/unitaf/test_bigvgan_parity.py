@@ -9,8 +9,7 @@ torch = pytest.importorskip("torch")
 
 from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
-from unitaf_blender.engines.unitaf.vocoder import (BigVGAN, BigVGANDims, kaiser_sinc_filter,  # noqa: E402
-                                                   to_int16_range)
+from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims, kaiser_sinc_filter, to_int16_range  # noqa: E402
 
 BV = PARITY / "bigvgan"
 

@@ -9,7 +9,12 @@ torch = pytest.importorskip("torch")
 
 from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.campplus import (  # noqa: E402
-    CAMPPlus, CAMPPlusDims, campplus_features, load_campplus, speaker_style)
+    CAMPPlus,
+    CAMPPlusDims,
+    campplus_features,
+    load_campplus,
+    speaker_style,
+)
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
 from unitaf_blender.engines.unitaf.fbank import kaldi_fbank  # noqa: E402
 

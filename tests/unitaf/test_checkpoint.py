@@ -8,7 +8,12 @@ torch = pytest.importorskip("torch")
 
 from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import (  # noqa: E402
-    CheckpointError, flatten, load_into, read_checkpoint, read_safetensors)
+    CheckpointError,
+    flatten,
+    load_into,
+    read_checkpoint,
+    read_safetensors,
+)
 
 _TAGS = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.int64: "I64",
          torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL", torch.float64: "F64"}

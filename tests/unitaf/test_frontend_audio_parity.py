@@ -9,8 +9,16 @@ torch = pytest.importorskip("torch")
 
 from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.audio import (  # noqa: E402
-    PROMPT_MAX_SECONDS, Resampler, SoxrHQResampler, emotion_prompt_from_array, load_emotion_prompt,
-    load_speaker_prompt, resample, resample_hq, speaker_prompt_from_array)
+    PROMPT_MAX_SECONDS,
+    Resampler,
+    SoxrHQResampler,
+    emotion_prompt_from_array,
+    load_emotion_prompt,
+    load_speaker_prompt,
+    resample,
+    resample_hq,
+    speaker_prompt_from_array,
+)
 from unitaf_blender.engines.unitaf.fbank import FbankConfig, kaldi_fbank, kaldi_mel_banks  # noqa: E402
 
 FE = PARITY / "frontend"

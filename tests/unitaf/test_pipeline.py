@@ -7,13 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
-
 from unitaf_blender.engines import Cancelled  # noqa: E402
 from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
 from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
 from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
+from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
 
 SR, FPS = 22050, 25.0
 
@@ -172,8 +171,9 @@ def test_w2v_config_from_catalogue_else_beside_else_official(tmp_path):
     official dims (which the tiny weights do not fit: proves that fallback is what ran)."""
     import json
     import shutil
-    from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+
     from shared_paths import PARITY, need
+    from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
     src = need(PARITY / "semantic" / "w2v-bert-2.0")
     hidden = json.loads((src / "config.json").read_text())["hidden_size"]
     alone = tmp_path / "alone"

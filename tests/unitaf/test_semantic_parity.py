@@ -14,8 +14,16 @@ from shared_paths import PARITY, need  # noqa: E402
 from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
 from unitaf_blender.engines.unitaf.fbank import W2vBertFeatureConfig, w2v_bert_features  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
-    SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertDims, W2vBertEncoder, load_repcodec, load_semantic_stats,
-    load_w2v_bert, semantic_embedding)
+    SEMANTIC_LAYER,
+    RepCodec,
+    RepCodecDims,
+    W2vBertDims,
+    W2vBertEncoder,
+    load_repcodec,
+    load_semantic_stats,
+    load_w2v_bert,
+    semantic_embedding,
+)
 
 SEM = PARITY / "semantic"
 TOL = dict(atol=1e-4, rtol=1e-4)

@@ -15,9 +15,11 @@ import urllib.parse
 import pytest
 
 from shared_paths import PARITY, need
-from unitaf_blender.engines import Cancelled
 from unitaf_blender import cli
-from unitaf_blender.engines.unitaf import catalog, download as dl, store as st
+from unitaf_blender.engines import Cancelled
+from unitaf_blender.engines.unitaf import catalog
+from unitaf_blender.engines.unitaf import download as dl
+from unitaf_blender.engines.unitaf import store as st
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -389,6 +391,7 @@ def test_model_dir_from_parity_fixtures(tmp_path):
     """`--model-dir` layout built from the parity fixtures loads through the real face loader."""
     torch = pytest.importorskip("torch")
     import numpy as np
+
     from unitaf_blender.engines.unitaf.face import FaceHead
     a2f = need(PARITY / "unitaf_a2f")
     st.build_model_dir(tmp_path, {"unitaf.projector": a2f / "audio_feature_projector.pt",

@@ -12,14 +12,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
-
 from unitaf_blender import cli  # noqa: E402
-from unitaf_blender.engines import (Cancelled, EngineError, EngineUnavailable, GenerateRequest,  # noqa: E402
-                                    get_engine, list_engines)
-from unitaf_blender.engines.unitaf import devices, pipeline, torch_install as nr  # noqa: E402
+from unitaf_blender.engines import Cancelled, EngineError, EngineUnavailable, GenerateRequest, get_engine, list_engines  # noqa: E402
+from unitaf_blender.engines.unitaf import devices, pipeline  # noqa: E402
+from unitaf_blender.engines.unitaf import torch_install as nr
 from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
+from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
 
 FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
 

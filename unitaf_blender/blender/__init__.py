@@ -5,15 +5,14 @@ AddonPreferences must be keyed by it, not by this sub-package.
 """
 import bpy
 
-from . import jobs, neural_setup, props, settings, ui
-from . import operators
+from . import jobs, neural_setup, operators, props, settings, ui
 
 _cli_handle = None
 _registered = []
 
 
 def _cli_execute(argv):
-    from ..cli import blender_command   # lazy: the CLI imports engines only when run
+    from ..cli import blender_command  # lazy: the CLI imports engines only when run
     return blender_command(argv)
 
 

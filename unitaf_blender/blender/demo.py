@@ -7,8 +7,8 @@ strip (takes.py), saves, and renders a cheap headless preview (preview.py).
 import os
 import time
 
-import numpy as np
 import bpy
+import numpy as np
 
 from ..core.audio_io import write_wav
 from ..core.channels import HEAD_EYE_ROTATIONS

@@ -10,8 +10,8 @@ zero outside their region), so e.g. `eyeBlinkLeft` never touches the right half 
 """
 import math
 
-import numpy as np
 import bpy
+import numpy as np
 
 from ..core.channels import ARKIT_52
 
@@ -388,13 +388,14 @@ def _eye_keys(b, p, parts, r):
         ul, ll = (LID_UL, LID_LL) if side > 0 else (LID_UR, LID_LR)
         c = eye_center(side)
 
-        def lids(upper_deg, lower_deg):
+        # Both helpers are called within this iteration; the defaults bind this side's values.
+        def lids(upper_deg, lower_deg, ul=ul, ll=ll):
             return _lid_rotation(b, p, ul, upper_deg) + _lid_rotation(b, p, ll, lower_deg)
 
-        def ball(axis, deg):
-            d = np.zeros_like(p)
-            d[eye] = rotate(p[eye], c, axis, np.full(eye.sum(), math.radians(deg))) - p[eye]
-            return d
+        def ball(axis, deg, eye=eye, center=c):
+            offset = np.zeros_like(p)
+            offset[eye] = rotate(p[eye], center, axis, np.full(eye.sum(), math.radians(deg))) - p[eye]
+            return offset
 
         # Rotation about +X by a positive angle tilts the front (-Y) downwards.
         keys["eyeBlink" + name] = lids(blink, -8)

@@ -6,8 +6,8 @@ smoothing, clamping) and written with the bulk path: `keyframe_points.add(N)` +
 """
 import re
 
-import numpy as np
 import bpy
+import numpy as np
 
 from ..core.channels import ARKIT_52, GROUPS, INTERPOLATIONS, channel_group
 from ..core.retime import resample

@@ -1,6 +1,6 @@
 """The per-object channel -> shape-key table stored in the .blend (Object.unitaf_mapping)."""
-from ..core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from ..core import mapping as core_mapping
+from ..core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from . import props
 
 CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS

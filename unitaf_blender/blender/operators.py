@@ -13,6 +13,7 @@ from .job_ui import JobWatcher, job_busy, run_job
 from .settings import build_request, engine_for, take_options, target_object
 from .takes import TakeError, apply_take, validate_target
 
+
 def _apply_by_name(scene_name, obj_name, opts, perf):
     """Resolve the scene/object again at apply time: they may have been renamed or deleted."""
     scene = bpy.data.scenes.get(scene_name)

@@ -9,15 +9,15 @@ Works in background mode and in the bpy module with no GPU:
 The MP4 (H.264 + AAC) uses Blender's own FFmpeg writer, which mixes the scene's sound strips,
 so the video carries the speech in sync. Render settings are restored afterwards.
 """
-from contextlib import contextmanager
 import math
 import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 
-import numpy as np
 import bpy
+import numpy as np
 from mathutils import Vector
 
 MODES = ("auto", "sheet", "video")

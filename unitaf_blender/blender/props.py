@@ -1,11 +1,19 @@
 """Blender properties: scene settings and the per-object mapping table (data only; the add-on
 preferences, which draw UI, are in ui.py)."""
 import bpy
-from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty,
-                       FloatVectorProperty, IntProperty, PointerProperty, StringProperty)
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    FloatVectorProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
-from ..core.performance import EMOTIONS
 from ..core.channels import INTERPOLATIONS
+from ..core.performance import EMOTIONS
 
 # Enum item lists returned from callbacks must stay referenced from Python (Blender keeps
 # raw pointers to the strings), so dynamic lists are cached at module level.

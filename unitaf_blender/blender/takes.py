@@ -6,13 +6,13 @@ it (NLA strip or active action) -> sound strip -> verify that Blender really pla
 retire the take it re-generates. It is atomic: on any failure it removes everything it
 created and restores the previous animation, then re-raises.
 """
-from dataclasses import dataclass, field
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Optional
 
-import numpy as np
 import bpy
+import numpy as np
 
 from ..core.retime import scene_fps
 from ..core.signal import n_frames_for

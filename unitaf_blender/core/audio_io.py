@@ -5,6 +5,7 @@ run 3.13), so we avoid soundfile/cffi here; tests cross-check against soundfile.
 Writes 16-bit PCM (what every sequencer and DAW reads); reads PCM 8/16/24/32 and float32.
 """
 import struct
+
 import numpy as np
 
 _PCM = 1

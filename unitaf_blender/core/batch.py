@@ -17,9 +17,9 @@ A line takes its fields from itself, then its character, then `defaults`. `gap` 
 the silence before it; `frame` pins its start frame (later lines follow it).
 A bare JSON list is accepted as the `lines` array.
 """
-from dataclasses import dataclass, field
 import json
 import os
+from dataclasses import dataclass, field
 
 _LINE_FIELDS = {"object", "character", "text", "emotion", "engine", "voice", "language", "seed",
                 "gap", "frame"}

@@ -14,8 +14,8 @@ content is a single word with an optional ":number" is an emotion tag, and an un
 word there is an error (so typos like "[hapy]" are caught). Any other bracket, e.g. "[1]"
 or "[see note]", is ordinary text.
 """
-from dataclasses import dataclass
 import re
+from dataclasses import dataclass
 
 import numpy as np
 

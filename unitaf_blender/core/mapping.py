@@ -24,8 +24,8 @@ Never matched through a prefix: viseme, FACS (`AU_..`) and VRoid (`Fcl_..`) fami
 `viseme_aa`, `AA_VI_10_aa`, `AU_26_JawDrop`, `Fcl_MTH_A` cannot be picked by accident.
 Head/eye rotation channels map only to a key with that name (levels 0-2).
 """
-from dataclasses import dataclass, field
 import re
+from dataclasses import dataclass, field
 
 from .channels import ARKIT_52, HEAD_EYE_ROTATIONS
 

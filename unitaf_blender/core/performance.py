@@ -4,10 +4,10 @@ Speech audio plus a face track (weights [T, C] at `fps`, channel names from
 `core.channels`), optional timelines and metadata. Keying, sequencer, batch and export
 only ever see this type, so engines are interchangeable.
 """
-from dataclasses import dataclass, field
 import json
 import math
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -206,4 +206,4 @@ def _labels_to_array(labels):
 def _array_to_labels(z, times_key, labels_key):
     if times_key not in z:
         return []
-    return [TimedLabel(float(a), float(b), str(l)) for (a, b), l in zip(z[times_key], z[labels_key])]
+    return [TimedLabel(float(a), float(b), str(label)) for (a, b), label in zip(z[times_key], z[labels_key])]

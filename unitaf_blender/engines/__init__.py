@@ -17,8 +17,8 @@ Every engine offers:
                             before generating any; `generate` runs it too.
   generate(request, progress, cancel) -> Performance
 """
-from dataclasses import dataclass, field
 import threading
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 

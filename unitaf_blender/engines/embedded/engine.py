@@ -8,13 +8,13 @@ install: no download, no GPU, no torch.
 picks the espeak-ng language from the text's writing system when the user chose none
 (writing.py); `generate()` runs it first.
 """
-from dataclasses import replace
 import math
 import os
+from dataclasses import replace
 
-from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import MAX_FPS, MIN_FPS, Performance
+from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel
 from . import writing
 
 ENGINE_VERSION = "1"

@@ -7,14 +7,29 @@ espeak-ng is a process-wide singleton and not re-entrant, so there is one instan
 by a lock; the Blender add-on calls it from a worker thread. Every parameter is set before
 every utterance because espeak keeps them across calls (even across voice changes).
 """
-from ctypes import (CDLL, CFUNCTYPE, POINTER, Structure, Union, c_char, c_char_p, c_int, c_long,
-                    c_short, c_size_t, c_ubyte, c_uint, c_void_p, string_at)
-from dataclasses import dataclass, field
 import atexit
 import os
 import shutil
 import tempfile
 import threading
+from ctypes import (
+    CDLL,
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    Union,
+    c_char,
+    c_char_p,
+    c_int,
+    c_long,
+    c_short,
+    c_size_t,
+    c_ubyte,
+    c_uint,
+    c_void_p,
+    string_at,
+)
+from dataclasses import dataclass, field
 
 import numpy as np
 

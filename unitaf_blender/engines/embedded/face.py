@@ -17,8 +17,7 @@ from ...core.emotion import emotion_frames
 from ...core.performance import EMOTIONS
 from ...core.signal import DEFAULT_FPS, emphasis_curve, loudness_envelope, n_frames_for
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
-from .visemes import (CONSONANT_TIME_SCALE, VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments,
-                      viseme_tables)
+from .visemes import CONSONANT_TIME_SCALE, VISEME_INDEX, VISEMES, VOWEL_VISEMES, viseme_segments, viseme_tables
 
 FPS = DEFAULT_FPS
 ANTICIPATION_S = 0.09      # dominance e-folding time before a segment's core

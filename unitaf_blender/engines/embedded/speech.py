@@ -18,8 +18,8 @@ before anything is spoken:
 * an unknown voice/language -> EngineError from espeak.py listing where valid ids come from.
 """
 import bisect
-from dataclasses import dataclass, field
 import unicodedata
+from dataclasses import dataclass, field
 
 import numpy as np
 

@@ -12,9 +12,9 @@ few foreign letters in English text are spoken as espeak can, and noted). Japane
 plus the kanji around it: when the kana are at least a quarter as many as the Han
 characters, the Han characters count as Japanese (Chinese text never contains kana).
 """
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-import unicodedata
 
 LATIN = "Latin"
 HAN = "Han"

@@ -12,17 +12,22 @@ request.options (all optional):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import importlib.util
 import os
+from dataclasses import dataclass
 from typing import Optional
 
-from .. import (CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel,
-                reporter)
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance
-from .options import (SAMPLING_PRESETS, SamplingConfig, SynthesisOptions, device_name, expression_mode_name,
-                      precision_name)
+from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel, reporter
+from .options import (
+    SAMPLING_PRESETS,
+    SamplingConfig,
+    SynthesisOptions,
+    device_name,
+    expression_mode_name,
+    precision_name,
+)
 from .store import ModelStore
 from .text import check_script
 

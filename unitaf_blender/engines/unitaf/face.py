@@ -10,9 +10,9 @@ the tiny parity fixtures unchanged.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import os
 import re
+from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np

@@ -15,6 +15,7 @@ import torch
 from .gpt import KVCache, UnifiedVoice
 from .options import SamplingConfig
 
+
 @dataclass
 class GenerationResult:
     codes: torch.Tensor            # (1, N) int64 including the stop token when one was produced

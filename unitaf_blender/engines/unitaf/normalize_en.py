@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 
-
 # a number as written in either language: 1,234.5 (digits, thousands commas, decimals)
 NUMBER = r"\d+(?:,\d{3})*(?:\.\d+)?"
 

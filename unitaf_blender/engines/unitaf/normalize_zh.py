@@ -8,7 +8,6 @@ import re
 
 from .normalize_en import NUMBER
 
-
 _ZH_DIGITS = "零一二三四五六七八九"
 _ZH_CLASSIFIERS = "个位本只件条张名种块岁次天年周把台辆架间对双首项部家颗片句"
 

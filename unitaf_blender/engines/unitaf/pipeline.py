@@ -15,33 +15,42 @@ each segment's frames to where its audio starts, filling the gaps with the mouth
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 import json
 import os
+from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .. import EngineError, ProgressFn, check_cancel, reporter
 from ...core.channels import ARKIT_52
 from ...core.performance import EMOTIONS
 from ...core.retime import align_face
 from ...core.signal import emphasis_curve, loudness_envelope
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
-from .audio import load_emotion_prompt, load_speaker_prompt, SPEAKER_RATE
+from .. import EngineError, ProgressFn, check_cancel, reporter
+from .audio import SPEAKER_RATE, load_emotion_prompt, load_speaker_prompt
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
 from .checkpoint import CheckpointError, load_into, read_checkpoint
 from .emotion_matrix import load_emotion_matrices, resolve_emotion
 from .face import FACE_FPS, FaceHead, to_performance_channels
 from .fbank import W2vBertFeatureConfig
 from .generate import generate
-from .options import SynthesisOptions
 from .gpt import UnifiedVoice, load_gpt
 from .mel import MelConfig, MelSpectrogram
+from .options import SynthesisOptions
 from .s2mel import S2Mel, S2MelDims, target_mel_frames
-from .semantic import (SEMANTIC_LAYER, RepCodec, RepCodecDims, W2vBertEncoder, load_repcodec,
-                       load_semantic_stats, load_w2v_bert, semantic_embedding, SemanticStats)
+from .semantic import (
+    SEMANTIC_LAYER,
+    RepCodec,
+    RepCodecDims,
+    SemanticStats,
+    W2vBertEncoder,
+    load_repcodec,
+    load_semantic_stats,
+    load_w2v_bert,
+    semantic_embedding,
+)
 from .text import TextFrontend, TextSegment
 from .vocoder import BigVGAN
 
@@ -134,7 +143,7 @@ def _build_models(store, device, dtype, expression_checkpoint, expression_mode) 
 
 
 def _read_yaml(path) -> dict:
-    import yaml   # PyYAML comes with the neural runtime; only model loading needs it
+    import yaml  # PyYAML comes with the neural runtime; only model loading needs it
     try:
         with open(path, encoding="utf-8") as f:
             cfg = yaml.safe_load(f)

@@ -89,9 +89,9 @@ def target_mel_frames(n_codes) -> torch.Tensor:
 
 
 class S2Mel(nn.Module):
-    def __init__(self, dims: S2MelDims = S2MelDims()):
+    def __init__(self, dims: S2MelDims = None):
         super().__init__()
-        self.dims = dims
+        self.dims = dims = dims or S2MelDims()
         # Sequential of three Linear layers, no activation: the reference's `gpt_layer`
         self.gpt_proj = nn.Sequential(nn.Linear(dims.gpt_dim, 256), nn.Linear(256, 128), nn.Linear(128, dims.feat_dim))
         self.length_regulator = LengthRegulator(dims.feat_dim, dims.content_dim, dims.regulator_blocks)
@@ -246,6 +246,7 @@ def _weight_norm(v: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
 def load_s2mel(config_path, checkpoint_path=None, device="cpu", dtype=torch.float32) -> S2Mel:
     """Build from an IndexTTS2 config.yaml (`s2mel:` section) and load the checkpoint it names."""
     import os
+
     import yaml
     try:
         with open(config_path, encoding="utf-8") as f:

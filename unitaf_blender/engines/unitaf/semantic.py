@@ -265,9 +265,12 @@ def load_semantic_stats(path, dim: int | None = None, device="cpu") -> SemanticS
     return SemanticStats(mean, var).to(device)
 
 
+_FEATURES = W2vBertFeatureConfig()   # frozen: safe to share as a default
+
+
 @torch.no_grad()
 def semantic_embedding(w2v: W2vBertEncoder, stats: SemanticStats, audio_16k: torch.Tensor,
-                       feature_cfg: W2vBertFeatureConfig = W2vBertFeatureConfig()) -> torch.Tensor:
+                       feature_cfg: W2vBertFeatureConfig = _FEATURES) -> torch.Tensor:
     """16 kHz prompt (1, N) -> normalised layer-17 features (1, T, hidden) at 50 Hz, in the model's
     dtype/device: IndexTTS2's `spk_cond_emb` / `emo_cond_emb`."""
     feats, mask = w2v_bert_features(audio_16k.float().cpu(), feature_cfg)

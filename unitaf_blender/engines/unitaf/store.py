@@ -22,11 +22,11 @@ name in the cache). A file that fails is deleted, never left looking complete.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 import hashlib
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from .. import EngineUnavailable, check_cancel

@@ -159,7 +159,8 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
             except queue.Empty:
                 waited += 0.2
                 if waited > timeout:
-                    raise EngineError(f"Installing the neural runtime took longer than {timeout:.0f} s; stopped.")
+                    raise EngineError(
+                        f"Installing the neural runtime took longer than {timeout:.0f} s; stopped.") from None
                 continue
             if line is None:
                 break

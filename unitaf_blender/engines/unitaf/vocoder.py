@@ -127,9 +127,9 @@ class AMPBlock(nn.Module):
 
 
 class BigVGAN(nn.Module):
-    def __init__(self, dims: BigVGANDims = BigVGANDims()):
+    def __init__(self, dims: BigVGANDims = None):
         super().__init__()
-        self.dims = dims
+        self.dims = dims = dims or BigVGANDims()
         ch = dims.initial_channels
         self.conv_pre = Conv1d(dims.n_mels, ch, 7, padding=3)
         self.ups = nn.ModuleList()
