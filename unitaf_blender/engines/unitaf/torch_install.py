@@ -14,9 +14,11 @@ import json
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import threading
+import time
 from typing import Callable, Optional
 
 from .. import Cancelled, EngineError
@@ -137,8 +139,11 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
     report(0.0, f"installing PyTorch {TORCH_VERSION} ({f}) into {target_dir}")
     env = dict(os.environ, PYTHONNOUSERSITE="1", PIP_NO_INPUT="1")
     try:
+        # Its own process group (POSIX): a cancel must stop pip's children too, or one of them
+        # could still write into the staging folder after it was removed.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                encoding="utf-8", errors="replace", env=env)
+                                encoding="utf-8", errors="replace", env=env,
+                                start_new_session=os.name == "posix")
     except OSError as exc:
         raise EngineError(f"Cannot run pip with {cmd[0]}: {exc}") from exc
     lines, q = [], queue.Queue()
@@ -184,10 +189,33 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
         report(1.0, f"PyTorch {TORCH_VERSION} ({f}) installed; restart Blender if torch was already imported")
         return info
     finally:
+        _stop(proc)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stop(proc):
+    """End pip and, on POSIX, every process it started; return once they are gone."""
+    if os.name != "posix":
         if proc.poll() is None:
             proc.terminate()
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        shutil.rmtree(staging, ignore_errors=True)
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:     # the group's other members may outlive the leader
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.02)
