@@ -353,8 +353,10 @@ def _generate(engine, request):
 
 def _summary(result, obj):
     m = result.mapping
+    others = [f"{name}: {len(keys)} key{'s' if len(keys) != 1 else ''}" for name, _, keys in result.parts[1:]]
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
-          f"{len(m.pairs)} channels keyed" + (f", sound strip '{result.strip.name}'" if result.strip else ""))
+          f"{len(m.pairs)} channels keyed" + (f" (with {', '.join(others)})" if others else "")
+          + (f", sound strip '{result.strip.name}'" if result.strip else ""))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
 

@@ -116,7 +116,7 @@ def test_regenerated_take_that_fails_keeps_the_old_one(face, tmp_path, monkeypat
     scene = bpy.context.scene
     old = apply_take(scene, face, make_perf(seed=1), TakeOptions(start_frame=10, push_to_nla=True,
                                                                  take_name="line001", add_sound=False))
-    monkeypatch.setattr(takes, "_verify", lambda plan, action: (_ for _ in ()).throw(TakeError("forced")))
+    monkeypatch.setattr(takes, "_verify", lambda *args: (_ for _ in ()).throw(TakeError("forced")))
     with pytest.raises(TakeError, match="forced"):
         apply_take(scene, face, make_perf(seed=2), TakeOptions(start_frame=10, push_to_nla=True,
                                                                take_name="line001", add_sound=False))

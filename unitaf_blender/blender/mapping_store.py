@@ -1,4 +1,6 @@
 """The per-object channel -> shape-key table stored in the .blend (Object.unitaf_mapping)."""
+import numpy as np
+
 from ..core import mapping as core_mapping
 from ..core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from . import props
@@ -9,6 +11,26 @@ CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
 def shape_key_names(obj) -> list:
     key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
     return [] if key is None else [kb.name for kb in key.key_blocks]
+
+
+def silent_keys(obj) -> set:
+    """Shape keys whose geometry equals their reference (they move nothing). Such a key
+    counts as missing: Ready Player Me's eye and teeth meshes carry all 67 names, but most of
+    them are empty there."""
+    key = obj.data.shape_keys if obj is not None and obj.type == 'MESH' else None
+    if key is None or len(key.key_blocks) < 2:
+        return set()
+    n = len(key.key_blocks[0].data)
+    coords = {}
+
+    def co(block):
+        if block.name not in coords:
+            buf = np.empty(3 * n, np.float32)
+            block.data.foreach_get("co", buf)
+            coords[block.name] = buf
+        return coords[block.name]
+    return {kb.name for kb in key.key_blocks[1:]
+            if np.array_equal(co(kb), co(kb.relative_key or key.reference_key))}
 
 
 def reference_key_name(obj) -> str:
@@ -56,7 +78,9 @@ def object_mapping(obj):
             unmapped_channels=[c for c in CHANNELS if c not in pairs],
             unused_keys=[k for k in names if k != reference and k not in used],
         )
-    return core_mapping.auto_map(names, channels=CHANNELS, reference_key=reference)
+    silent = silent_keys(obj)
+    return core_mapping.auto_map([k for k in names if k not in silent], channels=CHANNELS,
+                                 reference_key=reference)
 
 
 def store_mapping(obj, mapping, preset=None):

@@ -144,12 +144,17 @@ def register_properties():
             bpy.utils.register_class(cls)
     if not hasattr(bpy.types.Object, "unitaf_mapping"):
         bpy.types.Object.unitaf_mapping = PointerProperty(type=UNITAF_PG_mapping)
+    if not hasattr(bpy.types.Object, "unitaf_skip"):
+        bpy.types.Object.unitaf_skip = BoolProperty(
+            name="Skip in Takes", default=False,
+            description="Leave this mesh out when a take keys the character it belongs to")
     if not hasattr(bpy.types.Scene, "unitaf"):
         bpy.types.Scene.unitaf = PointerProperty(type=UNITAF_PG_settings)
 
 
 def unregister_properties():
-    for owner, name in ((bpy.types.Scene, "unitaf"), (bpy.types.Object, "unitaf_mapping")):
+    for owner, name in ((bpy.types.Scene, "unitaf"), (bpy.types.Object, "unitaf_mapping"),
+                        (bpy.types.Object, "unitaf_skip")):
         if hasattr(owner, name):
             delattr(owner, name)
     for cls in reversed(PROPERTY_CLASSES):

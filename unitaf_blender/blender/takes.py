@@ -17,7 +17,7 @@ import numpy as np
 from ..core.retime import scene_fps
 from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
-from . import compat, keying
+from . import character, compat, keying
 from .mapping_store import object_mapping
 from .rest_pose import REST_MARK, RestLayer, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
@@ -53,6 +53,7 @@ class TakeResult:
     warnings: list = field(default_factory=list)
     take_name: str = ""
     nla_strip: object = None
+    parts: list = field(default_factory=list)  # [(object name, action, keys keyed)]: the head first
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -135,25 +136,27 @@ def _wav_in_use(path, stage) -> bool:
                for s in bpy.data.sounds if s.filepath)
 
 
-def _take_name(obj, wanted, audio_dir, stage):
-    """(take name, the same object's existing take of that name or None).
+def _take_name(objects, wanted, audio_dir, stage):
+    """(take name, {object name: its existing take of that name}).
 
-    An explicit name that this object already has is re-generated (the old take is replaced
+    An explicit name that the character already has is re-generated (the old take is replaced
     once the new one works); automatic names count up (take1, take2, ...) past actions and
-    sounds in use. A WAV name is never shared by two takes of one file."""
+    sounds in use on every mesh of the character. A WAV name is never shared by two takes."""
     if wanted is not None:
         wanted = str(wanted).strip()
         if not wanted:
             raise TakeError("The take name is empty.")
-        old = bpy.data.actions.get(_action_name(obj, wanted))
-        if old is not None and old.get("unitaf_take") == wanted:
+        old = {o.name: bpy.data.actions.get(_action_name(o, wanted)) for o in objects}
+        old = {name: a for name, a in old.items() if a is not None and a.get("unitaf_take") == wanted}
+        if old:
             return wanted, old
     base = wanted or "take"
     n = 0 if wanted else 1
     while True:
         take = f"{base}{n}" if not wanted else (base if n == 0 else f"{base}_{n + 1}")
-        if _action_name(obj, take) not in bpy.data.actions and not _wav_in_use(wav_path_for(take, audio_dir), stage):
-            return take, None
+        if all(_action_name(o, take) not in bpy.data.actions for o in objects) \
+                and not _wav_in_use(wav_path_for(take, audio_dir), stage):
+            return take, {}
         n += 1
 
 
@@ -164,31 +167,58 @@ def _prop_value(v):
 
 
 @dataclass
+class _Part:
+    """One mesh of the character: its shape keys get their own action in the take."""
+    obj: object
+    key: object
+    mapping: object
+    tracks: list                    # [(shape key name, float32 values per frame)]
+    replaces: object = None         # this mesh's earlier take of the same name, or None
+
+
+@dataclass
 class _Plan:
     """Everything a take will write, worked out (and checked) before anything is touched."""
     scene: object
-    obj: object
-    key: object
     perf: object
     opts: TakeOptions
-    mapping: object
     fps: float
     start: int
     end: int
-    tracks: list
     take: str
-    replaces: object                # the object's earlier take of the same name, or None
+    parts: list                     # [_Part], the target mesh first
     warnings: list
+
+    @property
+    def head(self):
+        return self.parts[0]
+
+
+def _unique_pairs(mapping, warnings):
+    pairs, seen = {}, {}
+    for ch, key_name in mapping.pairs.items():
+        if key_name in seen:
+            warnings.append(f"'{ch}' and '{seen[key_name]}' both map to '{key_name}'; using '{seen[key_name]}'.")
+            continue
+        seen[key_name] = ch
+        pairs[ch] = key_name
+    return pairs
+
+
+def _part_for(obj, mapping, perf, fps, intensity, smoothing, warnings):
+    key = obj.data.shape_keys
+    if key.animation_data is not None and key.animation_data.use_tweak_mode:
+        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
+                        "exit it (Tab in the NLA editor) first.")
+    pairs = _unique_pairs(mapping, warnings)
+    _, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, smoothing)
+    return _Part(obj, key, mapping, tracks), pairs
 
 
 def _plan(scene, obj, perf, opts, stage) -> _Plan:
     mapping = _checked_mapping(obj)
     _check_performance(perf)
     intensity = _check_options(opts)
-    key = obj.data.shape_keys
-    if key.animation_data is not None and key.animation_data.use_tweak_mode:
-        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
-                        "exit it (Tab in the NLA editor) first.")
     fps = scene_fps(scene.render.fps, scene.render.fps_base)
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
     # Bound the size before resampling allocates it (a bad header must not exhaust memory).
@@ -197,47 +227,49 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
         raise TakeError(f"The take would span frames {start}-{start + n_frames - 1} "
                         f"({perf.duration:.1f} s at {fps:g} fps), outside Blender's frame range "
                         f"{MIN_FRAME}..{MAX_FRAME}.")
-    warnings, pairs, seen = [], {}, {}
-    for ch, key_name in mapping.pairs.items():
-        if key_name in seen:
-            warnings.append(f"'{ch}' and '{seen[key_name]}' both map to '{key_name}'; using '{seen[key_name]}'.")
-            continue
-        seen[key_name] = ch
-        pairs[ch] = key_name
-    n, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, int(opts.smoothing))
-    if not tracks:
+    warnings = []
+    head, pairs = _part_for(obj, mapping, perf, fps, intensity, int(opts.smoothing), warnings)
+    if not head.tracks:
         raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
                         f"(performance channels: {', '.join(perf.channels[:5])}...).")
+    parts, driven = [head], set(pairs)
+    for other in character.companions(obj):
+        part, other_pairs = _part_for(other, object_mapping(other), perf, fps, intensity,
+                                      int(opts.smoothing), warnings)
+        if part.tracks:
+            parts.append(part)
+            driven |= set(other_pairs)
     held = int((perf.meta or {}).get("held_rows") or 0)
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
                         "treated as missing and interpolated.")
-    unmapped = [c for c in perf.channels if c not in pairs]
+    unmapped = [c for c in perf.channels if c not in driven]
     if unmapped:
-        warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on "
-                        f"'{obj.name}': {', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
-    take, replaces = _take_name(obj, opts.take_name, opts.audio_dir, stage)
-    return _Plan(scene, obj, key, perf, opts, mapping, fps, start, start + n - 1, tracks, take,
-                 replaces, warnings)
+        where = f"'{obj.name}'" if len(parts) == 1 else f"the {len(parts)} meshes of '{obj.name}'"
+        warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on {where}: "
+                        f"{', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
+    take, replaces = _take_name([p.obj for p in parts], opts.take_name, opts.audio_dir, stage)
+    for part in parts:
+        part.replaces = replaces.get(part.obj.name)
+    n = len(head.tracks[0][1])
+    return _Plan(scene, perf, opts, fps, start, start + n - 1, take, parts, warnings)
 
 
 # --- rollback --------------------------------------------------------------------------------
 
-class _Undo:
-    """Everything a take created or changed, so a failure can put the scene back."""
+class _KeyUndo:
+    """What a take created or changed on one shape-key datablock."""
 
-    def __init__(self, scene, key):
-        self.scene, self.key = scene, key
+    def __init__(self, key):
+        self.key = key
         self.had_animdata = key.animation_data is not None
         self.prev_action, self.prev_slot = compat.assigned_action(key)
         self.prev_fake = self.prev_action.use_fake_user if self.prev_action else None
         self.prev_extrapolation = key.animation_data.action_extrapolation if self.had_animdata else None
-        self.frame_end = scene.frame_end
         self.action = None
         self.tracks = []
         self.nla_strips = []
         self.muted = []             # strips of a replaced take, muted while the new one is checked
-        self.sound = SoundPlacement()
         self.rest = RestLayer(key)
 
     def rollback(self):
@@ -260,6 +292,20 @@ class _Undo:
             self.prev_action.use_fake_user = self.prev_fake
         if self.action is not None:
             bpy.data.actions.remove(self.action)
+
+
+class _Undo:
+    """Everything a take created or changed, so a failure can put the scene back."""
+
+    def __init__(self, scene, parts):
+        self.scene = scene
+        self.frame_end = scene.frame_end
+        self.keys = [_KeyUndo(part.key) for part in parts]
+        self.sound = SoundPlacement()
+
+    def rollback(self):
+        for key_undo in reversed(self.keys):
+            key_undo.rollback()
         self.sound.undo(self.scene)
         self.scene.frame_end = self.frame_end
 
@@ -299,10 +345,10 @@ def _strips_playing(ad, action):
 
 # --- the take, step by step ------------------------------------------------------------------
 
-def _write_action(plan, undo):
-    action, slot = compat.new_action(_action_name(plan.obj, plan.take), plan.key)
+def _write_action(plan, part, undo):
+    action, slot = compat.new_action(_action_name(part.obj, plan.take), part.key)
     undo.action = action
-    keying.write_tracks(action, slot, plan.start, plan.tracks, plan.opts.interpolation)
+    keying.write_tracks(action, slot, plan.start, part.tracks, plan.opts.interpolation)
     action.use_frame_range = True
     action.frame_start, action.frame_end = plan.start, max(plan.end, plan.start + 1)
     meta = plan.perf.meta or {}
@@ -315,17 +361,17 @@ def _write_action(plan, undo):
     return action, slot
 
 
-def _place(plan, action, slot, undo):
+def _place(plan, part, action, slot, undo):
     """Make the take play: an NLA strip above the others, or the active action. Returns the
     NLA strip or None."""
-    key, prev = plan.key, undo.prev_action
+    key, prev = part.key, undo.prev_action
     ad = key.animation_data or key.animation_data_create()
-    if plan.replaces is not None:
-        for strip in _strips_playing(ad, plan.replaces):
+    if part.replaces is not None:
+        for strip in _strips_playing(ad, part.replaces):
             if not strip.mute:
                 strip.mute = True
                 undo.muted.append(strip)
-    keep_prev = prev is not None and prev != plan.replaces and not prev.get(REST_MARK)
+    keep_prev = prev is not None and prev != part.replaces and not prev.get(REST_MARK)
     if keep_prev:
         prev.use_fake_user = True   # never lose the artist's action
     if plan.opts.push_to_nla:
@@ -340,7 +386,7 @@ def _place(plan, action, slot, undo):
     compat.assign_action(key, action, slot)
     ad.action_extrapolation = 'NOTHING'       # outside its frame range the rest layer shows
     if keep_prev:
-        plan.warnings.append(f"Previous action '{prev.name}' was kept (fake user).")
+        plan.warnings.append(f"Previous action '{prev.name}' on '{part.obj.name}' was kept (fake user).")
     return None
 
 
@@ -359,14 +405,14 @@ def _place_sound(plan, undo, stage):
     return strip, undo.sound.wav_path
 
 
-def _verify(plan, action):
+def _verify(plan, part, action):
     """Check that the keyed take really plays: the action has a user and, at the frame where
     one channel moves furthest from its rest value, Blender evaluates the keyed value."""
     if action.users == 0:
-        raise TakeError(f"The take was keyed but nothing uses its action on '{plan.obj.name}'.")
-    rest = rest_values(plan.key)
+        raise TakeError(f"The take was keyed but nothing uses its action on '{part.obj.name}'.")
+    rest = rest_values(part.key)
     best = None
-    for name, values in plan.tracks:
+    for name, values in part.tracks:
         swing = np.abs(values - rest.get(name, values[0]))
         i = int(np.argmax(swing))
         if swing[i] > 1e-3 and (best is None or swing[i] > best[0]):
@@ -378,70 +424,85 @@ def _verify(plan, action):
     frame, subframe = scene.frame_current, scene.frame_subframe
     try:
         scene.frame_set(plan.start + i)
-        got = plan.key.key_blocks[name].value
+        got = part.key.key_blocks[name].value
     finally:
         scene.frame_set(frame, subframe=subframe)
     if abs(got - expected) > 1e-3:
         raise TakeError(
-            f"The take was keyed on '{plan.obj.name}' but does not play: at frame {plan.start + i} "
+            f"The take was keyed on '{part.obj.name}' but does not play: at frame {plan.start + i} "
             f"shape key '{name}' evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
             "track or a constraint on these shape keys may override it.")
 
 
-def _retire_replaced(plan, action, strip):
-    """The new take works: remove the take it re-generates and give the new one its names."""
-    old = plan.replaces
+def _retire_replaced(plan, part, action):
+    """The new take works: remove the take it re-generates on this mesh and give the new
+    action its name."""
+    old = part.replaces
     if old is None:
         return
-    ad = plan.key.animation_data
-    old_sound_strip = old.get("unitaf_sound_strip")
+    ad = part.key.animation_data
     for track in list(ad.nla_tracks):
         for nla_strip in list(track.strips):
             if nla_strip.action == old:
                 track.strips.remove(nla_strip)
         if track.name.startswith(TAKE_TRACK) and len(track.strips) == 0:
             ad.nla_tracks.remove(track)
+    bpy.data.actions.remove(old)
+    action.name = _action_name(part.obj, plan.take)
+
+
+def _retire_replaced_sound(plan, strip):
+    old = plan.head.replaces
+    name = old.get("unitaf_sound_strip") if old is not None else None
     se = plan.scene.sequence_editor
-    if old_sound_strip and se is not None:
+    if name and se is not None:
         for s in compat.all_strips(se):
-            if s.name == old_sound_strip and s.type == 'SOUND' and s != strip:
+            if s.name == name and s.type == 'SOUND' and s != strip:
                 sound = s.sound
                 compat.remove_strip(se, s)
                 if sound is not None and sound.users == 0:
                     bpy.data.sounds.remove(sound)
                 break
-    bpy.data.actions.remove(old)
-    action.name = _action_name(plan.obj, plan.take)
     if strip is not None:
         strip.name = plan.take
 
 
 def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None) -> TakeResult:
-    """Key `perf` on `obj` as one take. With a `stage` (core.staging.StagedFiles) the take's
-    WAV stays a temporary file until the caller commits the stage; without one it is moved
-    into `opts.audio_dir` when the take succeeds."""
+    """Key `perf` on `obj` (and the other meshes of its character, see character.py) as one
+    take. With a `stage` (core.staging.StagedFiles) the take's WAV stays a temporary file until
+    the caller commits the stage; without one it is moved into `opts.audio_dir` when the take
+    succeeds."""
     opts = opts or TakeOptions()
     plan = _plan(scene, obj, perf, opts, stage)
     own_stage = StagedFiles() if stage is None else None
-    undo = _Undo(scene, plan.key)
+    undo = _Undo(scene, plan.parts)
     try:
-        action, slot = _write_action(plan, undo)
-        undo.rest.ensure(obj.name, [name for name, _ in plan.tracks], scene.frame_start)
-        nla_strip = _place(plan, action, slot, undo)
+        placed = []
+        for part, key_undo in zip(plan.parts, undo.keys):
+            action, slot = _write_action(plan, part, key_undo)
+            key_undo.rest.ensure(part.obj.name, [name for name, _ in part.tracks], scene.frame_start)
+            placed.append((part, action, _place(plan, part, action, slot, key_undo)))
         strip, audio_path = _place_sound(plan, undo, stage or own_stage)
         if plan.end > scene.frame_end:
             scene.frame_end = plan.end
-        _verify(plan, action)
-        result = TakeResult(action=action, strip=strip, frame_start=plan.start, frame_end=plan.end,
-                            mapping=plan.mapping, audio_path=audio_path, warnings=plan.warnings,
-                            take_name=plan.take, nla_strip=nla_strip)
+        for part, action, _ in placed:
+            _verify(plan, part, action)
+        head_action, head_strip = placed[0][1], placed[0][2]
+        result = TakeResult(action=head_action, strip=strip, frame_start=plan.start, frame_end=plan.end,
+                            mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
+                            take_name=plan.take, nla_strip=head_strip,
+                            parts=[(part.obj.name, action, [name for name, _ in part.tracks])
+                                   for part, action, _ in placed])
         if own_stage is not None:
             own_stage.commit()
             if strip is not None and audio_path:
                 point_sound_at(strip.sound, audio_path)
-        _retire_replaced(plan, action, strip)   # last: it deletes the old take for good
+        # last: it deletes the old take for good
+        _retire_replaced_sound(plan, strip)
+        for part, action, _ in placed:
+            _retire_replaced(plan, part, action)
         if strip is not None:
-            action["unitaf_sound_strip"] = strip.name
+            head_action["unitaf_sound_strip"] = strip.name
     except BaseException:   # includes KeyboardInterrupt: never leave half a take behind
         undo.rollback()
         if own_stage is not None:

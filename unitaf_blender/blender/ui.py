@@ -3,7 +3,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
-from . import jobs, mapping_store, neural_setup, props
+from . import character, jobs, mapping_store, neural_setup, props
 from .settings import active_engine_id, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
@@ -158,6 +158,12 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
             layout.template_list("UNITAF_UL_mapping", "", table, "rows", table, "active_index", rows=6)
         else:
             layout.label(text="Automatic matching (no stored table)")
+        others = character.candidates(obj)
+        if others:
+            box = layout.box()
+            box.label(text="Keyed with it (same rig):")
+            for other in others:
+                box.prop(other, "unitaf_skip", text=f"Skip {other.name}")
         lines, missing = _mapping_report(obj)
         box = layout.box()
         for line in lines:
