@@ -353,7 +353,8 @@ def _generate(engine, request):
 
 def _summary(result, obj):
     m = result.mapping
-    others = [f"{name}: {len(keys)} key{'s' if len(keys) != 1 else ''}" for name, _, keys in result.parts[1:]]
+    others = [f"{name}: {len(what)} {kind if len(what) != 1 else kind[:-1]}"
+              for name, _, what, kind in result.parts[1:]]
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
           f"{len(m.pairs)} channels keyed" + (f" (with {', '.join(others)})" if others else "")
           + (f", sound strip '{result.strip.name}'" if result.strip else ""))

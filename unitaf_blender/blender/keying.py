@@ -74,20 +74,30 @@ def key_name_from_path(path: str):
 
 def write_tracks(action, slot, start_frame: int, tracks, interpolation: str = "LINEAR"):
     """Write one F-curve per (shape key, values) with keys at start_frame + k."""
+    write_curves(action, slot, start_frame, shape_key_curves(tracks), interpolation)
+
+
+def shape_key_curves(tracks):
+    """[(shape key, values)] -> [(data path, array index, values)]."""
+    return [(data_path(key_name), 0, values) for key_name, values in tracks]
+
+
+def write_curves(action, slot, start_frame: int, curves, interpolation: str = "LINEAR"):
+    """Write one F-curve per (data path, array index, values) with keys at start_frame + k."""
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
     writer = compat.FCurveWriter(action, slot, GROUP_NAME)
     interp_id = compat.interpolation_index(interpolation)
     co = None
     interp = None
-    for key_name, values in tracks:
+    for path, index, values in curves:
         n = len(values)
         if co is None or len(co) != 2 * n:
             co = np.empty(2 * n, np.float32)
             co[0::2] = np.arange(n, dtype=np.float64) + start_frame
             interp = np.full(n, interp_id, np.int32)
         co[1::2] = values
-        fc = writer.new(data_path(key_name))
+        fc = writer.new(path, index)
         kp = fc.keyframe_points
         kp.add(n)
         kp.foreach_set("co", co)

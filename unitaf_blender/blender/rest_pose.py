@@ -39,17 +39,19 @@ def find_rest_strip(key):
     return None
 
 
-def rest_values(key) -> dict:
-    """{shape key name: rest value} stored in the rest layer (empty when there is none)."""
-    strip = find_rest_strip(key)
+def rest_values(id_block) -> dict:
+    """{(data path, array index): rest value} stored in the rest layer (empty when none)."""
+    strip = find_rest_strip(id_block)
     if strip is None:
         return {}
-    out = {}
-    for fc in compat.action_fcurves(strip.action, _strip_slot(strip)):
-        name = keying.key_name_from_path(fc.data_path)
-        if name is not None and len(fc.keyframe_points):
-            out[name] = fc.keyframe_points[0].co[1]
-    return out
+    return {(fc.data_path, fc.array_index): fc.keyframe_points[0].co[1]
+            for fc in compat.action_fcurves(strip.action, _strip_slot(strip)) if len(fc.keyframe_points)}
+
+
+def current_value(id_block, path, index):
+    """The value of (path, index) on `id_block` now (what the rest layer captures)."""
+    value = id_block.path_resolve(path)
+    return float(value if isinstance(value, (int, float)) else value[index])
 
 
 def _strip_slot(strip):
@@ -57,28 +59,30 @@ def _strip_slot(strip):
 
 
 def _paths_below(ad, track):
-    """Data paths animated by the NLA tracks under `track`."""
+    """(data path, index) pairs animated by the NLA tracks under `track`."""
     paths = set()
     for other in ad.nla_tracks:
         if other == track:
             break
         for strip in other.strips:
             if strip.action is not None:
-                paths.update(fc.data_path for fc in compat.action_fcurves(strip.action, _strip_slot(strip)))
+                paths.update((fc.data_path, fc.array_index)
+                             for fc in compat.action_fcurves(strip.action, _strip_slot(strip)))
     return paths
 
 
 class RestLayer:
     """Adds the rest values a take needs; `undo()` removes exactly what `ensure` added."""
 
-    def __init__(self, key):
-        self.key = key
+    def __init__(self, id_block):
+        self.key = id_block        # a shape-key datablock, or an armature object for bones
         self.made_action = None
         self.made_track = None
         self.added_fcurves = []     # F-curves added to an existing rest action
 
-    def ensure(self, obj_name: str, key_names, frame: int):
-        """Make sure the rest layer holds a rest value for every name in `key_names`."""
+    def ensure(self, obj_name: str, channels, frame: int):
+        """Make sure the rest layer holds a rest value for every (data path, index) in
+        `channels`: their values now, before this take plays."""
         key = self.key
         strip = find_rest_strip(key)
         ad = key.animation_data or key.animation_data_create()
@@ -95,19 +99,18 @@ class RestLayer:
         else:
             action, slot = strip.action, _strip_slot(strip)
             track = next(t for t in ad.nla_tracks if strip in list(t.strips))
-            known = {fc.data_path for fc in compat.action_fcurves(action, slot)}
+            known = {(fc.data_path, fc.array_index) for fc in compat.action_fcurves(action, slot)}
         skip = known | _paths_below(ad, track)
         writer = compat.FCurveWriter(action, slot, keying.GROUP_NAME)
         start = int(action.frame_range[0]) if known else int(frame)
-        for name in key_names:
-            path = keying.data_path(name)
-            if path in skip:
+        for path, index in channels:
+            if (path, index) in skip:
                 continue
-            fc = writer.new(path)
-            fc.keyframe_points.insert(start, key.key_blocks[name].value)
+            fc = writer.new(path, index)
+            fc.keyframe_points.insert(start, current_value(key, path, index))
             if self.made_action is None:
                 self.added_fcurves.append((action, slot, fc))
-            skip.add(path)
+            skip.add((path, index))
         if self.made_track is not None:
             action.use_frame_range = True
             action.frame_start, action.frame_end = start, start + 1

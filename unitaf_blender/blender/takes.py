@@ -13,13 +13,14 @@ from typing import Optional
 
 import bpy
 import numpy as np
+from mathutils import Matrix
 
-from ..core.retime import scene_fps
+from ..core.retime import resample, scene_fps
 from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
-from . import character, compat, keying
+from . import character, compat, keying, rig
 from .mapping_store import object_mapping
-from .rest_pose import REST_MARK, RestLayer, rest_values
+from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
 
 MIN_FRAME, MAX_FRAME = -1048574, 1048574   # Blender's MINAFRAME/MAXFRAME
@@ -53,7 +54,7 @@ class TakeResult:
     warnings: list = field(default_factory=list)
     take_name: str = ""
     nla_strip: object = None
-    parts: list = field(default_factory=list)  # [(object name, action, keys keyed)]: the head first
+    parts: list = field(default_factory=list)  # [(object name, action, what: shape keys or bones)], head first
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -168,12 +169,16 @@ def _prop_value(v):
 
 @dataclass
 class _Part:
-    """One mesh of the character: its shape keys get their own action in the take."""
-    obj: object
-    key: object
-    mapping: object
-    tracks: list                    # [(shape key name, float32 values per frame)]
-    replaces: object = None         # this mesh's earlier take of the same name, or None
+    """One animated datablock of the character, with its own action in the take: a mesh's
+    shape keys, or the armature's head/neck/eye bones."""
+    obj: object                     # the object the action is named after
+    key: object                     # what the action animates: a shape-key datablock or the armature object
+    mapping: object                 # ShapeKeyMapping (None for bones)
+    curves: list                    # [(data path, array index, float32 values per frame)]
+    labels: list                    # what is animated, for the report (shape keys or bones)
+    replaces: object = None         # this part's earlier take of the same name, or None
+    nla_only: bool = False          # bones: the armature's own action (a body clip) keeps playing
+    roles: list = field(default_factory=list)   # bones: which of head/neck/eye_l/eye_r were keyed
 
 
 @dataclass
@@ -212,7 +217,56 @@ def _part_for(obj, mapping, perf, fps, intensity, smoothing, warnings):
                         "exit it (Tab in the NLA editor) first.")
     pairs = _unique_pairs(mapping, warnings)
     _, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, smoothing)
-    return _Part(obj, key, mapping, tracks), pairs
+    return _Part(obj, key, mapping, keying.shape_key_curves(tracks), [name for name, _ in tracks]), pairs
+
+
+def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
+    """The armature part (head/neck/eye bones), or None (no rig, no such bones or channels)."""
+    armature = character.armature_of(head_obj)
+    if armature is None or armature.library is not None or armature.data.library is not None:
+        return None
+    bones = rig.find_bones(armature)
+    gaze_on_keys = any(ch.startswith("eyeLook") and key_name in part.labels
+                       for part in parts for ch, key_name in part.mapping.pairs.items())
+    roles = [r for r in ("neck", "head") if r in bones and all(c in perf.channels for c in rig.HEAD_TURN)]
+    if not gaze_on_keys:
+        roles += [r for r in ("eye_l", "eye_r") if r in bones and all(c in perf.channels for c in rig.EYE_TURN[r])]
+    if not roles:
+        return None
+    if armature.animation_data is not None and armature.animation_data.use_tweak_mode:
+        raise TakeError(f"'{armature.name}' is in NLA tweak mode: exit it (Tab in the NLA editor) first.")
+    names = sorted({c for role in roles for c in (rig.EYE_TURN.get(role) or rig.HEAD_TURN)})
+    values = keying.smooth(resample(perf.weights[:, [perf.channels.index(c) for c in names]], perf.fps, fps),
+                           smoothing)
+    columns = {c: values[:, j].astype(np.float64) for j, c in enumerate(names)}
+    curves, labels, keyed_roles = [], [], []
+    for role in roles:
+        name = bones[role]
+        pose_bone = armature.pose.bones[name]
+        rest = np.array(armature.data.bones[name].matrix_local.to_3x3().normalized(), np.float64)
+        turns = rig.turn_matrices(*rig.angles_for(role, columns, "neck" in roles))
+        local = rig.local_rotations(rest, turns)
+        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
+        if pose_bone.rotation_mode == 'QUATERNION':
+            quats = rig.quaternion_multiply(np.array(pose_bone.rotation_quaternion, np.float64),
+                                            rig.matrices_to_quaternions(local))
+            curves += [(path + ".rotation_quaternion", i, quats[:, i].astype(np.float32)) for i in range(4)]
+        elif pose_bone.rotation_mode == 'AXIS_ANGLE':
+            warnings.append(f"Bone '{name}' uses axis-angle rotation: it was not keyed (use quaternion or Euler).")
+            continue
+        else:
+            base, order = pose_bone.rotation_euler.to_matrix(), pose_bone.rotation_mode
+            eulers, previous = [], pose_bone.rotation_euler.copy()
+            for matrix in local:
+                previous = (base @ Matrix(matrix.tolist())).to_euler(order, previous)
+                eulers.append(tuple(previous))
+            eulers = np.asarray(eulers, np.float32)
+            curves += [(path + ".rotation_euler", i, eulers[:, i]) for i in range(3)]
+        labels.append(name)
+        keyed_roles.append(role)
+    if not curves:
+        return None
+    return _Part(armature, armature, None, curves, labels, nla_only=True, roles=keyed_roles)
 
 
 def _plan(scene, obj, perf, opts, stage) -> _Plan:
@@ -229,29 +283,37 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
                         f"{MIN_FRAME}..{MAX_FRAME}.")
     warnings = []
     head, pairs = _part_for(obj, mapping, perf, fps, intensity, int(opts.smoothing), warnings)
-    if not head.tracks:
+    if not head.curves:
         raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
                         f"(performance channels: {', '.join(perf.channels[:5])}...).")
     parts, driven = [head], set(pairs)
     for other in character.companions(obj):
         part, other_pairs = _part_for(other, object_mapping(other), perf, fps, intensity,
                                       int(opts.smoothing), warnings)
-        if part.tracks:
+        if part.curves:
             parts.append(part)
             driven |= set(other_pairs)
+    meshes = len(parts)
+    if any(ch.startswith("eyeLook") for ch in driven):   # gaze shows through the eyeLook keys
+        driven |= {c for side in rig.EYE_TURN.values() for c in side}
+    bones = _bone_part(obj, parts, perf, fps, int(opts.smoothing), warnings)
+    if bones is not None:
+        parts.append(bones)
+        driven |= set(rig.HEAD_TURN) | {c for role, side in rig.EYE_TURN.items() for c in side
+                                        if role in bones.roles}
     held = int((perf.meta or {}).get("held_rows") or 0)
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
                         "treated as missing and interpolated.")
     unmapped = [c for c in perf.channels if c not in driven]
     if unmapped:
-        where = f"'{obj.name}'" if len(parts) == 1 else f"the {len(parts)} meshes of '{obj.name}'"
+        where = f"'{obj.name}'" if meshes == 1 else f"the {meshes} meshes of '{obj.name}'"
         warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on {where}: "
                         f"{', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
     take, replaces = _take_name([p.obj for p in parts], opts.take_name, opts.audio_dir, stage)
     for part in parts:
         part.replaces = replaces.get(part.obj.name)
-    n = len(head.tracks[0][1])
+    n = len(head.curves[0][2])
     return _Plan(scene, perf, opts, fps, start, start + n - 1, take, parts, warnings)
 
 
@@ -348,7 +410,7 @@ def _strips_playing(ad, action):
 def _write_action(plan, part, undo):
     action, slot = compat.new_action(_action_name(part.obj, plan.take), part.key)
     undo.action = action
-    keying.write_tracks(action, slot, plan.start, part.tracks, plan.opts.interpolation)
+    keying.write_curves(action, slot, plan.start, part.curves, plan.opts.interpolation)
     action.use_frame_range = True
     action.frame_start, action.frame_end = plan.start, max(plan.end, plan.start + 1)
     meta = plan.perf.meta or {}
@@ -374,7 +436,7 @@ def _place(plan, part, action, slot, undo):
     keep_prev = prev is not None and prev != part.replaces and not prev.get(REST_MARK)
     if keep_prev:
         prev.use_fake_user = True   # never lose the artist's action
-    if plan.opts.push_to_nla:
+    if plan.opts.push_to_nla or part.nla_only:
         if keep_prev:
             _push_previous(ad, prev, undo.prev_slot, undo)
         compat.assign_action(key, None)
@@ -412,26 +474,26 @@ def _verify(plan, part, action):
         raise TakeError(f"The take was keyed but nothing uses its action on '{part.obj.name}'.")
     rest = rest_values(part.key)
     best = None
-    for name, values in part.tracks:
-        swing = np.abs(values - rest.get(name, values[0]))
+    for path, index, values in part.curves:
+        swing = np.abs(values - rest.get((path, index), values[0]))
         i = int(np.argmax(swing))
         if swing[i] > 1e-3 and (best is None or swing[i] > best[0]):
-            best = (float(swing[i]), name, i, float(values[i]))
+            best = (float(swing[i]), path, index, i, float(values[i]))
     if best is None:
         return   # a take that never leaves the rest pose looks the same either way
-    _, name, i, expected = best
+    _, path, index, i, expected = best
     scene = plan.scene
     frame, subframe = scene.frame_current, scene.frame_subframe
     try:
         scene.frame_set(plan.start + i)
-        got = part.key.key_blocks[name].value
+        got = current_value(part.key, path, index)
     finally:
         scene.frame_set(frame, subframe=subframe)
     if abs(got - expected) > 1e-3:
         raise TakeError(
             f"The take was keyed on '{part.obj.name}' but does not play: at frame {plan.start + i} "
-            f"shape key '{name}' evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
-            "track or a constraint on these shape keys may override it.")
+            f"{path}[{index}] evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
+            "track or a constraint may override it.")
 
 
 def _retire_replaced(plan, part, action):
@@ -480,7 +542,8 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
         placed = []
         for part, key_undo in zip(plan.parts, undo.keys):
             action, slot = _write_action(plan, part, key_undo)
-            key_undo.rest.ensure(part.obj.name, [name for name, _ in part.tracks], scene.frame_start)
+            key_undo.rest.ensure(part.obj.name, [(path, index) for path, index, _ in part.curves],
+                                 scene.frame_start)
             placed.append((part, action, _place(plan, part, action, slot, key_undo)))
         strip, audio_path = _place_sound(plan, undo, stage or own_stage)
         if plan.end > scene.frame_end:
@@ -491,7 +554,7 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
         result = TakeResult(action=head_action, strip=strip, frame_start=plan.start, frame_end=plan.end,
                             mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
                             take_name=plan.take, nla_strip=head_strip,
-                            parts=[(part.obj.name, action, [name for name, _ in part.tracks])
+                            parts=[(part.obj.name, action, part.labels, "bones" if part.roles else "keys")
                                    for part, action, _ in placed])
         if own_stage is not None:
             own_stage.commit()

@@ -1,0 +1,111 @@
+"""Head and eyes on bones: the performance's head yaw/pitch/roll and eye rotations as pose-bone
+rotations of the armature that deforms the face.
+
+Bones are found by name (case-insensitive), first match wins:
+
+| role      | names                                                                           |
+|-----------|---------------------------------------------------------------------------------|
+| head      | Head, mixamorig:Head, CC_Base_Head, J_Bip_C_Head, head (Rigify), DEF-spine.006  |
+| neck      | Neck, mixamorig:Neck, CC_Base_NeckTwist01, J_Bip_C_Neck, neck (Rigify)          |
+| left eye  | LeftEye, mixamorig:LeftEye, CC_Base_L_Eye, J_Adj_L_FaceEye, eye.L, DEF-eye.L    |
+| right eye | RightEye, mixamorig:RightEye, CC_Base_R_Eye, J_Adj_R_FaceEye, eye.R, DEF-eye.R  |
+
+Angles follow Live Link Face (core.upper_face): radians; yaw > 0 turns toward the subject's
+left, pitch > 0 looks down; roll > 0 tilts the top of the head toward the subject's right
+(this sign is our convention, not verified against a recording). They are turned into a
+rotation in armature space for a character facing -Y with +Z up (Blender's front view; glTF
+and FBX imports of Ready Player Me, VRoid and Rocketbox face -Y), then into each bone's own
+rest frame, and composed with the bone's current pose rotation. With a neck bone the head
+turn is shared: 40 % neck, 60 % head. Eye rotations are relative to the head, as Live Link
+records them, and go to the eye bones only when no eyeLook* shape key moves the eyes.
+"""
+import math
+
+import numpy as np
+
+HEAD_TURN = ("headYaw", "headPitch", "headRoll")
+EYE_TURN = {"eye_l": ("leftEyeYaw", "leftEyePitch", "leftEyeRoll"),
+            "eye_r": ("rightEyeYaw", "rightEyePitch", "rightEyeRoll")}
+NECK_SHARE = 0.4
+
+BONE_NAMES = {
+    "head": ("head", "mixamorig:head", "cc_base_head", "j_bip_c_head", "def-spine.006"),
+    "neck": ("neck", "mixamorig:neck", "cc_base_necktwist01", "j_bip_c_neck", "def-spine.004"),
+    "eye_l": ("lefteye", "mixamorig:lefteye", "cc_base_l_eye", "j_adj_l_faceeye", "eye.l", "def-eye.l"),
+    "eye_r": ("righteye", "mixamorig:righteye", "cc_base_r_eye", "j_adj_r_faceeye", "eye.r", "def-eye.r"),
+}
+
+
+def find_bones(armature) -> dict:
+    """{role: bone name} for the roles whose bone the armature has."""
+    by_lower = {}
+    for bone in armature.data.bones:
+        by_lower.setdefault(bone.name.lower(), bone.name)
+    found = {}
+    for role, names in BONE_NAMES.items():
+        for name in names:
+            if name in by_lower:
+                found[role] = by_lower[name]
+                break
+    return found
+
+
+def turn_matrices(yaw, pitch, roll) -> np.ndarray:
+    """[T, 3, 3] armature-space rotations: yaw about +Z, pitch about +X, roll about -Y."""
+    yaw, pitch, roll = (np.asarray(a, np.float64) for a in (yaw, pitch, roll))
+    cz, sz, cx, sx = np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+    cy, sy = np.cos(-roll), np.sin(-roll)
+    zeros, ones = np.zeros_like(yaw), np.ones_like(yaw)
+    rz = np.stack([np.stack([cz, -sz, zeros], -1), np.stack([sz, cz, zeros], -1),
+                   np.stack([zeros, zeros, ones], -1)], -2)
+    rx = np.stack([np.stack([ones, zeros, zeros], -1), np.stack([zeros, cx, -sx], -1),
+                   np.stack([zeros, sx, cx], -1)], -2)
+    ry = np.stack([np.stack([cy, zeros, sy], -1), np.stack([zeros, ones, zeros], -1),
+                   np.stack([-sy, zeros, cy], -1)], -2)
+    return rz @ rx @ ry
+
+
+def matrices_to_quaternions(m) -> np.ndarray:
+    """[T, 3, 3] rotation matrices -> [T, 4] quaternions (w, x, y, z), sign-continuous so that
+    interpolating between neighbouring keys never takes the long way round."""
+    m = np.asarray(m, np.float64)
+    w = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2])) / 2
+    x = np.sqrt(np.maximum(0.0, 1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2])) / 2
+    y = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] + m[:, 1, 1] - m[:, 2, 2])) / 2
+    z = np.sqrt(np.maximum(0.0, 1.0 - m[:, 0, 0] - m[:, 1, 1] + m[:, 2, 2])) / 2
+    x = np.copysign(x, m[:, 2, 1] - m[:, 1, 2])
+    y = np.copysign(y, m[:, 0, 2] - m[:, 2, 0])
+    z = np.copysign(z, m[:, 1, 0] - m[:, 0, 1])
+    q = np.stack([w, x, y, z], axis=1)
+    for k in range(1, len(q)):
+        if np.dot(q[k], q[k - 1]) < 0:
+            q[k] = -q[k]
+    return q
+
+
+def quaternion_multiply(a, b) -> np.ndarray:
+    """a (4,) times b [T, 4] (w, x, y, z)."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=1)
+
+
+def local_rotations(rest_3x3, turns) -> np.ndarray:
+    """Armature-space turns [T, 3, 3] expressed in a bone's rest frame (rest_3x3: the bone's
+    orthonormal rest orientation in armature space): B^T R B."""
+    rest = np.asarray(rest_3x3, np.float64)
+    return rest.T[None] @ turns @ rest[None]
+
+
+def angles_for(role, columns, has_neck):
+    """The (yaw, pitch, roll) arrays a role turns by, from {channel: values}: the head turn is
+    shared with the neck when there is one; eyes use their own channels."""
+    if role in EYE_TURN:
+        return [columns[name] for name in EYE_TURN[role]]
+    share = 1.0 if not has_neck else (NECK_SHARE if role == "neck" else 1.0 - NECK_SHARE)
+    return [columns[name] * share for name in HEAD_TURN]
+
+
+def degrees(radians) -> float:
+    return math.degrees(float(radians))
