@@ -141,3 +141,24 @@ def test_head_turn_is_shared_with_the_neck(clean_scene):
     angles = {b: 2 * math.acos(min(1.0, abs(arm.pose.bones[b].matrix_basis.to_quaternion().w))) for b in ("Neck", "Head")}
     assert angles["Neck"] == pytest.approx(0.3 * rig.NECK_SHARE, abs=1e-4)
     assert angles["Head"] == pytest.approx(0.3 * (1 - rig.NECK_SHARE), abs=1e-4)
+
+
+def test_an_imported_live_link_take_moves_the_eye_bones_when_no_key_can(rpm):
+    """Recorded takes go through the same path. With the eyeLook keys removed (a rig whose
+    eyes are bones only), the Live Link CSV's eye rotations turn the LeftEye/RightEye bones."""
+    from unitaf_blender.core.recordings import load_recording
+    for obj in bpy.data.objects:
+        if obj.type == 'MESH' and obj.data.shape_keys:
+            for kb in [kb for kb in obj.data.shape_keys.key_blocks if kb.name.startswith("eyeLook")]:
+                obj.shape_key_remove(kb)
+    perf = load_recording(need(ASSETS / "performances" / "alex_rom_3.csv"))
+    result = apply_take(bpy.context.scene, rpm, perf, TakeOptions(start_frame=1, add_sound=False))
+    parts = {name: what for name, _, what, _ in result.parts}
+    assert parts["Armature"] == ["LeftEye", "RightEye"]    # the CSV has no head rotation
+    yaw = perf.channel("leftEyeYaw")
+    frame = int(np.argmax(np.abs(yaw)))
+    scene = bpy.context.scene
+    scene.frame_set(1 + round(frame * scene.render.fps / perf.fps))
+    eye = bpy.data.objects["Armature"].pose.bones["LeftEye"]
+    turned = 2 * math.acos(min(1.0, abs(eye.matrix_basis.to_quaternion().w)))
+    assert turned > 0.8 * abs(yaw[frame])

@@ -228,9 +228,12 @@ def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
     bones = rig.find_bones(armature)
     gaze_on_keys = any(ch.startswith("eyeLook") and key_name in part.labels
                        for part in parts for ch, key_name in part.mapping.pairs.items())
-    roles = [r for r in ("neck", "head") if r in bones and all(c in perf.channels for c in rig.HEAD_TURN)]
+    def moves(names):   # all-zero rotations are "not tracked" (a phone that records no head turn)
+        return all(c in perf.channels for c in names) and any(
+            np.abs(perf.channel(c)).max() > 1e-6 for c in names)
+    roles = [r for r in ("neck", "head") if r in bones and moves(rig.HEAD_TURN)]
     if not gaze_on_keys:
-        roles += [r for r in ("eye_l", "eye_r") if r in bones and all(c in perf.channels for c in rig.EYE_TURN[r])]
+        roles += [r for r in ("eye_l", "eye_r") if r in bones and moves(rig.EYE_TURN[r])]
     if not roles:
         return None
     if armature.animation_data is not None and armature.animation_data.use_tweak_mode:
@@ -299,8 +302,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     bones = _bone_part(obj, parts, perf, fps, int(opts.smoothing), warnings)
     if bones is not None:
         parts.append(bones)
-        driven |= set(rig.HEAD_TURN) | {c for role, side in rig.EYE_TURN.items() for c in side
-                                        if role in bones.roles}
+        driven |= {c for role in bones.roles for c in rig.EYE_TURN.get(role, rig.HEAD_TURN)}
     held = int((perf.meta or {}).get("held_rows") or 0)
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
