@@ -162,3 +162,14 @@ def test_an_imported_live_link_take_moves_the_eye_bones_when_no_key_can(rpm):
     eye = bpy.data.objects["Armature"].pose.bones["LeftEye"]
     turned = 2 * math.acos(min(1.0, abs(eye.matrix_basis.to_quaternion().w)))
     assert turned > 0.8 * abs(yaw[frame])
+
+
+def test_a_bone_chosen_in_the_panel_wins_over_naming(clean_scene):
+    from unitaf_blender.blender import props
+    props.register_properties()
+    arm, face = _rigged_head("Head", neck="Neck")
+    assert rig.find_bones(arm) == {"head": "Head", "neck": "Neck"}
+    arm.unitaf_head_bone = "Neck"            # an unusual rig: the artist picks the bone
+    assert rig.find_bones(arm)["head"] == "Neck"
+    arm.unitaf_head_bone = "Missing"         # a stale choice falls back to the name rules
+    assert rig.find_bones(arm)["head"] == "Head"

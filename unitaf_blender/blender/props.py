@@ -134,6 +134,9 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
     add_sound: BoolProperty(name="Add Sound Strip", default=True)
 
 
+# Bone roles a take turns (rig.py finds them by name; the armature's properties override).
+BONE_ROLES = (("head", "Head"), ("neck", "Neck"), ("eye_l", "Left Eye"), ("eye_r", "Right Eye"))
+
 PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_settings)
 
 
@@ -144,6 +147,10 @@ def register_properties():
             bpy.utils.register_class(cls)
     if not hasattr(bpy.types.Object, "unitaf_mapping"):
         bpy.types.Object.unitaf_mapping = PointerProperty(type=UNITAF_PG_mapping)
+    for role, label in BONE_ROLES:
+        if not hasattr(bpy.types.Object, f"unitaf_{role}_bone"):
+            setattr(bpy.types.Object, f"unitaf_{role}_bone", StringProperty(
+                name=f"{label} Bone", description=f"The {label.lower()} bone takes turn (empty: found by name)"))
     if not hasattr(bpy.types.Object, "unitaf_skip"):
         bpy.types.Object.unitaf_skip = BoolProperty(
             name="Skip in Takes", default=False,
@@ -154,7 +161,8 @@ def register_properties():
 
 def unregister_properties():
     for owner, name in ((bpy.types.Scene, "unitaf"), (bpy.types.Object, "unitaf_mapping"),
-                        (bpy.types.Object, "unitaf_skip")):
+                        (bpy.types.Object, "unitaf_skip"),
+                        *((bpy.types.Object, f"unitaf_{role}_bone") for role, _ in BONE_ROLES)):
         if hasattr(owner, name):
             delattr(owner, name)
     for cls in reversed(PROPERTY_CLASSES):

@@ -37,12 +37,17 @@ BONE_NAMES = {
 
 
 def find_bones(armature) -> dict:
-    """{role: bone name} for the roles whose bone the armature has."""
+    """{role: bone name} for the roles whose bone the armature has: the bone chosen in the
+    mapping panel (the armature's `unitaf_<role>_bone`), else the first name that matches."""
     by_lower = {}
     for bone in armature.data.bones:
         by_lower.setdefault(bone.name.lower(), bone.name)
     found = {}
     for role, names in BONE_NAMES.items():
+        chosen = getattr(armature, f"unitaf_{role}_bone", "")
+        if chosen and chosen in armature.data.bones:
+            found[role] = chosen
+            continue
         for name in names:
             if name in by_lower:
                 found[role] = by_lower[name]

@@ -3,7 +3,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
-from . import character, jobs, mapping_store, neural_setup, props
+from . import character, jobs, mapping_store, neural_setup, props, rig
 from .settings import active_engine_id, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
@@ -164,6 +164,16 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
             box.label(text="Keyed with it (same rig):")
             for other in others:
                 box.prop(other, "unitaf_skip", text=f"Skip {other.name}")
+        armature = character.armature_of(obj)
+        if armature is not None:
+            box = layout.box()
+            box.label(text=f"Head and eyes on '{armature.name}':")
+            found = rig.find_bones(armature)
+            for role, label in props.BONE_ROLES:
+                row = box.row()
+                row.prop_search(armature, f"unitaf_{role}_bone", armature.data, "bones", text=label)
+                if not getattr(armature, f"unitaf_{role}_bone") and role in found:
+                    row.label(text=found[role])
         lines, missing = _mapping_report(obj)
         box = layout.box()
         for line in lines:
