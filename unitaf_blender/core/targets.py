@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, index_of
-from .mapping import _AK_KEY, _SIDES, _first, _words, auto_map
+from .mapping import _AK_KEY, _SIDES, _first, _words, auto_map, unused_line
 from .visemes import VISEME_SETS, is_mouth_channel, solve_visemes
 
 _ROTATIONS = set(HEAD_EYE_ROTATIONS)
@@ -336,10 +336,7 @@ class TargetPlan:
         if rotations:
             lines.append(f"head/eye rotations: {len(rotations)}/{len(HEAD_EYE_ROTATIONS)} mapped "
                          "(only to shape keys with the same name)")
-        if self.unused_keys:
-            lines.append(f"{len(self.unused_keys)} shape keys unused: {_first(self.unused_keys, 20)}")
-        else:
-            lines.append("every shape key is used")
+        lines.append(unused_line(self.unused_keys))
         return "\n".join(lines)
 
 
