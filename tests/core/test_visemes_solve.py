@@ -96,6 +96,12 @@ def test_a_two_frame_closure_survives_smoothing():
     out = CV.solve_visemes(ARKIT_52, weights, "oculus", fps=30.0)
     assert out["PP"][14:16].min() > 0.8
     assert out["aa"][:10].min() > 0.8
+    # the same 2-frame closure at 60 fps (a wider window), and a 1-frame one at 30 fps
+    out = CV.solve_visemes(ARKIT_52, weights, "oculus", fps=60.0)
+    assert out["PP"][14:16].min() > 0.8
+    weights[15] = aa
+    out = CV.solve_visemes(ARKIT_52, weights, "oculus", fps=30.0)
+    assert out["PP"][14] > 0.75 and out["aa"][14] < 0.25
 
 
 @pytest.fixture(scope="module")
