@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from unitaf_blender.core.channels import ARKIT_52
+from unitaf_blender.core.channels import ARKIT_52, shape_vector
 from unitaf_blender.core.performance import TimedLabel
 from unitaf_blender.engines.embedded import visemes as V
 
@@ -85,4 +85,4 @@ def test_tables_are_complete_and_sane():
     lips = np.array([V.DOMINANCE[v][0] for v in V.VISEMES])
     assert lips[V.VISEME_INDEX["PP"]] == lips.max()             # bilabials own the lips
     with pytest.raises(ValueError, match="not an ARKit channel"):
-        V.shape_vector({"mouthGrin": 0.5})
+        shape_vector({"mouthGrin": 0.5})

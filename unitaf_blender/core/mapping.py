@@ -149,10 +149,7 @@ class ShapeKeyMapping:
         if rot_asked:
             lines.append(f"head/eye rotations: {len(rot_mapped)}/{len(rot_asked)} mapped "
                          "(optional; only to shape keys with the same name)")
-        if self.unused_keys:
-            lines.append(f"{len(self.unused_keys)} shape keys unused: {_first(self.unused_keys, 20)}")
-        else:
-            lines.append("every shape key is used")
+        lines.append(unused_line(self.unused_keys))
         return "\n".join(lines)
 
     def assign(self, channel, key):
@@ -188,6 +185,13 @@ class ShapeKeyMapping:
             raise ValueError("shape-key mapping uses one shape key for two channels")
         return cls(pairs, [str(c) for c in d.get("unmapped_channels", [])],
                    [str(k) for k in d.get("unused_keys", [])])
+
+
+def unused_line(unused_keys) -> str:
+    """The report line about keys nothing drives (ShapeKeyMapping and TargetPlan reports)."""
+    if unused_keys:
+        return f"{len(unused_keys)} shape keys unused: {_first(unused_keys, 20)}"
+    return "every shape key is used"
 
 
 def _first(names, n):

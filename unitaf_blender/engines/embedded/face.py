@@ -52,7 +52,7 @@ def _blend_tables():
     """(channels the visemes drive, dominance [30, C], dominance * target [30, C]).
 
     30 blend classes: the 15 visemes unstressed, then with primary stress. Rebuilt per call
-    (cheap) so edits to visemes.VISEME_SHAPES / DOMINANCE take effect without a reload.
+    (cheap) so edits to core.visemes.VISEME_SHAPES / DOMINANCE take effect without a reload.
     """
     targets, dominance = viseme_tables()
     used = np.flatnonzero(targets.any(0))

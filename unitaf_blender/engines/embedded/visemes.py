@@ -1,7 +1,9 @@
 """espeak-ng phoneme mnemonics -> the 15 Oculus/Meta visemes -> ARKit mouth weights.
 
-Both tables are plain data so they can be tuned without touching the coarticulation code
-in face.py. Diphthongs and r-coloured vowels are split into a sequence of visemes that
+The visemes and their ARKit shapes are engine-neutral and live in core/visemes.py (the
+target solver inverts them); the phoneme table and the coarticulation dominance are this
+engine's own. Both tables here are plain data so they can be tuned without touching the
+coarticulation code in face.py. Diphthongs and r-coloured vowels are split into a sequence of visemes that
 share the phoneme's span (aI -> aa + ih), because the mouth really travels between two
 shapes inside one espeak phoneme.
 """
@@ -9,11 +11,11 @@ import re
 
 import numpy as np
 
-from ...core.channels import ARKIT_52, shape_vector
+from ...core.channels import ARKIT_52
+from ...core.visemes import VISEME_INDEX, VISEME_SHAPES, VISEMES, VOWEL_VISEMES, viseme_signatures
 
-VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
-VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}
-VOWEL_VISEMES = frozenset(("aa", "E", "ih", "oh", "ou"))
+__all__ = ["VISEMES", "VISEME_INDEX", "VISEME_SHAPES", "VOWEL_VISEMES", "PHONEME_VISEMES", "DOMINANCE",
+           "viseme_tables", "phoneme_visemes", "viseme_segments", "split_stress", "channel_class"]
 
 # espeak ASCII mnemonic (stress marks removed) -> viseme sequence. Covers every symbol the
 # six English voices emitted in research/lite-engine.md §1.6, plus common ones of other
@@ -59,30 +61,6 @@ _SPLIT = {1: (1.0,), 2: (0.55, 0.45), 3: (0.4, 0.35, 0.25)}
 _STRESS_CHARS = "',%="
 _VOWEL_LETTERS = set("aeiouAEIOUV0@3y")
 
-# Viseme -> ARKit weights at full articulation. Names without Left/Right apply to both
-# sides. PP keeps a little jaw so the mouthClose seal in face.py has something to close.
-VISEME_SHAPES = {
-    "sil": {},
-    "PP": {"mouthPress": 0.45, "mouthRollLower": 0.15, "mouthRollUpper": 0.1, "mouthClose": 0.04,
-           "jawOpen": 0.04},
-    "FF": {"mouthRollLower": 0.5, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.15, "jawOpen": 0.08},
-    "TH": {"jawOpen": 0.15, "tongueOut": 0.35, "mouthLowerDown": 0.1, "mouthUpperUp": 0.05},
-    "DD": {"jawOpen": 0.16, "mouthStretch": 0.1, "mouthUpperUp": 0.1, "mouthLowerDown": 0.08},
-    "kk": {"jawOpen": 0.22, "mouthStretch": 0.1, "mouthLowerDown": 0.1},
-    "CH": {"mouthFunnel": 0.45, "mouthPucker": 0.3, "jawOpen": 0.1, "mouthUpperUp": 0.15,
-           "mouthLowerDown": 0.15},
-    "SS": {"jawOpen": 0.06, "mouthStretch": 0.3, "mouthSmile": 0.12, "mouthUpperUp": 0.12,
-           "mouthLowerDown": 0.1},
-    "nn": {"jawOpen": 0.15, "mouthStretch": 0.08, "mouthUpperUp": 0.05},
-    "RR": {"mouthPucker": 0.35, "mouthFunnel": 0.3, "jawOpen": 0.12, "mouthUpperUp": 0.1},
-    "aa": {"jawOpen": 0.6, "mouthLowerDown": 0.2, "mouthStretch": 0.05},
-    "E": {"jawOpen": 0.38, "mouthStretch": 0.25, "mouthLowerDown": 0.2, "mouthSmile": 0.1},
-    "ih": {"jawOpen": 0.2, "mouthStretch": 0.35, "mouthSmile": 0.18, "mouthUpperUp": 0.1,
-           "mouthLowerDown": 0.1},
-    "oh": {"jawOpen": 0.42, "mouthFunnel": 0.5, "mouthPucker": 0.25, "mouthLowerDown": 0.1},
-    "ou": {"mouthPucker": 0.7, "mouthFunnel": 0.35, "jawOpen": 0.15},
-}
-
 # Cohen–Massaro dominance of each viseme over (lips, jaw, tongue). A high value means the
 # segment imposes its shape on its neighbours; a low one means it borrows theirs (h, k and
 # n take the lip shape of the next vowel). Bilabials and labiodentals dominate the lips
@@ -111,7 +89,7 @@ def channel_class(name: str) -> int:
 
 def viseme_tables():
     """(targets [15, 52], dominance [15, 52]) as arrays in VISEMES order."""
-    targets = np.stack([shape_vector(VISEME_SHAPES[v]) for v in VISEMES])
+    targets = viseme_signatures()
     cls = np.array([channel_class(n) for n in ARKIT_52])
     dominance = np.stack([np.asarray(DOMINANCE[v], np.float32)[cls] for v in VISEMES])
     return targets, dominance
