@@ -352,11 +352,10 @@ def _generate(engine, request):
 
 
 def _summary(result, obj):
-    m = result.mapping
     others = [f"{name}: {len(what)} {kind if len(what) != 1 else kind[:-1]}"
               for name, _, what, kind in result.parts[1:]]
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
-          f"{len(m.pairs)} channels keyed" + (f" (with {', '.join(others)})" if others else "")
+          f"{len(result.parts[0][2])} shape keys keyed" + (f" (with {', '.join(others)})" if others else "")
           + (f", sound strip '{result.strip.name}'" if result.strip else ""))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)

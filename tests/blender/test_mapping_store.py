@@ -5,7 +5,8 @@ from blender_testutil import make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat, keying, mapping_store  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take, object_mapping  # noqa: E402
+from unitaf_blender.blender.mapping_store import object_mapping  # noqa: E402
+from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
 
 
 def test_auto_mapping_without_a_stored_table(clean_scene):

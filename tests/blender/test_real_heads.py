@@ -6,7 +6,8 @@ from blender_testutil import make_perf
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat, keying  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take, object_mapping  # noqa: E402
+from unitaf_blender.blender.mapping_store import object_mapping  # noqa: E402
+from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
 from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
 
 

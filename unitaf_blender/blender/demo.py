@@ -110,7 +110,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
     blend = os.path.join(out_dir, "demo.blend")
     save_blend(blend)
     timings["keying+save"] = time.perf_counter() - t
-    rotations_only = set(perf.channels) - set(take.mapping.pairs) <= set(HEAD_EYE_ROTATIONS)
+    rotations_only = set(perf.channels) - take.mapping.channels_read() <= set(HEAD_EYE_ROTATIONS)
     for w in take.warnings:
         if not (rotations_only and "have no shape key" in w):   # handled just above
             say(f"  note: {w}")

@@ -9,12 +9,13 @@ import re
 import bpy
 import numpy as np
 
-from ..core.channels import ARKIT_52, GROUPS, INTERPOLATIONS, channel_group
+from ..core.channels import ARKIT_52, GROUPS, HEAD_EYE_ROTATIONS, INTERPOLATIONS, channel_group
 from ..core.retime import resample
 from . import compat
 
 GROUP_NAME = "UniTAF"
 _ARKIT = frozenset(ARKIT_52)
+_ROTATION_CHANNELS = frozenset(HEAD_EYE_ROTATIONS)
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:
@@ -57,6 +58,40 @@ def prepare_tracks(perf, pairs: dict, key_blocks, dst_fps: float, intensity: dic
             v = np.clip(v, kb.slider_min, kb.slider_max)
         tracks.append((key_name, np.ascontiguousarray(v, dtype=np.float32)))
     return len(values), tracks
+
+
+def plan_tracks(perf, plan, key_blocks, dst_fps: float, intensity: dict, smoothing: int):
+    """Like prepare_tracks for a core.targets.TargetPlan: every key the plan drives (direct,
+    combination or viseme keys), evaluated on the performance, resampled to the scene rate,
+    shaped by the group of the channel behind it, smoothed and clamped to its slider range
+    (keys driven by a signed rotation channel are not clamped).
+    Returns (n_frames, [(shape_key_name, float32 values[N])]) in the plan's key order."""
+    values = plan.evaluate(perf.channels, perf.weights, fps=perf.fps)
+    keys = [k for k in plan.keys() if k in values and k in key_blocks]
+    if not keys:
+        return 0, []
+    by_key = {k: ch for ch, k in plan.direct.items()}
+    matrix = resample(np.stack([values[k] for k in keys], axis=1), perf.fps, dst_fps)
+    gains = np.array([float(intensity.get(_key_group(k, plan, by_key), 1.0)) for k in keys], np.float32)
+    matrix = smooth(np.asarray(matrix, np.float32) * gains, smoothing)
+    tracks = []
+    for j, name in enumerate(keys):
+        v = matrix[:, j]
+        if by_key.get(name) not in _ROTATION_CHANNELS:
+            kb = key_blocks[name]
+            v = np.clip(v, kb.slider_min, kb.slider_max)
+        tracks.append((name, np.ascontiguousarray(v, dtype=np.float32)))
+    return len(matrix), tracks
+
+
+def _key_group(key, plan, by_key):
+    """Intensity group of a planned key: its channel's group; a combination key takes the
+    group of its strongest channel; viseme keys are mouth."""
+    if key in by_key:
+        return channel_group(by_key[key])
+    if key in plan.derived and plan.derived[key]:
+        return channel_group(max(plan.derived[key].items(), key=lambda item: item[1])[0])
+    return "mouth"
 
 
 def data_path(key_name: str) -> str:

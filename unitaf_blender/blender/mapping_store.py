@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..core import mapping as core_mapping
+from ..core import targets as core_targets
 from ..core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from . import props
 
@@ -81,6 +82,19 @@ def object_mapping(obj):
     silent = silent_keys(obj)
     return core_mapping.auto_map([k for k in names if k not in silent], channels=CHANNELS,
                                  reference_key=reference)
+
+
+def object_plan(obj):
+    """What a take drives on `obj` (core.targets.TargetPlan): ARKit keys from the stored table
+    or by name, and keys of other conventions (visemes, FACS, VRoid, CC, MMD) computed from the
+    channels. Keys that move nothing are left out."""
+    names = shape_key_names(obj)
+    reference = reference_key_name(obj) if names else "Basis"
+    stored = None
+    if has_stored_mapping(obj):
+        stored = {ch: k for ch, k in stored_pairs(obj).items() if ch in CHANNELS}
+    return core_targets.plan_targets(names, reference_key=reference, stored_pairs=stored,
+                                     ignore_keys=silent_keys(obj))
 
 
 def store_mapping(obj, mapping, preset=None):

@@ -19,7 +19,7 @@ from ..core.retime import resample, scene_fps
 from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
 from . import character, compat, keying, rig
-from .mapping_store import object_mapping
+from .mapping_store import object_plan
 from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
 
@@ -49,7 +49,7 @@ class TakeResult:
     strip: object                              # sound strip or None
     frame_start: int
     frame_end: int
-    mapping: object                            # core.mapping.ShapeKeyMapping
+    mapping: object                            # core.targets.TargetPlan of the target mesh
     audio_path: Optional[str]
     warnings: list = field(default_factory=list)
     take_name: str = ""
@@ -88,13 +88,14 @@ def _checked_mapping(obj):
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
                         "(e.g. jawOpen, eyeBlinkLeft) first.")
-    mapping = object_mapping(obj)
-    if not mapping.pairs:
+    plan = object_plan(obj)
+    if not plan.keys():
         keys = [kb.name for kb in key.key_blocks[1:6]]
         raise TakeError(f"None of the {len(key.key_blocks) - 1} shape keys on '{name}' "
-                        f"(e.g. {', '.join(keys)}) match an ARKit / Live Link channel. "
+                        f"(e.g. {', '.join(keys)}) match an ARKit / Live Link channel or a known "
+                        "convention (visemes, FACS, VRoid, Character Creator, MMD). "
                         "Map them in the UniTAF panel (Mapping: preset or table).")
-    return mapping
+    return plan
 
 
 def validate_target(obj) -> None:
@@ -173,7 +174,7 @@ class _Part:
     shape keys, or the armature's head/neck/eye bones."""
     obj: object                     # the object the action is named after
     key: object                     # what the action animates: a shape-key datablock or the armature object
-    mapping: object                 # ShapeKeyMapping (None for bones)
+    mapping: object                 # core.targets.TargetPlan (None for bones)
     curves: list                    # [(data path, array index, float32 values per frame)]
     labels: list                    # what is animated, for the report (shape keys or bones)
     replaces: object = None         # this part's earlier take of the same name, or None
@@ -199,25 +200,27 @@ class _Plan:
         return self.parts[0]
 
 
-def _unique_pairs(mapping, warnings):
-    pairs, seen = {}, {}
-    for ch, key_name in mapping.pairs.items():
+def _unique_direct(plan, warnings):
+    """A stored table may send two channels to one key: the first one keeps it."""
+    seen = {}
+    for ch, key_name in list(plan.direct.items()):
         if key_name in seen:
             warnings.append(f"'{ch}' and '{seen[key_name]}' both map to '{key_name}'; using '{seen[key_name]}'.")
+            del plan.direct[ch]
             continue
         seen[key_name] = ch
-        pairs[ch] = key_name
-    return pairs
+    return plan
 
 
-def _part_for(obj, mapping, perf, fps, intensity, smoothing, warnings):
+def _part_for(obj, plan, perf, fps, intensity, smoothing, warnings):
     key = obj.data.shape_keys
     if key.animation_data is not None and key.animation_data.use_tweak_mode:
         raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
                         "exit it (Tab in the NLA editor) first.")
-    pairs = _unique_pairs(mapping, warnings)
-    _, tracks = keying.prepare_tracks(perf, pairs, key.key_blocks, fps, intensity, smoothing)
-    return _Part(obj, key, mapping, keying.shape_key_curves(tracks), [name for name, _ in tracks]), pairs
+    plan = _unique_direct(plan, warnings)
+    _, tracks = keying.plan_tracks(perf, plan, key.key_blocks, fps, intensity, smoothing)
+    used = plan.channels_read() if tracks else set()
+    return _Part(obj, key, plan, keying.shape_key_curves(tracks), [name for name, _ in tracks]), used
 
 
 def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
@@ -226,8 +229,7 @@ def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
     if armature is None or armature.library is not None or armature.data.library is not None:
         return None
     bones = rig.find_bones(armature)
-    gaze_on_keys = any(ch.startswith("eyeLook") and key_name in part.labels
-                       for part in parts for ch, key_name in part.mapping.pairs.items())
+    gaze_on_keys = any(ch.startswith("eyeLook") for part in parts for ch in part.mapping.channels_read())
     def moves(names):   # all-zero rotations are "not tracked" (a phone that records no head turn)
         return all(c in perf.channels for c in names) and any(
             np.abs(perf.channel(c)).max() > 1e-6 for c in names)
@@ -291,7 +293,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
                         f"(performance channels: {', '.join(perf.channels[:5])}...).")
     parts, driven = [head], set(pairs)
     for other in character.companions(obj):
-        part, other_pairs = _part_for(other, object_mapping(other), perf, fps, intensity,
+        part, other_pairs = _part_for(other, object_plan(other), perf, fps, intensity,
                                       int(opts.smoothing), warnings)
         if part.curves:
             parts.append(part)

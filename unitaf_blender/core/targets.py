@@ -112,7 +112,8 @@ FACS_AUS = {
     43: (("EyesClosed", "EyeClosed", "EyeClosure"), {"eyeBlink": 1.0}, 0),
     44: (("Squint",), {"eyeSquint": 1.0}, 1),
     45: (("Blink",), {"eyeBlink": 1.0}, 0),
-    46: (("Wink",), {"eyeBlink": 1.0}, 3),
+    # AU46 (wink) is left out: it is one eye by definition, and a take's both-eye blink is no
+    # wink (a bare key named "Wink" must not blink on every blink).
     61: (("EyesTurnLeft",), {"eyeLookOutLeft": 0.5, "eyeLookInRight": 0.5}, 0),
     62: (("EyesTurnRight",), {"eyeLookInLeft": 0.5, "eyeLookOutRight": 0.5}, 0),
     63: (("EyesUp",), {"eyeLookUpLeft": 0.5, "eyeLookUpRight": 0.5}, 0),
