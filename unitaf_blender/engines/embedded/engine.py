@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import MAX_FPS, MIN_FPS, Performance
-from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel
+from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel, reporter
 from . import writing
 
 ENGINE_VERSION = "1"
@@ -123,10 +123,7 @@ class EmbeddedEngine:
         from .face import face_from_timeline
         from .speech import ScriptError, synthesize_script
 
-        def report(fraction, stage):
-            if progress is not None:
-                progress(fraction, stage)
-
+        report = reporter(progress)
         checked = self.check(request)
         request = checked.request
         voice = request.voice or request.language
