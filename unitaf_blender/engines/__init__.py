@@ -16,6 +16,11 @@ Every engine offers:
                             system) and say so in `notes`. Batches check every line with it
                             before generating any; `generate` runs it too.
   generate(request, progress, cancel) -> Performance
+  check_lipsync(request: LipsyncRequest) -> CheckedRequest   (request field: a LipsyncRequest)
+  lipsync(request: LipsyncRequest, progress, cancel) -> Performance
+                            a face for a RECORDED line: the Performance's audio is the
+                            recording itself (same samples, same clock), its phonemes/words
+                            the aligned transcript (when there is one).
 """
 import threading
 from dataclasses import dataclass, field
@@ -48,8 +53,20 @@ class GenerateRequest:
 
 
 @dataclass
+class LipsyncRequest:
+    audio: object                          # float32 mono samples of the recording (numpy array)
+    sample_rate: int
+    transcript: Optional[str] = None       # what is said (inline emotion tags allowed); None: signal only
+    emotion: str = "calm:0.0"
+    language: Optional[str] = None         # None: the engine picks (embedded: from the transcript's script)
+    seed: int = 0
+    source: str = ""                       # where the recording came from (a path), for the take's metadata
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
 class CheckedRequest:
-    request: GenerateRequest               # the request to generate, with resolved choices
+    request: object                        # the GenerateRequest / LipsyncRequest to run, choices resolved
     notes: list = field(default_factory=list)   # what was decided for the user, one sentence each
 
 
