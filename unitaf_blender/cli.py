@@ -53,10 +53,13 @@ def build_parser(prog="unitaf"):
         sp.add_argument("--smoothing", type=int, default=0, metavar="FRAMES", help="moving-average window (0 = off)")
         sp.add_argument("--intensity", action="append", default=[], metavar="GROUP=VALUE",
                         help="per-group intensity, GROUP in mouth/brows/eyes/other (repeatable)")
+        sp.add_argument("--no-markers", action="store_true",
+                        help="do not put the words as pose markers on the take's action")
 
-    def engine_args(sp):
+    def engine_args(sp, voice=True):
         sp.add_argument("--engine", default=None, help="engine id (see `engines`); default: embedded")
-        sp.add_argument("--voice", default=None, help="engine voice id or a voice prompt .wav")
+        if voice:
+            sp.add_argument("--voice", default=None, help="engine voice id or a voice prompt .wav")
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--language", default=None,
                         help="espeak-ng language/voice id (default: en-us, or picked from the text's writing system)")
@@ -74,6 +77,21 @@ def build_parser(prog="unitaf"):
     engine_args(g)
     keying_args(g)
     g.add_argument("--export", metavar="OUT.npz", help="also save the Performance (.npz + .wav)")
+
+    ls = sub.add_parser("lipsync", help="key the face of one object from a recorded line (+ its transcript)")
+    scene_args(ls)
+    ls.add_argument("--object", required=True, help="target mesh object name")
+    src = ls.add_mutually_exclusive_group(required=True)
+    src.add_argument("--audio", metavar="FILE", help="the recording (.wav; .flac/.ogg/.mp3 where Blender decodes them)")
+    src.add_argument("--strip", metavar="NAME", help="an existing sound strip: its start is the take's start, no new strip")
+    said = ls.add_mutually_exclusive_group()
+    said.add_argument("--transcript", metavar="TEXT", help="what is said (inline emotion tags allowed)")
+    said.add_argument("--transcript-file", metavar="FILE", help="the transcript from a UTF-8 text file")
+    said.add_argument("--text-block", metavar="NAME", help="the transcript from a Text datablock in the .blend")
+    ls.add_argument("--emotion", default="calm:0.5", help="NAME[:INTENSITY] or 8 comma-separated weights")
+    engine_args(ls, voice=False)
+    keying_args(ls)
+    ls.add_argument("--export", metavar="OUT.npz", help="also save the Performance (.npz + .wav)")
 
     i = sub.add_parser("import-performance", help="key a recorded performance (Live Link Face CSV or .npz)")
     scene_args(i)
@@ -152,7 +170,7 @@ def _take_options(args, **overrides):
     opts = dict(start_frame=args.frame, intensity=_parse_intensity(args.intensity),
                 smoothing=args.smoothing, interpolation=args.interpolation,
                 push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound,
-                audio_dir=audio_dir_for(args.save))
+                audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers)
     opts.update(overrides)
     if opts["smoothing"] < 0:
         raise BadInput("--smoothing must be >= 0")
@@ -300,25 +318,24 @@ def _find_object(name):
     return obj
 
 
-def _read_text(args):
-    if args.text is not None:
-        text = args.text
-    elif args.text_file is not None:
-        if not os.path.isfile(args.text_file):
-            raise BadInput(f"--text-file: file not found: {args.text_file}")
+def _read_text(text=None, text_file=None, text_block=None, what="the text"):
+    """The text from the option that was given: inline, a UTF-8 file or a Text datablock."""
+    if text is None and text_file is not None:
+        if not os.path.isfile(text_file):
+            raise BadInput(f"{what}: file not found: {text_file}")
         try:
-            with open(args.text_file, encoding="utf-8") as f:
+            with open(text_file, encoding="utf-8") as f:
                 text = f.read()
         except (OSError, UnicodeDecodeError) as e:
-            raise BadInput(f"--text-file: cannot read {args.text_file}: {e}") from None
-    else:
+            raise BadInput(f"{what}: cannot read {text_file}: {e}") from None
+    elif text is None:
         import bpy
-        block = bpy.data.texts.get(args.text_block)
+        block = bpy.data.texts.get(text_block)
         if block is None:
-            raise BadInput(f"--text-block: no Text datablock named '{args.text_block}'")
+            raise BadInput(f"{what}: no Text datablock named '{text_block}'")
         text = block.as_string()
     if not text.strip():
-        raise BadInput("the text is empty")
+        raise BadInput(f"{what} is empty")
     return text
 
 
@@ -348,7 +365,18 @@ def _checked_request(engine_id, text, emotion, voice, seed, language, options):
 
 
 def _generate(engine, request):
+    """A take's performance: spoken (GenerateRequest) or from a recording (LipsyncRequest)."""
+    from .engines import LipsyncRequest
+    if isinstance(request, LipsyncRequest):
+        return engine.lipsync(request, _progress, None)
     return engine.generate(request, _progress, None)
+
+
+def _read_transcript(args):
+    """The lipsync transcript (None: the signal-only mode)."""
+    if args.transcript is None and args.transcript_file is None and args.text_block is None:
+        return None
+    return _read_text(args.transcript, args.transcript_file, args.text_block, what="the transcript")
 
 
 def _summary(result, obj):
@@ -370,11 +398,49 @@ def cmd_generate(args):
         _check_outputs(args)               # fail fast, before the file is even opened
     scene = _open_blend(args)
     obj = _find_object(args.object)
-    text = _read_text(args)
+    text = _read_text(args.text, args.text_file, args.text_block)
     _check_outputs(args, _speech_seconds(text))
     opts = _take_options(args)
     engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
                                        args.language, _engine_options(args.model_dir, args.device))
+    perf = _generate(engine, checked.request)
+    with _staged_outputs() as stage:
+        result = apply_take(scene, obj, perf, opts, stage=stage)
+        if args.export:
+            _export_performance(perf, args.export, stage)
+        _write_outputs(stage, [result], args.save)
+    _summary(result, obj)
+    return EXIT_OK
+
+
+def cmd_lipsync(args):
+    from .blender.recording import find_sound_strip, read_recording, read_strip
+    from .blender.takes import apply_take
+    from .engines import LipsyncRequest, get_engine
+    if args.strip and args.frame is not None:
+        raise BadInput("--frame and --strip exclude each other: the strip's start is the take's start")
+    if args.blend:
+        _check_outputs(args)
+    scene = _open_blend(args)
+    obj = _find_object(args.object)
+    overrides = {}
+    if args.strip:
+        audio, rate, first = read_strip(find_sound_strip(scene, args.strip))
+        overrides = dict(start_frame=first, add_sound=False)
+        source = args.strip
+    else:
+        audio, rate = read_recording(args.audio)
+        source = os.path.abspath(args.audio)
+        overrides = dict(recording=source)
+    transcript = _read_transcript(args)
+    _check_outputs(args, len(audio) / rate if args.export else 0.0)
+    opts = _take_options(args, **overrides)
+    engine = get_engine(args.engine)
+    checked = engine.check_lipsync(LipsyncRequest(
+        audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
+        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device)))
+    for note in checked.notes:
+        print(f"note: {note}", file=sys.stderr)
     perf = _generate(engine, checked.request)
     with _staged_outputs() as stage:
         result = apply_take(scene, obj, perf, opts, stage=stage)
@@ -488,7 +554,7 @@ def cmd_install_runtime(args):
 
 
 COMMANDS = {
-    "generate": cmd_generate, "import-performance": cmd_import, "batch": cmd_batch,
+    "generate": cmd_generate, "lipsync": cmd_lipsync, "import-performance": cmd_import, "batch": cmd_batch,
     "demo": cmd_demo, "engines": cmd_engines, "voices": cmd_voices, "models": cmd_models,
     "install-runtime": cmd_install_runtime,
 }

@@ -9,7 +9,8 @@ Every line is generated before the scene is touched.
 from dataclasses import dataclass
 
 from ..core.batch import BatchPlan
-from ..engines import CheckedRequest, EngineError, GenerateRequest, get_engine
+from ..engines import CheckedRequest, EngineError, GenerateRequest, LipsyncRequest, get_engine
+from .recording import read_recording
 from .takes import TakeOptions, apply_take
 
 
@@ -35,6 +36,13 @@ def check_lines(plan: BatchPlan, find_object, options=None) -> list:
         try:
             obj = find_object(line.object)
             engine = get_engine(line.engine)
+            if line.audio is not None:
+                audio, rate = read_recording(line.audio)
+                request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=line.text,
+                                         emotion=line.emotion, language=line.language, seed=line.seed,
+                                         source=line.audio, options=dict(options or {}))
+                checked.append(CheckedLine(number, obj, engine, engine.check_lipsync(request)))
+                continue
             request = GenerateRequest(text=line.text, emotion=line.emotion, voice=line.voice,
                                       seed=line.seed, language=line.language,
                                       options=dict(options or {}))
@@ -52,7 +60,8 @@ def run_batch(scene, plan: BatchPlan, lines, generate, start_frame=None, audio_d
               stage=None, progress=None):
     """Key every checked line (from `check_lines`); returns [(object, TakeResult)] in order.
 
-    `generate(engine, request)` returns a Performance. Each take is named after its line
+    `generate(engine, request)` returns a Performance (a LipsyncRequest for recorded lines:
+    their strip plays the recording in place). Each take is named after its line
     (`line001`, ...), so running the same batch on its own output re-generates those lines in
     place instead of stacking copies."""
     performances = []
@@ -72,7 +81,7 @@ def run_batch(scene, plan: BatchPlan, lines, generate, start_frame=None, audio_d
             frame = cursor + (round(gap * fps) if line.number > 1 else 0)
         # Every line goes to the NLA so that several lines of one character all play.
         opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{line.number:03d}",
-                           audio_dir=audio_dir)
+                           audio_dir=audio_dir, recording=spec.audio)
         result = apply_take(scene, line.object, perf, opts, stage=stage)
         results.append((line.object, result))
         cursor = result.frame_end

@@ -110,6 +110,17 @@ class SoundPlacement:
             self._remove_tmp()
         return self.strip
 
+    def reference(self, scene, take_name: str, path: str, start: int, length: int):
+        """A strip playing an existing recording in place (never copied): lip-sync takes."""
+        se = scene.sequence_editor
+        if se is None:
+            se = scene.sequence_editor_create()
+            self._made_editor = True
+        channel = free_channel(se, start, length)
+        self.strip = compat.new_sound_strip(se, take_name, path, channel, start)
+        self.sound = self.strip.sound
+        return self.strip
+
     def _remove_tmp(self):
         if self._tmp_path and os.path.exists(self._tmp_path):
             os.remove(self._tmp_path)

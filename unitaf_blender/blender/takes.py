@@ -40,7 +40,9 @@ class TakeOptions:
     push_to_nla: bool = False                  # place the take as an NLA strip, not the active action
     take_name: Optional[str] = None            # None = take1, take2, ...
     add_sound: bool = True
-    audio_dir: Optional[str] = None            # where WAVs go (default: beside the .blend)
+    audio_dir: Optional[str] = None            # where WAVs go (None: packed into the .blend)
+    recording: Optional[str] = None            # lip sync: the strip plays this file in place (no WAV written)
+    word_markers: bool = True                  # the words as pose markers on the take's action
 
 
 @dataclass
@@ -418,6 +420,8 @@ def _write_action(plan, part, undo):
     action.use_frame_range = True
     action.frame_start, action.frame_end = plan.start, max(plan.end, plan.start + 1)
     meta = plan.perf.meta or {}
+    if part is plan.head and plan.opts.word_markers:
+        _mark_words(action, plan)
     action["unitaf_take"] = plan.take
     action["unitaf_bake_fps"] = float(plan.fps)
     action["unitaf_source_fps"] = float(plan.perf.fps)
@@ -425,6 +429,14 @@ def _write_action(plan, part, undo):
         if meta.get(name) is not None:
             action[f"unitaf_{name}"] = _prop_value(meta[name])
     return action, slot
+
+
+def _mark_words(action, plan):
+    """Each word's start as a pose marker: they travel with the action, so an animator sees
+    (and can nudge) the words wherever the take is placed."""
+    for word in plan.perf.words:
+        marker = action.pose_markers.new(word.label[:63])
+        marker.frame = plan.start + int(round(word.start * plan.fps))
 
 
 def _place(plan, part, action, slot, undo):
@@ -466,6 +478,10 @@ def _place_sound(plan, undo, stage):
     if not compat.has_audio():
         plan.warnings.append("This Blender build has no audio support (Audaspace): no sound strip was added.")
         return None, None
+    if opts.recording:
+        length = int(np.ceil(len(perf.audio) / perf.sample_rate * plan.fps)) + 1
+        path = os.path.abspath(bpy.path.abspath(opts.recording))
+        return undo.sound.reference(plan.scene, plan.take, path, plan.start, length), path
     strip = undo.sound.place(plan.scene, plan.take, perf.audio, perf.sample_rate, plan.start, plan.fps,
                              opts.audio_dir, stage)
     return strip, undo.sound.wav_path

@@ -14,14 +14,16 @@ Format (JSON)::
     }
 
 A line takes its fields from itself, then its character, then `defaults`. `gap` on a line is
-the silence before it; `frame` pins its start frame (later lines follow it).
+the silence before it; `frame` pins its start frame (later lines follow it). A line with
+`"audio": "takes/line3.wav"` (relative to the batch file) is a recorded line: its face follows
+the recording, and `text`, if given, is the recording's transcript.
 A bare JSON list is accepted as the `lines` array.
 """
 import json
 import os
 from dataclasses import dataclass, field
 
-_LINE_FIELDS = {"object", "character", "text", "emotion", "engine", "voice", "language", "seed",
+_LINE_FIELDS = {"object", "character", "text", "audio", "emotion", "engine", "voice", "language", "seed",
                 "gap", "frame"}
 _INHERITED = ("object", "emotion", "engine", "voice", "language")
 
@@ -37,6 +39,7 @@ class BatchLine:
     seed: int = 0
     gap: float = None      # silence before this line; None = the plan's gap
     frame: int = None      # pinned start frame
+    audio: str = None      # a recorded line: the face follows this file (text = its transcript, optional)
 
 
 @dataclass
@@ -54,10 +57,10 @@ def load_batch(path) -> BatchPlan:
             data = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
-    return parse_batch(data, source=path)
+    return parse_batch(data, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
 
 
-def parse_batch(data, source="batch") -> BatchPlan:
+def parse_batch(data, source="batch", base_dir=".") -> BatchPlan:
     if isinstance(data, list):
         data = {"lines": data}
     if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
@@ -82,12 +85,18 @@ def parse_batch(data, source="batch") -> BatchPlan:
                 raise ValueError(f"{where}: character '{raw['character']}' is not in 'characters'")
             character = characters[raw["character"]]
         merged = {k: raw.get(k, character.get(k, defaults.get(k))) for k in _INHERITED}
-        text = raw.get("text")
-        if not isinstance(text, str) or not text.strip():
+        text, audio = raw.get("text"), raw.get("audio")
+        if audio is not None:
+            if not isinstance(audio, str) or not audio.strip():
+                raise ValueError(f"{where}: 'audio' must name a recording file")
+            audio = os.path.join(base_dir, audio)   # relative to the batch file, like any path in a file
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise ValueError(f"{where}: 'text' (the recording's transcript) is empty")
+        elif not isinstance(text, str) or not text.strip():
             raise ValueError(f"{where}: 'text' is missing or empty")
         if not merged["object"]:
             raise ValueError(f"{where}: no 'object' (give one on the line, its character or defaults)")
-        line = BatchLine(object=str(merged["object"]), text=text,
+        line = BatchLine(object=str(merged["object"]), text=text, audio=audio,
                          seed=int(_number(raw.get("seed", i - 1), f"{where}: seed")))
         for key in ("emotion", "engine", "voice", "language"):
             if merged[key] is not None:
