@@ -13,7 +13,7 @@ import queue
 import threading
 
 from ..core.errors import full_message
-from ..engines import Cancelled
+from ..engines import Cancelled, LipsyncRequest
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
 FINISHED_STATES = (DONE, FAILED, CANCELLED)
@@ -129,12 +129,14 @@ class Job:
 
 
 class GenerateJob(Job):
-    """An engine generation: the worker runs `engine.generate(request, ...)`."""
+    """An engine run: `engine.generate(request, ...)`, or `engine.lipsync(...)` for a
+    LipsyncRequest (a face for a recorded line)."""
 
     label = "Generate"
 
     def __init__(self, engine, request, apply):
-        super().__init__(lambda progress, cancel: engine.generate(request, progress, cancel), apply)
+        run = engine.lipsync if isinstance(request, LipsyncRequest) else engine.generate
+        super().__init__(lambda progress, cancel: run(request, progress, cancel), apply)
         self.engine, self.request = engine, request
 
     @property

@@ -7,10 +7,11 @@ import functools
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..engines import EngineError
+from ..engines import EngineError, LipsyncRequest
 from . import jobs, mapping_store, props
 from .job_ui import JobWatcher, job_busy, run_job
-from .settings import build_request, engine_for, take_options, target_object
+from .recording import read_recording, read_strip
+from .settings import build_request, emotion_spec, engine_for, engine_options, lipsync_source, take_options, target_object
 from .takes import TakeError, apply_take, validate_target
 
 
@@ -57,6 +58,58 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
         try:
             obj, request, engine, opts = self._prepare(context)
         except (TakeError, EngineError) as e:
+            self.report({'ERROR'}, str(e))
+            return {'CANCELLED'}
+        apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
+        return run_job(self, context, jobs.GenerateJob(engine, request, apply))
+
+    def finished(self, job):
+        if job.state == jobs.FAILED:
+            self.report({'ERROR'}, job.error + _oom_hint(job))
+            return {'CANCELLED'}
+        return super().finished(job)
+
+    def report_done(self, job):
+        _report_result(self, job.result)
+
+
+class UNITAF_OT_lipsync(JobWatcher, bpy.types.Operator):
+    """Animate the target mesh from a recorded line: the Recording file (its strip plays the file
+    in place) or the active sound strip (the take starts where the strip does)"""
+    bl_idname = "unitaf.lipsync"
+    bl_label = "Animate from Audio"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def _prepare(self, context):
+        settings = context.scene.unitaf
+        obj = target_object(context)
+        validate_target(obj)
+        path, strip = lipsync_source(context)
+        opts = take_options(settings)
+        if strip is not None:
+            audio, rate, first = read_strip(strip)
+            opts.start_frame, opts.add_sound, source = first, False, strip.name
+        else:
+            audio, rate = read_recording(path)
+            opts.recording, source = path, path
+        text = settings.text_block.as_string() if settings.text_block else settings.text
+        transcript = text if settings.lipsync_use_text and text.strip() else None
+        engine = engine_for(context)
+        checked = engine.check_lipsync(LipsyncRequest(
+            audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
+            seed=settings.seed, source=source, options=engine_options(context)))
+        for note in checked.notes:
+            self.report({'INFO'}, f"UniTAF: {note}")
+        if transcript is None:
+            self.report({'INFO'}, "UniTAF: no transcript: the mouth follows the sound alone (less accurate).")
+        return obj, checked.request, engine, opts
+
+    def execute(self, context):   # one path: threaded when invoked from the UI
+        if job_busy(self):
+            return {'CANCELLED'}
+        try:
+            obj, request, engine, opts = self._prepare(context)
+        except (ValueError, EngineError) as e:     # TakeError, RecordingError, ...
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
@@ -205,6 +258,6 @@ class UNITAF_OT_mapping_clear(_MappingOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
-CLASSES = (UNITAF_OT_generate, UNITAF_OT_retry_on_fallback, UNITAF_OT_cancel,
+CLASSES = (UNITAF_OT_generate, UNITAF_OT_lipsync, UNITAF_OT_retry_on_fallback, UNITAF_OT_cancel,
            UNITAF_OT_import_performance, UNITAF_OT_emotion_from_preset,
            UNITAF_OT_mapping_auto, UNITAF_OT_mapping_preset, UNITAF_OT_mapping_clear)

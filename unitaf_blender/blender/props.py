@@ -132,6 +132,15 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
     push_to_nla: BoolProperty(name="Push to NLA", default=False,
                               description="Place the take as an NLA strip instead of the active action")
     add_sound: BoolProperty(name="Add Sound Strip", default=True)
+    # Animate from Audio (lip sync of a recorded line)
+    lipsync_audio: StringProperty(name="Recording", subtype='FILE_PATH', options=_REL_PATH,
+                                  description="A recorded line (.wav; .flac/.ogg/.mp3 where Blender decodes "
+                                              "them). Empty: the active sound strip")
+    lipsync_use_text: BoolProperty(name="Text Is the Transcript", default=True,
+                                   description="Align the text above to the recording (accurate). Off: the "
+                                               "mouth follows the sound alone (less accurate)")
+    word_markers: BoolProperty(name="Word Markers", default=True,
+                               description="Put the words as pose markers on the take's action")
 
 
 # Bone roles a take turns (rig.py finds them by name; the armature's properties override).

@@ -32,7 +32,8 @@ def take_options(settings) -> TakeOptions:
         intensity={"mouth": settings.intensity_mouth, "brows": settings.intensity_brows,
                    "eyes": settings.intensity_eyes, "other": settings.intensity_other},
         smoothing=settings.smoothing, interpolation=settings.interpolation,
-        push_to_nla=settings.push_to_nla, add_sound=settings.add_sound)
+        push_to_nla=settings.push_to_nla, add_sound=settings.add_sound,
+        word_markers=settings.word_markers)
 
 
 def active_engine_id(context) -> str:
@@ -109,3 +110,22 @@ def build_request(context) -> GenerateRequest:
 
 def engine_for(context):
     return get_engine(active_engine_id(context) or None)
+
+
+def active_sound_strip(context):
+    """The sequencer's active strip when it is a sound strip, else None."""
+    se = context.scene.sequence_editor
+    strip = se.active_strip if se is not None else None
+    return strip if strip is not None and strip.type == 'SOUND' else None
+
+
+def lipsync_source(context):
+    """(recording path or None, sound strip or None): the Recording field, else the active
+    sound strip."""
+    path = context.scene.unitaf.lipsync_audio.strip()
+    if path:
+        return _abspath(path), None
+    strip = active_sound_strip(context)
+    if strip is None:
+        raise TakeError("Choose a Recording file, or make a sound strip active in the Video Sequencer.")
+    return None, strip

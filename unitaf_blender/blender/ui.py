@@ -4,7 +4,7 @@ from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
 from . import character, jobs, mapping_store, neural_setup, props, rig
-from .settings import active_engine_id, preferences, target_object
+from .settings import active_engine_id, active_sound_strip, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -83,6 +83,7 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
             layout.operator("unitaf.cancel", icon='CANCEL')
         else:
             layout.operator("unitaf.generate", icon='PLAY_SOUND')
+            _draw_animate_from_audio(layout.box(), context)
             layout.operator("unitaf.import_performance", icon='IMPORT')
             if job is not None and job.state == jobs.FAILED and job.error:
                 box = layout.box()
@@ -91,6 +92,20 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
                 if getattr(job, "fallback_device", None):
                     box.operator("unitaf.retry_on_fallback", text=f"Retry on {job.fallback_device.upper()}",
                                  icon='FILE_REFRESH')
+
+
+def _draw_animate_from_audio(box, context):
+    s = context.scene.unitaf
+    box.label(text="Animate from Audio", icon='SOUND')
+    box.prop(s, "lipsync_audio", text="")
+    if not s.lipsync_audio:
+        strip = active_sound_strip(context)
+        box.label(text=f"Active strip: {strip.name}" if strip else "No recording: pick a file or a sound strip",
+                  icon='INFO')
+    box.prop(s, "lipsync_use_text")
+    if not s.lipsync_use_text:
+        box.label(text="Mouth from the sound alone: less accurate", icon='ERROR')
+    box.operator("unitaf.lipsync", icon='PLAY_SOUND')
 
 
 class UNITAF_PT_neural(_Sidebar, bpy.types.Panel):
@@ -199,6 +214,7 @@ class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
         col.prop(s, "interpolation")
         col.prop(s, "push_to_nla")
         col.prop(s, "add_sound")
+        col.prop(s, "word_markers")
 
 
 class UNITAF_AP_preferences(bpy.types.AddonPreferences):
