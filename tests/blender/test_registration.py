@@ -10,7 +10,8 @@ bpy = pytest.importorskip("bpy")
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLASSES = ("UNITAF_PT_main", "UNITAF_PT_mapping", "UNITAF_PT_keying", "UNITAF_UL_mapping")
-OPERATORS = ("generate", "cancel", "import_performance", "mapping_auto", "mapping_preset", "mapping_clear")
+OPERATORS = ("generate", "lipsync", "cancel", "import_performance", "mapping_auto", "mapping_preset",
+             "mapping_clear")
 
 
 @pytest.fixture
