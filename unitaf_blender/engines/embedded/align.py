@@ -53,15 +53,17 @@ class Alignment:
     reference: object         # the espeak Speech that was warped
 
 
-def dtw(a, b, pen_a, pen_b, band=None, open_end=False):
+def dtw(a, b, pen_a, pen_b, band=None, open_end=False, slope=None):
     """Cheapest monotone path between feature rows a [N, D] and b [M, D] -> int [L, 2].
 
     Cost of a cell: Euclidean distance. Entering it diagonally costs that; vertically
     (a advances alone) adds pen_a[i]; horizontally (b advances alone) adds pen_b[j]. The
     path starts at (0, 0) and ends at (N-1, M-1), or with open_end anywhere on the last row
     (the cheapest per step). `band`: cells farther than this from the straight line are
-    forbidden. Row by row; the horizontal recursion D[i,j] = min(B[j], D[i,j-1] + h[j]) is
-    a running minimum over a cumulative sum, so each row is a few vector operations.
+    forbidden; the line runs from (0, 0) to the last cell, or with the given `slope`
+    (espeak frames per recording frame) when the end is open. Row by row: the horizontal
+    recursion D[i,j] = min(B[j], D[i,j-1] + h[j]) is a running minimum over a cumulative
+    sum, so each row is a few vector operations.
     """
     n, m = len(a), len(b)
     back = np.zeros((n, m), np.int8)          # 0 diagonal, 1 vertical, 2 horizontal
@@ -71,7 +73,7 @@ def dtw(a, b, pen_a, pen_b, band=None, open_end=False):
     for i in range(n):
         lo, hi = 0, m
         if band is not None:
-            centre = i * (m - 1) / max(n - 1, 1)
+            centre = i * (slope if slope is not None else (m - 1) / max(n - 1, 1))
             lo, hi = max(int(np.ceil(centre - band)), 0), min(int(np.floor(centre + band)) + 1, m)
             if i == 0:
                 lo = 0
@@ -133,7 +135,7 @@ def align_paths(rec_feat, ref_feat, rec_silent, ref_silent, window_s=WINDOW_S, c
         j1 = min(m, j0 + int(window * ratio * 1.6) + int(2.0 / F.HOP_S))
         i1 = i0 + window
         p = dtw(rec_feat[i0:i1], ref_feat[j0:j1], pen_a[i0:i1], pen_b[j0:j1],
-                band=_band(window, j1 - j0), open_end=True) + (i0, j0)
+                band=_band(window, window * ratio), open_end=True, slope=ratio) + (i0, j0)
         cut = _cut_point(rec_silent, i0 + window // 2, i0 + int(0.9 * window))
         keep = p[:, 0] < cut
         pieces.append(p[keep])
