@@ -168,7 +168,7 @@ def main():
           f"{s['within100']:>11.1f}")
     err, secs, dur = run_case("en+m3", 0.7, window_s=8.0)
     s = summary(err)
-    print(f"{'en+m3 (British) x0.7 win 8s':<20}{s['n']:>6}{s['median_ms']:>11.1f}{s['p90_ms']:>8.1f}"
+    print(f"{'en+m3 x0.7 win 8s':<20}{s['n']:>6}{s['median_ms']:>11.1f}{s['p90_ms']:>8.1f}"
           f"{s['within50']:>10.1f}{s['within100']:>11.1f}{dur:>9.1f}{secs:>9.2f}")
 
     audio_dir = pathlib.Path(args.shared) / "assets" / "audio"
