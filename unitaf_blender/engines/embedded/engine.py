@@ -7,6 +7,11 @@ install: no download, no GPU, no torch.
 `check()` validates a request without speaking (script, tags, emotion, voice, fps) and
 picks the espeak-ng language from the text's writing system when the user chose none
 (writing.py); `generate()` runs it first.
+
+`lipsync()` makes a face for a RECORDED line with the same face model: with a transcript,
+espeak's rendering of it is warped onto the recording (align.py, forced alignment); without
+one, a less accurate mouth is read from the signal alone (signal_mouth.py).
+`check_lipsync()` is its cheap pre-check.
 """
 import math
 import os
@@ -14,13 +19,26 @@ from dataclasses import replace
 
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import MAX_FPS, MIN_FPS, Performance
-from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel, reporter
+from .. import (
+    CheckedRequest,
+    EngineError,
+    EngineUnavailable,
+    GenerateRequest,
+    LipsyncRequest,
+    check_cancel,
+    reporter,
+)
 from . import writing
 
 ENGINE_VERSION = "1"
 DEFAULT_FPS = 30.0
 DEFAULT_LANGUAGE = "en-us"
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
+MAX_RECORDING_S = 30 * 60      # a recorded line for lipsync: 30 minutes at most
+MIN_RECORDING_S = 0.1
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 384000
+SILENT_PEAK = 10 ** (-70 / 20)  # a recording whose peak is under -70 dBFS holds no speech
+MAX_CHARS_PER_S = 60.0         # 4x fast speech: a longer transcript cannot be this recording
 # Voice variants offered for the two main English voices (espeak has ~100 more).
 _VARIANTS = [("f1", "female 1"), ("f2", "female 2"), ("f3", "female 3"), ("f4", "female 4"),
              ("f5", "female 5"), ("m1", "male 1"), ("m2", "male 2"), ("m3", "male 3"),
@@ -155,6 +173,155 @@ class EmbeddedEngine:
                   "spans": [{"text": s.text, "emotion": emotion_label(s.emotion),
                              "start": round(s.start, 6), "end": round(s.end, 6)}
                             for s in speech.spans]})
+
+
+    def check_lipsync(self, request: LipsyncRequest) -> CheckedRequest:
+        """Cheap checks of a recorded line: the audio (mono samples, not empty, not silent,
+        at most MAX_RECORDING_S, a sample rate in 8..384 kHz, finite), the emotion, the fps
+        option and, when there is a transcript, everything `check` verifies for a script
+        (tags, speakable text, language from its writing system) plus that it is not far
+        too long for the recording. A blank transcript counts as none (said in `notes`).
+
+        Returns a CheckedRequest whose request has `audio` as a 1-D float32 array (the same
+        samples), `language` resolved (transcript only) and options["fps"] checked.
+        Raises EngineError with a sentence the user can act on."""
+        import numpy as np
+
+        try:
+            rate = int(request.sample_rate)
+        except (TypeError, ValueError):
+            raise EngineError(f"The recording's sample rate must be a number, got {request.sample_rate!r}.") from None
+        if not (MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE) or rate != request.sample_rate:
+            raise EngineError(f"The recording's sample rate must be a whole number of Hz between "
+                              f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE}, got {request.sample_rate!r}.")
+        try:
+            audio = np.asarray(request.audio, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise EngineError("The recording must be an array of audio samples.") from None
+        if audio.ndim == 2 and 1 in audio.shape:
+            audio = audio.reshape(-1)
+        if audio.ndim != 1:
+            raise EngineError(f"The recording must be mono (one channel); got samples of shape {audio.shape}. "
+                              "Mix it down to mono first.")
+        seconds = len(audio) / rate
+        if len(audio) == 0:
+            raise EngineError("The recording is empty: there is no audio to lip-sync.")
+        if seconds < MIN_RECORDING_S:
+            raise EngineError(f"The recording is {seconds * 1000:.0f} ms long; lip-sync needs at least "
+                              f"{MIN_RECORDING_S * 1000:.0f} ms of audio.")
+        if seconds > MAX_RECORDING_S:
+            raise EngineError(f"The recording is {seconds / 60:.1f} minutes long; the embedded engine "
+                              f"lip-syncs at most {MAX_RECORDING_S // 60} minutes per take. Cut it into "
+                              "several takes (one per scene or paragraph).")
+        if not np.all(np.isfinite(audio)):
+            raise EngineError("The recording has invalid samples (NaN or infinity); re-export it.")
+        if float(np.abs(audio).max()) < SILENT_PEAK:
+            raise EngineError("The recording is silent (its peak is below -70 dBFS): there is no "
+                              "speech to lip-sync. Check the file or its volume.")
+        options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
+        notes = []
+        transcript = request.transcript
+        if transcript is not None and not str(transcript).strip():
+            transcript = None
+            notes.append("The transcript is blank: the mouth comes from the sound alone (less accurate).")
+        if transcript is None:
+            try:
+                parse_emotion(request.emotion)
+            except ValueError as e:
+                raise EngineError(f"Bad emotion: {e}.") from e
+            return CheckedRequest(replace(request, audio=audio, transcript=None, options=options), notes)
+        try:
+            checked = self.check(GenerateRequest(text=str(transcript), emotion=request.emotion,
+                                                 language=request.language, seed=request.seed, options=options))
+        except EngineError as e:     # check() speaks of "the script": here it is a transcript
+            raise EngineError(str(e).replace("The script", "The transcript")
+                              .replace("the script", "the transcript")) from e
+        from .speech import clean_text
+        spoken = len(clean_text(str(transcript)))
+        if spoken > MAX_CHARS_PER_S * max(seconds, 1.0):
+            raise EngineError(f"The transcript ({spoken:,} characters) is far too long for a "
+                              f"{seconds:.1f} s recording; check that it belongs to this recording.")
+        resolved = replace(request, audio=audio, transcript=str(transcript),
+                           language=checked.request.language, options=options)
+        return CheckedRequest(resolved, notes + checked.notes)
+
+    def lipsync(self, request: LipsyncRequest, progress=None, cancel=None) -> Performance:
+        """A face for a recorded line -> Performance at options["fps"] (30) whose audio is
+        the recording (same samples, same sample rate).
+
+        With a transcript: forced alignment (align.py) gives the phoneme/word timeline on
+        the recording's clock and the inline emotion tags their times; meta["mode"] is
+        "aligned". Without one: a mouth from the signal alone, LESS ACCURATE (no words,
+        stand-in visemes from loudness and spectral shape, signal_mouth.py); meta["mode"]
+        is "signal". Either way the face is the generate() face model with the recording
+        as its audio, so the jaw follows the recording's loudness.
+        Runs check_lipsync() first. Options: fps; window_s (longest stretch aligned in one
+        piece, align.WINDOW_S).
+        """
+        import numpy as np
+
+        from .espeak import get_espeak
+        from .face import face_from_timeline
+
+        report = reporter(progress)
+        checked = self.check_lipsync(request)
+        request = checked.request
+        fps = request.options.get("fps", DEFAULT_FPS)
+        audio, sr = request.audio, int(request.sample_rate)
+        default_emotion = parse_emotion(request.emotion)
+        meta = {"engine": self.id, "source": request.source, "emotion": emotion_label(default_emotion),
+                "seed": int(request.seed), "notes": list(checked.notes),
+                "engine_version": f"{ENGINE_VERSION} (espeak-ng {get_espeak().version})"}
+        check_cancel(cancel)
+        if request.transcript is None:
+            from .signal_mouth import signal_timeline
+            report(0.0, "listening")
+            phonemes, words = signal_timeline(audio, sr), []
+            emo_times = np.array([0.0], np.float32)
+            emo_vectors = np.asarray(default_emotion, np.float32).reshape(1, -1)
+            meta.update(mode="signal", transcript=None)
+        else:
+            from .align import WINDOW_S, align_transcript
+            from .speech import ScriptError, synthesize_script
+            report(0.0, "speech")
+            try:
+                reference = synthesize_script(request.transcript, default_emotion, voice=request.language,
+                                              seed=request.seed, cancel=cancel)
+            except ScriptError as e:
+                raise EngineError(str(e)) from e
+            _check_lengths(audio, sr, reference)
+            check_cancel(cancel)
+            report(0.2, "aligning")
+            window = float(request.options.get("window_s", WINDOW_S))
+            al = align_transcript(audio, sr, reference, window_s=window, cancel=cancel)
+            phonemes, words = al.phonemes, al.words
+            emo_times, emo_vectors = al.emotion_times, al.emotion_vectors
+            meta.update(mode="aligned", transcript=request.transcript, language=request.language,
+                        voice=request.language)
+        check_cancel(cancel)
+        report(0.7, "face")
+        channels, weights = face_from_timeline(phonemes, audio, sr, emo_times, emo_vectors,
+                                               request.seed, fps=fps)
+        check_cancel(cancel)
+        report(1.0, "done")
+        return Performance(audio=audio, sample_rate=sr, fps=fps, channels=channels, weights=weights,
+                           phonemes=phonemes, words=words, emotion_times=emo_times,
+                           emotion_vectors=emo_vectors, meta=meta)
+
+
+def _check_lengths(audio, sample_rate, reference):
+    """The transcript must plausibly be what the recording says: speech durations within
+    a factor of 4 of espeak's (beyond that the DTW would only produce nonsense)."""
+    from . import features as F
+    power, _ = F.spectra(audio, sample_rate)
+    spoken = F.speech_mask(F.frame_db(power)).sum() * F.HOP_S
+    ref_power, _ = F.spectra(reference.audio, reference.sample_rate)
+    expected = max(F.speech_mask(F.frame_db(ref_power)).sum() * F.HOP_S, 0.05)
+    ratio = spoken / expected
+    if not (0.25 <= ratio <= 4.0):
+        raise EngineError(f"The recording has about {spoken:.1f} s of speech but the transcript reads "
+                          f"in about {expected:.1f} s; check that the transcript belongs to this "
+                          "recording (a speaking rate 4x off cannot be aligned).")
 
 
 def _check_fps(value):
