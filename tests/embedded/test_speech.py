@@ -302,3 +302,15 @@ def test_words_cover_every_character_of_chinese():
 def test_words_keep_apostrophes_and_hyphens():
     s = synthesize_script("Don't stop-it now, it's 42.")
     assert [w.label for w in s.words] == ["Don't", "stop-it", "now", "it's", "4", "2"]
+
+
+def test_words_espeak_speaks_as_one_keep_their_own_entries():
+    """espeak reads "in the" as one dictionary word (one WORD event): both words must still be
+    in the word timeline, in order, sharing that event's phonemes."""
+    from unitaf_blender.engines.embedded.speech import synthesize_script
+    speech = synthesize_script("Printing, in the only sense with which we are at present concerned.")
+    labels = [w.label for w in speech.words]
+    assert labels == ["Printing", "in", "the", "only", "sense", "with", "which", "we", "are", "at",
+                      "present", "concerned"]
+    spans = [(w.start, w.end) for w in speech.words]
+    assert all(a[1] <= b[0] + 1e-9 and a[0] < a[1] for a, b in zip(spans, spans[1:]))

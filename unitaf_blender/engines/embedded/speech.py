@@ -211,8 +211,35 @@ def _word_spans(text, events, offset, span_marks, span_end):
         inside = [j for j in range(lo, hi) if span_marks[j][1] != PAUSE and bounds[j] > mark_starts[j]]
         if inside:
             word = _word_text(text, e.text_position - 1, e.length, text_ends[k])
-            out.append((mark_starts[inside[0]], bounds[inside[-1]], word))
+            merged = _merged_words(text, e.text_position - 1, text_ends[k], word)
+            if len(merged) > 1 and len(inside) >= len(merged):
+                out.extend(_share_phonemes(merged, inside, mark_starts, bounds))
+            else:
+                out.append((mark_starts[inside[0]], bounds[inside[-1]], word))
     return out
+
+
+def _merged_words(text, start, limit, word):
+    """The words espeak spoke as one WORD event ("in the" is one dictionary entry): the
+    space-separated words between this event and the next, when there are several."""
+    words = []
+    for piece in text[start:limit].split():
+        piece = "".join(ch for ch in piece if _is_wordlike(ch) or ch in _JOINERS).strip(_JOINERS)
+        if piece:
+            words.append(piece)
+    return words if len(words) > 1 and words[0].startswith(word[:1]) else [word]
+
+
+def _share_phonemes(words, inside, mark_starts, bounds):
+    """Split one event's phonemes among its words in proportion to their letters, on
+    phoneme boundaries (each word gets at least one phoneme)."""
+    letters = np.cumsum([len(w) for w in words], dtype=np.float64)
+    cuts, n = [], len(inside)
+    for k, total in enumerate(letters[:-1]):
+        cut = int(round(total / letters[-1] * n))
+        cuts.append(min(max(cut, (cuts[-1] if cuts else 0) + 1), n - (len(words) - 1 - k)))
+    edges = [0] + cuts + [n]
+    return [(mark_starts[inside[a]], bounds[inside[b - 1]], w) for w, a, b in zip(words, edges[:-1], edges[1:])]
 
 
 _JOINERS = "'’-‐"   # inside a word: don't, l'eau, stop-it
