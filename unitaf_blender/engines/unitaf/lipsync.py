@@ -23,7 +23,7 @@ from .. import EngineError, check_cancel, reporter
 from .audio import FEATURE_RATE as RATE_16K
 from .audio import PROMPT_MAX_SECONDS, emotion_prompt_from_array, speaker_prompt_from_array
 from .face import FACE_FPS
-from .pipeline import FEATURE_RATE, Models, SegmentOutput, Voice, a2f_feature, emotion_vector, face_track, voice_from_audio
+from .pipeline import FEATURE_RATE, Models, SegmentOutput, Voice, a2f_feature, emotion_vector, voice_from_audio
 from .recording import MAX_SEGMENT_S, PlannedSegment, Transcript, plan_segments
 from .semantic import semantic_embedding
 
@@ -37,6 +37,7 @@ class LipsyncResult:
     segments: list              # [SegmentOutput]: codes fed to the GPT, feature, recording slice, start
     plan: list                  # [PlannedSegment]
     emovecs: list               # (1, D) per segment
+    faces: list                 # float32 [T_i, 61] per segment, as the face head made them
 
 
 @torch.inference_mode()
@@ -99,11 +100,22 @@ def segment_feature(models: Models, voice: Voice, emovec, audio_16k: torch.Tenso
     return codes, feature
 
 
-def place_faces(models: Models, outputs: Sequence[SegmentOutput], emovecs, n_samples: int, sample_rate: int):
-    """The face head over the segments' features (as generate runs it), each segment's frames moved
-    to its absolute start on the recording; gaps and the edges relax to rest."""
-    reference = face_track(models, outputs, emovecs)
-    return align_face(reference, [o.feature.shape[1] for o in outputs], [o.start for o in outputs],
+@torch.inference_mode()
+def segment_face(models: Models, feature: torch.Tensor, emovec) -> np.ndarray:
+    """The face head on one segment's feature, padded as the reference's non-streaming path
+    (frame k at k / 25 s from the segment's first sample) -> float32 [T_i // 2 + 1, 61]. A trained
+    expression model adds its residual with the segment's emovec."""
+    return models.face(feature, emovec, pad="always")[0].float().cpu().numpy()
+
+
+def place_faces(faces: Sequence[np.ndarray], outputs: Sequence[SegmentOutput], n_samples: int, sample_rate: int):
+    """Each segment's frames moved to its absolute start on the recording (core.retime.align_face,
+    as generate's gap fix); gaps and the edges relax to rest. The head runs per segment, not over
+    the joined features as generate does: a segment with an odd number of codes would shift every
+    later one by half a frame there, and the segments are separate stretches of the recording."""
+    frames = [len(f) for f in faces]
+    # align_face reads frame k as starting at joined feature 2k: 2 * frames per segment keeps that exact
+    return align_face(np.concatenate(faces), [2 * n for n in frames], [o.start for o in outputs],
                       [len(o.audio) for o in outputs], n_samples, sample_rate, FACE_FPS, FEATURE_RATE)
 
 
@@ -117,7 +129,7 @@ def lipsync(models: Models, audio: np.ndarray, sample_rate: int, transcript: Tra
     voice, audio_16k = analyse_recording(models, audio, sample_rate, source)
     plan, ids = plan_for_model(models, audio, sample_rate, transcript, given, max_seconds)
     check_cancel(cancel)
-    emovec_cache, outputs, emovecs = {}, [], []
+    emovec_cache, outputs, emovecs, faces = {}, [], [], []
     for i, (seg, seg_ids) in enumerate(zip(plan, ids)):
         report(0.1 + 0.8 * i / len(plan), f"GPT latents (segment {i + 1}/{len(plan)})")
         key = tuple(np.round(np.asarray(seg.emotion, np.float64), 6))
@@ -130,9 +142,10 @@ def lipsync(models: Models, audio: np.ndarray, sample_rate: int, transcript: Tra
             raise EngineError(f"Segment {i + 1} ({seg.start / sample_rate:.2f}-{seg.end / sample_rate:.2f} s, "
                               f"{seg.text[:40]!r}): {exc}") from exc
         emovecs.append(emovec_cache[key])
+        faces.append(segment_face(models, feature, emovec_cache[key]))
         outputs.append(SegmentOutput(seg.text, np.asarray(seg.emotion, np.float32), codes.cpu(),
                                      feature.float().cpu(), audio[seg.start:seg.end], seg.start))
         check_cancel(cancel)
     report(0.92, "face")
-    face, owner = place_faces(models, outputs, emovecs, len(audio), sample_rate)
-    return LipsyncResult(face, owner, outputs, plan, emovecs)
+    face, owner = place_faces(faces, outputs, len(audio), sample_rate)
+    return LipsyncResult(face, owner, outputs, plan, emovecs, faces)
