@@ -4,6 +4,7 @@ the face on the recording's clock; segments placed at their absolute start; the 
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ torch = pytest.importorskip("torch")
 from shared_paths import ASSETS, need  # noqa: E402
 from unitaf_blender.core.audio_io import read_wav  # noqa: E402
 from unitaf_blender.core.signal import n_frames_for  # noqa: E402
-from unitaf_blender.engines import EngineError, LipsyncRequest, get_engine  # noqa: E402
+from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine  # noqa: E402
 from unitaf_blender.engines.unitaf import lipsync as ls  # noqa: E402
 from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
 from unitaf_blender.engines.unitaf import recording as rec  # noqa: E402
@@ -154,6 +155,20 @@ def test_transcript_is_required(engine, lj):
             engine.check_lipsync(request(audio, sr, transcript))
         with pytest.raises(EngineError, match="signal-only mode"):
             engine.lipsync(request(audio, sr, transcript))
+
+
+def test_cancel_stops_before_the_face(engine, lj):
+    audio, sr = lj
+    ev = threading.Event()
+    seen = []
+
+    def progress(fraction, stage):   # cancel as the second segment starts
+        seen.append(stage)
+        if "segment 2/" in stage:
+            ev.set()
+    with pytest.raises(Cancelled):
+        engine.lipsync(request(audio, sr), progress=progress, cancel=ev)
+    assert not any(s == "face" for s in seen)
 
 
 @pytest.mark.parametrize("change, match", [

@@ -20,6 +20,7 @@ plus:
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -197,13 +198,21 @@ def _check_script(text, default_emotion) -> None:
         raise EngineError("the script has no speakable text (only tags or punctuation)")
 
 
-def _models(settings: _Runtime, device, dtype, report, first_stage: str):
-    """The models for these settings, loaded once per session (devices.get_or_load)."""
+@contextlib.contextmanager
+def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
+    """(models, device, dtype, report) for these settings, loaded once per session
+    (devices.get_or_load); the body runs under the out-of-memory guard of that device."""
     from . import devices, pipeline
+    device = devices.pick_device(settings.device)
+    dtype = devices.pick_dtype(device, settings.precision)
+    report = reporter(progress)
     store, expr_ckpt, expr_mode = settings.store, settings.expression_checkpoint, settings.expression_mode
     key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
-    report(0.0, "loading models" if key not in devices.cached_keys() else first_stage)
-    return devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+    with devices.oom_guard(device):
+        report(0.0, "loading models" if key not in devices.cached_keys() else first_stage)
+        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+        check_cancel(cancel)
+        yield models, device, dtype, report
 
 
 def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, models, seed) -> tuple:
@@ -269,13 +278,7 @@ class UniTAFEngine:
 
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
-        device = devices.pick_device(settings.device)
-        dtype = devices.pick_dtype(device, settings.precision)
-        report = reporter(progress)
-
-        with devices.oom_guard(device):
-            models = _models(settings, device, dtype, report, "voice analysis")
-            check_cancel(cancel)
+        with _loaded(settings, progress, cancel, "voice analysis") as (models, device, dtype, report):
             report(0.05, "voice analysis")
             voice = pipeline.analyse_voice(models, settings.voice_path)
             try:
@@ -337,12 +340,7 @@ class UniTAFEngine:
         from .recording import emotion_timeline
 
         rate = int(request.sample_rate)
-        device = devices.pick_device(settings.device)
-        dtype = devices.pick_dtype(device, settings.precision)
-        report = reporter(progress)
-        with devices.oom_guard(device):
-            models = _models(settings, device, dtype, report, "recording analysis")
-            check_cancel(cancel)
+        with _loaded(settings, progress, cancel, "recording analysis") as (models, device, dtype, report):
             result = lipsync.lipsync(models, settings.audio, rate, settings.transcript, settings.segments,
                                      max_seconds=settings.max_segment_s, emo_alpha=settings.emo_alpha,
                                      emotion_clip=settings.emotion_clip, source=request.source,
