@@ -9,17 +9,26 @@ request.options (all optional):
   expression_checkpoint   a trained UniTAF expression model (.pt); expression_mode cross_attn | film
   sampling                fast (1 sequence, default) | reference (3-beam sampling) | greedy
   max_mel_tokens, diffusion_steps, interval_silence_ms, max_text_tokens, face_timing (fixed | reference)
+
+lipsync(LipsyncRequest): a face for a RECORDED line from its ground-truth tokens (lipsync.py); the
+transcript is required. Options as above (model_dir, device, emo_alpha, emotion_clip, expression_*)
+plus:
+  segments                [(start_s, end_s, text)] the transcript aligned to the recording (an aligner's
+                          split); absent: cut at pauses, the text split by speaking time
+  max_segment_s           longest segment the GPT is run on (default 20 s; the model's code limit may cut it)
+  words / phonemes        [(start_s, end_s, label)] passed through to the Performance
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Optional
 
 from ...core.emotion import emotion_label, parse_emotion
-from ...core.performance import Performance
-from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, check_cancel, reporter
+from ...core.performance import Performance, TimedLabel
+from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, LipsyncRequest, check_cancel, reporter
 from .options import (
     SAMPLING_PRESETS,
     SamplingConfig,
@@ -28,6 +37,7 @@ from .options import (
     expression_mode_name,
     precision_name,
 )
+from .recording import MAX_SEGMENT_S, check_audio, check_segments, parse_transcript
 from .store import ModelStore
 from .text import check_script
 
@@ -89,11 +99,8 @@ _SYNTH_FIELDS = {"diffusion_steps": int, "cfg_rate": float, "interval_silence_ms
 
 
 @dataclass
-class _Settings:
-    """Everything `check` parsed from a request, for `generate` to use as is."""
-    voice_path: str
-    default_emotion: object          # float32 [8]
-    synth: SynthesisOptions
+class _Runtime:
+    """What generate and lipsync share: the emotion clip, the face layers, device and models."""
     emotion_clip: Optional[str]
     layer: str                       # on | off | auto
     expression_checkpoint: Optional[str]
@@ -104,8 +111,81 @@ class _Settings:
 
 
 @dataclass
+class _Settings(_Runtime):
+    """Everything `check` parsed from a request, for `generate` to use as is."""
+    voice_path: str = ""
+    default_emotion: object = None   # float32 [8]
+    synth: Optional[SynthesisOptions] = None
+
+
+@dataclass
+class _LipsyncSettings(_Runtime):
+    """Everything `check_lipsync` parsed from a LipsyncRequest, for `lipsync` to use as is."""
+    audio: object = None             # float32 [N], the recording as given
+    default_emotion: object = None   # float32 [8]
+    transcript: object = None        # recording.Transcript (tags removed, emotion per character range)
+    segments: Optional[list] = None  # [recording.GivenSegment] from options["segments"]
+    max_segment_s: float = MAX_SEGMENT_S
+    emo_alpha: float = 1.0
+    labels: tuple = ((), ())         # (phonemes, words) as TimedLabel lists, when given
+
+
+@dataclass
 class UniTAFCheckedRequest(CheckedRequest):
-    settings: Optional[_Settings] = None
+    settings: Optional[_Runtime] = None
+
+
+def _runtime(opts) -> dict:
+    """The _Runtime fields from request options; the torch and model-file checks come last, so a
+    misspelt option is reported first and without importing torch."""
+    emotion_clip = opts.get("emotion_clip") or None
+    if emotion_clip and not os.path.isfile(emotion_clip):
+        raise EngineError(f"Emotion clip not found: {emotion_clip}")
+    expression_checkpoint = opts.get("expression_checkpoint") or None
+    if expression_checkpoint and not os.path.isfile(expression_checkpoint):
+        raise EngineError(f"Expression model not found: {expression_checkpoint}")
+    layer = _flag(opts.get("expression_layer", "auto"), "expression_layer")
+    expression_mode = expression_mode_name(opts.get("expression_mode"))
+    device, precision = device_name(opts.get("device")), precision_name(opts.get("precision"))
+    if importlib.util.find_spec("torch") is None:   # find, never import: check stays light
+        raise EngineUnavailable(_torch_missing_message("no module named 'torch'"))
+    store = ModelStore(cache_dir=opts.get("cache_dir"), model_dir=opts.get("model_dir"))
+    store.require()   # ModelsMissing: every missing file, the download size and how to get them
+    return dict(emotion_clip=emotion_clip, layer=layer, expression_checkpoint=expression_checkpoint,
+                expression_mode=expression_mode, device=device, precision=precision, store=store)
+
+
+def _parse_default_emotion(spec):
+    try:
+        return parse_emotion(spec)
+    except ValueError as exc:
+        raise EngineError(f"Bad emotion: {exc}") from exc
+
+
+def _timed_labels(value, name) -> list:
+    """options["words"] / ["phonemes"]: [(start_s, end_s, label)] -> [TimedLabel]."""
+    if value is None:
+        return []
+    try:
+        return [TimedLabel(float(a), float(b), str(label)) for a, b, label in value]
+    except (TypeError, ValueError):
+        raise EngineError(f"option {name} must be a list of (start_s, end_s, label)") from None
+
+
+def _emo_alpha(opts) -> float:
+    try:
+        alpha = float(opts.get("emo_alpha", 1.0))
+    except (TypeError, ValueError):
+        raise EngineError(f"Bad UniTAF option: emo_alpha must be a number, got {opts.get('emo_alpha')!r}") from None
+    if not 0.0 <= alpha <= 1.0:
+        raise EngineError(f"Bad UniTAF option: emo_alpha must lie in 0..1, got {alpha}")
+    return alpha
+
+
+_NO_TRANSCRIPT = ("The UniTAF engine animates a recording from what is said in it (the paper's ground-truth "
+                  "tokens), so it needs the transcript. Type the line's text, or to animate the recording from "
+                  "its sound alone use the embedded engine's signal-only mode (--engine embedded without a "
+                  "transcript).")
 
 
 def _check_script(text, default_emotion) -> None:
@@ -116,6 +196,36 @@ def _check_script(text, default_emotion) -> None:
         raise EngineError(str(exc)) from exc
     if not spans:
         raise EngineError("the script has no speakable text (only tags or punctuation)")
+
+
+@contextlib.contextmanager
+def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
+    """(models, device, dtype, report) for these settings, loaded once per session
+    (devices.get_or_load); the body runs under the out-of-memory guard of that device."""
+    from . import devices, pipeline
+    device = devices.pick_device(settings.device)
+    dtype = devices.pick_dtype(device, settings.precision)
+    report = reporter(progress)
+    store, expr_ckpt, expr_mode = settings.store, settings.expression_checkpoint, settings.expression_mode
+    key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
+    with devices.oom_guard(device):
+        report(0.0, "loading models" if key not in devices.cached_keys() else first_stage)
+        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+        check_cancel(cancel)
+        yield models, device, dtype, report
+
+
+def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, models, seed) -> tuple:
+    """(channels, weights, expression meta): our expression layer over the neural face, or the
+    face as the model made it (with a trained expression model, "auto" leaves the layer off)."""
+    from .face import to_performance_channels
+    from .pipeline import with_expression_layer
+    use_layer = settings.layer == "on" or (settings.layer == "auto" and models.face.expression is None)
+    if use_layer:
+        channels, weights = with_expression_layer(face, audio, times, vectors, int(seed), sample_rate=sample_rate)
+    else:
+        channels, weights = to_performance_channels(face)
+    return channels, weights, ("layer" if use_layer else "none") + ("+model" if models.face.expression is not None else "")
 
 
 class UniTAFEngine:
@@ -150,10 +260,7 @@ class UniTAFEngine:
         and speakable text, voice, emotion clip, options (device, precision and expression_mode
         names too; whether the device exists needs torch), the runtime and the model files."""
         opts = dict(request.options or {})
-        try:
-            default_emotion = parse_emotion(request.emotion)
-        except ValueError as exc:
-            raise EngineError(f"Bad emotion: {exc}") from exc
+        default_emotion = _parse_default_emotion(request.emotion)
         _check_script(request.text, default_emotion)
         voice_path = resolve_voice(request.voice)
         try:
@@ -162,40 +269,16 @@ class UniTAFEngine:
             synth.check()
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Bad UniTAF option: {exc}") from exc
-        emotion_clip = opts.get("emotion_clip") or None
-        if emotion_clip and not os.path.isfile(emotion_clip):
-            raise EngineError(f"Emotion clip not found: {emotion_clip}")
-        expression_checkpoint = opts.get("expression_checkpoint") or None
-        if expression_checkpoint and not os.path.isfile(expression_checkpoint):
-            raise EngineError(f"Expression model not found: {expression_checkpoint}")
-        layer = _flag(opts.get("expression_layer", "auto"), "expression_layer")
-        expression_mode = expression_mode_name(opts.get("expression_mode"))
-        device, precision = device_name(opts.get("device")), precision_name(opts.get("precision"))
-        if importlib.util.find_spec("torch") is None:   # find, never import: check stays light
-            raise EngineUnavailable(_torch_missing_message("no module named 'torch'"))
-        store = ModelStore(cache_dir=opts.get("cache_dir"), model_dir=opts.get("model_dir"))
-        store.require()   # ModelsMissing: every missing file, the download size and how to get them
-        settings = _Settings(voice_path, default_emotion, synth, emotion_clip, layer, expression_checkpoint,
-                             expression_mode, device, precision, store)
+        settings = _Settings(**_runtime(opts), voice_path=voice_path, default_emotion=default_emotion, synth=synth)
         return UniTAFCheckedRequest(request, [], settings)
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
         settings = self.check(request).settings   # the same errors as check, before anything loads
         from . import devices, pipeline
-        from .face import to_performance_channels
 
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
-        expr_ckpt, expr_mode = settings.expression_checkpoint, settings.expression_mode
-        device = devices.pick_device(settings.device)
-        dtype = devices.pick_dtype(device, settings.precision)
-        key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
-        report = reporter(progress)
-
-        with devices.oom_guard(device):
-            report(0.0, "loading models" if key not in devices.cached_keys() else "voice analysis")
-            models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
-            check_cancel(cancel)
+        with _loaded(settings, progress, cancel, "voice analysis") as (models, device, dtype, report):
             report(0.05, "voice analysis")
             voice = pipeline.analyse_voice(models, settings.voice_path)
             try:
@@ -205,12 +288,8 @@ class UniTAFEngine:
             result = pipeline.synthesize(models, segments, voice, synth, report, cancel, settings.emotion_clip)
 
         times, vectors = pipeline.emotion_timeline(result)
-        use_layer = settings.layer == "on" or (settings.layer == "auto" and models.face.expression is None)
-        if use_layer:
-            channels, weights = pipeline.with_expression_layer(result.face, result.audio, times, vectors,
-                                                               int(request.seed))
-        else:
-            channels, weights = to_performance_channels(result.face)
+        channels, weights, expression = _face_layers(result.face, result.audio, result.sample_rate, times, vectors,
+                                                     settings, models, request.seed)
         report(1.0, "done")
         return Performance(
             audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
@@ -220,9 +299,65 @@ class UniTAFEngine:
                   "engine_version": ENGINE_VERSION, "device": devices.describe(device, dtype),
                   "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
                   "emo_alpha": synth.emo_alpha, "emotion_clip": settings.emotion_clip, "face_timing": synth.face_timing,
-                  "expression": ("layer" if use_layer else "none") + (
-                      "+model" if models.face.expression is not None else ""),
+                  "expression": expression,
                   "spans": [{"text": o.text, "emotion": emotion_label(o.emotion),
                              "start": round(o.start / result.sample_rate, 6),
                              "end": round((o.start + len(o.audio)) / result.sample_rate, 6)}
                             for o in result.segments]})
+
+    # -- a recorded line -----------------------------------------------------------------------
+    def check_lipsync(self, request: LipsyncRequest) -> UniTAFCheckedRequest:
+        """Every check of a recorded line that needs no torch: the transcript (required), emotion,
+        the recording (not empty or silent, sane rate, bounded length), options (segments, emo_alpha,
+        emotion clip, face layers, device), the runtime and the model files."""
+        opts = dict(request.options or {})
+        if request.transcript is None or not str(request.transcript).strip():
+            raise EngineError(_NO_TRANSCRIPT)
+        default_emotion = _parse_default_emotion(request.emotion)
+        _check_script(request.transcript, default_emotion)
+        try:
+            audio = check_audio(request.audio, request.sample_rate)
+            segments = check_segments(opts.get("segments"), len(audio) / int(request.sample_rate))
+            max_segment_s = float(opts.get("max_segment_s", MAX_SEGMENT_S))
+        except (TypeError, ValueError) as exc:
+            raise EngineError(f"Cannot animate this recording: {exc}") from exc
+        if not max_segment_s >= 4.0:   # below ~2 cuts' minimum spacing the splitter has no room
+            raise EngineError(f"Bad UniTAF option: max_segment_s must be at least 4 seconds, got {max_segment_s}")
+        labels = (_timed_labels(opts.get("phonemes"), "phonemes"), _timed_labels(opts.get("words"), "words"))
+        settings = _LipsyncSettings(
+            **_runtime(opts), audio=audio, default_emotion=default_emotion,
+            transcript=parse_transcript(request.transcript, default_emotion), segments=segments,
+            max_segment_s=max_segment_s, emo_alpha=_emo_alpha(opts), labels=labels)
+        notes = [] if segments else ["The transcript is split over the recording's pauses by speaking time "
+                                     "(no aligned segments were given)."]
+        return UniTAFCheckedRequest(request, notes, settings)
+
+    def lipsync(self, request: LipsyncRequest, progress=None, cancel=None) -> Performance:
+        """The face of a recorded line from its ground-truth tokens; the Performance's audio is the
+        recording itself (same samples, same rate) and frame k sits at k / 25 s of it."""
+        settings = self.check_lipsync(request).settings
+        from . import devices, lipsync
+        from .recording import emotion_timeline
+
+        rate = int(request.sample_rate)
+        with _loaded(settings, progress, cancel, "recording analysis") as (models, device, dtype, report):
+            result = lipsync.lipsync(models, settings.audio, rate, settings.transcript, settings.segments,
+                                     max_seconds=settings.max_segment_s, emo_alpha=settings.emo_alpha,
+                                     emotion_clip=settings.emotion_clip, source=request.source,
+                                     progress=report, cancel=cancel)
+        times, vectors = emotion_timeline(result.plan, settings.transcript, rate)
+        channels, weights, expression = _face_layers(result.face, settings.audio, rate, times, vectors,
+                                                     settings, models, request.seed)
+        report(1.0, "done")
+        phonemes, words = settings.labels
+        return Performance(
+            audio=settings.audio, sample_rate=rate, fps=lipsync.FACE_FPS, channels=channels, weights=weights,
+            phonemes=list(phonemes), words=list(words), emotion_times=times, emotion_vectors=vectors,
+            meta={"engine": self.id, "mode": "ground-truth tokens", "transcript": request.transcript,
+                  "source": request.source, "emotion": emotion_label(settings.default_emotion),
+                  "seed": int(request.seed), "engine_version": ENGINE_VERSION,
+                  "device": devices.describe(device, dtype), "model_dir": settings.store.model_dir or settings.store.cache_dir,
+                  "emo_alpha": settings.emo_alpha, "emotion_clip": settings.emotion_clip, "expression": expression,
+                  "segments": [{"start": round(p.start / rate, 6), "end": round(p.end / rate, 6), "text": p.text,
+                                "emotion": emotion_label(p.emotion), "codes": int(o.codes.shape[1])}
+                               for p, o in zip(result.plan, result.segments)]})

@@ -29,7 +29,7 @@ from ...core.retime import align_face
 from ...core.signal import emphasis_curve, loudness_envelope
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
 from .. import EngineError, ProgressFn, check_cancel, reporter
-from .audio import SPEAKER_RATE, load_emotion_prompt, load_speaker_prompt
+from .audio import SPEAKER_RATE, SpeakerPrompt, load_emotion_prompt, load_speaker_prompt
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
 from .checkpoint import CheckpointError, load_into, read_checkpoint
 from .emotion_matrix import load_emotion_matrices, resolve_emotion
@@ -190,8 +190,8 @@ def _load_campplus(path) -> CAMPPlus:
 class Voice:
     spk_cond_emb: torch.Tensor     # (1, T, SEM) normalised w2v-BERT L17 of the 16 kHz prompt
     emo_cond_emb: torch.Tensor     # the same file re-read straight at 16 kHz (the reference's emotion path)
-    prompt_condition: torch.Tensor  # (1, T_ref, content) length-regulated S_ref
-    ref_mel: torch.Tensor          # (1, 80, T_ref)
+    prompt_condition: Optional[torch.Tensor]  # (1, T_ref, content) length-regulated S_ref (None: no S2Mel)
+    ref_mel: Optional[torch.Tensor]           # (1, 80, T_ref)
     style: torch.Tensor            # (1, 192) CAMPPlus
     spk_latents: torch.Tensor      # (1, 32, D) GPT speaker conditioning
     path: str = ""
@@ -216,15 +216,25 @@ def analyse_voice(models: Models, path) -> Voice:
     if prompt.audio_22k.shape[-1] < SAMPLE_RATE // 2:
         raise EngineError(f"Voice clip {path} is too short ({prompt.audio_22k.shape[-1] / SAMPLE_RATE:.2f} s); "
                           "use 3 to 15 seconds of clear speech.")
-    spk = semantic_embedding(models.w2v, models.w2v_stats, prompt.audio_16k, models.w2v_features)
-    emo = semantic_embedding(models.w2v, models.w2v_stats, emo_16k, models.w2v_features)
-    _, s_ref = models.codec.quantize(spk.to(_codec_dtype(models)))
-    ref_mel = models.mel(prompt.audio_22k.to(models.device))
-    style = speaker_style(models.campplus, prompt.audio_16k)
-    prompt_condition = models.s2mel.regulate(s_ref.float(), ref_mel.shape[-1])
-    voice = Voice(spk, emo, prompt_condition, ref_mel, style.float(), models.gpt.speaker_latents(spk), path)
+    voice = voice_from_audio(models, prompt, emo_16k, path)
     models.voices[key] = voice
     return voice
+
+
+@torch.inference_mode()
+def voice_from_audio(models: Models, prompt: SpeakerPrompt, emo_16k: torch.Tensor, path: str = "",
+                     for_s2mel: bool = True) -> Voice:
+    """A loaded speaker prompt -> Voice. `for_s2mel=False` skips the reference mel and the
+    prompt condition, which only the S2Mel diffusion uses (the lipsync path has no S2Mel)."""
+    spk = semantic_embedding(models.w2v, models.w2v_stats, prompt.audio_16k, models.w2v_features)
+    emo = semantic_embedding(models.w2v, models.w2v_stats, emo_16k, models.w2v_features)
+    style = speaker_style(models.campplus, prompt.audio_16k).float()
+    ref_mel = prompt_condition = None
+    if for_s2mel:
+        _, s_ref = models.codec.quantize(spk.to(_codec_dtype(models)))
+        ref_mel = models.mel(prompt.audio_22k.to(models.device))
+        prompt_condition = models.s2mel.regulate(s_ref.float(), ref_mel.shape[-1])
+    return Voice(spk, emo, prompt_condition, ref_mel, style, models.gpt.speaker_latents(spk), path)
 
 
 @torch.inference_mode()
@@ -321,13 +331,18 @@ def _segment_codes(models: Models, seg: TextSegment, voice: Voice, emovec, optio
     return conds, ids, codes
 
 
+def a2f_feature(models: Models, conds, ids, codes) -> torch.Tensor:
+    """The UniTAF feature tap: the teacher-forced GPT latent of `codes` (one per code) through
+    s2mel's gpt_layer -> (1, T, SEM) at 50 Hz, the face head's input."""
+    return models.s2mel.gpt_layer(models.gpt.latents(conds, ids, codes).float())
+
+
 def _segment_mel(models: Models, conds, ids, codes, voice: Voice, options: SynthesisOptions, noise,
                  generator, at: _SegmentProgress, cancel):
     """Teacher-forced GPT latent of the codes -> the A2F feature tap; S2Mel: codebook embedding +
     feature -> content at the mel rate -> CFM from noise (`noise`, else drawn from `generator`).
     Returns (feature (1, T, SEM), mel (1, 80, T_mel) without the prompt part)."""
-    latent = models.gpt.latents(conds, ids, codes).float()
-    feature = models.s2mel.gpt_layer(latent)
+    feature = a2f_feature(models, conds, ids, codes)
     at(0.5, "s2mel steps")
     content = models.codec.vq2emb(codes.to(models.device)).transpose(1, 2).float() + feature
     cond = models.s2mel.regulate(content, int(target_mel_frames(codes.shape[1])))
@@ -443,7 +458,7 @@ def _reference_owner(outputs, n_frames) -> np.ndarray:
 # ------------------------------------------------------------------------------------ face layers
 
 def with_expression_layer(face: np.ndarray, audio: np.ndarray, emotion_times, emotion_vectors,
-                          seed: int = 0, fps: float = FACE_FPS) -> tuple:
+                          seed: int = 0, fps: float = FACE_FPS, sample_rate: int = SAMPLE_RATE) -> tuple:
     """Our expression layer over the neural mouth: core's upper face (emotion shapes, blinks, gaze,
     head motion) driven by the same emotion timeline. The published model carries emotion only
     through the speech, so without this an angry line would not look angry.
@@ -454,7 +469,7 @@ def with_expression_layer(face: np.ndarray, audio: np.ndarray, emotion_times, em
     for j, name in enumerate(names):
         mouth[:, FACE_INDEX[name]] = weights[:, j]
     mouth[:, :len(ARKIT_52)] = np.clip(mouth[:, :len(ARKIT_52)], 0.0, 1.0)
-    loud = loudness_envelope(audio, SAMPLE_RATE, n, fps)
+    loud = loudness_envelope(audio, sample_rate, n, fps)
     upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, emphasis=emphasis_curve(loud, fps))
     return FACE_CHANNELS, merge_layers(mouth, upper)
 
