@@ -417,6 +417,7 @@ def cmd_lipsync(args):
     from .blender.recording import find_sound_strip, read_recording, read_strip
     from .blender.takes import apply_take
     from .engines import LipsyncRequest, get_engine
+    from .engines.segments import with_segments
     if args.strip and args.frame is not None:
         raise BadInput("--frame and --strip exclude each other: the strip's start is the take's start")
     if args.blend:
@@ -436,9 +437,9 @@ def cmd_lipsync(args):
     _check_outputs(args, len(audio) / rate if args.export else 0.0)
     opts = _take_options(args, **overrides)
     engine = get_engine(args.engine)
-    checked = engine.check_lipsync(LipsyncRequest(
+    checked = engine.check_lipsync(with_segments(engine, LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
-        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device)))
+        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device))))
     for note in checked.notes:
         print(f"note: {note}", file=sys.stderr)
     perf = _generate(engine, checked.request)

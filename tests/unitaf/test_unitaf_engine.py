@@ -166,6 +166,40 @@ def test_cli_generate_unitaf_keys_a_take_with_sound(tmp_path):
         assert len(strips) == 1 and strips[0].type == "SOUND"
 
 
+def test_cli_lipsync_unitaf_keys_the_recording(tmp_path, capsys):
+    """`lipsync --engine unitaf`: the face from the recording's own tokens, keyed through the same
+    CLI; the strip is the recording; without a transcript it points to the embedded mode."""
+    bpy = pytest.importorskip("bpy")
+    from shared_paths import ASSETS, need
+    from unitaf_blender.blender import compat
+    from unitaf_blender.cli import run
+    recording = need(ASSETS / "audio" / "LJ001-0001.wav")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    mesh = bpy.data.meshes.new("Head")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new("Head", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.shape_key_add(name="Basis")
+    for k in ("jawOpen", "browDownLeft"):
+        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
+    src, out = tmp_path / "in.blend", tmp_path / "out.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    base = ["lipsync", "--blend", str(src), "--object", "Head", "--audio", str(recording), "--engine", "unitaf",
+            "--model-dir", tiny_model_dir(), "--device", "cpu", "--save", str(out)]
+    assert run(base) == 2 and not out.exists()
+    assert "embedded" in capsys.readouterr().err
+    assert run(base + ["--transcript", "Printing, in the only sense with which we are at present concerned, "
+                       "differs from most if not from all the arts and crafts represented in the Exhibition"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    key = bpy.data.objects["Head"].data.shape_keys
+    action = key.animation_data.action
+    assert action["unitaf_engine"] == "unitaf" and 'key_blocks["jawOpen"].value' in {
+        fc.data_path for fc in compat.action_fcurves(action)}
+    if compat.has_audio():
+        strips = compat.all_strips(bpy.context.scene.sequence_editor)
+        assert len(strips) == 1 and strips[0].sound.filepath.endswith("LJ001-0001.wav")
+
+
 # ------------------------------------------------------------------ neural runtime installer
 
 def fake_python(tmp_path, script):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..core.batch import BatchPlan
 from ..engines import CheckedRequest, EngineError, GenerateRequest, LipsyncRequest, get_engine
+from ..engines.segments import with_segments
 from .recording import read_recording
 from .takes import TakeOptions, apply_take
 
@@ -41,7 +42,8 @@ def check_lines(plan: BatchPlan, find_object, options=None) -> list:
                 request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=line.text,
                                          emotion=line.emotion, language=line.language, seed=line.seed,
                                          source=line.audio, options=dict(options or {}))
-                checked.append(CheckedLine(number, obj, engine, engine.check_lipsync(request)))
+                checked.append(CheckedLine(number, obj, engine,
+                                           engine.check_lipsync(with_segments(engine, request))))
                 continue
             request = GenerateRequest(text=line.text, emotion=line.emotion, voice=line.voice,
                                       seed=line.seed, language=line.language,

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..engines import EngineError, LipsyncRequest
+from ..engines.segments import with_segments
 from . import jobs, mapping_store, props
 from .job_ui import JobWatcher, job_busy, run_job
 from .recording import read_recording, read_strip
@@ -95,9 +96,9 @@ class UNITAF_OT_lipsync(JobWatcher, bpy.types.Operator):
         text = settings.text_block.as_string() if settings.text_block else settings.text
         transcript = text if settings.lipsync_use_text and text.strip() else None
         engine = engine_for(context)
-        checked = engine.check_lipsync(LipsyncRequest(
+        checked = engine.check_lipsync(with_segments(engine, LipsyncRequest(
             audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
-            seed=settings.seed, source=source, options=engine_options(context)))
+            seed=settings.seed, source=source, options=engine_options(context))))
         for note in checked.notes:
             self.report({'INFO'}, f"UniTAF: {note}")
         if transcript is None:

@@ -231,6 +231,9 @@ def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, m
 class UniTAFEngine:
     id = "unitaf"
     label = "UniTAF (neural)"
+    # lipsync works segment by segment: callers pass the aligner's text<->time split
+    # (engines.segments.with_segments) as options["segments"] for long recordings
+    wants_segments = True
 
     def available(self, options=None):
         """(True, description) or (False, what is missing and how to get it)."""
