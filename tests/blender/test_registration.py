@@ -118,3 +118,39 @@ def test_generate_operator_with_the_embedded_engine(fresh_types):
             assert len(strips) == 1 and compat.strip_content_start(strips[0]) == 5
     finally:
         unitaf_blender.unregister()
+
+
+def test_animate_from_audio_operator_on_a_file_and_on_the_active_strip(fresh_types):
+    """The panel's Animate from Audio: the Recording file (its strip plays the file in place),
+    or the active sound strip (the take starts where it does, no new strip)."""
+    import unitaf_blender
+    from shared_paths import ASSETS, need
+    from unitaf_blender.blender import compat
+    recording = str(need(ASSETS / "audio" / "LJ001-0001.wav"))
+    unitaf_blender.register("unitaf_blender")
+    try:
+        obj = make_face(bpy, keys=("jawOpen", "mouthClose", "mouthFunnel", "browInnerUp"))
+        scene = bpy.context.scene
+        settings = scene.unitaf
+        settings.target, settings.engine, settings.text = obj, "embedded", (
+            "Printing, in the only sense with which we are at present concerned, differs from most if not "
+            "from all the arts and crafts represented in the Exhibition")
+        settings.lipsync_audio = recording
+        scene.frame_current = 3
+        assert bpy.ops.unitaf.lipsync() == {'FINISHED'}
+        action = obj.data.shape_keys.animation_data.action
+        assert action.frame_range[0] == 3 and [m.name for m in action.pose_markers][:1] == ["Printing"]
+        if not compat.has_audio():
+            return
+        strips = compat.all_strips(scene.sequence_editor)
+        assert len(strips) == 1 and bpy.path.abspath(strips[0].sound.filepath) == recording
+        assert strips[0].sound.packed_file is None                       # referenced, never copied
+        # now from the active strip, without a transcript (the signal-only mode)
+        strips[0].frame_start = 40
+        scene.sequence_editor.active_strip = strips[0]
+        settings.lipsync_audio, settings.lipsync_use_text = "", False
+        assert bpy.ops.unitaf.lipsync() == {'FINISHED'}
+        action = obj.data.shape_keys.animation_data.action
+        assert action.frame_range[0] == 40 and len(compat.all_strips(scene.sequence_editor)) == 1
+    finally:
+        unitaf_blender.unregister()

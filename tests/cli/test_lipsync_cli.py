@@ -16,6 +16,9 @@ from unitaf_blender.cli import run  # noqa: E402
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
 LJ = ASSETS / "audio" / "LJ001-0001.wav"
+JFK = ASSETS / "audio" / "jfk.wav"
+JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, ask what you can do "
+            "for your country.")
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
 
@@ -132,3 +135,29 @@ def test_batch_line_with_a_recording(head_blend, recording, tmp_path):
     if compat.has_audio():
         sounds = sorted(os.path.basename(bpy.path.abspath(s.filepath)) for s in bpy.data.sounds)
         assert sounds == ["line.wav", "line001.wav"]   # the recording in place, the spoken line written
+
+
+@pytest.mark.parametrize("fmt", ["wav", "flac"])
+def test_lipsync_on_the_kennedy_recording(head_blend, tmp_path, fmt):
+    """The other public-domain recording (16 kHz, long pauses), also from a FLAC copy where
+    Blender's audio library is there to decode it."""
+    path = tmp_path / f"jfk.{fmt}"
+    if fmt == "wav":
+        shutil.copy(need(JFK), path)
+    else:
+        sf = pytest.importorskip("soundfile")
+        try:
+            import aud  # noqa: F401
+        except ImportError:
+            pytest.skip("this bpy module has no Audaspace: FLAC cannot be decoded here")
+        data, rate = sf.read(str(need(JFK)), dtype="float32")
+        sf.write(str(path), data, rate, format="FLAC")
+    out = tmp_path / "jfk.blend"
+    assert run(["lipsync", "--blend", str(head_blend), "--object", "FBHead", "--audio", str(path),
+                "--transcript", JFK_TEXT, "--frame", "1", "--save", str(out)]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
+    action = bpy.data.objects["FBHead"].data.shape_keys.animation_data.action
+    words = _markers(action)
+    assert [w for w, _ in words][:3] == ["And", "so", "my"] and len(words) == 22
+    ask = [frame for word, frame in words if word == "ask"]
+    assert ask[0] > 3.0 * 30   # "ask" comes after the long pause, past 3 s (the aligner keeps it there)
