@@ -73,7 +73,8 @@ def build_parser(prog="unitaf"):
     src.add_argument("--text", help="the line; may carry inline tags like '[happy] Hi! [sad:0.6] Bye.'")
     src.add_argument("--text-file", metavar="FILE", help="read the line from a UTF-8 text file")
     src.add_argument("--text-block", metavar="NAME", help="read the line from a Text datablock in the .blend")
-    g.add_argument("--emotion", default="calm:0.5", help="NAME[:INTENSITY] or 8 comma-separated weights")
+    g.add_argument("--emotion", default="calm:0.5",
+                   help="NAME[:INTENSITY], 8 comma-separated weights, or auto (each sentence's emotion from its words)")
     engine_args(g)
     keying_args(g)
     g.add_argument("--export", metavar="OUT.npz", help="also save the Performance (.npz + .wav)")
@@ -356,10 +357,12 @@ def _checked_request(engine_id, text, emotion, voice, seed, language, options):
     """The engine and its checked request (every check before any heavy work); the notes
     (e.g. a language picked from the text's writing system) are printed."""
     from .engines import GenerateRequest, get_engine
+    from .engines.auto_emotion import resolve_auto
     engine = get_engine(engine_id)
-    checked = engine.check(GenerateRequest(text=text, emotion=emotion, voice=voice, seed=seed,
-                                           language=language, options=options))
-    for note in checked.notes:
+    request, notes = resolve_auto(GenerateRequest(text=text, emotion=emotion, voice=voice, seed=seed,
+                                                  language=language, options=options))
+    checked = engine.check(request)
+    for note in notes + checked.notes:
         print(f"note: {note}", file=sys.stderr)
     return engine, checked
 
@@ -417,6 +420,7 @@ def cmd_lipsync(args):
     from .blender.recording import find_sound_strip, read_recording, read_strip
     from .blender.takes import apply_take
     from .engines import LipsyncRequest, get_engine
+    from .engines.auto_emotion import resolve_auto
     from .engines.segments import with_segments
     if args.strip and args.frame is not None:
         raise BadInput("--frame and --strip exclude each other: the strip's start is the take's start")
@@ -437,10 +441,11 @@ def cmd_lipsync(args):
     _check_outputs(args, len(audio) / rate if args.export else 0.0)
     opts = _take_options(args, **overrides)
     engine = get_engine(args.engine)
-    checked = engine.check_lipsync(with_segments(engine, LipsyncRequest(
+    request, notes = resolve_auto(LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
-        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device))))
-    for note in checked.notes:
+        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device)))
+    checked = engine.check_lipsync(with_segments(engine, request))
+    for note in notes + checked.notes:
         print(f"note: {note}", file=sys.stderr)
     perf = _generate(engine, checked.request)
     with _staged_outputs() as stage:

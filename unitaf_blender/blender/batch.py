@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from ..core.batch import BatchPlan
 from ..engines import CheckedRequest, EngineError, GenerateRequest, LipsyncRequest, get_engine
+from ..engines.auto_emotion import resolve_auto
 from ..engines.segments import with_segments
 from .recording import read_recording
 from .takes import TakeOptions, apply_take
@@ -39,16 +40,17 @@ def check_lines(plan: BatchPlan, find_object, options=None) -> list:
             engine = get_engine(line.engine)
             if line.audio is not None:
                 audio, rate = read_recording(line.audio)
-                request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=line.text,
-                                         emotion=line.emotion, language=line.language, seed=line.seed,
-                                         source=line.audio, options=dict(options or {}))
-                checked.append(CheckedLine(number, obj, engine,
-                                           engine.check_lipsync(with_segments(engine, request))))
-                continue
-            request = GenerateRequest(text=line.text, emotion=line.emotion, voice=line.voice,
-                                      seed=line.seed, language=line.language,
-                                      options=dict(options or {}))
-            checked.append(CheckedLine(number, obj, engine, engine.check(request)))
+                request, notes = resolve_auto(LipsyncRequest(
+                    audio=audio, sample_rate=rate, transcript=line.text, emotion=line.emotion,
+                    language=line.language, seed=line.seed, source=line.audio, options=dict(options or {})))
+                result = engine.check_lipsync(with_segments(engine, request))
+            else:
+                request, notes = resolve_auto(GenerateRequest(
+                    text=line.text, emotion=line.emotion, voice=line.voice, seed=line.seed,
+                    language=line.language, options=dict(options or {})))
+                result = engine.check(request)
+            result.notes[:0] = notes
+            checked.append(CheckedLine(number, obj, engine, result))
         except (ValueError, EngineError) as e:
             problems.append(f"line {number}: {e}")
     if problems:

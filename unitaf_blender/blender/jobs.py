@@ -12,8 +12,10 @@ timers and modal operators never run).
 import queue
 import threading
 
+from ..core.emotion import is_auto
 from ..core.errors import full_message
 from ..engines import Cancelled, LipsyncRequest
+from ..engines.auto_emotion import resolve_auto
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
 FINISHED_STATES = (DONE, FAILED, CANCELLED)
@@ -135,8 +137,17 @@ class GenerateJob(Job):
     label = "Generate"
 
     def __init__(self, engine, request, apply):
-        run = engine.lipsync if isinstance(request, LipsyncRequest) else engine.generate
-        super().__init__(lambda progress, cancel: run(request, progress, cancel), apply)
+        lipsync = isinstance(request, LipsyncRequest)
+        run = engine.lipsync if lipsync else engine.generate
+
+        def work(progress, cancel):
+            job_request = request
+            if is_auto(request.emotion):   # the text-emotion model runs here, off the UI thread
+                progress(0.0, "emotion from the words")
+                check = engine.check_lipsync if lipsync else engine.check
+                job_request = check(resolve_auto(request)[0]).request
+            return run(job_request, progress, cancel)
+        super().__init__(work, apply)
         self.engine, self.request = engine, request
 
     @property

@@ -8,6 +8,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..engines import EngineError, LipsyncRequest
+from ..engines.auto_emotion import auto_checkable, keep_auto
 from ..engines.segments import with_segments
 from . import jobs, mapping_store, props
 from .job_ui import JobWatcher, job_busy, run_job
@@ -48,10 +49,10 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
         validate_target(obj)
         request = build_request(context)
         engine = engine_for(context)
-        checked = engine.check(request)
+        checked = engine.check(auto_checkable(request))
         for note in checked.notes:   # e.g. the language picked from the text's writing system
             self.report({'INFO'}, f"UniTAF: {note}")
-        return obj, checked.request, engine, take_options(context.scene.unitaf)
+        return obj, keep_auto(request, checked.request), engine, take_options(context.scene.unitaf)
 
     def execute(self, context):   # one path: threaded when invoked from the UI (job_ui.runs_threaded)
         if job_busy(self):
@@ -96,14 +97,14 @@ class UNITAF_OT_lipsync(JobWatcher, bpy.types.Operator):
         text = settings.text_block.as_string() if settings.text_block else settings.text
         transcript = text if settings.lipsync_use_text and text.strip() else None
         engine = engine_for(context)
-        checked = engine.check_lipsync(with_segments(engine, LipsyncRequest(
-            audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
-            seed=settings.seed, source=source, options=engine_options(context))))
+        request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
+                                 seed=settings.seed, source=source, options=engine_options(context))
+        checked = engine.check_lipsync(with_segments(engine, auto_checkable(request)))
         for note in checked.notes:
             self.report({'INFO'}, f"UniTAF: {note}")
         if transcript is None:
             self.report({'INFO'}, "UniTAF: no transcript: the mouth follows the sound alone (less accurate).")
-        return obj, checked.request, engine, opts
+        return obj, keep_auto(request, checked.request), engine, opts
 
     def execute(self, context):   # one path: threaded when invoked from the UI
         if job_busy(self):

@@ -48,7 +48,9 @@ def preset_items(self=None, context=None):
     return _PRESET_ITEMS
 
 
-EMOTION_ITEMS = [("neutral", "Neutral", "No emotion")] + [
+EMOTION_ITEMS = [("neutral", "Neutral", "No emotion"),
+                 ("auto", "Auto (from text)", "Each sentence's emotion read from its words by the "
+                                              "text-emotion model (models download --feature emotion-text)")] + [
     (e, e.capitalize(), f"Speak {e}") for e in EMOTIONS]
 
 

@@ -57,6 +57,8 @@ def emotion_spec(context) -> str:
         return ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in settings.emotion_vector)
     if settings.emotion == "neutral":
         return "calm:0.0"
+    if settings.emotion == "auto":
+        return "auto"
     return f"{settings.emotion}:{settings.emotion_intensity:.3f}"
 
 

@@ -1,4 +1,5 @@
-"""Emotion specs and inline emotion tags, shared by every engine.
+"""Emotion specs and inline emotion tags, shared by every engine (and "auto": emotions inferred
+from the script's words, written as inline tags, see auto_tagged).
 
 An emotion is a float32 vector of 8 intensities in IndexTTS2's order (`EMOTIONS`).
 Accepted specs:
@@ -198,3 +199,58 @@ def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
     t = np.arange(n_frames) / fps
     out = np.stack([np.interp(t, times, vectors[:, j]) for j in range(len(EMOTIONS))], 1)
     return smooth(out, 0.15 * fps)
+
+
+# --- Auto: an emotion per sentence, inferred from the words ------------------------------------
+
+AUTO = "auto"
+AUTO_EMO_ALPHA = 0.6     # the reference's recommended strength for emotions read from text
+_SENTENCE_END = re.compile(r"(?<=[.!?;\u3002\uff01\uff1f\uff1b\u2026])\s*|\n+")
+
+
+def is_auto(spec) -> bool:
+    return isinstance(spec, str) and spec.strip().lower() == AUTO
+
+
+def split_sentences(text) -> list:
+    """(start, end) of each sentence of `text` (ends at . ! ? ; and their CJK forms, or a
+    line break); whitespace between sentences belongs to neither."""
+    out, pos = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.end() <= pos:
+            continue
+        if text[pos:m.start()].strip():
+            out.append((pos, m.start()))
+        pos = m.end()
+    if text[pos:].strip():
+        out.append((pos, len(text.rstrip())))
+    return out
+
+
+def emotion_tag(vec) -> str:
+    """An inline tag for an emotion vector: "[happy:0.42, surprised:0.10]" ("[neutral]" if 0)."""
+    v = np.clip(np.asarray(vec, np.float64).reshape(-1), 0.0, 1.0)
+    parts = [f"{name}:{x:.2f}" for name, x in zip(EMOTIONS, v) if round(x, 2) > 0]
+    return "[" + (", ".join(parts) if parts else _NEUTRAL) + "]"
+
+
+def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
+    """The script with an inferred emotion tag before every sentence that no explicit tag
+    governs (explicit tags win: a tag applies until the next one, so only the text before the
+    first tag is inferred). `infer(sentence) -> 8 floats` (e.g. the text-emotion model, cached
+    by text); the vector is scaled by `alpha`. Returns (tagged script, [(sentence, vector)])."""
+    first_tag = next((m.start() for m, _ in _tags(script)), len(script))
+    head, rest = script[:first_tag], script[first_tag:]
+    pieces, inferred, pos = [], [], 0
+    for start, end in split_sentences(head):
+        sentence = head[start:end]
+        vec = np.clip(np.asarray(infer(sentence), np.float64).reshape(-1) * alpha, 0.0, 1.0)
+        if vec.shape != (len(EMOTIONS),):
+            raise ValueError(f"the emotion model gave {vec.size} values, not {len(EMOTIONS)}")
+        tag = emotion_tag(vec)
+        same = bool(inferred) and tag == emotion_tag(inferred[-1][1])   # one span while it holds
+        pieces += [head[pos:start]] + ([] if same else [tag, " "]) + [sentence]
+        inferred.append((sentence, vec.astype(np.float32)))
+        pos = end
+    pieces.append(head[pos:])
+    return "".join(pieces) + rest, inferred

@@ -1,0 +1,82 @@
+"""Emotion "auto": each sentence's emotion read from its words by the text-emotion model
+(IndexTTS2's Qwen3 fine-tune, engines/unitaf/text_emotion.py), for every engine.
+
+The inferred emotions become inline tags (core.emotion.auto_tagged), so both engines —
+the embedded one too, which never imports the neural engine — speak and animate them exactly
+like tags a writer typed; tags already in the script win. The model loads once per model
+folder and answers are cached by sentence.
+"""
+from dataclasses import replace
+
+from ..core.emotion import AUTO_EMO_ALPHA, auto_tagged, emotion_label, is_auto
+from . import EngineUnavailable
+
+FEATURE = "emotion-text"
+_models = {}      # (cache_dir, model_dir, device) -> TextEmotion
+
+
+def _missing_message(store):
+    from .unitaf.catalog import human_size
+    missing = store.missing((FEATURE,))
+    if store.model_dir:   # a model folder is never downloaded into: say which files to copy
+        return "Emotion 'auto' needs the text-emotion model. " + store.missing_message(missing)
+    size = sum(st.spec.approx_size for st in missing)
+    return (f"Emotion 'auto' needs the text-emotion model ({len(missing)} file(s), about {human_size(size)} to "
+            f"download): run `models download --feature {FEATURE}` (or Download Models in the add-on "
+            "preferences), or choose an emotion.")
+
+
+def require(options):
+    """The model's store when 'auto' can run here (PyTorch installed, files present), without
+    loading anything; EngineUnavailable saying what to install or download otherwise."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:
+        raise EngineUnavailable("Emotion 'auto' needs PyTorch for the text-emotion model: use 'Install neural "
+                                "runtime' in the add-on preferences (or the CLI command `install-runtime`).")
+    from .unitaf.store import ModelStore
+    store = ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
+    if store.missing((FEATURE,)):
+        raise EngineUnavailable(_missing_message(store))
+    return store
+
+
+def text_emotion_model(options):
+    """The loaded text-emotion model for these engine options (model_dir/cache_dir, device);
+    EngineUnavailable with what to install or download when it cannot load."""
+    store = require(options)
+    key = (store.cache_dir, store.model_dir, str(options.get("device") or "cpu"))
+    if key not in _models:
+        from .unitaf.text_emotion import TextEmotion
+        _models[key] = TextEmotion.load(store, device=options.get("device") or "cpu")
+    return _models[key]
+
+
+def resolve_auto(request):
+    """`request` (GenerateRequest, or LipsyncRequest with a transcript) with emotion "auto"
+    turned into inline tags per sentence; (request, notes). Unchanged when not auto."""
+    if not is_auto(request.emotion):
+        return request, []
+    text_field = "transcript" if hasattr(request, "transcript") else "text"
+    text = getattr(request, text_field)
+    if not text:
+        raise EngineUnavailable("Emotion 'auto' reads the emotion from the words: give a transcript, "
+                                "or choose an emotion.")
+    model = text_emotion_model(request.options)
+    tagged, inferred = auto_tagged(text, model.vector, AUTO_EMO_ALPHA)
+    notes = ["Emotion from the words: " + "; ".join(
+        f"\"{sentence[:30]}{'…' if len(sentence) > 30 else ''}\" {emotion_label(vec)}" for sentence, vec in inferred)]
+    return replace(request, **{text_field: tagged}, emotion="calm:0"), notes if inferred else []
+
+
+def auto_checkable(request):
+    """For checks on the UI thread: an 'auto' request is checked (model present, everything
+    else valid) with a neutral emotion; the model itself runs later, on the worker."""
+    if not is_auto(request.emotion):
+        return request
+    require(request.options)
+    return replace(request, emotion="calm:0")
+
+
+def keep_auto(original, checked):
+    """The checked request, still 'auto' when the original was (the worker resolves it)."""
+    return replace(checked, emotion=original.emotion) if is_auto(original.emotion) else checked
