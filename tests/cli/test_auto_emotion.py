@@ -52,5 +52,9 @@ def test_auto_without_the_model_is_refused_and_writes_nothing(tmp_path, monkeypa
     assert run(["generate", "--blend", str(head), "--object", "FBHead", "--text", "I won! Then it rained.",
                 "--emotion", "auto", "--save", str(out / "x.blend")]) == 2
     err = capsys.readouterr().err
-    assert "models download --feature emotion-text" in err and "GB" in err
+    import importlib.util
+    if importlib.util.find_spec("torch") is None:   # the version-matrix venvs have no torch
+        assert "install-runtime" in err
+    else:
+        assert "models download --feature emotion-text" in err and "GB" in err
     assert list(out.iterdir()) == []
