@@ -102,14 +102,18 @@ class Attention(nn.Module):
         k = k * cos + _rotate_half(k) * sin
         k, v = cache.update(layer, pos, k, v)
         rep = d.heads // d.kv_heads
-        if rep > 1:
-            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
         if T == 1:
-            mask = None          # one new query sees every cached key
+            # one new query sees every cached key: the `rep` query heads of a KV group share one
+            # batched matmul (no copy of the cache per head; CPU SDPA is slow for a 1-row query)
+            qg = q.reshape(B, d.kv_heads, rep, d.head_dim)
+            att = (qg @ k.transpose(-1, -2)) * d.head_dim ** -0.5
+            y = (att.float().softmax(-1).to(v.dtype) @ v).reshape(B, d.heads, 1, d.head_dim)
         else:                    # query i (absolute pos+i) sees keys 0..pos+i
+            if rep > 1:
+                k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             keys = torch.arange(pos + T, device=x.device)
             mask = keys[None, :] <= (pos + torch.arange(T, device=x.device))[:, None]
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, d.heads * d.head_dim))
 
 
