@@ -105,13 +105,18 @@ MODEL_FILES = (
               int(3.7 * MB), ("face",), note="file path inferred from the UniTAF code; UNVERIFIED"),
     ModelFile("unitaf.a2f", "ATA-space/UniTAF", f"{_A2F_RUN}/a2f_model.pt", _UNITAF_REV, int(4.9 * MB),
               ("face",), note="file path inferred from the UniTAF code; UNVERIFIED"),
-) + tuple(
-    ModelFile(f"qwen_emo.{name.split('.')[0]}", _ITTS, f"qwen0.6bemo4-merge/{name}", _ITTS_REV, size,
-              ("emotion-text",), note="UNVERIFIED file list and sizes")
-    for name, size in (("config.json", 1 * KB), ("generation_config.json", 1 * KB),
-                       ("model.safetensors", int(1.19 * GB)), ("tokenizer.json", int(11.4 * MB)),
-                       ("tokenizer_config.json", 10 * KB), ("vocab.json", int(2.8 * MB)),
-                       ("merges.txt", int(1.7 * MB)))
+    # Emotion from text (IndexTTS2's Qwen3-0.6B fine-tune). Only the files our engine reads:
+    # tokenizer.json holds the vocabulary, merges and added tokens, so vocab.json / merges.txt /
+    # tokenizer_config.json (also in the folder, per third-party download lists) are not fetched.
+    # File names seen in third-party lists of this folder; sizes are estimates (UNVERIFIED).
+    ModelFile("qwen_emo.config", _ITTS, "qwen0.6bemo4-merge/config.json", _ITTS_REV, 1 * KB, ("emotion-text",),
+              note="UNVERIFIED size"),
+    ModelFile("qwen_emo.generation_config", _ITTS, "qwen0.6bemo4-merge/generation_config.json", _ITTS_REV, 239,
+              ("emotion-text",), note="UNVERIFIED size"),
+    ModelFile("qwen_emo.model", _ITTS, "qwen0.6bemo4-merge/model.safetensors", _ITTS_REV, int(1.19 * GB),
+              ("emotion-text",), note="UNVERIFIED size (Qwen3-0.6B in bf16: ~1.19 GB, ~1.5 GB with lm_head)"),
+    ModelFile("qwen_emo.tokenizer", _ITTS, "qwen0.6bemo4-merge/tokenizer.json", _ITTS_REV, int(11.4 * MB),
+              ("emotion-text",), note="UNVERIFIED size (the Qwen3 tokenizer.json is ~11.4 MB)"),
 )
 
 

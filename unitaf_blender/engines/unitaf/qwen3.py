@@ -1,0 +1,280 @@
+"""Qwen3 decoder-only language model in plain PyTorch, with KV-cached greedy/sampled decoding.
+
+Used by text_emotion.py for IndexTTS2's emotion-from-text model (`qwen0.6bemo4-merge`, a
+Qwen3-0.6B fine-tune). The official `model.safetensors` loads unchanged (HF key names):
+  model.embed_tokens.weight
+  model.layers.N.input_layernorm / post_attention_layernorm           RMSNorm (fp32 inside)
+  model.layers.N.self_attn.{q,k,v,o}_proj.weight                      GQA, no biases
+  model.layers.N.self_attn.{q,k}_norm.weight                          RMSNorm per head, before RoPE
+  model.layers.N.mlp.{gate,up,down}_proj.weight                       SwiGLU
+  model.norm.weight, lm_head.weight (absent or ignored when tie_word_embeddings)
+Dimensions come from the checkpoint's config.json; decoding follows generation_config.json
+(temperature, top-k, top-p, do_sample, eos ids) with HF's warper order (generate._warp).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import checkpoint as ckpt
+from .generate import _warp
+from .gpt import KVCache
+from .options import SamplingConfig
+
+__all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids"]
+
+
+@dataclass
+class Qwen3Dims:
+    vocab_size: int = 151936
+    hidden_size: int = 1024
+    intermediate_size: int = 3072
+    layers: int = 28
+    heads: int = 16
+    kv_heads: int = 8
+    head_dim: int = 128
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 1_000_000.0
+    tie_word_embeddings: bool = True
+    max_positions: int = 40960
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Qwen3Dims":
+        """From a HF config.json dict. transformers 5 writes rope_theta under `rope_parameters`."""
+        if cfg.get("model_type", "qwen3") != "qwen3":
+            raise ckpt.CheckpointError(f"not a Qwen3 config (model_type {cfg.get('model_type')!r})")
+        scaling = cfg.get("rope_scaling") or (cfg.get("rope_parameters") or {})
+        if scaling.get("rope_type", scaling.get("type", "default")) not in ("default", None):
+            raise ckpt.CheckpointError(f"unsupported RoPE scaling {scaling!r}")
+        theta = cfg.get("rope_theta", (cfg.get("rope_parameters") or {}).get("rope_theta", cls.rope_theta))
+        heads = int(cfg["num_attention_heads"])
+        return cls(vocab_size=int(cfg["vocab_size"]), hidden_size=int(cfg["hidden_size"]),
+                   intermediate_size=int(cfg["intermediate_size"]), layers=int(cfg["num_hidden_layers"]),
+                   heads=heads, kv_heads=int(cfg.get("num_key_value_heads", heads)),
+                   head_dim=int(cfg.get("head_dim") or int(cfg["hidden_size"]) // heads),
+                   rms_norm_eps=float(cfg.get("rms_norm_eps", 1e-6)), rope_theta=float(theta),
+                   tie_word_embeddings=bool(cfg.get("tie_word_embeddings", False)),
+                   max_positions=int(cfg.get("max_position_embeddings", cls.max_positions)))
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        # normalised in fp32, cast back before the gain (as HF Qwen3RMSNorm, so bf16 matches)
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def _rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, d: Qwen3Dims):
+        super().__init__()
+        self.d = d
+        self.q_proj = nn.Linear(d.hidden_size, d.heads * d.head_dim, bias=False)
+        self.k_proj = nn.Linear(d.hidden_size, d.kv_heads * d.head_dim, bias=False)
+        self.v_proj = nn.Linear(d.hidden_size, d.kv_heads * d.head_dim, bias=False)
+        self.o_proj = nn.Linear(d.heads * d.head_dim, d.hidden_size, bias=False)
+        self.q_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
+        self.k_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
+
+    def forward(self, x, cos, sin, cache: KVCache, layer: int, pos: int):
+        B, T, _ = x.shape
+        d = self.d
+        q = self.q_norm(self.q_proj(x).view(B, T, d.heads, d.head_dim)).transpose(1, 2)
+        k = self.k_norm(self.k_proj(x).view(B, T, d.kv_heads, d.head_dim)).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, d.kv_heads, d.head_dim).transpose(1, 2)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        k, v = cache.update(layer, pos, k, v)
+        rep = d.heads // d.kv_heads
+        if T == 1:
+            # one new query sees every cached key: the `rep` query heads of a KV group share one
+            # batched matmul (no copy of the cache per head; CPU SDPA is slow for a 1-row query)
+            qg = q.reshape(B, d.kv_heads, rep, d.head_dim)
+            att = (qg @ k.transpose(-1, -2)) * d.head_dim ** -0.5
+            y = (att.float().softmax(-1).to(v.dtype) @ v).reshape(B, d.heads, 1, d.head_dim)
+        else:                    # query i (absolute pos+i) sees keys 0..pos+i
+            if rep > 1:
+                k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+            keys = torch.arange(pos + T, device=x.device)
+            mask = keys[None, :] <= (pos + torch.arange(T, device=x.device))[:, None]
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.o_proj(y.transpose(1, 2).reshape(B, T, d.heads * d.head_dim))
+
+
+class MLP(nn.Module):
+    def __init__(self, d: Qwen3Dims):
+        super().__init__()
+        self.gate_proj = nn.Linear(d.hidden_size, d.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(d.hidden_size, d.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(d.intermediate_size, d.hidden_size, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Block(nn.Module):
+    def __init__(self, d: Qwen3Dims):
+        super().__init__()
+        self.input_layernorm = RMSNorm(d.hidden_size, d.rms_norm_eps)
+        self.self_attn = Attention(d)
+        self.post_attention_layernorm = RMSNorm(d.hidden_size, d.rms_norm_eps)
+        self.mlp = MLP(d)
+
+    def forward(self, x, cos, sin, cache, layer, pos):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, pos)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class _Body(nn.Module):
+    def __init__(self, d: Qwen3Dims):
+        super().__init__()
+        self.embed_tokens = nn.Embedding(d.vocab_size, d.hidden_size)
+        self.layers = nn.ModuleList(Block(d) for _ in range(d.layers))
+        self.norm = RMSNorm(d.hidden_size, d.rms_norm_eps)
+
+
+class Qwen3(nn.Module):
+    def __init__(self, dims: Qwen3Dims):
+        super().__init__()
+        self.dims = dims
+        self.model = _Body(dims)
+        self.lm_head = None if dims.tie_word_embeddings else nn.Linear(dims.hidden_size, dims.vocab_size, bias=False)
+        d = dims.head_dim
+        inv = 1.0 / (dims.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        self.register_buffer("inv_freq", inv, persistent=False)
+
+    @property
+    def device(self):
+        return self.model.embed_tokens.weight.device
+
+    @property
+    def dtype(self):
+        return self.model.embed_tokens.weight.dtype
+
+    def new_cache(self, batch: int, max_len: int) -> KVCache:
+        d = self.dims
+        return KVCache(d.layers, batch, d.kv_heads, max_len, d.head_dim, self.device, self.dtype)
+
+    def _rope(self, pos: int, T: int, dtype):
+        # angles in fp32, cast to the compute dtype (HF Qwen3RotaryEmbedding)
+        p = torch.arange(pos, pos + T, device=self.device, dtype=torch.float32)
+        emb = torch.outer(p, self.inv_freq.float())
+        emb = torch.cat((emb, emb), dim=-1)
+        return emb.cos().to(dtype)[None, None], emb.sin().to(dtype)[None, None]
+
+    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False):
+        """ids (B, T) at absolute positions pos..pos+T-1 -> fp32 logits (B, V) of the last position
+        (or (B, T, V) with all_logits). Keys/values are appended to `cache`."""
+        x = self.model.embed_tokens(ids)
+        cos, sin = self._rope(pos, ids.shape[1], x.dtype)
+        for i, block in enumerate(self.model.layers):
+            x = block(x, cos, sin, cache, i, pos)
+        h = self.model.norm(x if all_logits else x[:, -1])
+        w = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
+        return F.linear(h, w).float()
+
+
+def _state_for(model: Qwen3, state: dict) -> dict:
+    """Drop a stored lm_head when the config ties it to the embeddings (Qwen3-0.6B's file may
+    hold both; tied models use the embedding matrix, as HF does)."""
+    if model.lm_head is None:
+        state = {k: v for k, v in state.items() if k != "lm_head.weight"}
+    return state
+
+
+def load_qwen3(model_dir, device="cpu", dtype: Optional[torch.dtype] = None,
+               weights: Optional[str] = None) -> Qwen3:
+    """Build from `<model_dir>/config.json` and load `<model_dir>/model.safetensors` (or `weights`)
+    with our safetensors reader (never pickle). dtype None keeps fp32."""
+    model_dir = os.fspath(model_dir)
+    cfg_path = os.path.join(model_dir, "config.json")
+    try:
+        with open(cfg_path, encoding="utf-8") as f:
+            dims = Qwen3Dims.from_config(json.load(f))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ckpt.CheckpointError(f"{cfg_path}: cannot read the Qwen3 config ({exc})") from exc
+    weights = weights or os.path.join(model_dir, "model.safetensors")
+    with torch.device("meta"):
+        model = Qwen3(dims)
+    # allocated once in the target dtype (a bf16 file into bf16 weights: no fp32 copy of 0.6B)
+    model = model.to_empty(device="cpu").to(dtype or torch.float32)
+    ckpt.load_into(model, _state_for(model, ckpt.read_safetensors(weights)), weights)
+    model = model.to(device=device)
+    # RoPE angles stay fp32 whatever the weights' dtype
+    model.inv_freq = 1.0 / (dims.rope_theta ** (torch.arange(0, dims.head_dim, 2, dtype=torch.int64,
+                                                             device=model.device).float() / dims.head_dim))
+    return model.eval()
+
+
+@dataclass
+class GenerationSettings:
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_k: int = 50          # HF's default when the file does not say
+    top_p: float = 1.0
+    eos_token_ids: tuple = field(default_factory=tuple)
+
+    def sampling(self) -> SamplingConfig:
+        return SamplingConfig(do_sample=self.do_sample, temperature=self.temperature, top_k=self.top_k,
+                              top_p=self.top_p, repetition_penalty=1.0, num_beams=1)
+
+
+def read_generation_config(path, config_eos=None) -> GenerationSettings:
+    """generation_config.json -> GenerationSettings (HF defaults for absent keys); a missing file
+    gives greedy decoding that stops at the config's eos id."""
+    data = {}
+    if path and os.path.isfile(path):
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as exc:
+            raise ckpt.CheckpointError(f"{path}: cannot read the generation config ({exc})") from exc
+    eos = data.get("eos_token_id", config_eos)
+    eos = () if eos is None else tuple(int(e) for e in (eos if isinstance(eos, list) else [eos]))
+    return GenerationSettings(do_sample=bool(data.get("do_sample", False)),
+                              temperature=float(data.get("temperature", 1.0)),
+                              top_k=int(data.get("top_k", 50) or 0), top_p=float(data.get("top_p", 1.0)),
+                              eos_token_ids=eos)
+
+
+@torch.inference_mode()
+def generate_ids(model: Qwen3, prompt_ids, max_new_tokens: int, settings: GenerationSettings,
+                 generator: Optional[torch.Generator] = None) -> list[int]:
+    """Prompt ids -> new ids (ending with the eos id when one was produced). Greedy takes the
+    argmax; sampling warps (temperature, top-k, top-p) and draws with torch.multinomial on the
+    softmax, as HF does, so the same seed draws the same tokens."""
+    ids = torch.tensor([list(prompt_ids)], dtype=torch.long, device=model.device)
+    cache = model.new_cache(1, ids.shape[1] + max_new_tokens)
+    logits = model(ids, cache, 0)
+    pos, out = ids.shape[1], []
+    cfg = settings.sampling()
+    eos = set(settings.eos_token_ids)
+    for _ in range(max_new_tokens):
+        if settings.do_sample:
+            probs = _warp(logits, cfg, min_keep=1).softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=generator)
+        else:
+            nxt = logits.argmax(-1, keepdim=True)
+        tok = int(nxt)
+        out.append(tok)
+        if tok in eos:
+            break
+        logits = model(nxt, cache, pos)
+        pos += 1
+    return out
