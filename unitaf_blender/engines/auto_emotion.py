@@ -1,7 +1,8 @@
 """Emotion "auto": each sentence's emotion read from its words by the text-emotion model
 (IndexTTS2's Qwen3 fine-tune, engines/unitaf/text_emotion.py), for every engine.
 
-The inferred emotions become inline tags (core.emotion.auto_tagged), so both engines —
+Decoding is greedy (the reference samples at temperature 0.6), so a script always gets the
+same emotions. The inferred emotions become inline tags (core.emotion.auto_tagged), so both engines —
 the embedded one too, which never imports the neural engine — speak and animate them exactly
 like tags a writer typed; tags already in the script win. The model loads once per model
 folder and answers are cached by sentence.
@@ -47,7 +48,8 @@ def text_emotion_model(options):
     key = (store.cache_dir, store.model_dir, str(options.get("device") or "cpu"))
     if key not in _models:
         from .unitaf.text_emotion import TextEmotion
-        _models[key] = TextEmotion.load(store, device=options.get("device") or "cpu")
+        # Greedy: the same script gives the same emotions (the reference samples, T 0.6).
+        _models[key] = TextEmotion.load(store, device=options.get("device") or "cpu", greedy=True)
     return _models[key]
 
 
