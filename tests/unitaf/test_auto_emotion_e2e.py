@@ -66,3 +66,19 @@ def test_cli_generate_auto_with_the_unitaf_engine(tmp_path, capsys):
     assert "calm" in action["unitaf_text"] or action["unitaf_text"].startswith("[calm")
     assert os.path.isfile(out)
     shutil.rmtree(tmp_path / "models", ignore_errors=True)
+
+
+def test_panel_job_runs_the_emotion_model_on_its_worker(tmp_path):
+    """The panel checks 'auto' cheaply on the UI thread and the GenerateJob runs the model."""
+    pytest.importorskip("bpy")
+    from unitaf_blender.blender import jobs
+    from unitaf_blender.engines import GenerateRequest, get_engine
+    from unitaf_blender.engines.auto_emotion import auto_checkable, keep_auto
+    engine = get_engine("embedded")
+    request = GenerateRequest(text="Hello there.", emotion="auto", options={"model_dir": _model_dir(tmp_path)})
+    checked = engine.check(auto_checkable(request))          # what the operator does before starting
+    job = jobs.GenerateJob(engine, keep_auto(request, checked.request), apply=lambda perf: perf)
+    assert job.run_sync() == jobs.DONE, job.error
+    assert [s["emotion"] for s in job.result.meta["spans"]] == ["calm:0.60"]
+    with pytest.raises(Exception, match="text-emotion model.*qwen0.6bemo4-merge"):   # refused before any work
+        auto_checkable(GenerateRequest(text="Hi.", emotion="auto", options={"model_dir": str(tmp_path / "none")}))
