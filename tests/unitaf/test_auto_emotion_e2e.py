@@ -80,5 +80,5 @@ def test_panel_job_runs_the_emotion_model_on_its_worker(tmp_path):
     job = jobs.GenerateJob(engine, keep_auto(request, checked.request), apply=lambda perf: perf)
     assert job.run_sync() == jobs.DONE, job.error
     assert [s["emotion"] for s in job.result.meta["spans"]] == ["calm:0.60"]
-    with pytest.raises(Exception, match="text-emotion model.*qwen0.6bemo4-merge"):   # refused before any work
+    with pytest.raises(Exception, match="(?s)text-emotion model.*qwen0.6bemo4-merge"):   # refused before any work
         auto_checkable(GenerateRequest(text="Hi.", emotion="auto", options={"model_dir": str(tmp_path / "none")}))
