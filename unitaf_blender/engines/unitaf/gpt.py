@@ -103,14 +103,16 @@ def quantize_int8(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _int8pack_works() -> bool:
-    """torch._weight_int8pack_mm (CPU kernel since torch 2.3) exists and is correct here."""
+    """torch._weight_int8pack_mm (CPU kernel since torch 2.3) exists and is correct here. Probed
+    at a GPT-like shape: with 2 output channels torch 2.13 returned inf or crashed."""
     fn = getattr(torch, "_weight_int8pack_mm", None)
     if fn is None:
         return False
     try:
-        q = torch.tensor([[1, -2], [3, 4]], dtype=torch.int8)
-        y = fn(torch.ones(1, 2, dtype=torch.bfloat16), q, torch.ones(2, dtype=torch.bfloat16))
-        return y.float().tolist() == [[-1.0, 7.0]]
+        q = (torch.arange(16 * 64).view(16, 64) % 255 - 127).to(torch.int8)
+        x = (torch.arange(64) % 7 - 3).to(torch.bfloat16).view(1, 64)      # small integers: exact in bf16
+        y = fn(x, q, torch.ones(16, dtype=torch.bfloat16)).float()
+        return bool(torch.allclose(y, x.float() @ q.float().t(), rtol=1e-2, atol=1.0))
     except (RuntimeError, NotImplementedError):
         return False
 
@@ -126,7 +128,7 @@ def int8_linear(x: torch.Tensor, q: torch.Tensor, scale: torch.Tensor, bias: tor
     global _INT8PACK
     shape = x.shape
     x2 = x.reshape(-1, shape[-1])
-    if x2.shape[0] <= INT8_GEMV_ROWS and x.device.type == "cpu":
+    if x2.shape[0] <= INT8_GEMV_ROWS and x.device.type == "cpu" and q.shape[0] % 16 == 0 and q.shape[1] % 16 == 0:
         if _INT8PACK is None:
             _INT8PACK = _int8pack_works()
         if _INT8PACK:
