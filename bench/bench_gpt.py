@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from timing import once, repeated  # noqa: E402  (bench/ is the script's folder)
 
+from unitaf_blender.engines.unitaf.devices import native_bf16, pick_precision  # noqa: E402
 from unitaf_blender.engines.unitaf.generate import generate, iter_codes  # noqa: E402
 from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
 from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
@@ -32,7 +33,9 @@ from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
 REFERENCE_CPU = {"decode_ms_beams1": 83.8, "decode_ms_beams3": 164.0, "prefill_s": 0.37, "cond_s": 0.29}
 
 
-def build(device, dtype, seed=0) -> UnifiedVoice:
+def build(device, dtype, seed=0, int8=False) -> UnifiedVoice:
+    """Full-size GPT with random weights (same seed: same weights); int8: int8 block weights
+    with `dtype` for everything else (what precision=int8 loads)."""
     torch.manual_seed(seed)
     with torch.device("meta"):
         model = UnifiedVoice(GPTDims())
@@ -47,7 +50,31 @@ def build(device, dtype, seed=0) -> UnifiedVoice:
             if name.endswith("pe"):
                 from unitaf_blender.engines.unitaf.conformer import sinusoid_table
                 b.copy_(sinusoid_table(b.shape[1], b.shape[2]))
-    return model.to(dtype=dtype).eval().optimize_for_inference()
+    return model.to(dtype=dtype).eval().optimize_for_inference(int8=int8)
+
+
+def _err(got, want):
+    got, want = got.float(), want.float()
+    return float((got - want).abs().max()), float((got - want).pow(2).mean().sqrt() / want.pow(2).mean().sqrt())
+
+
+def deviation(base, model, device, steps):
+    """Per stage vs the fp32 model on the same weights: teacher-forced latents and mel logits
+    (max abs, RMS relative error) and greedy codes agreement over `steps` decoded codes."""
+    spk, text, codes = _inputs(base, device)
+    out = {}
+    for name, m in (("fp32", base), ("other", model)):
+        with torch.inference_mode():
+            conds = m.conditioning(m.speaker_latents(spk), m.emotion_vector(spk))
+            lat = m.latents(conds, text, codes)
+            logits = m.logits(conds, text, codes)[1]
+            greedy = SamplingConfig(do_sample=False, num_beams=1, max_new_tokens=steps, min_new_tokens=steps)
+            out[name] = lat, logits, generate(m, conds, text, greedy).codes[0]
+    (la, ga, ca), (lb, gb, cb) = out["fp32"], out["other"]
+    n = min(len(ca), len(cb))
+    diff = (ca[:n] != cb[:n]).nonzero()
+    return dict(latents=_err(lb, la), logits=_err(gb, ga), agree=float((ca[:n] == cb[:n]).float().mean()), n=n,
+                first_diff=int(diff[0]) if len(diff) else None)
 
 
 def timed(fn, device, repeats):
@@ -120,7 +147,7 @@ def hf_runner(model, device):
     @torch.inference_mode()
     def steps(n):
         """Yields after each decoded token (the first step includes the prefill)."""
-        start = model._embed_mel(torch.full((1, 1), d.start_mel_token, device=device),
+        start = model.embed_mel(torch.full((1, 1), d.start_mel_token, device=device),
                                  torch.zeros(1, 1, dtype=torch.long, device=device))
         x = torch.cat([prefix, start], 1)
         mask = torch.ones(1, x.shape[1], dtype=torch.long, device=device)
@@ -137,7 +164,7 @@ def hf_runner(model, device):
             nxt = torch.multinomial(_warp(logits, sampling, 1).softmax(-1), 1, generator=g)
             seen.scatter_(1, nxt, True)
             mask = torch.cat([mask, mask.new_ones(1, 1)], 1)
-            x = model._embed_mel(nxt, torch.full_like(nxt, step + 2))
+            x = model.embed_mel(nxt, torch.full_like(nxt, step + 2))
             yield int(nxt)
     return steps, transformers.__version__
 
@@ -195,23 +222,40 @@ def main():
     ap.add_argument("--beams", type=int, nargs="+", default=[1, 3])
     ap.add_argument("--devices", nargs="+", default=None, help="e.g. cpu cuda (default: cpu, + cuda if present)")
     ap.add_argument("--no-hf", action="store_true", help="skip the transformers baseline")
-    ap.add_argument("--dtypes", nargs="+", default=["float32", "float16", "bfloat16"],
-                    help="precisions of our model (the HF baseline always runs float32, as the reference)")
+    ap.add_argument("--dtypes", nargs="+", default=None,
+                    help="precisions of our model: float32 float16 bfloat16 int8 (default: float32 bfloat16 int8 on "
+                         "CPU, + float16 on CUDA; the HF baseline always runs float32, as the reference)")
+    ap.add_argument("--deviation-steps", type=int, default=50,
+                    help="greedy codes compared with fp32 per precision (0: skip the deviation check)")
     args = ap.parse_args()
     global ARGS
     ARGS = args
     torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               "unknown CPU") if os.path.exists("/proc/cpuinfo") else "unknown CPU"
+    print(f"CPU: {cpu}, {os.cpu_count()} logical cores; native bf16: {native_bf16()}")
     print(f"torch {torch.__version__}, threads {args.threads}, GPT at official size "
           f"(1280 x 24 layers, 20 heads, 871 M params), random weights; {args.text_tokens} text tokens, "
           f"{args.cond_frames} speaker frames, {args.tokens} decoded tokens, median of {args.repeats}")
+    ratios = {}   # (device, precision name) -> ours/HF per decoded token
     for dev_name in devices:
         device = torch.device(dev_name)
         base = build(device, torch.float32)  # fp32 weights, shared with the HF baseline
         hf_steps, hf_version = (None, None) if args.no_hf else hf_runner(base, device)
-        for dtype in [getattr(torch, name) for name in args.dtypes]:
-            model = base if dtype == torch.float32 else build(device, dtype)  # same seed: same weights
-            tag = f"{dev_name} {str(dtype).replace('torch.', '')}"
+        names = args.dtypes or ["float32", "bfloat16"] + (["int8"] if device.type == "cpu" else ["float16"])
+        for dtype_name in names:
+            int8 = dtype_name == "int8"
+            # int8 computes in what precision=int8 picks on this CPU (auto's float type)
+            dtype = pick_precision(device, "int8").dtype if int8 else getattr(torch, dtype_name)
+            model = base if dtype == torch.float32 and not int8 else build(device, dtype, int8=int8)  # same weights
+            tag = f"{dev_name} {dtype_name}" + (f" (compute {str(dtype).replace('torch.', '')})" if int8 else "")
+            if args.deviation_steps and model is not base:
+                dev = deviation(base, model, device, args.deviation_steps)
+                print(f"[{tag}] vs fp32, same weights: latents max abs {dev['latents'][0]:.4f}, RMS rel "
+                      f"{dev['latents'][1] * 100:.2f} % | mel logits max abs {dev['logits'][0]:.4f}, RMS rel "
+                      f"{dev['logits'][1] * 100:.2f} % | greedy codes agree {dev['agree'] * 100:.0f} % of {dev['n']} "
+                      f"(first difference at step {dev['first_diff']})", flush=True)
             spk, text, codes = _inputs(model, device)
             with torch.inference_mode():
                 cond_s = timed(lambda: model.speaker_latents(spk), device, args.repeats)
@@ -233,6 +277,8 @@ def main():
                       f"attention, same weights, beams=1 sampling): prefill+first token ours {pre_o:.3f} s / "
                       f"HF {pre_h:.3f} s | decode ours {dec_o:.1f} ms/token / HF {dec_h:.1f} ms/token -> "
                       f"ours/HF = {dec_o / dec_h:.2f}", flush=True)
+                ratios[(dev_name, "int8" if int8 else {torch.float32: "fp32", torch.bfloat16: "bf16",
+                                                       torch.float16: "fp16"}[dtype])] = dec_o / dec_h
             elif not args.no_hf:
                 print(f"[{tag}] HF side-by-side skipped: transformers is not importable in this Python "
                       "(run the script with a scratch venv that has transformers)")
@@ -250,6 +296,13 @@ def main():
             model = runners = None  # free a half-precision copy before the next one
             if device.type == "cuda":
                 torch.cuda.empty_cache()
+    if ("cpu", "fp32") in ratios or ("cpu", "int8") in ratios:
+        default = pick_precision(torch.device("cpu"))
+        got = ratios.get(("cpu", default.name))
+        print(f"default precision on this CPU: {default.name} ({default.why}), ours/HF = "
+              + (f"{got:.2f}" if got is not None else "not measured (add it to --dtypes)"))
+        if ("cpu", "int8") in ratios:
+            print(f"int8: ours/HF = {ratios[('cpu', 'int8')]:.2f}")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,9 @@ def build_parser(prog="unitaf"):
                         help="espeak-ng language/voice id (default: en-us, or picked from the text's writing system)")
         sp.add_argument("--model-dir", default=None, help="UniTAF weights laid out like the download cache")
         sp.add_argument("--device", default=None, help="neural engine device: auto, cpu, cuda, mps")
+        sp.add_argument("--precision", default=None,
+                        help="neural engine precision: auto (bf16 on CPUs with native bf16, else fp32; fp16 on "
+                             "CUDA), fp32, fp16, bf16, int8 (CPU: int8 GPT weights)")
 
     g = sub.add_parser("generate", help="speak a line and key the face of one object")
     scene_args(g)
@@ -111,6 +114,7 @@ def build_parser(prog="unitaf"):
     b.add_argument("--frame", type=int, default=None, help="frame of the first line")
     b.add_argument("--model-dir", default=None)
     b.add_argument("--device", default=None)
+    b.add_argument("--precision", default=None)
 
     d = sub.add_parser("demo", help="the embedded engine on the procedural demo head: .blend, .wav, preview")
     d.add_argument("--out", default="out", help="output folder (default: out)")
@@ -344,12 +348,14 @@ def _progress(fraction, stage):
     print(f"[{fraction * 100:5.1f}%] {stage}", file=sys.stderr, flush=True)
 
 
-def _engine_options(model_dir=None, device=None):
+def _engine_options(model_dir=None, device=None, precision=None):
     options = {}
     if model_dir:
         options["model_dir"] = model_dir
     if device:
         options["device"] = device
+    if precision:
+        options["precision"] = precision
     return options
 
 
@@ -405,7 +411,7 @@ def cmd_generate(args):
     _check_outputs(args, _speech_seconds(text))
     opts = _take_options(args)
     engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
-                                       args.language, _engine_options(args.model_dir, args.device))
+                                       args.language, _engine_options(args.model_dir, args.device, args.precision))
     perf = _generate(engine, checked.request)
     with _staged_outputs() as stage:
         result = apply_take(scene, obj, perf, opts, stage=stage)
@@ -443,7 +449,7 @@ def cmd_lipsync(args):
     engine = get_engine(args.engine)
     request, notes = resolve_auto(LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
-        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device)))
+        seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device, args.precision)))
     checked = engine.check_lipsync(with_segments(engine, request))
     for note in notes + checked.notes:
         print(f"note: {note}", file=sys.stderr)
@@ -487,7 +493,7 @@ def cmd_batch(args):
         _check_outputs(args)
     scene = _open_blend(args)
     _check_outputs(args, sum(_speech_seconds(line.text) for line in plan.lines))
-    lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device))
+    lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device, args.precision))
     for line in lines:
         for note in line.checked.notes:
             print(f"note: line {line.number}: {note}", file=sys.stderr)

@@ -247,3 +247,30 @@ def test_legacy_torch_format_and_mmap(tmp_path):
     assert torch.equal(got["w"], sd["w"]) and got["n"].item() == 3
     torch.save(sd, tmp_path / "zip.pt")
     assert torch.equal(read_checkpoint(tmp_path / "zip.pt")["w"], sd["w"])
+
+
+def test_load_into_meta_module_takes_the_tensors_one_by_one():
+    """A meta-device module takes the checkpoint tensors themselves (no second copy; cast only
+    where the dtype differs) and consume=True empties the state as it goes, so loading peaks at
+    ~1x the weights (full-size GPT: 6.78 -> 3.54 GiB peak RSS, bench/README.md)."""
+    from unitaf_blender.engines.unitaf.checkpoint import load_into
+    src = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+    state = {f"model.{k}": v.clone() for k, v in src.state_dict().items()}
+    ptrs = {k: v.data_ptr() for k, v in state.items()}
+    with torch.device("meta"):
+        dst = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.LayerNorm(3))
+    load_into(dst, state, "test", strip_prefix="model.", consume=True)
+    assert state == {}
+    for k, v in dst.state_dict().items():
+        assert not v.is_meta and v.data_ptr() == ptrs[f"model.{k}"]      # the same memory, not a copy
+        assert torch.equal(v, src.state_dict()[k])
+    assert isinstance(dst[0].weight, torch.nn.Parameter)
+    with torch.device("meta"):
+        half = torch.nn.Linear(4, 3).to(torch.bfloat16)
+    load_into(half, {k: v.clone() for k, v in src[0].state_dict().items()}, "test", consume=True)
+    assert half.weight.dtype == torch.bfloat16 and torch.equal(half.weight, src[0].weight.bfloat16())
+    kept = torch.nn.Linear(4, 3)                                           # allocated: copied into
+    weight = kept.weight
+    state = dict(src[0].state_dict())
+    load_into(kept, state, "test")
+    assert kept.weight is weight and torch.equal(kept.weight, src[0].weight) and len(state) == 2

@@ -53,7 +53,10 @@ def test_generate_performance_and_model_cache(engine, monkeypatch):
     assert np.all((perf.weights[:, :52] >= 0) & (perf.weights[:, :52] <= 1))
     assert perf.meta["engine"] == "unitaf" and perf.meta["expression"] == "layer"
     assert perf.emotion_vectors.shape == (len(perf.meta["spans"]), 8)
-    assert any(s.startswith("loading models") for s in stages)
+    prec = devices.pick_precision(torch.device("cpu"))
+    # the precision and its reason are shown while loading and kept on the take
+    assert f"loading models (cpu, {prec.name}: {prec.why})" in stages
+    assert perf.meta["precision"] == prec.name
     for stage in ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face"):
         assert any(stage in s for s in stages), stage
     # second Generate: nothing is loaded again (a load would raise here)
@@ -123,7 +126,8 @@ def test_device_choice_and_oom():
             devices.pick_device("cuda")
     with pytest.raises(EngineError, match="Unknown device"):
         devices.pick_device("tpu")
-    assert devices.pick_dtype(torch.device("cpu")) == torch.float32
+    # auto on CPU: bf16 only where the CPU has native bf16 (test_precision.py feeds flag sets)
+    assert devices.pick_dtype(torch.device("cpu")) == (torch.bfloat16 if devices.native_bf16() else torch.float32)
     assert devices.pick_dtype(torch.device("cuda")) == torch.float16
     assert devices.pick_dtype(torch.device("cuda"), "bf16") == torch.bfloat16
     with pytest.raises(EngineError, match="fp16"):

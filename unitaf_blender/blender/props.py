@@ -56,7 +56,8 @@ EMOTION_ITEMS = [("neutral", "Neutral", "No emotion"),
 
 DEVICE_ITEMS = [("AUTO", "Auto", "CUDA GPU, else Apple GPU (MPS), else CPU"), ("CPU", "CPU", "Slow, needs only RAM"),
                 ("CUDA", "CUDA", "NVIDIA GPU"), ("MPS", "MPS", "Apple GPU")]
-PRECISION_ITEMS = [("AUTO", "Auto", "fp16 on CUDA, fp32 elsewhere"), ("FP32", "FP32", "Full precision (reference-exact)"),
+PRECISION_ITEMS = [("AUTO", "Auto", "fp16 on CUDA; bf16 on CPUs with native bf16 (AMX / AVX512-BF16), else fp32"),
+                   ("FP32", "FP32", "Full precision (reference-exact)"),
                    ("FP16", "FP16", "Half precision (GPU only)"), ("BF16", "BF16", "bfloat16 (recent GPUs / CPUs)")]
 SAMPLING_ITEMS = [("FAST", "Fast", "One sampled sequence (default)"),
                   ("REFERENCE", "Reference", "The reference implementation's 3-beam sampling (slower)"),

@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import sys
 import threading
-from typing import Callable, Optional
+from dataclasses import dataclass
+from typing import Callable, Iterable, Optional
 
 import torch
 
 from .. import EngineError
 from .options import device_name, precision_name
 
-DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# "int8": int8 weights for the GPT blocks (CPU only); everything else runs in auto's float type
+DTYPES = {"auto": None, "fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16, "int8": None}
+# CPU flags (Linux /proc/cpuinfo names) of native bf16 arithmetic: AVX512-BF16 or AMX
+NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 class OutOfMemory(EngineError):
@@ -52,15 +57,70 @@ def pick_device(pref: Optional[str] = None) -> torch.device:
     return torch.device("cpu")
 
 
-def pick_dtype(device: torch.device, pref: Optional[str] = None) -> torch.dtype:
-    """Compute precision. 'auto': fp16 on CUDA (bf16 where supported is chosen explicitly), fp32 on
-    MPS and CPU (half precision on CPU is slower without AMX, and fp32 is the reference-exact path)."""
-    dtype = DTYPES[precision_name(pref)]
+def cpu_flags() -> frozenset:
+    """This CPU's feature flags as Linux names them (/proc/cpuinfo); empty where they cannot be
+    read (macOS and Windows: treated as no native bf16, the safe choice)."""
+    if not sys.platform.startswith("linux"):
+        return frozenset()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith(("flags", "Features")):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16(flags: Optional[Iterable[str]] = None) -> bool:
+    """True where the CPU does bf16 arithmetic natively (AVX512-BF16 or AMX). Without it torch
+    converts bf16 to fp32 in software: large bf16 GEMMs then run ~4x slower than fp32 on the
+    2-core AVX2 EPYC (prefill), so fp32 stays the default there. `flags`: a flag set to judge
+    (tests), else this CPU's."""
+    names = {f.lower() for f in (cpu_flags() if flags is None else flags)}
+    return any(f in names for f in NATIVE_BF16_FLAGS)
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a precision option resolves to on a device: the float type of the computation, whether
+    the GPT blocks hold int8 weights, the name stored on the take and why it was chosen."""
+    dtype: torch.dtype
+    int8: bool
+    name: str
+    why: str
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
+
+
+def pick_precision(device: torch.device, pref: Optional[str] = None, flags: Optional[Iterable[str]] = None) -> Precision:
+    """'auto': fp16 on CUDA (bf16 is chosen explicitly), fp32 on MPS, on CPU bf16 where the CPU has
+    native bf16 (else fp32: the reference-exact path, and the faster one without AMX/AVX512-BF16).
+    'int8': CPU only, int8 GPT block weights with auto's float type for the rest."""
+    name = precision_name(pref)
+    if name == "int8":
+        if device.type != "cpu":
+            raise EngineError("int8 is a CPU precision; on a GPU use fp16 or bf16 (or auto).")
+        auto = pick_precision(device, "auto", flags)
+        return Precision(auto.dtype, True, "int8", f"int8 GPT weights, {auto.name} elsewhere: {auto.why}")
+    dtype = DTYPES[name]
     if dtype is None:
-        return torch.float16 if device.type == "cuda" else torch.float32
+        if device.type == "cuda":
+            return Precision(torch.float16, False, "fp16", "half precision on the GPU")
+        if device.type == "cpu" and native_bf16(flags):
+            return Precision(torch.bfloat16, False, "bf16", "native bf16 on this CPU")
+        why = "no native bf16 on this CPU" if device.type == "cpu" else f"full precision on {device.type}"
+        return Precision(torch.float32, False, "fp32", why)
     if dtype == torch.float16 and device.type == "cpu":
         raise EngineError("fp16 is not supported on the CPU; use fp32 (or bf16 on CPUs with AMX/AVX512-BF16).")
-    return dtype
+    return Precision(dtype, False, _dtype_name(dtype), "as chosen")
+
+
+def pick_dtype(device: torch.device, pref: Optional[str] = None) -> torch.dtype:
+    """The compute float type of `pick_precision` (int8 computes in auto's float type)."""
+    return pick_precision(device, pref).dtype
 
 
 # ------------------------------------------------------------------------------ model cache
@@ -128,8 +188,8 @@ def oom_guard(device: torch.device):
         ) from exc
 
 
-def describe(device: torch.device, dtype: torch.dtype) -> str:
+def describe(device: torch.device, dtype: torch.dtype, int8: bool = False) -> str:
     name = device.type
     if device.type == "cuda":
         name = f"cuda ({torch.cuda.get_device_name(device)})"
-    return f"{name}, {str(dtype).replace('torch.', '')}"
+    return f"{name}, {str(dtype).replace('torch.', '')}" + (" (int8 GPT weights)" if int8 else "")

@@ -2,7 +2,7 @@
 
 request.options (all optional):
   model_dir / cache_dir   where the weights are (model folder `<dir>/<repo_id>/<file>`, or the HF cache)
-  device                  auto | cuda | mps | cpu;  precision: auto | fp32 | fp16 | bf16
+  device                  auto | cuda | mps | cpu;  precision: auto | fp32 | fp16 | bf16 | int8
   emo_alpha               0..1 strength of the emotion (vector, preset or clip); default 1.0
   emotion_clip            a .wav whose emotion to copy (blended with emo_alpha)
   expression_layer        True | False | "auto" (auto: on unless a trained expression model is present)
@@ -200,19 +200,22 @@ def _check_script(text, default_emotion) -> None:
 
 @contextlib.contextmanager
 def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
-    """(models, device, dtype, report) for these settings, loaded once per session
+    """(models, device, devices.Precision, report) for these settings, loaded once per session
     (devices.get_or_load); the body runs under the out-of-memory guard of that device."""
     from . import devices, pipeline
     device = devices.pick_device(settings.device)
-    dtype = devices.pick_dtype(device, settings.precision)
+    prec = devices.pick_precision(device, settings.precision)
     report = reporter(progress)
     store, expr_ckpt, expr_mode = settings.store, settings.expression_checkpoint, settings.expression_mode
-    key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(dtype), expr_ckpt, expr_mode)
+    key = ("unitaf", store.model_dir or store.cache_dir, str(device), str(prec.dtype), prec.int8, expr_ckpt, expr_mode)
     with devices.oom_guard(device):
-        report(0.0, "loading models" if key not in devices.cached_keys() else first_stage)
-        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, dtype, expr_ckpt, expr_mode))
+        # the precision and why (e.g. "cpu, bf16: native bf16 on this CPU") shows in the panel and CLI
+        report(0.0, f"loading models ({device.type}, {prec.name}: {prec.why})" if key not in devices.cached_keys()
+               else first_stage)
+        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, prec.dtype, expr_ckpt, expr_mode,
+                                                                        gpt_int8=prec.int8))
         check_cancel(cancel)
-        yield models, device, dtype, report
+        yield models, device, prec, report
 
 
 def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, models, seed) -> tuple:
@@ -241,7 +244,7 @@ class UniTAFEngine:
             import torch
         except ImportError as exc:
             return False, _torch_missing_message(exc)
-        from .devices import describe, pick_device, pick_dtype
+        from .devices import describe, pick_device, pick_precision
         options = options or {}
         store = ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
         missing = store.missing()
@@ -249,8 +252,8 @@ class UniTAFEngine:
             return False, store.missing_message(missing)
         try:
             device = pick_device(options.get("device"))
-            dtype = pick_dtype(device, options.get("precision"))
-            return True, f"torch {torch.__version__} on {describe(device, dtype)}"
+            prec = pick_precision(device, options.get("precision"))
+            return True, f"torch {torch.__version__} on {describe(device, prec.dtype, prec.int8)} ({prec.why})"
         except EngineError as exc:
             return False, str(exc)
 
@@ -281,7 +284,7 @@ class UniTAFEngine:
 
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
-        with _loaded(settings, progress, cancel, "voice analysis") as (models, device, dtype, report):
+        with _loaded(settings, progress, cancel, "voice analysis") as (models, device, prec, report):
             report(0.05, "voice analysis")
             voice = pipeline.analyse_voice(models, settings.voice_path)
             try:
@@ -299,7 +302,8 @@ class UniTAFEngine:
             weights=weights, emotion_times=times, emotion_vectors=vectors,
             meta={"engine": self.id, "text": request.text, "emotion": emotion_label(settings.default_emotion),
                   "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
-                  "engine_version": ENGINE_VERSION, "device": devices.describe(device, dtype),
+                  "engine_version": ENGINE_VERSION, "device": devices.describe(device, prec.dtype, prec.int8),
+                  "precision": prec.name,
                   "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
                   "emo_alpha": synth.emo_alpha, "emotion_clip": settings.emotion_clip, "face_timing": synth.face_timing,
                   "expression": expression,
@@ -343,7 +347,7 @@ class UniTAFEngine:
         from .recording import emotion_timeline
 
         rate = int(request.sample_rate)
-        with _loaded(settings, progress, cancel, "recording analysis") as (models, device, dtype, report):
+        with _loaded(settings, progress, cancel, "recording analysis") as (models, device, prec, report):
             result = lipsync.lipsync(models, settings.audio, rate, settings.transcript, settings.segments,
                                      max_seconds=settings.max_segment_s, emo_alpha=settings.emo_alpha,
                                      emotion_clip=settings.emotion_clip, source=request.source,
@@ -359,7 +363,8 @@ class UniTAFEngine:
             meta={"engine": self.id, "mode": "ground-truth tokens", "transcript": request.transcript,
                   "source": request.source, "emotion": emotion_label(settings.default_emotion),
                   "seed": int(request.seed), "engine_version": ENGINE_VERSION,
-                  "device": devices.describe(device, dtype), "model_dir": settings.store.model_dir or settings.store.cache_dir,
+                  "device": devices.describe(device, prec.dtype, prec.int8), "precision": prec.name,
+                  "model_dir": settings.store.model_dir or settings.store.cache_dir,
                   "emo_alpha": settings.emo_alpha, "emotion_clip": settings.emotion_clip, "expression": expression,
                   "segments": [{"start": round(p.start / rate, 6), "end": round(p.end / rate, 6), "text": p.text,
                                 "emotion": emotion_label(p.emotion), "codes": int(o.codes.shape[1])}

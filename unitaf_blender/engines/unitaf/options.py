@@ -13,7 +13,7 @@ from typing import Optional
 from .. import EngineError
 
 DEVICES = ("auto", "cuda", "mps", "cpu")       # "cuda:N" picks one GPU
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")   # int8: GPT weights, CPU only
 _PRECISION_ALIASES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}   # torch's spellings
 EXPRESSION_MODES = ("cross_attn", "film")
 

@@ -96,14 +96,14 @@ def gpt_dtype(device, dtype):
 
 
 def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=None,
-                expression_mode: str = "cross_attn") -> Models:
+                expression_mode: str = "cross_attn", gpt_int8: bool = False) -> Models:
     """Build every module from a `store.ModelStore` (cache or model folder). `store.require()`
     raises ModelsMissing listing every missing file first, so nothing is half loaded. A file that
     does not load (CheckpointError) gets the store's size report added: in a model folder, where
     sizes are not enforced, "expected 3.48 GB, found 1.0 MB" names the real cause."""
     store.require()
     try:
-        return _build_models(store, torch.device(device), dtype, expression_checkpoint, expression_mode)
+        return _build_models(store, torch.device(device), dtype, expression_checkpoint, expression_mode, gpt_int8)
     except CheckpointError as exc:
         sizes = store.size_report()
         if not sizes:
@@ -112,11 +112,11 @@ def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=
                               f"partial copy?):\n{sizes}") from exc
 
 
-def _build_models(store, device, dtype, expression_checkpoint, expression_mode) -> Models:
+def _build_models(store, device, dtype, expression_checkpoint, expression_mode, gpt_int8=False) -> Models:
     cfg_path = store.path("indextts2.config")
     cfg = _read_yaml(cfg_path)
     gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(
-        device=device, dtype=gpt_dtype(device, dtype)).eval().optimize_for_inference()
+        device=device, dtype=gpt_dtype(device, dtype)).eval().optimize_for_inference(int8=gpt_int8)
     s2mel = S2Mel.from_checkpoint(store.path("indextts2.s2mel"), S2MelDims.from_config(cfg["s2mel"]),
                                   device=device, dtype=dtype)
     w2v = _load_w2v(store.path("w2vbert.model"), store.optional_path("w2vbert.config")).to(device=device)
