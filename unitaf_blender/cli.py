@@ -401,8 +401,18 @@ def _summary(result, obj):
 # ----------------------------------------------------------------------------- commands
 
 
-def cmd_generate(args):
+def _key_and_write(scene, obj, perf, opts, args):
+    """Key the take, export it if asked, and write every output together (or none)."""
     from .blender.takes import apply_take
+    with _staged_outputs() as stage:
+        result = apply_take(scene, obj, perf, opts, stage=stage)
+        if getattr(args, "export", None):   # import-performance has no --export
+            _export_performance(perf, args.export, stage)
+        _write_outputs(stage, [result], args.save)
+    _summary(result, obj)
+
+
+def cmd_generate(args):
     if args.blend:
         _check_outputs(args)               # fail fast, before the file is even opened
     scene = _open_blend(args)
@@ -412,19 +422,12 @@ def cmd_generate(args):
     opts = _take_options(args)
     engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
                                        args.language, _engine_options(args.model_dir, args.device, args.precision))
-    perf = _generate(engine, checked.request)
-    with _staged_outputs() as stage:
-        result = apply_take(scene, obj, perf, opts, stage=stage)
-        if args.export:
-            _export_performance(perf, args.export, stage)
-        _write_outputs(stage, [result], args.save)
-    _summary(result, obj)
+    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args)
     return EXIT_OK
 
 
 def cmd_lipsync(args):
     from .blender.recording import find_sound_strip, read_recording, read_strip
-    from .blender.takes import apply_take
     from .engines import LipsyncRequest, get_engine
     from .engines.auto_emotion import resolve_auto
     from .engines.segments import with_segments
@@ -453,30 +456,19 @@ def cmd_lipsync(args):
     checked = engine.check_lipsync(with_segments(engine, request))
     for note in notes + checked.notes:
         print(f"note: {note}", file=sys.stderr)
-    perf = _generate(engine, checked.request)
-    with _staged_outputs() as stage:
-        result = apply_take(scene, obj, perf, opts, stage=stage)
-        if args.export:
-            _export_performance(perf, args.export, stage)
-        _write_outputs(stage, [result], args.save)
-    _summary(result, obj)
+    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args)
     return EXIT_OK
 
 
 def cmd_import(args):
-    from .blender.takes import apply_take
+    from .core.recordings import load_recording
     if args.blend:
         _check_outputs(args)
     scene = _open_blend(args)
     obj = _find_object(args.object)
-    from .core.recordings import load_recording
     perf = load_recording(args.csv or args.npz, args.timecode_fps)
     _check_outputs(args, perf.audio_seconds)
-    opts = _take_options(args)
-    with _staged_outputs() as stage:
-        result = apply_take(scene, obj, perf, opts, stage=stage)
-        _write_outputs(stage, [result], args.save)
-    _summary(result, obj)
+    _key_and_write(scene, obj, perf, _take_options(args), args)
     return EXIT_OK
 
 

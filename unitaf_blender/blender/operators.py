@@ -38,28 +38,20 @@ def _oom_hint(job):
     return ""
 
 
-class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
-    """Generate speech and facial animation for the target mesh"""
-    bl_idname = "unitaf.generate"
-    bl_label = "Generate"
-    bl_options = {'REGISTER', 'UNDO'}
+class _TakeOperator(JobWatcher):
+    """Generate and Animate from Audio: `_prepare` checks everything on the UI thread and returns
+    (object, request, engine, take options); one execute path (threaded when invoked from the
+    UI, job_ui.runs_threaded) runs the engine and keys the take."""
 
     def _prepare(self, context):
-        obj = target_object(context)
-        validate_target(obj)
-        request = build_request(context)
-        engine = engine_for(context)
-        checked = engine.check(auto_checkable(request))
-        for note in checked.notes:   # e.g. the language picked from the text's writing system
-            self.report({'INFO'}, f"UniTAF: {note}")
-        return obj, keep_auto(request, checked.request), engine, take_options(context.scene.unitaf)
+        raise NotImplementedError
 
-    def execute(self, context):   # one path: threaded when invoked from the UI (job_ui.runs_threaded)
+    def execute(self, context):
         if job_busy(self):
             return {'CANCELLED'}
         try:
             obj, request, engine, opts = self._prepare(context)
-        except (TakeError, EngineError) as e:
+        except (ValueError, EngineError) as e:     # TakeError, RecordingError, ...
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
@@ -75,7 +67,24 @@ class UNITAF_OT_generate(JobWatcher, bpy.types.Operator):
         _report_result(self, job.result)
 
 
-class UNITAF_OT_lipsync(JobWatcher, bpy.types.Operator):
+class UNITAF_OT_generate(_TakeOperator, bpy.types.Operator):
+    """Generate speech and facial animation for the target mesh"""
+    bl_idname = "unitaf.generate"
+    bl_label = "Generate"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    def _prepare(self, context):
+        obj = target_object(context)
+        validate_target(obj)
+        request = build_request(context)
+        engine = engine_for(context)
+        checked = engine.check(auto_checkable(request))
+        for note in checked.notes:   # e.g. the language picked from the text's writing system
+            self.report({'INFO'}, f"UniTAF: {note}")
+        return obj, keep_auto(request, checked.request), engine, take_options(context.scene.unitaf)
+
+
+class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
     """Animate the target mesh from a recorded line: the Recording file (its strip plays the file
     in place) or the active sound strip (the take starts where the strip does)"""
     bl_idname = "unitaf.lipsync"
@@ -105,26 +114,6 @@ class UNITAF_OT_lipsync(JobWatcher, bpy.types.Operator):
         if transcript is None:
             self.report({'INFO'}, "UniTAF: no transcript: the mouth follows the sound alone (less accurate).")
         return obj, keep_auto(request, checked.request), engine, opts
-
-    def execute(self, context):   # one path: threaded when invoked from the UI
-        if job_busy(self):
-            return {'CANCELLED'}
-        try:
-            obj, request, engine, opts = self._prepare(context)
-        except (ValueError, EngineError) as e:     # TakeError, RecordingError, ...
-            self.report({'ERROR'}, str(e))
-            return {'CANCELLED'}
-        apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
-        return run_job(self, context, jobs.GenerateJob(engine, request, apply))
-
-    def finished(self, job):
-        if job.state == jobs.FAILED:
-            self.report({'ERROR'}, job.error + _oom_hint(job))
-            return {'CANCELLED'}
-        return super().finished(job)
-
-    def report_done(self, job):
-        _report_result(self, job.result)
 
 
 class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
