@@ -23,7 +23,13 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from timing import once  # noqa: E402  (bench/ is the script's folder)
 
-from unitaf_blender.engines.unitaf.qwen3 import GenerationSettings, Qwen3, Qwen3Dims, generate_ids  # noqa: E402
+from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
+    GenerationSettings,
+    Qwen3,
+    Qwen3Dims,
+    generate_ids,
+    generate_ids_batch,
+)
 
 SENTENCES = [
     "今天真是开心的一天！", "我真的很生气，你怎么可以这样对我？", "听到这个消息，我非常难过，一整晚都没睡着。",
@@ -92,6 +98,10 @@ def run(dtype, answer_tokens: int):
           f"{statistics.median(prefill) * 1000:.0f} ms; decode {statistics.median(decode_ms):.1f} ms/token")
     for text, s in zip(SENTENCES, per_sentence):
         print(f"   {s:6.2f} s  {len(prompt_ids(text)):3d} prompt tokens  {text}")
+    # What `auto` does: every sentence of the script answered in one left-padded greedy batch.
+    batch = once(lambda: generate_ids_batch(model, [prompt_ids(t) for t in SENTENCES], answer_tokens, ()), "cpu")
+    print(f"{name}: the {len(SENTENCES)} sentences as one batch: {batch:.2f} s "
+          f"({batch / sum(per_sentence):.2f}x one by one, {batch / len(SENTENCES):.2f} s per sentence)")
 
 
 def main():

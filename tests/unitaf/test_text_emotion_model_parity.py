@@ -124,3 +124,17 @@ def test_load_from_store_and_missing_files_are_named(tmp_path):
     with pytest.raises(st.ModelsMissing) as err:
         TextEmotion.load(store)
     assert "qwen0.6bemo4-merge/model.safetensors (1.19 GB)" in str(err.value)
+
+
+def test_batched_greedy_answers_equal_one_by_one():
+    """Sentences of different lengths decoded together (left padding) give exactly the tokens
+    each gives alone: the batch changes the cost, never the answer."""
+    model = TextEmotion.load(FX, greedy=True, max_new_tokens=12)
+    texts = ["Hi.", "今天天气很好，我们去公园散步吧！", "I am so tired of waiting for the bus every single morning, again."]
+    prompts = [model.prompt_ids(t) for t in texts]
+    assert len({len(p) for p in prompts}) >= 2      # rows really are padded
+    alone = [qwen3.generate_ids(model.model, p, 12, model.settings) for p in prompts]
+    together = qwen3.generate_ids_batch(model.model, prompts, 12, model.settings.eos_token_ids)
+    assert together == alone
+    model.prefetch(texts)
+    assert [model.answer(t) for t in texts] == [model.answer_from_ids(ids) for ids in alone]

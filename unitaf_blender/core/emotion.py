@@ -234,13 +234,24 @@ def emotion_tag(vec) -> str:
     return "[" + (", ".join(parts) if parts else _NEUTRAL) + "]"
 
 
+def _untagged_head(script):
+    """(the text before the first tag, the rest): only the head's sentences are inferred."""
+    first_tag = next((m.start() for m, _ in _tags(script)), len(script))
+    return script[:first_tag], script[first_tag:]
+
+
+def auto_sentences(script) -> list:
+    """The sentences auto_tagged will ask the model about, in order (to answer them at once)."""
+    head, _ = _untagged_head(script)
+    return [head[a:b] for a, b in split_sentences(head)]
+
+
 def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
     """The script with an inferred emotion tag before every sentence that no explicit tag
     governs (explicit tags win: a tag applies until the next one, so only the text before the
     first tag is inferred). `infer(sentence) -> 8 floats` (e.g. the text-emotion model, cached
     by text); the vector is scaled by `alpha`. Returns (tagged script, [(sentence, vector)])."""
-    first_tag = next((m.start() for m, _ in _tags(script)), len(script))
-    head, rest = script[:first_tag], script[first_tag:]
+    head, rest = _untagged_head(script)
     pieces, inferred, pos = [], [], 0
     for start, end in split_sentences(head):
         sentence = head[start:end]

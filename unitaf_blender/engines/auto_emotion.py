@@ -9,7 +9,7 @@ folder and answers are cached by sentence.
 """
 from dataclasses import replace
 
-from ..core.emotion import AUTO_EMO_ALPHA, auto_tagged, emotion_label, is_auto
+from ..core.emotion import AUTO_EMO_ALPHA, auto_sentences, auto_tagged, emotion_label, is_auto
 from . import EngineUnavailable
 
 FEATURE = "emotion-text"
@@ -64,6 +64,7 @@ def resolve_auto(request):
         raise EngineUnavailable("Emotion 'auto' reads the emotion from the words: give a transcript, "
                                 "or choose an emotion.")
     model = text_emotion_model(request.options)
+    model.prefetch(auto_sentences(text))   # every sentence in one batch, then read from the cache
     tagged, inferred = auto_tagged(text, model.vector, AUTO_EMO_ALPHA)
     notes = ["Emotion from the words: " + "; ".join(
         f"\"{sentence[:30]}{'…' if len(sentence) > 30 else ''}\" {emotion_label(vec)}" for sentence, vec in inferred)]

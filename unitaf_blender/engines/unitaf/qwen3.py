@@ -92,7 +92,9 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
         self.k_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
 
-    def forward(self, x, cos, sin, cache: KVCache, layer: int, pos: int):
+    def forward(self, x, cos, sin, cache: KVCache, layer: int, pos: int, keep=None):
+        """keep: None, or a bool mask [B, 1, T, L] of the keys each query may see (batched rows
+        that are left-padded, see Qwen3.forward's `pad`)."""
         B, T, _ = x.shape
         d = self.d
         q = self.q_norm(self.q_proj(x).view(B, T, d.heads, d.head_dim)).transpose(1, 2)
@@ -107,12 +109,16 @@ class Attention(nn.Module):
             # batched matmul (no copy of the cache per head; CPU SDPA is slow for a 1-row query)
             qg = q.reshape(B, d.kv_heads, rep, d.head_dim)
             att = (qg @ k.transpose(-1, -2)) * d.head_dim ** -0.5
+            if keep is not None:
+                att = att.masked_fill(~keep, float("-inf"))
             y = (att.float().softmax(-1).to(v.dtype) @ v).reshape(B, d.heads, 1, d.head_dim)
         else:                    # query i (absolute pos+i) sees keys 0..pos+i
             if rep > 1:
                 k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             keys = torch.arange(pos + T, device=x.device)
             mask = keys[None, :] <= (pos + torch.arange(T, device=x.device))[:, None]
+            if keep is not None:
+                mask = mask & keep
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
         return self.o_proj(y.transpose(1, 2).reshape(B, T, d.heads * d.head_dim))
 
@@ -136,8 +142,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(d.hidden_size, d.rms_norm_eps)
         self.mlp = MLP(d)
 
-    def forward(self, x, cos, sin, cache, layer, pos):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, pos)
+    def forward(self, x, cos, sin, cache, layer, pos, keep=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, pos, keep)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -171,20 +177,37 @@ class Qwen3(nn.Module):
         d = self.dims
         return KVCache(d.layers, batch, d.kv_heads, max_len, d.head_dim, self.device, self.dtype)
 
-    def _rope(self, pos: int, T: int, dtype):
-        # angles in fp32, cast to the compute dtype (HF Qwen3RotaryEmbedding)
+    def _rope(self, pos: int, T: int, dtype, pad=None):
+        # angles in fp32, cast to the compute dtype (HF Qwen3RotaryEmbedding); a left-padded row
+        # counts its positions from its first real token, as HF's position_ids do
         p = torch.arange(pos, pos + T, device=self.device, dtype=torch.float32)
-        emb = torch.outer(p, self.inv_freq.float())
+        if pad is not None:
+            p = (p[None, :] - pad[:, None].float()).clamp(min=0)[:, None]     # (B, 1, T)
+        emb = p[..., None] * self.inv_freq.float()
         emb = torch.cat((emb, emb), dim=-1)
-        return emb.cos().to(dtype)[None, None], emb.sin().to(dtype)[None, None]
+        if pad is None:
+            return emb.cos().to(dtype)[None, None], emb.sin().to(dtype)[None, None]
+        return emb.cos().to(dtype), emb.sin().to(dtype)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False):
+    @staticmethod
+    def _keep(pos: int, T: int, pad, device):
+        """[B, 1, T, pos+T]: a row's queries see no padding key (a padding query sees itself,
+        so no row of the softmax is empty)."""
+        keys = torch.arange(pos + T, device=device)
+        queries = pos + torch.arange(T, device=device)
+        real = keys[None, :] >= pad[:, None]                                   # (B, L)
+        own = keys[None, :] == queries[:, None]                                # (T, L)
+        return (real[:, None, :] | own[None]).unsqueeze(1)
+
+    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False, pad=None):
         """ids (B, T) at absolute positions pos..pos+T-1 -> fp32 logits (B, V) of the last position
-        (or (B, T, V) with all_logits). Keys/values are appended to `cache`."""
+        (or (B, T, V) with all_logits). Keys/values are appended to `cache`. pad: None, or a
+        LongTensor [B] of left-padding tokens per row (batched prompts of different lengths)."""
         x = self.model.embed_tokens(ids)
-        cos, sin = self._rope(pos, ids.shape[1], x.dtype)
+        cos, sin = self._rope(pos, ids.shape[1], x.dtype, pad)
+        keep = None if pad is None else self._keep(pos, ids.shape[1], pad, x.device)
         for i, block in enumerate(self.model.layers):
-            x = block(x, cos, sin, cache, i, pos)
+            x = block(x, cos, sin, cache, i, pos, keep)
         h = self.model.norm(x if all_logits else x[:, -1])
         w = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(h, w).float()
@@ -276,5 +299,31 @@ def generate_ids(model: Qwen3, prompt_ids, max_new_tokens: int, settings: Genera
         if tok in eos:
             break
         logits = model(nxt, cache, pos)
+        pos += 1
+    return out
+
+
+@torch.inference_mode()
+def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids) -> list[list[int]]:
+    """Greedy continuations of several prompts in one batch (left-padded): decoding reads every
+    weight once per step whatever the batch, so N sentences cost about as much as one. Each
+    row's ids end with its eos id when one was produced; equal to generate_ids row by row."""
+    prompts = [list(p) for p in prompts]
+    width = max(len(p) for p in prompts)
+    pad = torch.tensor([width - len(p) for p in prompts], dtype=torch.long, device=model.device)
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts], dtype=torch.long, device=model.device)
+    cache = model.new_cache(len(prompts), width + max_new_tokens)
+    logits = model(ids, cache, 0, pad=pad)
+    eos = torch.tensor(sorted(set(eos_token_ids)), dtype=torch.long, device=model.device)
+    done = torch.zeros(len(prompts), dtype=torch.bool, device=model.device)
+    out, pos = [[] for _ in prompts], width
+    for _ in range(max_new_tokens):
+        nxt = logits.argmax(-1)
+        for row in (~done).nonzero().flatten().tolist():
+            out[row].append(int(nxt[row]))
+        done |= torch.isin(nxt, eos)
+        if bool(done.all()):
+            break
+        logits = model(nxt[:, None], cache, pos, pad=pad)
         pos += 1
     return out

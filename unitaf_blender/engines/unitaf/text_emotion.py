@@ -184,6 +184,24 @@ class TextEmotion:
             self._answers.popitem(last=False)
         return result
 
+    def prefetch(self, texts) -> None:
+        """Answer every uncached text at once: greedy settings decode them as one batch (the
+        step cost is the weights read, whatever the batch); sampling answers one by one."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._answers))
+        if not todo:
+            return
+        if self.settings.do_sample:
+            for text in todo:
+                self.answer(text)
+            return
+        from .qwen3 import generate_ids_batch
+        replies = generate_ids_batch(self.model, [self.prompt_ids(t) for t in todo], self.max_new_tokens,
+                                     self.settings.eos_token_ids)
+        for text, ids in zip(todo, replies):
+            self._answers[text] = self.answer_from_ids(ids)
+        while len(self._answers) > self._cache_size:
+            self._answers.popitem(last=False)
+
     def scores(self, text: str) -> dict:
         return parse_emotion_answer(self.answer(text), text)
 
