@@ -4,9 +4,9 @@ import hashlib
 import json
 import os
 import pathlib
-import shutil
 
 import pytest
+from cli_testutil import listing
 
 from shared_paths import ASSETS, ROOT, need
 
@@ -18,18 +18,6 @@ LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
 
 def digest(path):
     return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
-
-
-def listing(folder):
-    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
-
-
-@pytest.fixture
-def head_blend(tmp_path):
-    dst = tmp_path / "in" / "head.blend"
-    dst.parent.mkdir()
-    shutil.copy(need(LLF_BLEND), dst)
-    return dst
 
 
 @pytest.fixture

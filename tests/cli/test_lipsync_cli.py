@@ -3,10 +3,10 @@
 guarantees as generate."""
 import json
 import os
-import pathlib
 import shutil
 
 import pytest
+from cli_testutil import listing
 
 from shared_paths import ASSETS, need
 
@@ -21,18 +21,6 @@ JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for yo
             "for your country.")
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
-
-
-def listing(folder):
-    return sorted(str(p.relative_to(folder)) for p in pathlib.Path(folder).rglob("*"))
-
-
-@pytest.fixture
-def head_blend(tmp_path):
-    dst = tmp_path / "in" / "head.blend"
-    dst.parent.mkdir()
-    shutil.copy(need(LLF_BLEND), dst)
-    return dst
 
 
 @pytest.fixture

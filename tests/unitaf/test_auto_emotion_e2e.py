@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from unitaf_tiny_models import sources, tiny_model_dir  # noqa: F401
+from unitaf_tiny_models import sources, tiny_head_blend
 
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 FILES = {"qwen_emo.config": "config.json", "qwen_emo.generation_config": "generation_config.json",
@@ -47,15 +47,8 @@ def test_cli_generate_auto_with_the_unitaf_engine(tmp_path, capsys):
     from shared_paths import ASSETS, need
     from unitaf_blender.cli import run
     speaker = need(ASSETS / "audio" / "LJ001-0001.wav")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    obj.shape_key_add(name="jawOpen").data[0].co = (0, 0, 0.1)
-    src, out = tmp_path / "in.blend", tmp_path / "out.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    src = tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen",))
+    out = tmp_path / "out.blend"
     code = run(["generate", "--blend", str(src), "--object", "Head", "--text", "Hello there. Goodbye.",
                 "--engine", "unitaf", "--emotion", "auto", "--model-dir", _model_dir(tmp_path, with_speech=True),
                 "--device", "cpu", "--voice", str(speaker), "--save", str(out)])

@@ -18,7 +18,7 @@ from unitaf_blender.engines.unitaf import devices, pipeline  # noqa: E402
 from unitaf_blender.engines.unitaf import torch_install as nr
 from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
-from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_head_blend, tiny_model_dir  # noqa: E402
 
 FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
 
@@ -147,16 +147,8 @@ def test_cli_generate_unitaf_keys_a_take_with_sound(tmp_path):
     bpy = pytest.importorskip("bpy")
     from unitaf_blender.blender import compat
     from unitaf_blender.cli import run
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in ("jawOpen", "browDownLeft", "eyeBlinkLeft"):
-        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
-    src, out = tmp_path / "in.blend", tmp_path / "out.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    src = tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen", "browDownLeft", "eyeBlinkLeft"))
+    out = tmp_path / "out.blend"
     code = run(["generate", "--blend", str(src), "--object", "Head", "--text", "[angry] Hello there.",
                 "--engine", "unitaf", "--model-dir", tiny_model_dir(), "--device", "cpu", "--voice", str(SPEAKER),
                 "--save", str(out)])
@@ -178,16 +170,8 @@ def test_cli_lipsync_unitaf_keys_the_recording(tmp_path, capsys):
     from unitaf_blender.blender import compat
     from unitaf_blender.cli import run
     recording = need(ASSETS / "audio" / "LJ001-0001.wav")
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in ("jawOpen", "browDownLeft"):
-        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
-    src, out = tmp_path / "in.blend", tmp_path / "out.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    src = tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen", "browDownLeft"))
+    out = tmp_path / "out.blend"
     base = ["lipsync", "--blend", str(src), "--object", "Head", "--audio", str(recording), "--engine", "unitaf",
             "--model-dir", tiny_model_dir(), "--device", "cpu", "--save", str(out)]
     assert run(base) == 2 and not out.exists()

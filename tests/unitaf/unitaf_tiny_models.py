@@ -40,3 +40,17 @@ def tiny_model_dir() -> str:
     atexit.register(shutil.rmtree, root, True)
     build_model_dir(root, src, copy=True)
     return root
+
+
+def tiny_head_blend(bpy, path, keys=("jawOpen", "browDownLeft", "eyeBlinkLeft")):
+    """Save a one-triangle mesh 'Head' with these shape keys as `path` (an input .blend)."""
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    mesh = bpy.data.meshes.new("Head")
+    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
+    obj = bpy.data.objects.new("Head", mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    obj.shape_key_add(name="Basis")
+    for k in keys:
+        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+    return path
