@@ -1,9 +1,6 @@
 """The paper's ground-truth-token path for a RECORDED line (engines/unitaf/lipsync.py) with the tiny
 parity weights: a real recording (LJ001-0001), its own codec codes teacher-forced through the GPT,
 the face on the recording's clock; segments placed at their absolute start; the checks."""
-import os
-import subprocess
-import sys
 import threading
 
 import numpy as np
@@ -22,7 +19,7 @@ from unitaf_blender.engines.unitaf.audio import resample, resample_hq  # noqa: E
 from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import semantic_embedding  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir  # noqa: E402
 
 # /work/shared/assets/README.md, LJ001-0001.wav
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
@@ -201,7 +198,4 @@ def test_check_lipsync_never_imports_torch():
             "    try:\n        e.check_lipsync(LipsyncRequest(audio, 16000, t, options={'model_dir': '/nonexistent'}))\n"
             "    except Exception as exc:\n        print(type(exc).__name__)\n"
             "print('torch' in sys.modules)")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["ModelsMissing", "EngineError", "False"]
+    assert run_fresh_python(code).split() == ["ModelsMissing", "EngineError", "False"]

@@ -18,7 +18,7 @@ from unitaf_blender.engines.unitaf import devices, pipeline  # noqa: E402
 from unitaf_blender.engines.unitaf import torch_install as nr
 from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
 from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
-from unitaf_tiny_models import EXPRESSION, SPEAKER, tiny_head_blend, tiny_model_dir  # noqa: E402
+from unitaf_tiny_models import EXPRESSION, SPEAKER, run_fresh_python, tiny_head_blend, tiny_model_dir  # noqa: E402
 
 FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
 
@@ -301,18 +301,13 @@ def test_check_catches_request_errors_without_loading(engine, tmp_path):
 
 
 def test_check_never_imports_torch():
-    import subprocess
-    import sys
     code = ("import sys\n"
             "from unitaf_blender.engines import GenerateRequest, get_engine\n"
             "e = get_engine('unitaf')\n"
             "try:\n    e.check(GenerateRequest(text='Hi there.', options={'model_dir': '/nonexistent'}))\n"
             "except Exception as exc:\n    print(type(exc).__name__)\n"
             "print('torch' in sys.modules)")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["ModelsMissing", "False"]
+    assert run_fresh_python(code).split() == ["ModelsMissing", "False"]
 
 
 @pytest.mark.parametrize("option, value, match", [("device", "gpu", "Unknown device 'gpu'"),
@@ -322,18 +317,14 @@ def test_check_never_imports_torch():
 def test_check_refuses_bad_option_names_without_torch(option, value, match):
     """A misspelt device, precision or expression mode fails in check(), before the model files
     are looked at and without importing torch (torch is blocked in the child process)."""
-    import subprocess
-    import sys
     code = ("import sys; sys.modules['torch'] = None\n"
             "from unitaf_blender.engines import EngineError, GenerateRequest, get_engine\n"
             f"opts = {{'model_dir': '/nonexistent', {option!r}: {value!r}}}\n"
             "try:\n    get_engine('unitaf').check(GenerateRequest(text='Hi there.', options=opts))\n"
             "except EngineError as exc:\n    print(type(exc).__name__); print(exc)\n")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
-    assert out.returncode == 0, out.stderr
-    kind, message = out.stdout.split("\n", 1)
-    assert kind == "EngineError" and re.search(match, message), out.stdout
+    printed = run_fresh_python(code)
+    kind, message = printed.split("\n", 1)
+    assert kind == "EngineError" and re.search(match, message), printed
 
 
 def test_option_name_lists_are_the_devices_lists():

@@ -3,6 +3,7 @@ like the download cache (`<dir>/<repo_id>/<filename>`) with store.build_model_di
 test session, so the engine's model cache is shared by every test file that uses it."""
 import atexit
 import functools
+import os
 import shutil
 import tempfile
 
@@ -54,3 +55,14 @@ def tiny_head_blend(bpy, path, keys=("jawOpen", "browDownLeft", "eyeBlinkLeft"))
         obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     return path
+
+
+def run_fresh_python(code: str) -> str:
+    """Run `code` in a fresh interpreter from the repository root (so nothing this test process
+    imported counts) and return what it printed; fails the test on a non-zero exit."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
