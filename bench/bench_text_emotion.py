@@ -1,11 +1,19 @@
 """Speed of the emotion-from-text model (our Qwen3, qwen3.py) at the FULL Qwen3-0.6B size with
-random weights (no download): per sentence, prefill of the chat prompt + a fixed-length answer.
+random weights (no download), for the 10 sentences of a script, beside the embedded engine's own
+time for such a script.
 
-Random weights never emit <|im_end|>, so every sentence decodes exactly --answer-tokens tokens
-(default 70: the real answer is one JSON object with up to 8 Chinese keys, ~60-70 tokens).
-Prompt lengths are estimated: 19 template tokens + ~1 token per 3.5 UTF-8 bytes of the text
-(the real Qwen tokenizer is not needed for timing). fp32 always; bf16 only where the CPU has
-native bf16 (AVX512-BF16 or AMX), or with --bf16. Figures only, never a timed assertion.
+Random weights never emit <|im_end|>, so every reply decodes exactly --answer-tokens tokens
+(default 70: the real answer is one JSON object with 8 Chinese keys, ~65 tokens). Prompt lengths
+are estimated: 19 template tokens + ~1 token per 3.5 UTF-8 bytes of the text, the first 10 (the
+system part) shared by every prompt, as the real template's are.
+
+Guessed decoding (qwen3.generate_ids_batch with a drafter) gives greedy's exact tokens; its speed
+depends on how many guesses are right, which random weights cannot show: the guesser here knows
+each reply (computed first without guesses) and is made wrong at chosen tokens. "2 wrong" per reply
+stands for a real answer with two non-zero scores (the template guesses `0.0` for every key, so
+each non-zero score is one wrong guess); "all right" and "all wrong" bound it.
+fp32 always; int8 weights (opt-in, `precision=int8`) with their deviation from fp32; bf16 only
+where the CPU has native bf16 (AVX512-BF16 or AMX), or with --bf16. Figures only, never asserted.
 
     .venv/bin/python bench/bench_text_emotion.py [--threads 2] [--answer-tokens 70] [--bf16]
 """
@@ -17,6 +25,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 
 import torch
 
@@ -36,6 +45,14 @@ SENTENCES = [
     "I am so scared of what might happen tomorrow.", "Honestly, I'm feeling quite melancholy tonight.",
     "这道菜的味道让人恶心。", "哇，没想到你会来！真是太惊讶了。", "We'll follow the plan; everything is fine.",
     "Party time 🎉 我们赢了！", "最近心情很低落，什么都不想做，也不想见人。",
+]
+ENGLISH = [
+    "What a wonderful day this has been!", "I am really angry, how could you do this to me?",
+    "Hearing that news, I was so sad that I could not sleep all night.",
+    "I am so scared of what might happen tomorrow.", "Honestly, I'm feeling quite melancholy tonight.",
+    "The taste of this dish is disgusting.", "Wow, I never expected you to come! What a surprise.",
+    "We'll follow the plan; everything is fine.", "Party time, we won!",
+    "Lately I feel low, I don't want to do anything or see anyone.",
 ]
 # Qwen3-0.6B config.json (Qwen/Qwen3-0.6B): the fine-tune keeps these dimensions
 FULL = Qwen3Dims(vocab_size=151936, hidden_size=1024, intermediate_size=3072, layers=28, heads=16, kv_heads=8,
@@ -75,33 +92,76 @@ def build(dtype) -> Qwen3:
     return model.eval()
 
 
+SHARED = torch.randint(0, 151643, (10,), generator=torch.Generator().manual_seed(7)).tolist()
+
+
 def prompt_ids(text: str) -> list:
-    n = 19 + math.ceil(len(text.encode("utf-8")) / 3.5)
+    n = 9 + math.ceil(len(text.encode("utf-8")) / 3.5)
     g = torch.Generator().manual_seed(len(text))
-    return torch.randint(0, 151643, (n,), generator=g).tolist()
+    return SHARED + torch.randint(0, 151643, (n,), generator=g).tolist()
 
 
-def run(dtype, answer_tokens: int):
-    model = build(dtype)
+class KnownReplies:
+    """Guesses each row's true reply, wrong at the reply tokens in `wrong` (a guessed `0` where
+    the model writes another digit)."""
+
+    def __init__(self, replies, wrong=()):
+        self.replies, self.wrong = replies, set(wrong)
+
+    def draft(self, ids, k):
+        for reply in self.replies:
+            if reply[:len(ids)] == list(ids):
+                return [t + 1 if len(ids) + i in self.wrong else t for i, t in enumerate(reply[len(ids):len(ids) + k])]
+        return []
+
+
+def embedded_seconds(repeats: int = 3) -> float:
+    """The embedded engine's text -> Performance time for the English sentences as one script."""
+    from unitaf_blender.engines import GenerateRequest
+    from unitaf_blender.engines.embedded.engine import EmbeddedEngine
+
+    script = " ".join(ENGLISH)
+    engine = EmbeddedEngine()
+    request = GenerateRequest(text=script, emotion="calm:0.5", seed=0)
+    engine.generate(request)
+    return statistics.median(once(lambda: engine.generate(request), "cpu") for _ in range(repeats))
+
+
+def deviation(model, ref, prompts):
+    """Relative RMS of the prompt logits vs `ref` (worst of 3 prompts)."""
+    rel = []
+    with torch.inference_mode():
+        for p in prompts[:3]:
+            ids = torch.tensor([p])
+            a = ref(ids, ref.new_cache(1, len(p)), 0, all_logits=True)
+            b = model(ids, model.new_cache(1, len(p)), 0, all_logits=True)
+            rel.append(float((b - a).pow(2).mean().sqrt() / a.pow(2).mean().sqrt()))
+    return max(rel)
+
+
+def run(name, model, answer_tokens, reference=None):
+    prompts = [prompt_ids(t) for t in SENTENCES]
     never = GenerationSettings(do_sample=False, eos_token_ids=())
-    generate_ids(model, prompt_ids("warm up"), 4, never)
-    per_sentence, prefill = [], []
-    for text in SENTENCES:
-        ids = prompt_ids(text)
-        with torch.inference_mode():
-            prefill.append(once(lambda: model(torch.tensor([ids]), model.new_cache(1, len(ids)), 0), "cpu"))
-        per_sentence.append(once(lambda: generate_ids(model, ids, answer_tokens, never), "cpu"))
-    decode_ms = [(s - p) / answer_tokens * 1000 for s, p in zip(per_sentence, prefill)]
-    name = str(dtype).replace("torch.", "")
-    print(f"{name}: per sentence median {statistics.median(per_sentence):.2f} s "
-          f"(min {min(per_sentence):.2f}, max {max(per_sentence):.2f}); prefill median "
-          f"{statistics.median(prefill) * 1000:.0f} ms; decode {statistics.median(decode_ms):.1f} ms/token")
-    for text, s in zip(SENTENCES, per_sentence):
-        print(f"   {s:6.2f} s  {len(prompt_ids(text)):3d} prompt tokens  {text}")
-    # What `auto` does: every sentence of the script answered in one left-padded greedy batch.
-    batch = once(lambda: generate_ids_batch(model, [prompt_ids(t) for t in SENTENCES], answer_tokens, ()), "cpu")
-    print(f"{name}: the {len(SENTENCES)} sentences as one batch: {batch:.2f} s "
-          f"({batch / sum(per_sentence):.2f}x one by one, {batch / len(SENTENCES):.2f} s per sentence)")
+    generate_ids(model, prompts[0][:12], 2, never)       # warm-up
+    one = once(lambda: generate_ids(model, prompts[0], answer_tokens, never), "cpu")
+    t0 = time.perf_counter()
+    replies = generate_ids_batch(model, prompts, answer_tokens, ())
+    plain = time.perf_counter() - t0
+    two_wrong = (17, 44)
+    rows = {"all right": (), "2 wrong": two_wrong, "all wrong": range(answer_tokens)}
+    print(f"{name}: one sentence, token by token: {one:.2f} s; 10 sentences as one batch, token by token: "
+          f"{plain:.2f} s ({plain / (10 * one):.2f}x one by one)")
+    guessed = {}
+    for label, wrong in rows.items():
+        guesser = KnownReplies(replies, wrong)
+        guessed[label] = once(lambda: generate_ids_batch(model, prompts, answer_tokens, (), guesser), "cpu")
+        print(f"   10 sentences, guessed, {label:9}: {guessed[label]:6.2f} s ({guessed[label] / plain:.2f}x the batch)")
+    single = once(lambda: generate_ids_batch(model, prompts[:1], answer_tokens, (), KnownReplies(replies, two_wrong)),
+                  "cpu")
+    print(f"   one sentence, guessed, 2 wrong: {single:.2f} s ({single / one:.2f}x token by token)")
+    if reference is not None:
+        print(f"   deviation from fp32: prompt logits relative RMS {deviation(model, reference, prompts):.4f}")
+    return guessed["2 wrong"]
 
 
 def main():
@@ -118,11 +178,20 @@ def main():
         d.hidden_size * d.head_dim * (2 * d.heads + 2 * d.kv_heads) + 3 * d.hidden_size * d.intermediate_size)
     print(f"Qwen3-0.6B size ({params / 1e6:.0f} M parameters), "
           f"random weights, {len(SENTENCES)} sentences, {args.answer_tokens} answer tokens each")
-    run(torch.float32, args.answer_tokens)
+    embedded = embedded_seconds()
+    print(f"embedded engine, the same 10 sentences (English) as one script, text -> Performance: {embedded:.3f} s")
+    fp32 = build(torch.float32)
+    times = {"fp32": run("fp32", fp32, args.answer_tokens)}
+    int8 = build(torch.float32).use_int8()
+    times["int8"] = run("int8 weights", int8, args.answer_tokens, reference=fp32)
+    del int8
     if bf16 or args.bf16:
-        run(torch.bfloat16, args.answer_tokens)
+        times["bf16"] = run("bf16", build(torch.bfloat16), args.answer_tokens, reference=fp32)
     else:
         print("bf16: skipped (no AVX512-BF16/AMX on this CPU; --bf16 times it anyway)")
+    for name, t in times.items():
+        print(f"auto emotion for 10 sentences ({name}, 2 wrong guesses per reply): {t:.2f} s = "
+              f"{t / embedded:.0f}x the embedded engine's {embedded:.3f} s")
 
 
 if __name__ == "__main__":

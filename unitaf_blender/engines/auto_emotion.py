@@ -42,14 +42,18 @@ def require(options):
 
 
 def text_emotion_model(options):
-    """The loaded text-emotion model for these engine options (model_dir/cache_dir, device);
-    EngineUnavailable with what to install or download when it cannot load."""
+    """The loaded text-emotion model for these engine options (model_dir/cache_dir, device,
+    precision: the neural engine's choice, e.g. bf16 on CPUs with native bf16, int8 weights when
+    asked); EngineUnavailable with what to install or download when it cannot load."""
     store = require(options)
-    key = (store.cache_dir, store.model_dir, str(options.get("device") or "cpu"))
+    from .unitaf import devices
+    device = devices.pick_device(options.get("device"))
+    prec = devices.pick_precision(device, options.get("precision"))
+    key = (store.cache_dir, store.model_dir, str(device), prec.name)
     if key not in _models:
         from .unitaf.text_emotion import TextEmotion
         # Greedy: the same script gives the same emotions (the reference samples, T 0.6).
-        _models[key] = TextEmotion.load(store, device=options.get("device") or "cpu", greedy=True)
+        _models[key] = TextEmotion.load(store, device=device, dtype=prec.dtype, greedy=True, int8=prec.int8)
     return _models[key]
 
 

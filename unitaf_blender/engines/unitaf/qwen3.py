@@ -24,10 +24,11 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from .generate import _warp
-from .gpt import KVCache
+from .gpt import KVCache, int8_linear, quantize_int8
 from .options import SamplingConfig
 
-__all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids"]
+__all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids",
+           "generate_ids_batch"]
 
 
 @dataclass
@@ -74,6 +75,21 @@ class RMSNorm(nn.Module):
         x32 = x.float()
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * x32.to(x.dtype)
+
+
+class Int8Linear(nn.Module):
+    """A bias-free linear map holding weight-only int8 (one fp32 scale per output channel): a quarter
+    of fp32's bytes per decoded token; activations stay in the float type (gpt.int8_linear).
+    Made from an nn.Linear, or from the embedding of a tied output head (both (out, in))."""
+
+    def __init__(self, linear: nn.Module):
+        super().__init__()
+        q, scale = quantize_int8(linear.weight)
+        self.register_buffer("qweight", q)
+        self.register_buffer("scale", scale)
+
+    def forward(self, x):
+        return int8_linear(x, self.qweight, self.scale, None)
 
 
 def _rotate_half(x):
@@ -161,6 +177,7 @@ class Qwen3(nn.Module):
         self.dims = dims
         self.model = _Body(dims)
         self.lm_head = None if dims.tie_word_embeddings else nn.Linear(dims.hidden_size, dims.vocab_size, bias=False)
+        self.int8_head = None      # set by use_int8
         d = dims.head_dim
         inv = 1.0 / (dims.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
         self.register_buffer("inv_freq", inv, persistent=False)
@@ -173,42 +190,69 @@ class Qwen3(nn.Module):
     def dtype(self):
         return self.model.embed_tokens.weight.dtype
 
+    def use_int8(self) -> "Qwen3":
+        """CPU only: every projection of the blocks and the output head read int8 weights (the
+        embedding lookup, norms and KV cache keep the float type). The float block weights are
+        dropped; a tied head keeps the embedding matrix for the lookup."""
+        if self.device.type != "cpu":
+            raise ValueError("int8 Qwen3 weights are for the CPU only")
+        for block in self.model.layers:
+            for parent, names in ((block.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
+                                  (block.mlp, ("gate_proj", "up_proj", "down_proj"))):
+                for name in names:
+                    if isinstance(getattr(parent, name), nn.Linear):
+                        setattr(parent, name, Int8Linear(getattr(parent, name)))
+        if self.int8_head is None:
+            self.int8_head = Int8Linear(self.lm_head if self.lm_head is not None else self.model.embed_tokens)
+            self.lm_head = None          # an untied float head is no longer read
+        return self
+
     def new_cache(self, batch: int, max_len: int) -> KVCache:
         d = self.dims
         return KVCache(d.layers, batch, d.kv_heads, max_len, d.head_dim, self.device, self.dtype)
 
-    def _rope(self, pos: int, T: int, dtype, pad=None):
-        # angles in fp32, cast to the compute dtype (HF Qwen3RotaryEmbedding); a left-padded row
-        # counts its positions from its first real token, as HF's position_ids do
-        p = torch.arange(pos, pos + T, device=self.device, dtype=torch.float32)
-        if pad is not None:
-            p = (p[None, :] - pad[:, None].float()).clamp(min=0)[:, None]     # (B, 1, T)
-        emb = p[..., None] * self.inv_freq.float()
+    def _rope(self, positions: torch.Tensor, dtype):
+        """cos/sin for RoPE positions (T,) -> (1, 1, T, D) or (B, T) -> (B, 1, T, D); angles in fp32,
+        cast to the compute dtype (HF Qwen3RotaryEmbedding)."""
+        emb = positions.float()[..., None] * self.inv_freq.float()
         emb = torch.cat((emb, emb), dim=-1)
-        if pad is None:
-            return emb.cos().to(dtype)[None, None], emb.sin().to(dtype)[None, None]
-        return emb.cos().to(dtype), emb.sin().to(dtype)
+        if positions.dim() == 1:
+            emb = emb[None]
+        return emb.cos().to(dtype)[:, None], emb.sin().to(dtype)[:, None]
 
     @staticmethod
-    def _keep(pos: int, T: int, pad, device):
-        """[B, 1, T, pos+T]: a row's queries see no padding key (a padding query sees itself,
-        so no row of the softmax is empty)."""
-        keys = torch.arange(pos + T, device=device)
-        queries = pos + torch.arange(T, device=device)
-        real = keys[None, :] >= pad[:, None]                                   # (B, L)
-        own = keys[None, :] == queries[:, None]                                # (T, L)
-        return (real[:, None, :] | own[None]).unsqueeze(1)
+    def _keep(pos: int, T: int, seen: torch.Tensor):
+        """[B, 1, T, pos+T] from seen [B, pos+T] (the cache slots a row may attend): a query sees the
+        seen slots (causality is applied in Attention) and always itself, so no softmax row is empty."""
+        keys = torch.arange(pos + T, device=seen.device)
+        own = keys[None, :] == (pos + torch.arange(T, device=seen.device))[:, None]      # (T, L)
+        return (seen[:, None, :] | own[None]).unsqueeze(1)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False, pad=None):
-        """ids (B, T) at absolute positions pos..pos+T-1 -> fp32 logits (B, V) of the last position
-        (or (B, T, V) with all_logits). Keys/values are appended to `cache`. pad: None, or a
-        LongTensor [B] of left-padding tokens per row (batched prompts of different lengths)."""
+    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False, pad=None,
+                positions=None, seen=None):
+        """ids (B, T) written to cache slots pos..pos+T-1 -> fp32 logits (B, V) of the last position
+        (or (B, T, V) with all_logits).
+
+        pad: None, or a LongTensor [B] of left-padding tokens per row (batched prompts of different
+        lengths): a row counts its positions from its first real token, as HF's position_ids do.
+        positions (B, T) + seen (B, pos+T) bool: the general form used by speculative decoding,
+        whose rows leave holes of rejected guesses in the cache: each token's RoPE position, and
+        the slots each row may attend (within the block, causality still applies)."""
+        B, T = ids.shape
+        if pad is not None:
+            slots = torch.arange(pos + T, device=ids.device)
+            positions = (slots[None, pos:] - pad[:, None]).clamp(min=0)
+            seen = slots[None, :] >= pad[:, None]
+        elif positions is None:
+            positions = torch.arange(pos, pos + T, device=ids.device)
         x = self.model.embed_tokens(ids)
-        cos, sin = self._rope(pos, ids.shape[1], x.dtype, pad)
-        keep = None if pad is None else self._keep(pos, ids.shape[1], pad, x.device)
+        cos, sin = self._rope(positions, x.dtype)
+        keep = None if seen is None else self._keep(pos, T, seen)
         for i, block in enumerate(self.model.layers):
             x = block(x, cos, sin, cache, i, pos, keep)
         h = self.model.norm(x if all_logits else x[:, -1])
+        if self.int8_head is not None:
+            return self.int8_head(h).float()
         w = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(h, w).float()
 
@@ -303,27 +347,121 @@ def generate_ids(model: Qwen3, prompt_ids, max_new_tokens: int, settings: Genera
     return out
 
 
+def _common_prefix(prompts) -> int:
+    n = min(len(p) for p in prompts)
+    for i in range(n):
+        if any(p[i] != prompts[0][i] for p in prompts[1:]):
+            return i
+    return n
+
+
+class _Rows:
+    """The state of a batch being decoded: a KV cache whose slots per row are valid (`seen`) or
+    holes (padding, guesses that were rejected), the next RoPE position of each row, and the
+    rows still decoding. `squeeze` drops finished rows and holes (keys keep their rotation)."""
+
+    def __init__(self, model: Qwen3, rows: list, cap: int):
+        self.model, self.rows, self.cap = model, rows, cap
+        self.cache = model.new_cache(len(rows), cap)
+        self.seen = torch.zeros(len(rows), cap, dtype=torch.bool, device=model.device)
+        self.next_pos = torch.zeros(len(rows), dtype=torch.long, device=model.device)
+        self.slot = 0
+
+    def prefill(self, prompts):
+        """Prompts right-aligned after their longest common prefix, which is computed once."""
+        model = self.model
+        shared = max(0, _common_prefix(prompts) - 1)       # leave every row one own token to predict from
+        if shared:
+            one = model.new_cache(1, shared)
+            model(torch.tensor([prompts[0][:shared]], device=model.device), one, 0)
+            self.cache.k[:, :, :, :shared] = one.k
+            self.cache.v[:, :, :, :shared] = one.v
+            self.seen[:, :shared] = True
+        rest = [p[shared:] for p in prompts]
+        width = max(len(r) for r in rest)
+        pad = torch.tensor([width - len(r) for r in rest], device=model.device)
+        ids = torch.tensor([[0] * (width - len(r)) + r for r in rest], device=model.device)
+        slots = torch.arange(width, device=model.device)
+        positions = shared + (slots[None, :] - pad[:, None]).clamp(min=0)
+        self.seen[:, shared:shared + width] = slots[None, :] >= pad[:, None]
+        logits = model(ids, self.cache, shared, positions=positions, seen=self.seen[:, :shared + width])
+        self.next_pos[:] = torch.tensor([len(p) for p in prompts], device=model.device)
+        self.slot = shared + width
+        return logits
+
+    def squeeze(self, keep: list):
+        """Keep batch rows `keep` (indices into self.rows), their valid slots packed to the right."""
+        model = self.model
+        counts = [int(self.seen[r].sum()) for r in keep]
+        width = max(counts)
+        cache = model.new_cache(len(keep), self.cap)
+        seen = torch.zeros(len(keep), self.cap, dtype=torch.bool, device=model.device)
+        for i, (r, n) in enumerate(zip(keep, counts)):
+            valid = self.seen[r].nonzero().flatten()
+            cache.k[:, i, :, width - n:width] = self.cache.k[:, r].index_select(2, valid)
+            cache.v[:, i, :, width - n:width] = self.cache.v[:, r].index_select(2, valid)
+            seen[i, width - n:width] = True
+        self.cache, self.seen, self.slot = cache, seen, width
+        self.next_pos = self.next_pos[keep]
+        self.rows = [self.rows[r] for r in keep]
+
+
 @torch.inference_mode()
-def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids) -> list[list[int]]:
-    """Greedy continuations of several prompts in one batch (left-padded): decoding reads every
-    weight once per step whatever the batch, so N sentences cost about as much as one. Each
-    row's ids end with its eos id when one was produced; equal to generate_ids row by row."""
+def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids, drafter=None,
+                       max_draft: int = 16) -> list[list[int]]:
+    """Greedy continuations of several prompts decoded together; each row's ids end with its eos
+    id when one was produced, and equal generate_ids row by row.
+
+    Batching: decoding reads every weight once per step whatever the batch, so N sentences cost
+    about as much as one while the CPU is memory-bound. Prompts share their common prefix (the
+    chat template's system part), computed once.
+    drafter: an object with draft(ids, k) (drafting.LookupDrafter) whose guesses are checked
+    (speculative decoding without a draft model): each pass feeds a row's last token plus up to
+    `max_draft` guessed tokens, keeps the guesses that equal the model's argmax and then the
+    model's own next token, so a correct guess of n tokens costs one pass instead of n."""
     prompts = [list(p) for p in prompts]
-    width = max(len(p) for p in prompts)
-    pad = torch.tensor([width - len(p) for p in prompts], dtype=torch.long, device=model.device)
-    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts], dtype=torch.long, device=model.device)
-    cache = model.new_cache(len(prompts), width + max_new_tokens)
-    logits = model(ids, cache, 0, pad=pad)
-    eos = torch.tensor(sorted(set(eos_token_ids)), dtype=torch.long, device=model.device)
-    done = torch.zeros(len(prompts), dtype=torch.bool, device=model.device)
-    out, pos = [[] for _ in prompts], width
-    for _ in range(max_new_tokens):
-        nxt = logits.argmax(-1)
-        for row in (~done).nonzero().flatten().tolist():
-            out[row].append(int(nxt[row]))
-        done |= torch.isin(nxt, eos)
-        if bool(done.all()):
-            break
-        logits = model(nxt[:, None], cache, pos, pad=pad)
-        pos += 1
-    return out
+    eos = set(int(e) for e in eos_token_ids)
+    max_draft = max_draft if drafter is not None else 0
+    out = [[] for _ in prompts]
+    state = _Rows(model, list(range(len(prompts))), max(len(p) for p in prompts) + max_new_tokens + max_draft + 1)
+    firsts = state.prefill(prompts).argmax(-1).tolist()
+    for row, tok in zip(state.rows, firsts):
+        out[row].append(tok)
+
+    def finished(row):
+        return out[row][-1] in eos or len(out[row]) >= max_new_tokens
+
+    while True:
+        live = [i for i, row in enumerate(state.rows) if not finished(row)]
+        if not live:
+            return out
+        guesses = {}
+        for i in live:
+            row = out[state.rows[i]]
+            room = min(max_draft, max_new_tokens - len(row) - 1)      # accepted guesses + the model's token fit
+            guesses[i] = drafter.draft(row, room)[:room] if room > 0 else []
+        k = max(len(g) for g in guesses.values())
+        if len(live) < len(state.rows) or state.slot + 1 + k > state.cap:
+            state.squeeze(live)                 # finished rows cost compute, holes cost room
+            guesses = {j: guesses[i] for j, i in enumerate(live)}
+            live = list(range(len(live)))
+        block = torch.tensor([[out[row][-1]] + (guesses[i] + [out[row][-1]] * k)[:k]
+                              for i, row in enumerate(state.rows)], device=model.device)
+        slot = state.slot
+        positions = state.next_pos[:, None] + torch.arange(1 + k, device=model.device)
+        state.seen[:, slot:slot + 1 + k] = True
+        logits = model(block, state.cache, slot, all_logits=True, positions=positions,
+                       seen=state.seen[:, :slot + 1 + k])
+        best = logits.argmax(-1).tolist()
+        for i, row in enumerate(state.rows):
+            guess, taken = guesses[i], 0
+            while taken < len(guess) and guess[taken] == best[i][taken] and guess[taken] not in eos:
+                taken += 1
+            if taken < len(guess) and guess[taken] == best[i][taken]:     # an accepted eos ends the row
+                out[row].extend(guess[:taken + 1])
+                taken += 1
+            else:
+                out[row].extend(guess[:taken] + [best[i][taken]])
+            state.seen[i, slot + 1 + taken:slot + 1 + k] = False      # rejected guesses are holes
+            state.next_pos[i] += 1 + taken
+        state.slot = slot + 1 + k

@@ -10,7 +10,9 @@ The reply after the last `</think>` is decoded without special tokens and parsed
 `parse_emotion_answer` (torch-free, so the core of the feature is testable anywhere).
 
 Decoding follows the model's generation_config.json (the reference calls HF generate with the
-model's own config: sampling); `greedy=True` makes it deterministic. New tokens are capped at
+model's own config: sampling); `greedy=True` makes it deterministic, and then fast: the answer's
+keys and punctuation are guessed (drafting.LookupDrafter: a JSON template, then answers already
+seen) and checked many tokens per forward pass, which gives exactly greedy's tokens. New tokens are capped at
 MAX_NEW_TOKENS instead of the reference's 32768: the answer is one short JSON object (~70
 tokens for all 8 keys with thinking off), so 256 leaves ample room while a model that never
 emits <|im_end|> costs seconds, not minutes.
@@ -123,6 +125,8 @@ class TextEmotion:
                  seed: Optional[int] = None, cache_size: int = 256):
         import torch
 
+        from .drafting import LookupDrafter
+
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
@@ -134,13 +138,19 @@ class TextEmotion:
             self.generator.manual_seed(int(seed))
         self._answers: OrderedDict = OrderedDict()
         self._cache_size = cache_size
+        # the expected shape of an answer (all keys, scores 0.0) ending with the end-of-turn token
+        template = tokenizer.encode(json.dumps(dict.fromkeys(CN_KEYS, 0.0), ensure_ascii=False))
+        template += list(settings.eos_token_ids[:1])
+        digits = [ids[0] for ids in (tokenizer.encode(str(d)) for d in range(10)) if len(ids) == 1]
+        self.drafter = LookupDrafter([template], wildcards=digits)
 
     @classmethod
     def load(cls, store_or_dir, device="cpu", dtype=None, *, greedy: bool = False, seed: Optional[int] = None,
-             max_new_tokens: int = MAX_NEW_TOKENS) -> "TextEmotion":
+             max_new_tokens: int = MAX_NEW_TOKENS, int8: bool = False) -> "TextEmotion":
         """store_or_dir: a ModelStore (files of the "emotion-text" feature) or a folder with
         config.json, generation_config.json (optional in a folder), model.safetensors and tokenizer.json.
-        dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path)."""
+        dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path).
+        int8 (CPU): weight-only int8 projections and head (qwen3.Qwen3.use_int8), opt-in."""
         from . import qwen3
         from .qwen_bpe import ByteLevelBPE
 
@@ -148,6 +158,8 @@ class TextEmotion:
         config = paths["qwen_emo.config"]
         model = qwen3.load_qwen3(os.path.dirname(config), device=device, dtype=dtype,
                                  weights=paths["qwen_emo.model"])
+        if int8:
+            model.use_int8()
         with open(config, encoding="utf-8") as f:
             config_eos = json.load(f).get("eos_token_id")
         settings = qwen3.read_generation_config(paths["qwen_emo.generation_config"], config_eos)
@@ -163,8 +175,20 @@ class TextEmotion:
         """The generated ids (the prompt's empty think block is in the prompt, not here)."""
         from .qwen3 import generate_ids
 
+        if not self.settings.do_sample:
+            return self._greedy([self.prompt_ids(text)])[0]
         return generate_ids(self.model, self.prompt_ids(text), self.max_new_tokens, self.settings,
                             generator=self.generator)
+
+    def _greedy(self, prompts) -> list[list[int]]:
+        """Greedy replies of several prompts in one batch, their keys guessed from earlier answers."""
+        from .qwen3 import generate_ids_batch
+
+        replies = generate_ids_batch(self.model, prompts, self.max_new_tokens, self.settings.eos_token_ids,
+                                     drafter=self.drafter)
+        for ids in replies:
+            self.drafter.learn(ids)
+        return replies
 
     def answer_from_ids(self, ids) -> str:
         """Decoded text after the last `</think>` (all of it when there is none)."""
@@ -194,9 +218,7 @@ class TextEmotion:
             for text in todo:
                 self.answer(text)
             return
-        from .qwen3 import generate_ids_batch
-        replies = generate_ids_batch(self.model, [self.prompt_ids(t) for t in todo], self.max_new_tokens,
-                                     self.settings.eos_token_ids)
+        replies = self._greedy([self.prompt_ids(t) for t in todo])
         for text, ids in zip(todo, replies):
             self._answers[text] = self.answer_from_ids(ids)
         while len(self._answers) > self._cache_size:

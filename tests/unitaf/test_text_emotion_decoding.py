@@ -1,0 +1,188 @@
+"""Fast greedy decoding of the text-emotion model: guessed tokens checked many per pass
+(qwen3.generate_ids_batch with a drafter) must give exactly plain greedy's tokens, whatever the
+guesses; the guesses of drafting.LookupDrafter; the opt-in int8 weights."""
+import pathlib
+import random
+
+import numpy as np
+import pytest
+
+from unitaf_blender.engines.unitaf.drafting import LookupDrafter
+
+torch = pytest.importorskip("torch")
+
+from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
+from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion  # noqa: E402
+
+FX = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
+
+TEXTS = ["Hi.", "今天天气很好，我们去公园散步吧！", "I am so tired of waiting for the bus every single morning, again.",
+         "Hi there"]
+N = 30
+
+
+@pytest.fixture(scope="module")
+def emo():
+    torch.set_num_threads(1)
+    return TextEmotion.load(FX, greedy=True, max_new_tokens=N)
+
+
+@pytest.fixture(scope="module")
+def plain(emo):
+    """Each prompt's greedy reply, one at a time and without guesses."""
+    prompts = [emo.prompt_ids(t) for t in TEXTS]
+    return prompts, [qwen3.generate_ids(emo.model, p, N, emo.settings) for p in prompts]
+
+
+class Oracle:
+    """Guesses the true continuation, except every `wrong`-th guess when wrong > 0."""
+
+    def __init__(self, replies, wrong=0):
+        self.replies, self.wrong = replies, wrong
+
+    def draft(self, ids, k):
+        for reply in self.replies:
+            if reply[:len(ids)] == list(ids):
+                guess = reply[len(ids):len(ids) + k]
+                if self.wrong:
+                    guess = [t + 1 if (len(ids) + i) % self.wrong == self.wrong - 1 else t for i, t in enumerate(guess)]
+                return guess
+        return []
+
+
+class RandomGuess:
+    def draft(self, ids, k):
+        return [random.randrange(300) for _ in range(k)]
+
+
+def counted(model):
+    calls = []
+    forward = model.forward
+
+    def count(*a, **kw):
+        calls.append(a[0].shape)
+        return forward(*a, **kw)
+    return count, calls
+
+
+@pytest.mark.parametrize("drafter", ["none", "oracle", "every 5th wrong", "random", "lookup"])
+@pytest.mark.parametrize("max_draft", [3, 16])
+def test_guessed_decoding_gives_plain_greedy_tokens(emo, plain, drafter, max_draft, monkeypatch):
+    prompts, want = plain
+    guess = {"none": None, "oracle": Oracle(want), "every 5th wrong": Oracle(want, 5), "random": RandomGuess(),
+             "lookup": LookupDrafter([want[1]])}[drafter]
+    count, calls = counted(emo.model)
+    monkeypatch.setattr(emo.model, "forward", count)
+    assert qwen3.generate_ids_batch(emo.model, prompts, N, emo.settings.eos_token_ids, guess, max_draft) == want
+    if drafter == "oracle":      # right guesses: a pass per max_draft+1 tokens (+ the prompt passes)
+        assert len(calls) <= 2 + -(-N // (max_draft + 1)) + 1
+    if drafter == "none":
+        assert len(calls) == 2 + N - 1                         # shared prefix, prompts, one token per pass
+
+
+def test_rows_that_stop_early_leave_the_batch(emo, plain, monkeypatch):
+    """An end token inside a row's reply (here: one the tiny model really produces) ends that row,
+    accepted as a guess or as the model's own token; the other rows go on unchanged."""
+    prompts, want = plain
+    stop = want[0][7]
+    cut = [w[:w.index(stop) + 1] if stop in w else w for w in want]
+    assert len(cut[0]) == 8 and any(len(c) == N for c in cut)
+    count, calls = counted(emo.model)
+    monkeypatch.setattr(emo.model, "forward", count)
+    for guess in (None, Oracle(want), Oracle(want, 4)):
+        calls.clear()
+        got = qwen3.generate_ids_batch(emo.model, prompts, N, [stop], guess, 6)
+        assert got == cut
+        assert min(shape[0] for shape in calls) < len(prompts)      # finished rows were dropped
+    alone = [qwen3.generate_ids(emo.model, p, N, qwen3.GenerationSettings(eos_token_ids=(stop,))) for p in prompts]
+    assert alone == cut
+
+
+def test_reply_budget_is_kept_with_long_guesses(emo, plain):
+    prompts, want = plain
+    for budget in (1, 2, 5):
+        got = qwen3.generate_ids_batch(emo.model, prompts, budget, emo.settings.eos_token_ids, Oracle(want), 16)
+        assert got == [w[:budget] for w in want]
+
+
+def test_text_emotion_learns_answers_and_stays_greedy(emo, plain):
+    prompts, want = plain
+    fresh = TextEmotion.load(FX, greedy=True, max_new_tokens=N)
+    fresh.prefetch(TEXTS)
+    assert [fresh.answer(t) for t in TEXTS] == [fresh.answer_from_ids(w) for w in want]
+    assert [e[0] for e in fresh.drafter.seen] == list(reversed(want))     # newest answer first
+    assert fresh.reply_ids(TEXTS[2]) == want[2]
+
+
+def test_template_is_the_json_answer_with_every_key(emo):
+    template = emo.drafter.templates[0][0]
+    text = emo.tokenizer.decode(template, skip_special_tokens=True)
+    assert [k for k in CN_KEYS if f'"{k}": 0.0' in text] == list(CN_KEYS)
+    assert template[-1] == emo.settings.eos_token_ids[0]
+
+
+# -- LookupDrafter (no model) -------------------------------------------------------------
+
+def test_lookup_guesses_what_followed_the_longest_matching_tail():
+    d = LookupDrafter([[1, 2, 3, 4, 1, 2, 5, 6]])
+    assert d.draft([], 3) == [1, 2, 3]                   # an answer starts as answers start
+    assert d.draft([9, 1, 2], 2) == [3, 4]               # tail (1, 2): its first place
+    assert d.draft([4, 1, 2], 2) == [5, 6]               # the longer tail (4, 1, 2) places it better
+    assert d.draft([7], 3) == [] and d.draft([6], 3) == []   # unknown, or nothing after it
+    assert d.draft([1], 0) == []
+
+
+def test_lookup_wildcards_stand_for_any_score_digit():
+    # '"a": 0 . 0 , "b": 0 . 0 }' with digits 10-19
+    t = [100, 10, 30, 10, 31, 101, 10, 30, 10, 32]
+    d = LookupDrafter([t], wildcards=range(10, 20), longest=4)
+    assert d.draft([100, 18], 3) == [30, 10, 31]          # after "a": 8 -> . 0 ,
+    assert d.draft([100, 18, 30, 17], 2) == [31, 101]
+    assert d.draft([100, 18, 30, 17, 31, 101, 12, 30, 12], 5) == [32]
+
+
+def test_lookup_prefers_answers_seen_to_the_template():
+    d = LookupDrafter([[1, 2, 3]], remember=2)
+    d.learn([1, 2, 9])
+    assert d.draft([1, 2], 1) == [9] and d.draft([], 2) == [1, 2]
+    d.learn([1, 2, 8])
+    d.learn([1, 2, 7])
+    assert [e[0] for e in d.seen] == [[1, 2, 7], [1, 2, 8]]    # only the newest `remember`
+    d.learn([1, 2, 8])
+    assert d.draft([1, 2], 1) == [8]
+    d.learn([])
+    assert len(d.seen) == 2
+
+
+# -- int8 weights ---------------------------------------------------------------------------
+
+def test_int8_weights_stay_close_to_fp32(emo, plain):
+    prompts, want = plain
+    int8 = TextEmotion.load(FX, greedy=True, max_new_tokens=N, int8=True)
+    m = int8.model
+    assert m.int8_head is not None and m.lm_head is None
+    assert all(p.dtype != torch.float32 or p.dim() == 1 or p is m.model.embed_tokens.weight
+               for p in m.parameters())          # no float projection left
+    with torch.inference_mode():
+        for p in prompts:
+            ids = torch.tensor([p])
+            ref = emo.model(ids, emo.model.new_cache(1, len(p)), 0, all_logits=True)
+            got = m(ids, m.new_cache(1, len(p)), 0, all_logits=True)
+            rel = float((got - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt())
+            assert rel < 0.05, rel          # int8 weights and bf16 activations (gpt.int8_linear)
+    assert qwen3.generate_ids_batch(m, prompts[:1], 8, ()) == [
+        qwen3.generate_ids(m, prompts[0], 8, qwen3.GenerationSettings())]
+
+
+def test_auto_emotion_loads_int8_when_asked(tmp_path, monkeypatch):
+    from unitaf_blender.engines import auto_emotion
+    from unitaf_blender.engines.unitaf import store as st
+    from unitaf_blender.engines.unitaf.text_emotion import QWEN_EMOTION_FILES
+
+    st.build_model_dir(tmp_path / "md", {sid: FX / name for sid, name in QWEN_EMOTION_FILES.items()})
+    monkeypatch.setattr(auto_emotion, "_models", {})
+    plain_model = auto_emotion.text_emotion_model({"model_dir": str(tmp_path / "md"), "device": "cpu"})
+    int8_model = auto_emotion.text_emotion_model({"model_dir": str(tmp_path / "md"), "device": "cpu",
+                                                  "precision": "int8"})
+    assert plain_model.model.int8_head is None and int8_model.model.int8_head is not None
+    assert np.isfinite(int8_model.vector("Hi.")).all()
