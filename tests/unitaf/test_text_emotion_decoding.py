@@ -65,6 +65,17 @@ def counted(model):
     return count, calls
 
 
+def test_wrong_guesses_cost_at_most_half_again(emo, plain, monkeypatch):
+    """A drafter that is always wrong: rows stop guessing after a miss and probe with one token,
+    so the passes feed at most ~1.5 tokens per token decoded."""
+    prompts, want = plain
+    count, calls = counted(emo.model)
+    monkeypatch.setattr(emo.model, "forward", count)
+    assert qwen3.generate_ids_batch(emo.model, prompts, N, (), RandomGuess(), 16) == want
+    fed = sum(shape[1] for shape in calls[2:])
+    assert fed <= 1.5 * N + 16
+
+
 @pytest.mark.parametrize("drafter", ["none", "oracle", "every 5th wrong", "random", "lookup"])
 @pytest.mark.parametrize("max_draft", [3, 16])
 def test_guessed_decoding_gives_plain_greedy_tokens(emo, plain, drafter, max_draft, monkeypatch):
@@ -74,8 +85,12 @@ def test_guessed_decoding_gives_plain_greedy_tokens(emo, plain, drafter, max_dra
     count, calls = counted(emo.model)
     monkeypatch.setattr(emo.model, "forward", count)
     assert qwen3.generate_ids_batch(emo.model, prompts, N, emo.settings.eos_token_ids, guess, max_draft) == want
-    if drafter == "oracle":      # right guesses: a pass per max_draft+1 tokens (+ the prompt passes)
-        assert len(calls) <= 2 + -(-N // (max_draft + 1)) + 1
+    if drafter == "oracle":      # right guesses, one prompt: a pass per max_draft+1 tokens (+ 2 prompt passes)
+        for p, w in zip(prompts, want):
+            calls.clear()
+            assert qwen3.generate_ids_batch(emo.model, [p], N, (), Oracle([w]), max_draft) == [w]
+            assert len(calls) <= 2 + -(-(N - 1) // (max_draft + 1))
+        return
     if drafter == "none":
         assert len(calls) == 2 + N - 1                         # shared prefix, prompts, one token per pass
 
