@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_into, on_meta, read_checkpoint, require_loaded
 from .dit import DiT, DiTDims
 
 MEL_FRAMES_PER_CODE = 1.72   # the reference's approximation of 22050 / 256 / 50 = 1.7227
@@ -195,12 +195,14 @@ class S2Mel(nn.Module):
     @classmethod
     def from_checkpoint(cls, path, dims: S2MelDims, device="cpu", dtype=torch.float32) -> "S2Mel":
         """Load `s2mel.pth` (its `net` dict: cfm / length_regulator / gpt_layer) unchanged. Weights
-        stay float32; `dtype` is the estimator's compute dtype (see set_compute_dtype)."""
-        model = cls(dims)
+        stay float32; `dtype` is the estimator's compute dtype (see set_compute_dtype).
+        Built on the meta device, so the module takes the checkpoint's tensors: ~1x the weights."""
+        model = on_meta(lambda: cls(dims))
         model.load_state(read_checkpoint(path, container="net"), source=str(path))
-        return model.to(device=device).set_compute_dtype(dtype).eval()
+        return require_loaded(model, str(path)).to(device=device).set_compute_dtype(dtype).eval()
 
     def load_state(self, state: dict, source: str) -> None:
+        """Load the reference `net` dict (our own derived copy of it is consumed as it loads)."""
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
         state = fold_weight_norm(state, source)
         sub = {"gpt_layer.": "gpt_proj.", "length_regulator.": "length_regulator.", "cfm.estimator.": "estimator."}
@@ -213,7 +215,7 @@ class S2Mel(nn.Module):
         # present in the file, unused by inference (the reference builds them but never calls them)
         unused = ("length_regulator.embedding.", "length_regulator.mask_token", "estimator.input_pos",
                   "estimator.x_embedder.", "estimator.cond_embedder.", "estimator.content_mask_embedder.")
-        load_into(self, state, source, rename=rename, ignore=unused)
+        load_into(self, state, source, rename=rename, ignore=unused, consume=True)
 
 
 def fold_weight_norm(state: dict, source: str) -> dict:
