@@ -181,16 +181,18 @@ class BigVGAN(nn.Module):
         dims = BigVGANDims.from_config(h)
         model = on_meta(lambda: cls(dims))   # takes the checkpoint's tensors: ~1x the weights
         ckpt = os.path.join(os.fspath(directory), "bigvgan_generator.pt")
-        model.load_state(read_checkpoint(ckpt, container="generator"), source=ckpt)
+        model.load_state(read_checkpoint(ckpt, container="generator"), source=ckpt, owned=True)
         return require_loaded(model, ckpt).to(device=device).set_compute_dtype(dtype).eval()
 
-    def load_state(self, state: dict, source: str) -> None:
-        """Load the reference `generator` dict (filters included: they are persistent buffers)."""
+    def load_state(self, state: dict, source: str, owned: bool = False) -> None:
+        """Load the reference `generator` dict (filters included: they are persistent buffers);
+        owned=True: nobody else holds its tensors (just read from the file), so weight-norm pairs
+        fold in place."""
         def rename(key: str):
             key = key.replace(".upsample.filter", ".up_filter").replace(".downsample.lowpass.filter", ".down_filter")
             return key.replace(".act.alpha", ".alpha").replace(".act.beta", ".beta")
         # the folded dict is our own: consuming it drops each folded weight's last extra reference
-        load_into(self, fold_weight_norm(state, source), source, rename=rename, consume=True)
+        load_into(self, fold_weight_norm(state, source, in_place=owned), source, rename=rename, consume=True)
 
 
 def to_int16_range(wav: torch.Tensor) -> torch.Tensor:
