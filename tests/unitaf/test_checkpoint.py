@@ -145,17 +145,23 @@ def test_torch_checkpoint_key_filter(tmp_path):
     assert set(read_checkpoint(tmp_path / "n.pth", keys={"net.skip.y"})) == {"net.skip.y"}
 
 
-def test_w2v_bert_loader_reads_only_the_layers_it_builds(monkeypatch):
-    """IndexTTS2 uses 17 of w2v-BERT's 24 layers: the other 7 (~680 MB) must never be read."""
-    from unitaf_blender.engines.unitaf import semantic
-    src = need(PARITY / "semantic" / "w2v-bert-2.0")
+def _record_reads(monkeypatch, module) -> list:
+    """The names of every tensor `module`'s read_checkpoint returns from now on."""
     read = []
 
     def spy(path, *args, **kwargs):
         out = read_checkpoint(path, *args, **kwargs)
         read.extend(out)
         return out
-    monkeypatch.setattr(semantic, "read_checkpoint", spy)
+    monkeypatch.setattr(module, "read_checkpoint", spy)
+    return read
+
+
+def test_w2v_bert_loader_reads_only_the_layers_it_builds(monkeypatch):
+    """IndexTTS2 uses 17 of w2v-BERT's 24 layers: the other 7 (~680 MB) must never be read."""
+    from unitaf_blender.engines.unitaf import semantic
+    src = need(PARITY / "semantic" / "w2v-bert-2.0")
+    read = _record_reads(monkeypatch, semantic)
     model = semantic.load_w2v_bert(src)
     layers = {int(k.split(".")[2]) for k in read if k.startswith("encoder.layers.")}
     assert layers == set(range(semantic.SEMANTIC_LAYER)) and len(model.encoder.layers) == semantic.SEMANTIC_LAYER
@@ -274,3 +280,35 @@ def test_load_into_meta_module_takes_the_tensors_one_by_one():
     state = dict(src[0].state_dict())
     load_into(kept, state, "test")
     assert kept.weight is weight and torch.equal(kept.weight, src[0].weight) and len(state) == 2
+
+
+def test_load_on_meta_refuses_a_buffer_left_on_meta():
+    """A non-persistent buffer computed in __init__ is not in any checkpoint: built on meta it stays
+    there unless its loader recomputes it, and `load_on_meta` says so instead of running on it."""
+    from unitaf_blender.engines.unitaf.checkpoint import load_on_meta
+
+    class Windowed(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(4, 4)
+            self.register_buffer("window", torch.hann_window(4), persistent=False)
+
+    state = {k: v.clone() for k, v in Windowed().state_dict().items()}
+    with pytest.raises(CheckpointError, match=r"src\.pt: 1 tensors were not loaded \(first: 'window'\)"):
+        load_on_meta(Windowed, state, "src.pt")
+    model = load_on_meta(lambda: torch.nn.Linear(4, 4), {"weight": torch.ones(4, 4), "bias": torch.zeros(4)}, "ok")
+    assert torch.equal(model.weight, torch.ones(4, 4))
+
+
+def test_repcodec_loader_never_reads_the_decoder(monkeypatch):
+    """RepCodec's decoder half (unused: only codes and their embeddings are needed) is never read."""
+    import yaml
+
+    from unitaf_blender.engines.unitaf import semantic
+    sem = need(PARITY / "semantic")
+    read = _record_reads(monkeypatch, semantic)
+    cfg = yaml.safe_load((sem / "config.yaml").read_text())
+    model = semantic.load_repcodec(sem / "semantic_codec" / "model.safetensors",
+                                   semantic.RepCodecDims.from_config(cfg["semantic_codec"]))
+    assert any(k.startswith("decoder.") for k in read_safetensors(sem / "semantic_codec" / "model.safetensors"))
+    assert not any(k.startswith("decoder.") for k in read) and len(read) == len(model.state_dict())

@@ -182,3 +182,16 @@ def test_reduced_precision_path_stays_close(io):
     assert out.dtype == torch.float32 and 0 < rel < 0.05
     with pytest.raises(ValueError, match="compute dtype"):
         m.set_compute_dtype(torch.int8)
+
+
+def test_weight_norm_folds_in_place_only_when_asked():
+    """in_place (a state just read, owned by the loader) writes the folded weight into weight_v,
+    so no second tensor sits beside the file's pages; the default never touches the caller's."""
+    from unitaf_blender.engines.unitaf.s2mel import fold_weight_norm
+    torch.manual_seed(0)
+    state = {"c.weight_v": torch.randn(4, 3, 5), "c.weight_g": torch.rand(4, 1, 1) + 0.5, "c.bias": torch.zeros(4)}
+    v = state["c.weight_v"].clone()
+    copied = fold_weight_norm(state, "t")["c.weight"]
+    assert torch.equal(state["c.weight_v"], v) and copied.data_ptr() != state["c.weight_v"].data_ptr()
+    folded = fold_weight_norm(state, "t", in_place=True)["c.weight"]
+    assert folded.data_ptr() == state["c.weight_v"].data_ptr() and torch.equal(folded, copied)

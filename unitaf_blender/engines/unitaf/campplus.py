@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import load_into, read_checkpoint
+from .checkpoint import load_on_meta, read_checkpoint
 from .fbank import FbankConfig, kaldi_fbank
 
 __all__ = ["CAMPPlusDims", "CAMPPlus", "load_campplus", "campplus_features", "speaker_style"]
@@ -196,8 +196,7 @@ class CAMPPlus(nn.Module):
 
 def load_campplus(path, dims: CAMPPlusDims | None = None, device="cpu", dtype=torch.float32) -> CAMPPlus:
     """Load `campplus_cn_common.bin` (a plain state dict, torch.load weights_only=True), strict."""
-    model = CAMPPlus(dims or CAMPPlusDims())
-    load_into(model, read_checkpoint(path), os.fspath(path))
+    model = load_on_meta(lambda: CAMPPlus(dims or CAMPPlusDims()), read_checkpoint(path), os.fspath(path))
     return model.to(device=device, dtype=dtype).eval()
 
 

@@ -17,7 +17,8 @@ import torch
 
 from ...core.errors import first_line
 
-__all__ = ["CheckpointError", "read_safetensors", "read_checkpoint", "flatten", "load_into"]
+__all__ = ["CheckpointError", "read_safetensors", "read_checkpoint", "flatten", "load_into", "on_meta",
+           "require_loaded", "load_on_meta"]
 
 
 class CheckpointError(ValueError):
@@ -264,9 +265,39 @@ def load_into(module: torch.nn.Module, state: dict, source: str, strip_prefix: s
             owner = module.get_submodule(owner_name)
             if not target.is_meta:        # already allocated: copy (tensors keep the module's dtype)
                 target.copy_(value)
-            elif attr in owner._parameters:
-                owner._parameters[attr] = torch.nn.Parameter(value.to(target.dtype),
-                                                             requires_grad=target.requires_grad)
+                del value
+                continue
+            # contiguous like the copy path's tensors (a no-op for ordinary checkpoints), so that
+            # kernels see the same layout and outputs stay bit-identical
+            value = value.to(target.dtype).contiguous()
+            if attr in owner._parameters:
+                owner._parameters[attr] = torch.nn.Parameter(value, requires_grad=target.requires_grad)
             else:
-                owner._buffers[attr] = value.to(target.dtype)
+                owner._buffers[attr] = value
             del value
+
+
+def on_meta(build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """`build()` on the meta device: no storage and no random init, for `load_into` to fill with
+    the checkpoint's own tensors (then `require_loaded`)."""
+    with torch.device("meta"):
+        return build()
+
+
+def require_loaded(module: torch.nn.Module, source: str) -> torch.nn.Module:
+    """Raise unless every parameter and buffer of a module built `on_meta` holds real data.
+    A strict load fills every persistent tensor; a non-persistent buffer computed in __init__
+    (a RoPE table, a window) stays on meta until its loader recomputes it, and must have been."""
+    left = [n for n, t in [*module.named_parameters(), *module.named_buffers()] if t.is_meta]
+    if left:
+        raise CheckpointError(f"{source}: {len(left)} tensors were not loaded (first: {left[0]!r})")
+    return module
+
+
+def load_on_meta(build: Callable[[], torch.nn.Module], state: dict, source: str, **load_kw) -> torch.nn.Module:
+    """`build()` on the meta device, `state` loaded into it and consumed (`load_into` options in
+    `load_kw`), every tensor checked loaded: peak memory ~1x the weights kept. For modules with
+    no non-persistent buffer; the others use the three steps and recompute theirs in between."""
+    module = on_meta(build)
+    load_into(module, state, source, consume=True, **load_kw)
+    return require_loaded(module, source)

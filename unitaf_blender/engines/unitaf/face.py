@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...core.channels import HEAD_EYE_ROTATIONS, canonical
-from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_on_meta, read_checkpoint
 from .options import EXPRESSION_MODES
 
 PROJECTOR_FILE = "audio_feature_projector.pt"
@@ -420,9 +420,8 @@ class FaceHead(nn.Module):
 
 def load_projector(path) -> AudioFeatureProjector:
     sd = read_checkpoint(path)
-    model = AudioFeatureProjector(ProjectorDims.from_state(sd))
-    load_into(model, sd, source=str(path))
-    return model.eval()
+    dims = ProjectorDims.from_state(sd)
+    return load_on_meta(lambda: AudioFeatureProjector(dims), sd, str(path)).eval()
 
 
 def load_decoder(path) -> UniTalkerDecoder:
@@ -431,16 +430,14 @@ def load_decoder(path) -> UniTalkerDecoder:
     ignore = ("loss_module.",) + tuple(
         f"out_head_dict.{k}." for k in {m.group(1) for m in map(re.compile(r"out_head_dict\.([^.]+)\.").match, sd) if m}
         if k != HEAD_KEY)
-    model = UniTalkerDecoder(DecoderDims.from_state(sd))
-    load_into(model, sd, source=str(path), ignore=ignore)
-    return model.eval()
+    dims = DecoderDims.from_state(sd)
+    return load_on_meta(lambda: UniTalkerDecoder(dims), sd, str(path), ignore=ignore).eval()
 
 
 def load_expression(path, mode: str = "cross_attn") -> ExpressionModel:
     sd = read_checkpoint(path)
-    model = ExpressionModel(ExpressionDims.from_state(sd), mode=mode)
-    load_into(model, sd, source=str(path))
-    return model.eval()
+    dims = ExpressionDims.from_state(sd)
+    return load_on_meta(lambda: ExpressionModel(dims, mode=mode), sd, str(path)).eval()
 
 
 def _need(sd: dict, key: str, what: str) -> None:

@@ -461,15 +461,12 @@ def load_gpt(checkpoint, config, device="cpu", dtype=torch.float32) -> UnifiedVo
     state = ckpt.read_checkpoint(checkpoint)
     if any(k.startswith("model.") for k in state) and not any(k.startswith("gpt.") for k in state):
         state = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-    with torch.device("meta"):
-        model = UnifiedVoice(dims)
     # UniTAF fine-tuned files (LoRA-merged `tts_model.pt`) may carry runtime-only keys and PEFT
     # names; the stock gpt.pth has none of them and loads key for key. The model stays on the
     # meta device and takes the checkpoint's tensors themselves (consume): peak ~1x the weights.
-    ckpt.load_into(model, state, str(checkpoint), ignore=("inference_model.", "gpt.wte.", "gpt.wpe."),
-                   rename=lambda k: None if ".lora_" in k else k.replace(".base_layer.", "."), consume=True)
+    # The GPT has no non-persistent buffers.
+    model = ckpt.load_on_meta(lambda: UnifiedVoice(dims), state, str(checkpoint),
+                              ignore=("inference_model.", "gpt.wte.", "gpt.wpe."),
+                              rename=lambda k: None if ".lora_" in k else k.replace(".base_layer.", "."))
     del state
-    left = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
-    if left:   # strict loading fills every persistent tensor; the GPT has no other buffers
-        raise ckpt.CheckpointError(f"{checkpoint}: {len(left)} tensors were not loaded (first: {left[0]!r})")
     return model.to(device=device, dtype=dtype).eval().optimize_for_inference()

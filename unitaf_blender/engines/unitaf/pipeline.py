@@ -31,7 +31,7 @@ from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_fa
 from .. import EngineError, ProgressFn, check_cancel, reporter
 from .audio import SPEAKER_RATE, SpeakerPrompt, load_emotion_prompt, load_speaker_prompt
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
-from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_on_meta, read_checkpoint
 from .emotion_matrix import load_emotion_matrices, resolve_emotion
 from .face import FACE_FPS, FaceHead, to_performance_channels
 from .fbank import W2vBertFeatureConfig
@@ -179,9 +179,7 @@ def _load_campplus(path) -> CAMPPlus:
             init_channels=sd["xvector.tdnn.linear.weight"].shape[0])
     except KeyError as exc:
         raise EngineError(f"{path}: not a CAMPPlus checkpoint (key {exc} missing)") from exc
-    model = CAMPPlus(dims)
-    load_into(model, sd, os.fspath(path))
-    return model.eval()
+    return load_on_meta(lambda: CAMPPlus(dims), sd, os.fspath(path)).eval()
 
 
 # ------------------------------------------------------------------------------------ voice

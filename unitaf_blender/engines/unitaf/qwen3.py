@@ -171,6 +171,12 @@ class _Body(nn.Module):
         self.norm = RMSNorm(d.hidden_size, d.rms_norm_eps)
 
 
+def _inv_freq(dims: Qwen3Dims) -> torch.Tensor:
+    """RoPE inverse frequencies, fp32 whatever the weights' dtype."""
+    d = dims.head_dim
+    return 1.0 / (dims.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+
+
 class Qwen3(nn.Module):
     def __init__(self, dims: Qwen3Dims):
         super().__init__()
@@ -178,9 +184,7 @@ class Qwen3(nn.Module):
         self.model = _Body(dims)
         self.lm_head = None if dims.tie_word_embeddings else nn.Linear(dims.hidden_size, dims.vocab_size, bias=False)
         self.int8_head = None      # set by use_int8
-        d = dims.head_dim
-        inv = 1.0 / (dims.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
-        self.register_buffer("inv_freq", inv, persistent=False)
+        self.register_buffer("inv_freq", _inv_freq(dims), persistent=False)
 
     @property
     def device(self):
@@ -257,12 +261,12 @@ class Qwen3(nn.Module):
         return F.linear(h, w).float()
 
 
-def _state_for(model: Qwen3, state: dict) -> dict:
-    """Drop a stored lm_head when the config ties it to the embeddings (Qwen3-0.6B's file may
-    hold both; tied models use the embedding matrix, as HF does)."""
+def _stored_keys(model: Qwen3):
+    """The file's tensors to read: a stored lm_head is never read when the config ties it to the
+    embeddings (Qwen3-0.6B's file may hold both; tied models use the embedding matrix, as HF does)."""
     if model.lm_head is None:
-        state = {k: v for k, v in state.items() if k != "lm_head.weight"}
-    return state
+        return lambda key: key != "lm_head.weight"
+    return None
 
 
 def load_qwen3(model_dir, device="cpu", dtype: Optional[torch.dtype] = None,
@@ -277,16 +281,12 @@ def load_qwen3(model_dir, device="cpu", dtype: Optional[torch.dtype] = None,
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ckpt.CheckpointError(f"{cfg_path}: cannot read the Qwen3 config ({exc})") from exc
     weights = weights or os.path.join(model_dir, "model.safetensors")
-    with torch.device("meta"):
-        model = Qwen3(dims)
-    # allocated once in the target dtype (a bf16 file into bf16 weights: no fp32 copy of 0.6B)
-    model = model.to_empty(device="cpu").to(dtype or torch.float32)
-    ckpt.load_into(model, _state_for(model, ckpt.read_safetensors(weights)), weights)
-    model = model.to(device=device)
-    # RoPE angles stay fp32 whatever the weights' dtype
-    model.inv_freq = 1.0 / (dims.rope_theta ** (torch.arange(0, dims.head_dim, 2, dtype=torch.int64,
-                                                             device=model.device).float() / dims.head_dim))
-    return model.eval()
+    # on meta in the target dtype: each tensor is cast as it loads, the file's copy dropped at once
+    # (a bf16 file into fp32 weights peaks at ~1x the fp32 weights, into bf16 at ~1x the file)
+    model = ckpt.on_meta(lambda: Qwen3(dims)).to(dtype or torch.float32)
+    ckpt.load_into(model, ckpt.read_safetensors(weights, keys=_stored_keys(model)), weights, consume=True)
+    model.inv_freq = _inv_freq(dims)   # the one non-persistent buffer: still on meta until here
+    return ckpt.require_loaded(model, weights).to(device=device).eval()
 
 
 @dataclass

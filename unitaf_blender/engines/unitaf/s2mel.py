@@ -16,7 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_into, on_meta, read_checkpoint, require_loaded
 from .dit import DiT, DiTDims
 
 MEL_FRAMES_PER_CODE = 1.72   # the reference's approximation of 22050 / 256 / 50 = 1.7227
@@ -195,14 +195,17 @@ class S2Mel(nn.Module):
     @classmethod
     def from_checkpoint(cls, path, dims: S2MelDims, device="cpu", dtype=torch.float32) -> "S2Mel":
         """Load `s2mel.pth` (its `net` dict: cfm / length_regulator / gpt_layer) unchanged. Weights
-        stay float32; `dtype` is the estimator's compute dtype (see set_compute_dtype)."""
-        model = cls(dims)
-        model.load_state(read_checkpoint(path, container="net"), source=str(path))
-        return model.to(device=device).set_compute_dtype(dtype).eval()
+        stay float32; `dtype` is the estimator's compute dtype (see set_compute_dtype).
+        Built on the meta device, so the module takes the checkpoint's tensors: ~1x the weights."""
+        model = on_meta(lambda: cls(dims))
+        model.load_state(read_checkpoint(path, container="net"), source=str(path), owned=True)
+        return require_loaded(model, str(path)).to(device=device).set_compute_dtype(dtype).eval()
 
-    def load_state(self, state: dict, source: str) -> None:
+    def load_state(self, state: dict, source: str, owned: bool = False) -> None:
+        """Load the reference `net` dict; owned=True: nobody else holds its tensors (just read from
+        the file), so weight-norm pairs fold in place."""
         state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
-        state = fold_weight_norm(state, source)
+        state = fold_weight_norm(state, source, in_place=owned)
         sub = {"gpt_layer.": "gpt_proj.", "length_regulator.": "length_regulator.", "cfm.estimator.": "estimator."}
 
         def rename(key: str):
@@ -213,12 +216,17 @@ class S2Mel(nn.Module):
         # present in the file, unused by inference (the reference builds them but never calls them)
         unused = ("length_regulator.embedding.", "length_regulator.mask_token", "estimator.input_pos",
                   "estimator.x_embedder.", "estimator.cond_embedder.", "estimator.content_mask_embedder.")
-        load_into(self, state, source, rename=rename, ignore=unused)
+        load_into(self, state, source, rename=rename, ignore=unused, consume=True)
 
 
-def fold_weight_norm(state: dict, source: str) -> dict:
+def fold_weight_norm(state: dict, source: str, in_place: bool = False) -> dict:
     """Replace every `X.weight_g` / `X.weight_v` pair (old torch weight_norm, dim 0) by `X.weight`
-    = g · v / ‖v‖ — exactly what the reference computes at run time or in remove_weight_norm()."""
+    = g · v / ‖v‖ — exactly what the reference computes at run time or in remove_weight_norm().
+
+    in_place=True (only for a state read from its file just now, which nobody else holds) writes
+    each folded fp32 weight into its weight_v tensor: pages of a memory-mapped file are then
+    copied on write instead of staying mapped beside a new tensor (BigVGAN, all weight-normed,
+    would peak at ~2x its weights). Same values either way."""
     out = {k: v for k, v in state.items() if not k.endswith((".weight_g", ".weight_v"))}
     for key in state:
         if not key.endswith(".weight_v"):
@@ -230,7 +238,10 @@ def fold_weight_norm(state: dict, source: str) -> dict:
         if g.dim() != v.dim() or g.shape[0] != v.shape[0] or g.numel() != v.shape[0]:
             raise CheckpointError(f"{source}: key {base + '.weight_g'!r} has shape {tuple(g.shape)}, "
                                   f"which does not fit {key!r} {tuple(v.shape)}")
-        out[base + ".weight"] = _weight_norm(v.float(), g.float())
+        w = _weight_norm(v.float(), g.float())
+        if in_place and v.dtype == torch.float32 and v.is_contiguous():
+            w = v.copy_(w)
+        out[base + ".weight"] = w
     orphan = [k[:-1] + "v" for k in state if k.endswith(".weight_g") and k[:-1] + "v" not in state]
     if orphan:
         raise CheckpointError(f"{source}: key {orphan[0]!r} is missing (weight_g present)")

@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import CheckpointError, load_into, read_checkpoint
+from .checkpoint import CheckpointError, load_on_meta, read_checkpoint
 from .fbank import W2vBertFeatureConfig, w2v_bert_features
 
 __all__ = ["W2vBertDims", "W2vBertEncoder", "load_w2v_bert", "SemanticStats", "load_semantic_stats",
@@ -221,18 +221,10 @@ def load_w2v_bert(model_dir, used_layers: int = SEMANTIC_LAYER, device="cpu", dt
             return key if int(m.group(1)) < used_layers else None
         return key if key.startswith("feature_projection.") else None
 
-    state = read_checkpoint(weights, keys=lambda key: keep(key) is not None)
-    model = _empty(lambda: W2vBertEncoder(dims, used_layers))
-    load_into(model, state, weights, rename=keep)
+    # built on meta (no random init of ~400 M parameters): it takes the tensors read, ~1x the weights
+    model = load_on_meta(lambda: W2vBertEncoder(dims, used_layers),
+                         read_checkpoint(weights, keys=lambda key: keep(key) is not None), weights, rename=keep)
     return model.to(device=device, dtype=dtype).eval()
-
-
-def _empty(build) -> nn.Module:
-    """Build with uninitialised CPU storage: skips the random init of ~400 M parameters that the
-    strict load overwrites anyway (every tensor is checked present by `load_into`)."""
-    with torch.device("meta"):
-        module = build()
-    return module.to_empty(device="cpu")
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,9 +389,8 @@ class RepCodec(nn.Module):
 
 
 def load_repcodec(path, dims: RepCodecDims | None = None, device="cpu", dtype=torch.float32) -> RepCodec:
-    """Load MaskGCT `semantic_codec/model.safetensors` unchanged; the decoder half is checked-for and
-    skipped. `dims` default: the official config; pass `RepCodecDims.from_config(cfg['semantic_codec'])`."""
-    state = read_checkpoint(path)
-    model = _empty(lambda: RepCodec(dims or RepCodecDims()))
-    load_into(model, state, os.fspath(path), ignore=("decoder.",))
+    """Load MaskGCT `semantic_codec/model.safetensors` unchanged; the decoder half is never read.
+    `dims` default: the official config; pass `RepCodecDims.from_config(cfg['semantic_codec'])`."""
+    state = read_checkpoint(path, keys=lambda key: not key.startswith("decoder."))
+    model = load_on_meta(lambda: RepCodec(dims or RepCodecDims()), state, os.fspath(path))
     return model.to(device=device, dtype=dtype).eval()

@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import load_into, read_checkpoint
+from .checkpoint import load_into, on_meta, read_checkpoint, require_loaded
 from .s2mel import fold_weight_norm
 
 
@@ -178,16 +178,21 @@ class BigVGAN(nn.Module):
                 h = json.load(f)
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"cannot read BigVGAN config {cfg_path}: {exc}") from exc
-        model = cls(BigVGANDims.from_config(h))
+        dims = BigVGANDims.from_config(h)
+        model = on_meta(lambda: cls(dims))   # takes the checkpoint's tensors: ~1x the weights
         ckpt = os.path.join(os.fspath(directory), "bigvgan_generator.pt")
-        model.load_state(read_checkpoint(ckpt, container="generator"), source=ckpt)
-        return model.to(device=device).set_compute_dtype(dtype).eval()
+        model.load_state(read_checkpoint(ckpt, container="generator"), source=ckpt, owned=True)
+        return require_loaded(model, ckpt).to(device=device).set_compute_dtype(dtype).eval()
 
-    def load_state(self, state: dict, source: str) -> None:
+    def load_state(self, state: dict, source: str, owned: bool = False) -> None:
+        """Load the reference `generator` dict (filters included: they are persistent buffers);
+        owned=True: nobody else holds its tensors (just read from the file), so weight-norm pairs
+        fold in place."""
         def rename(key: str):
             key = key.replace(".upsample.filter", ".up_filter").replace(".downsample.lowpass.filter", ".down_filter")
             return key.replace(".act.alpha", ".alpha").replace(".act.beta", ".beta")
-        load_into(self, fold_weight_norm(state, source), source, rename=rename)
+        # the folded dict is our own: consuming it drops each folded weight's last extra reference
+        load_into(self, fold_weight_norm(state, source, in_place=owned), source, rename=rename, consume=True)
 
 
 def to_int16_range(wav: torch.Tensor) -> torch.Tensor:
