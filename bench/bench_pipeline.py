@@ -14,7 +14,9 @@ Speed goals (CPU <= 0.7x the reference; GPU RTF <= 0.15 on an H100) are printed,
 
 `--reference-seconds` replaces the built-in reference figures (measured on another CPU) with a time
 of the reference implementation taken on THIS machine for the same case: either the warm total in
-seconds, or a JSON file {"total (warm)": s, "stages": {stage name as printed below: s, ...}}.
+seconds, or a JSON file {"total (warm)": s, "stages": {stage name as printed below: s, ...}} with optional
+"total (cold)" (voice not cached), "peak_rss_GiB", "codes", "beams" and "threads". `--beams` defaults to
+the reference's 3; the engine's default sampling ("fast") is `--beams 1`.
 """
 from __future__ import annotations
 
@@ -82,7 +84,7 @@ def load_reference(value: str) -> dict:
     if not isinstance(data, dict) or not isinstance(data.get("total (warm)"), (int, float)):
         raise SystemExit(f"--reference-seconds: {value} needs a numeric \"total (warm)\" entry")
     ref = {**{k: float(v) for k, v in data.get("stages", {}).items()}, "total (warm)": float(data["total (warm)"])}
-    for key in ("peak_rss_GiB", "codes", "beams", "threads"):   # optional facts about the reference run
+    for key in ("total (cold)", "peak_rss_GiB", "codes", "beams", "threads"):   # optional facts about the reference run
         if isinstance(data.get(key), (int, float)):
             ref[key] = data[key]
     return ref
@@ -179,6 +181,9 @@ def main():
     for r in range(args.runs):
         models.voices.clear()
         runs.append(timed_run(models, path, args.codes, args.beams, args.steps, seed=r))
+    for r, (st, tot, _a, _n) in enumerate(runs):
+        voice = st.get("voice analysis", (0.0, 0.0))[0]
+        print(f"run {r + 1}: voice analysis {voice:.2f} s + synthesis {tot:.2f} s = {voice + tot:.2f} s cold")
     stages, total, audio_s, n_codes = min(runs, key=lambda x: x[1])
     print(f"\n{n_codes} codes -> {audio_s:.2f} s of speech; beams {args.beams}, {args.steps} CFM steps "
           f"(best of {args.runs} run(s))")
@@ -201,14 +206,20 @@ def main():
               f"{('%.2f' % (ours / r)) if r else '':>6s}")
     print(f"{'total, voice cached (warm)':36s} {total:9.2f} {'':>8s} {('%.1f' % ref['total (warm)']) if ref else '-':>14s} "
           f"{('%.2f' % (total / ref['total (warm)'])) if ref else '':>6s}")
+    if same_machine_ref and "total (cold)" in same_machine_ref:
+        cold = min(st.get("voice analysis", (0.0, 0.0))[0] + tot for st, tot, _a, _n in runs)
+        print(f"{'total, voice not cached (cold)':36s} {cold:9.2f} {'':>8s} {same_machine_ref['total (cold)']:14.1f} "
+              f"{cold / same_machine_ref['total (cold)']:6.2f}")
     if same_case and args.beams == 1 and same_machine_ref is None:
         print(f"reference with beams 1 (its doc's estimate): {REFERENCE_CPU_BEAMS1_TOTAL:.0f} s -> ratio "
               f"{total / REFERENCE_CPU_BEAMS1_TOTAL:.2f}")
     print(f"real-time factor (warm): {total / audio_s:.2f}   (goal on an H100: <= 0.15)")
     ref_peak = ("%.2f GiB, this machine" % same_machine_ref["peak_rss_GiB"]
                 if same_machine_ref and "peak_rss_GiB" in same_machine_ref else "8.51 GiB")
-    print(f"peak resident memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024:.2f} GiB "
-          f"(reference: {ref_peak})")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+    ratio = (f", ratio {peak / same_machine_ref['peak_rss_GiB']:.2f}"
+             if same_machine_ref and "peak_rss_GiB" in same_machine_ref else "")
+    print(f"peak resident memory: {peak:.2f} GiB (reference: {ref_peak}{ratio})")
     if device.type == "cuda":
         print(f"peak GPU memory allocated: {torch.cuda.max_memory_allocated() / 2 ** 30:.2f} GiB")
 
