@@ -12,8 +12,8 @@ depends on how many guesses are right, which random weights cannot show: the gue
 each reply (computed first without guesses) and is made wrong at chosen tokens. "2 wrong" per reply
 stands for a real answer with two non-zero scores (the template guesses `0.0` for every key, so
 each non-zero score is one wrong guess); "all right" and "all wrong" bound it.
-fp32 always; int8 weights (opt-in, `precision=int8`) with their deviation from fp32; bf16 only
-where the CPU has native bf16 (AVX512-BF16 or AMX), or with --bf16. Figures only, never asserted.
+fp32 always; bf16 (with its deviation from fp32) only where the CPU has native bf16 (AVX512-BF16
+or AMX), or with --bf16. Figures only, never asserted.
 
     .venv/bin/python bench/bench_text_emotion.py [--threads 2] [--answer-tokens 70] [--bf16]
 """
@@ -182,9 +182,6 @@ def main():
     print(f"embedded engine, the same 10 sentences (English) as one script, text -> Performance: {embedded:.3f} s")
     fp32 = build(torch.float32)
     times = {"fp32": run("fp32", fp32, args.answer_tokens)}
-    int8 = build(torch.float32).use_int8()
-    times["int8"] = run("int8 weights", int8, args.answer_tokens, reference=fp32)
-    del int8
     if bf16 or args.bf16:
         times["bf16"] = run("bf16", build(torch.bfloat16), args.answer_tokens, reference=fp32)
     else:

@@ -1,6 +1,6 @@
 """Fast greedy decoding of the text-emotion model: guessed tokens checked many per pass
 (qwen3.generate_ids_batch with a drafter) must give exactly plain greedy's tokens, whatever the
-guesses; the guesses of drafting.LookupDrafter; the opt-in int8 weights."""
+guesses; the guesses of drafting.LookupDrafter; the float type that auto emotion uses."""
 import pathlib
 import random
 
@@ -169,35 +169,20 @@ def test_lookup_prefers_answers_seen_to_the_template():
     assert len(d.seen) == 2
 
 
-# -- int8 weights ---------------------------------------------------------------------------
+# -- precision ------------------------------------------------------------------------------
 
-def test_int8_weights_stay_close_to_fp32(emo, plain):
-    prompts, want = plain
-    int8 = TextEmotion.load(FX, greedy=True, max_new_tokens=N, int8=True)
-    m = int8.model
-    assert m.int8_head is not None and m.lm_head is None
-    assert all(p.dtype != torch.float32 or p.dim() == 1 or p is m.model.embed_tokens.weight
-               for p in m.parameters())          # no float projection left
-    with torch.inference_mode():
-        for p in prompts:
-            ids = torch.tensor([p])
-            ref = emo.model(ids, emo.model.new_cache(1, len(p)), 0, all_logits=True)
-            got = m(ids, m.new_cache(1, len(p)), 0, all_logits=True)
-            rel = float((got - ref).pow(2).mean().sqrt() / ref.pow(2).mean().sqrt())
-            assert rel < 0.05, rel          # int8 weights and bf16 activations (gpt.int8_linear)
-    assert qwen3.generate_ids_batch(m, prompts[:1], 8, ()) == [
-        qwen3.generate_ids(m, prompts[0], 8, qwen3.GenerationSettings())]
-
-
-def test_auto_emotion_loads_int8_when_asked(tmp_path, monkeypatch):
+def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch):
+    """precision bf16 -> a bf16 model; int8 (GPT weights) -> this model keeps auto's float type."""
     from unitaf_blender.engines import auto_emotion
     from unitaf_blender.engines.unitaf import store as st
     from unitaf_blender.engines.unitaf.text_emotion import QWEN_EMOTION_FILES
 
     st.build_model_dir(tmp_path / "md", {sid: FX / name for sid, name in QWEN_EMOTION_FILES.items()})
     monkeypatch.setattr(auto_emotion, "_models", {})
-    plain_model = auto_emotion.text_emotion_model({"model_dir": str(tmp_path / "md"), "device": "cpu"})
-    int8_model = auto_emotion.text_emotion_model({"model_dir": str(tmp_path / "md"), "device": "cpu",
-                                                  "precision": "int8"})
-    assert plain_model.model.int8_head is None and int8_model.model.int8_head is not None
-    assert np.isfinite(int8_model.vector("Hi.")).all()
+    options = {"model_dir": str(tmp_path / "md"), "device": "cpu"}
+    auto = auto_emotion.text_emotion_model(options)
+    bf16 = auto_emotion.text_emotion_model(dict(options, precision="bf16"))
+    int8 = auto_emotion.text_emotion_model(dict(options, precision="int8"))
+    assert bf16.model.dtype == torch.bfloat16 and int8.model.dtype == auto.model.dtype
+    assert int8 is auto and (bf16 is auto) == (auto.model.dtype == torch.bfloat16)   # one model per float type
+    assert np.isfinite(bf16.vector("Hi.")).all()

@@ -42,18 +42,20 @@ def require(options):
 
 
 def text_emotion_model(options):
-    """The loaded text-emotion model for these engine options (model_dir/cache_dir, device,
-    precision: the neural engine's choice, e.g. bf16 on CPUs with native bf16, int8 weights when
-    asked); EngineUnavailable with what to install or download when it cannot load."""
+    """The loaded text-emotion model for these engine options (model_dir/cache_dir, device, and
+    the float type of the neural engine's precision: fp16 on CUDA, bf16 on CPUs with native bf16;
+    int8 means int8 GPT weights, and this model then keeps auto's float type: its guessed passes
+    feed many rows, where int8 weights were slower than fp32 here, bench/README.md);
+    EngineUnavailable with what to install or download when it cannot load."""
     store = require(options)
     from .unitaf import devices
     device = devices.pick_device(options.get("device"))
     prec = devices.pick_precision(device, options.get("precision"))
-    key = (store.cache_dir, store.model_dir, str(device), prec.name)
+    key = (store.cache_dir, store.model_dir, str(device), str(prec.dtype))
     if key not in _models:
         from .unitaf.text_emotion import TextEmotion
         # Greedy: the same script gives the same emotions (the reference samples, T 0.6).
-        _models[key] = TextEmotion.load(store, device=device, dtype=prec.dtype, greedy=True, int8=prec.int8)
+        _models[key] = TextEmotion.load(store, device=device, dtype=prec.dtype, greedy=True)
     return _models[key]
 
 

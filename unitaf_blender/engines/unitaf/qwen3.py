@@ -24,7 +24,7 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from .generate import _warp
-from .gpt import KVCache, int8_linear, quantize_int8
+from .gpt import KVCache
 from .options import SamplingConfig
 
 __all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids",
@@ -75,21 +75,6 @@ class RMSNorm(nn.Module):
         x32 = x.float()
         x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * x32.to(x.dtype)
-
-
-class Int8Linear(nn.Module):
-    """A bias-free linear map holding weight-only int8 (one fp32 scale per output channel): a quarter
-    of fp32's bytes per decoded token; activations stay in the float type (gpt.int8_linear).
-    Made from an nn.Linear, or from the embedding of a tied output head (both (out, in))."""
-
-    def __init__(self, linear: nn.Module):
-        super().__init__()
-        q, scale = quantize_int8(linear.weight)
-        self.register_buffer("qweight", q)
-        self.register_buffer("scale", scale)
-
-    def forward(self, x):
-        return int8_linear(x, self.qweight, self.scale, None)
 
 
 def _rotate_half(x):
@@ -183,7 +168,6 @@ class Qwen3(nn.Module):
         self.dims = dims
         self.model = _Body(dims)
         self.lm_head = None if dims.tie_word_embeddings else nn.Linear(dims.hidden_size, dims.vocab_size, bias=False)
-        self.int8_head = None      # set by use_int8
         self.register_buffer("inv_freq", _inv_freq(dims), persistent=False)
 
     @property
@@ -193,23 +177,6 @@ class Qwen3(nn.Module):
     @property
     def dtype(self):
         return self.model.embed_tokens.weight.dtype
-
-    def use_int8(self) -> "Qwen3":
-        """CPU only: every projection of the blocks and the output head read int8 weights (the
-        embedding lookup, norms and KV cache keep the float type). The float block weights are
-        dropped; a tied head keeps the embedding matrix for the lookup."""
-        if self.device.type != "cpu":
-            raise ValueError("int8 Qwen3 weights are for the CPU only")
-        for block in self.model.layers:
-            for parent, names in ((block.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
-                                  (block.mlp, ("gate_proj", "up_proj", "down_proj"))):
-                for name in names:
-                    if isinstance(getattr(parent, name), nn.Linear):
-                        setattr(parent, name, Int8Linear(getattr(parent, name)))
-        if self.int8_head is None:
-            self.int8_head = Int8Linear(self.lm_head if self.lm_head is not None else self.model.embed_tokens)
-            self.lm_head = None          # an untied float head is no longer read
-        return self
 
     def new_cache(self, batch: int, max_len: int) -> KVCache:
         d = self.dims
@@ -255,8 +222,6 @@ class Qwen3(nn.Module):
         for i, block in enumerate(self.model.layers):
             x = block(x, cos, sin, cache, i, pos, keep)
         h = self.model.norm(x if all_logits else x[:, -1])
-        if self.int8_head is not None:
-            return self.int8_head(h).float()
         w = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return F.linear(h, w).float()
 

@@ -146,11 +146,10 @@ class TextEmotion:
 
     @classmethod
     def load(cls, store_or_dir, device="cpu", dtype=None, *, greedy: bool = False, seed: Optional[int] = None,
-             max_new_tokens: int = MAX_NEW_TOKENS, int8: bool = False) -> "TextEmotion":
+             max_new_tokens: int = MAX_NEW_TOKENS) -> "TextEmotion":
         """store_or_dir: a ModelStore (files of the "emotion-text" feature) or a folder with
         config.json, generation_config.json (optional in a folder), model.safetensors and tokenizer.json.
-        dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path).
-        int8 (CPU): weight-only int8 projections and head (qwen3.Qwen3.use_int8), opt-in."""
+        dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path)."""
         from . import qwen3
         from .qwen_bpe import ByteLevelBPE
 
@@ -158,8 +157,6 @@ class TextEmotion:
         config = paths["qwen_emo.config"]
         model = qwen3.load_qwen3(os.path.dirname(config), device=device, dtype=dtype,
                                  weights=paths["qwen_emo.model"])
-        if int8:
-            model.use_int8()
         with open(config, encoding="utf-8") as f:
             config_eos = json.load(f).get("eos_token_id")
         settings = qwen3.read_generation_config(paths["qwen_emo.generation_config"], config_eos)
