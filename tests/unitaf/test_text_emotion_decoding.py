@@ -129,11 +129,18 @@ def test_text_emotion_learns_answers_and_stays_greedy(emo, plain):
     assert fresh.reply_ids(TEXTS[2]) == want[2]
 
 
-def test_template_is_the_json_answer_with_every_key(emo):
-    template = emo.drafter.templates[0][0]
-    text = emo.tokenizer.decode(template, skip_special_tokens=True)
-    assert [k for k in CN_KEYS if f'"{k}": 0.0' in text] == list(CN_KEYS)
-    assert template[-1] == emo.settings.eos_token_ids[0]
+def test_templates_are_the_json_answer_with_every_key(emo):
+    spaced, compact = (emo.tokenizer.decode(t[0], skip_special_tokens=True) for t in emo.drafter.templates)
+    assert [k for k in CN_KEYS if f'"{k}": 0.0' in spaced] == list(CN_KEYS)
+    assert [k for k in CN_KEYS if f'"{k}":0.0' in compact] == list(CN_KEYS)
+    assert all(t[0][-1] == emo.settings.eos_token_ids[0] for t in emo.drafter.templates)
+
+
+def test_a_compact_answer_is_guessed_from_the_compact_template(emo):
+    """A model that writes no spaces: after its first key the compact template places the guess."""
+    compact = emo.drafter.templates[1][0]
+    start = compact[:4]                      # '{"', key, '":', a digit
+    assert emo.drafter.draft(start, 6) == compact[4:10]
 
 
 # -- LookupDrafter (no model) -------------------------------------------------------------

@@ -138,11 +138,13 @@ class TextEmotion:
             self.generator.manual_seed(int(seed))
         self._answers: OrderedDict = OrderedDict()
         self._cache_size = cache_size
-        # the expected shape of an answer (all keys, scores 0.0) ending with the end-of-turn token
-        template = tokenizer.encode(json.dumps(dict.fromkeys(CN_KEYS, 0.0), ensure_ascii=False))
-        template += list(settings.eos_token_ids[:1])
+        # the expected shape of an answer (all keys, scores 0.0), spaced or compact, ending with the
+        # end-of-turn token; once the model has answered, its own answers guide the guesses
+        end = list(settings.eos_token_ids[:1])
+        templates = [tokenizer.encode(json.dumps(dict.fromkeys(CN_KEYS, 0.0), ensure_ascii=False, separators=sep)) + end
+                     for sep in ((", ", ": "), (",", ":"))]
         digits = [ids[0] for ids in (tokenizer.encode(str(d)) for d in range(10)) if len(ids) == 1]
-        self.drafter = LookupDrafter([template], wildcards=digits)
+        self.drafter = LookupDrafter(templates, wildcards=digits)
 
     @classmethod
     def load(cls, store_or_dir, device="cpu", dtype=None, *, greedy: bool = False, seed: Optional[int] = None,
