@@ -13,9 +13,10 @@ each reply (computed first without guesses) and is made wrong at chosen tokens. 
 stands for a real answer with two non-zero scores (the template guesses `0.0` for every key, so
 each non-zero score is one wrong guess); "all right" and "all wrong" bound it.
 fp32 always; bf16 (with its deviation from fp32) only where the CPU has native bf16 (AVX512-BF16
-or AMX), or with --bf16. Figures only, never asserted.
+or AMX), or with --bf16. On a GPU (`--device cuda`, bench/device_check.sh) fp32 and fp16, the
+engine's default there. Figures only, never asserted.
 
-    .venv/bin/python bench/bench_text_emotion.py [--threads 2] [--answer-tokens 70] [--bf16]
+    .venv/bin/python bench/bench_text_emotion.py [--threads 2] [--answer-tokens 70] [--bf16] [--device cuda]
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from timing import once  # noqa: E402  (bench/ is the script's folder)
+from timing import once, sync  # noqa: E402  (bench/ is the script's folder)
 
 from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
     GenerationSettings,
@@ -79,16 +80,16 @@ def native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def build(dtype) -> Qwen3:
+def build(dtype, device="cpu") -> Qwen3:
     torch.manual_seed(0)
     with torch.device("meta"):
         model = Qwen3(FULL)
-    model = model.to_empty(device="cpu").to(dtype)
+    model = model.to_empty(device=device).to(dtype)
     with torch.no_grad():   # cheap random init in place
         for p in model.parameters():
             p.fill_(1.0) if p.ndim == 1 else p.normal_(0.0, 0.02)
         d = FULL.head_dim
-        model.inv_freq = 1.0 / (FULL.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
+        model.inv_freq = 1.0 / (FULL.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64, device=device).float() / d))
     return model.eval()
 
 
@@ -132,7 +133,7 @@ def deviation(model, ref, prompts):
     rel = []
     with torch.inference_mode():
         for p in prompts[:3]:
-            ids = torch.tensor([p])
+            ids = torch.tensor([p], device=model.device)
             a = ref(ids, ref.new_cache(1, len(p)), 0, all_logits=True)
             b = model(ids, model.new_cache(1, len(p)), 0, all_logits=True)
             rel.append(float((b - a).pow(2).mean().sqrt() / a.pow(2).mean().sqrt()))
@@ -143,9 +144,11 @@ def run(name, model, answer_tokens, reference=None):
     prompts = [prompt_ids(t) for t in SENTENCES]
     never = GenerationSettings(do_sample=False, eos_token_ids=())
     generate_ids(model, prompts[0][:12], 2, never)       # warm-up
-    one = once(lambda: generate_ids(model, prompts[0], answer_tokens, never), "cpu")
+    dev = model.device
+    one = once(lambda: generate_ids(model, prompts[0], answer_tokens, never), dev)
     t0 = time.perf_counter()
     replies = generate_ids_batch(model, prompts, answer_tokens, ())
+    sync(dev)
     plain = time.perf_counter() - t0
     two_wrong = (17, 44)
     rows = {"all right": (), "2 wrong": two_wrong, "all wrong": range(answer_tokens)}
@@ -154,10 +157,10 @@ def run(name, model, answer_tokens, reference=None):
     guessed = {}
     for label, wrong in rows.items():
         guesser = KnownReplies(replies, wrong)
-        guessed[label] = once(lambda: generate_ids_batch(model, prompts, answer_tokens, (), guesser), "cpu")
+        guessed[label] = once(lambda: generate_ids_batch(model, prompts, answer_tokens, (), guesser), dev)
         print(f"   10 sentences, guessed, {label:9}: {guessed[label]:6.2f} s ({guessed[label] / plain:.2f}x the batch)")
     single = once(lambda: generate_ids_batch(model, prompts[:1], answer_tokens, (), KnownReplies(replies, two_wrong)),
-                  "cpu")
+                  dev)
     print(f"   one sentence, guessed, 2 wrong: {single:.2f} s ({single / one:.2f}x token by token)")
     if reference is not None:
         print(f"   deviation from fp32: prompt logits relative RMS {deviation(model, reference, prompts):.4f}")
@@ -169,21 +172,27 @@ def main():
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--answer-tokens", type=int, default=70)
     ap.add_argument("--bf16", action="store_true", help="time bf16 even without native CPU support")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda[:N]: fp32 and fp16 on the GPU")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    bf16 = native_bf16()
-    print(f"CPU: {cpu_name()}, {args.threads} threads, torch {torch.__version__}, native bf16: {bf16}")
+    device = torch.device(args.device)
     d = FULL
     params = d.vocab_size * d.hidden_size + d.layers * (
         d.hidden_size * d.head_dim * (2 * d.heads + 2 * d.kv_heads) + 3 * d.hidden_size * d.intermediate_size)
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}, torch {torch.__version__}")
+    else:
+        print(f"CPU: {cpu_name()}, {args.threads} threads, torch {torch.__version__}, native bf16: {native_bf16()}")
     print(f"Qwen3-0.6B size ({params / 1e6:.0f} M parameters), "
           f"random weights, {len(SENTENCES)} sentences, {args.answer_tokens} answer tokens each")
     embedded = embedded_seconds()
-    print(f"embedded engine, the same 10 sentences (English) as one script, text -> Performance: {embedded:.3f} s")
-    fp32 = build(torch.float32)
+    print(f"embedded engine (CPU), the same 10 sentences (English) as one script, text -> Performance: {embedded:.3f} s")
+    fp32 = build(torch.float32, device)
     times = {"fp32": run("fp32", fp32, args.answer_tokens)}
-    if bf16 or args.bf16:
-        times["bf16"] = run("bf16", build(torch.bfloat16), args.answer_tokens, reference=fp32)
+    if device.type == "cuda":
+        times["fp16"] = run("fp16", build(torch.float16, device), args.answer_tokens, reference=fp32)
+    elif native_bf16() or args.bf16:
+        times["bf16"] = run("bf16", build(torch.bfloat16, device), args.answer_tokens, reference=fp32)
     else:
         print("bf16: skipped (no AVX512-BF16/AMX on this CPU; --bf16 times it anyway)")
     for name, t in times.items():

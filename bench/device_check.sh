@@ -12,6 +12,7 @@
 #   3. GPT decode, static KV cache: eager one-token step vs the same step captured in a CUDA graph
 #      (gpt-fast style; manual torch.cuda.CUDAGraph capture) and torch.compile(mode="reduce-overhead")
 #   4. Whole pipeline, 5 s case (250 codes, 25 CFM steps), real-time factor, beams 1 and 3
+#   5. Emotion from text (Qwen3-0.6B size): 10 sentences, fp32 and fp16, fp16's deviation
 # Every step prints torch.cuda.max_memory_allocated (peak GPU memory).
 set -u
 cd "$(dirname "$0")/.."
@@ -31,12 +32,13 @@ done
 
 # name | time limit (s) | python script | arguments
 STEPS=(
-  "gpt precision and decode|120|bench/bench_gpt.py|--devices $DEVICE --dtypes float32 float16 bfloat16 --no-hf --beams 1 3 --tokens 64 --repeats 2"
+  "gpt precision and decode|100|bench/bench_gpt.py|--devices $DEVICE --dtypes float32 float16 bfloat16 --no-hf --beams 1 3 --tokens 64 --repeats 2"
   "s2mel + bigvgan fp16|60|bench/bench_s2mel_vocoder.py|--device $DEVICE --dtype float16 --repeats 3"
   "s2mel + bigvgan bf16|60|bench/bench_s2mel_vocoder.py|--device $DEVICE --dtype bfloat16 --repeats 3"
-  "gpt static cache + cuda graph|120|-|$DEVICE"
+  "gpt static cache + cuda graph|100|-|$DEVICE"
   "pipeline 5 s, beams 1|60|bench/bench_pipeline.py|--device $DEVICE --beams 1"
   "pipeline 5 s, beams 3|60|bench/bench_pipeline.py|--device $DEVICE --beams 3"
+  "text emotion fp32 + fp16|40|bench/bench_text_emotion.py|--device $DEVICE"
 )
 
 # Step 3's program: our GPT's one-token step over the whole preallocated cache with a position

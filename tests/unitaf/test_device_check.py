@@ -14,7 +14,8 @@ def test_device_check_dry_run_prints_the_plan():
     text = out.stdout
     assert "plan (dry run" in text
     for step in ("1. gpt precision and decode", "2. s2mel + bigvgan fp16", "3. s2mel + bigvgan bf16",
-                 "4. gpt static cache + cuda graph", "5. pipeline 5 s, beams 1", "6. pipeline 5 s, beams 3"):
+                 "4. gpt static cache + cuda graph", "5. pipeline 5 s, beams 1", "6. pipeline 5 s, beams 3",
+                 "7. text emotion fp32 + fp16"):
         assert step in text, step
     assert "--device cuda --beams 1" in text and "graph step: imports ok" in text
     assert "time limits add up to 480 s" in text
