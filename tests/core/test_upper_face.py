@@ -1,21 +1,12 @@
 """The engine-neutral upper face (core.upper_face): emotion expression, blinks, gaze, head."""
 import numpy as np
+from helpers import emotion, neutral
 
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.performance import EMOTIONS
 from unitaf_blender.core.upper_face import expression_layer, upper_face
 
 FPS = 30.0
-
-
-def neutral():
-    return np.array([0.0]), np.zeros((1, 8))
-
-
-def emotion(name, value=1.0):
-    v = np.zeros((1, 8))
-    v[0, EMOTIONS.index(name)] = value
-    return np.array([0.0]), v
 
 
 def test_expression_scales_with_intensity_and_follows_the_timeline():

@@ -3,6 +3,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import in_threads
 
 from unitaf_blender.engines import EngineError
 from unitaf_blender.engines.embedded.espeak import RATE_MAX, get_espeak
@@ -140,11 +141,7 @@ def test_two_threads_match_sequential(es):
     def work(i):
         results[i] = [es.synthesize(texts[i], **kwargs[i]) for _ in range(5)]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work)
     for i in range(2):
         for utt in results[i]:
             np.testing.assert_array_equal(utt.audio, ref[i].audio)

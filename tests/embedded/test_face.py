@@ -2,6 +2,7 @@
 determinism — on synthetic timelines and on real espeak-ng speech."""
 import numpy as np
 import pytest
+from helpers import emotion, neutral
 
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.performance import EMOTIONS, TimedLabel
@@ -39,16 +40,6 @@ def timeline(spec, loudness=None, seed=0):
         phonemes.append(TimedLabel(t, t + n / SR, label))
         t += n / SR
     return phonemes, np.concatenate(chunks).astype(np.float32)
-
-
-def neutral():
-    return np.array([0.0]), np.zeros((1, 8))
-
-
-def emotion(name, value=1.0):
-    v = np.zeros((1, 8))
-    v[0, EMOTIONS.index(name)] = value
-    return np.array([0.0]), v
 
 
 def run(phonemes, audio, emo=None, seed=0, fps=FPS):

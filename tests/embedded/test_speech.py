@@ -3,6 +3,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import in_threads
 
 from unitaf_blender.core.emotion import parse_emotion
 from unitaf_blender.core.performance import EMOTIONS
@@ -274,11 +275,7 @@ def test_threads_match_sequential():
     def work(i):
         out[i] = [speak(jobs[i][0], voice=jobs[i][1]).audio for _ in range(3)]
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    in_threads(work)
     for i in range(2):
         for audio in out[i]:
             np.testing.assert_array_equal(audio, ref[i])
