@@ -115,6 +115,8 @@ def test_rows_that_stop_early_leave_the_batch(emo, plain, monkeypatch):
 
 def test_reply_budget_is_kept_with_long_guesses(emo, plain):
     prompts, want = plain
+    assert qwen3.generate_ids_batch(emo.model, prompts, 0, (), Oracle(want)) == [[]] * len(prompts)
+    assert qwen3.generate_ids_batch(emo.model, [], 5, ()) == []
     for budget in (1, 2, 5):
         got = qwen3.generate_ids_batch(emo.model, prompts, budget, emo.settings.eos_token_ids, Oracle(want), 16)
         assert got == [w[:budget] for w in want]

@@ -388,6 +388,8 @@ def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids
     wrong first token one pass without guessing): wrong guesses cost compute, which bounds the
     cost of a drafter that does not know the answers' shape to ~1.5x plain greedy."""
     prompts = [list(p) for p in prompts]
+    if not prompts or max_new_tokens <= 0:
+        return [[] for _ in prompts]
     eos = set(int(e) for e in eos_token_ids)
     max_draft = max_draft if drafter is not None else 0
     out = [[] for _ in prompts]
