@@ -208,8 +208,9 @@ class TextEmotion:
         return result
 
     def prefetch(self, texts) -> None:
-        """Answer every uncached text at once: greedy settings decode them as one batch (the
-        step cost is the weights read, whatever the batch); sampling answers one by one."""
+        """Answer every uncached text at once: greedy settings decode them as one batch with
+        guessed keys (qwen3.generate_ids_batch: fewer passes, each reading the weights once);
+        sampling answers one by one."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._answers))
         if not todo:
             return
