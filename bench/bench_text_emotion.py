@@ -31,7 +31,8 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from timing import once, sync  # noqa: E402  (bench/ is the script's folder)
+from bench_load import QWEN3_CONFIG  # noqa: E402  (bench/ is the script's folder)
+from timing import once, sync  # noqa: E402
 
 from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
     GenerationSettings,
@@ -55,9 +56,8 @@ ENGLISH = [
     "We'll follow the plan; everything is fine.", "Party time, we won!",
     "Lately I feel low, I don't want to do anything or see anyone.",
 ]
-# Qwen3-0.6B config.json (Qwen/Qwen3-0.6B): the fine-tune keeps these dimensions
-FULL = Qwen3Dims(vocab_size=151936, hidden_size=1024, intermediate_size=3072, layers=28, heads=16, kv_heads=8,
-                 head_dim=128, rms_norm_eps=1e-6, rope_theta=1_000_000.0, tie_word_embeddings=True)
+# Qwen3-0.6B's config.json (the fine-tune keeps its dimensions), as bench_load.py writes it
+FULL = Qwen3Dims.from_config(QWEN3_CONFIG)
 
 
 def cpu_name() -> str:

@@ -199,22 +199,17 @@ class Qwen3(nn.Module):
         own = keys[None, :] == (pos + torch.arange(T, device=seen.device))[:, None]      # (T, L)
         return (seen[:, None, :] | own[None]).unsqueeze(1)
 
-    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False, pad=None,
+    def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False,
                 positions=None, seen=None):
         """ids (B, T) written to cache slots pos..pos+T-1 -> fp32 logits (B, V) of the last position
         (or (B, T, V) with all_logits).
 
-        pad: None, or a LongTensor [B] of left-padding tokens per row (batched prompts of different
-        lengths): a row counts its positions from its first real token, as HF's position_ids do.
-        positions (B, T) + seen (B, pos+T) bool: the general form used by speculative decoding,
-        whose rows leave holes of rejected guesses in the cache: each token's RoPE position, and
-        the slots each row may attend (within the block, causality still applies)."""
-        B, T = ids.shape
-        if pad is not None:
-            slots = torch.arange(pos + T, device=ids.device)
-            positions = (slots[None, pos:] - pad[:, None]).clamp(min=0)
-            seen = slots[None, :] >= pad[:, None]
-        elif positions is None:
+        positions (B, T) + seen (B, pos+T) bool, for batches whose rows hold holes in the cache
+        (left padding, rejected guesses): each token's RoPE position (a row counts from its first
+        real token, as HF's position_ids do), and the slots each row may attend (within the block,
+        causality still applies). Without them: positions pos..pos+T-1, every slot seen."""
+        T = ids.shape[1]
+        if positions is None:
             positions = torch.arange(pos, pos + T, device=ids.device)
         x = self.model.embed_tokens(ids)
         cos, sin = self._rope(positions, x.dtype)
@@ -415,7 +410,6 @@ def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids
         if len(live) < len(state.rows) or state.slot + 1 + k > state.cap:
             state.squeeze(live)                 # finished rows cost compute, holes cost room
             guesses = {j: guesses[i] for j, i in enumerate(live)}
-            live = list(range(len(live)))
         block = torch.tensor([[out[row][-1]] + (guesses[i] + [out[row][-1]] * k)[:k]
                               for i, row in enumerate(state.rows)], device=model.device)
         slot = state.slot
