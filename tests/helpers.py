@@ -25,3 +25,20 @@ def in_threads(work, n=2):
         t.start()
     for t in threads:
         t.join()
+
+
+# A person's lips meet by mouthClose over a jaw still 0.1-0.25 open, pressing at most moderately
+# (the real iPhone capture in ../shared/assets/performances: jaw ~0.2 when the lips meet, press
+# p95 ~0.17); embedded/face.py seals the lips this way.
+SEAL_JAW = (0.1, 0.25)
+MAX_PRESS = 0.3
+
+
+def sealed_frames(weights, channels, frame, reach=1):
+    """Frames within `reach` of `frame` where the lips are sealed the human way: mouthClose
+    equals the jaw opening, and the jaw is SEAL_JAW open (neither snapped shut nor hanging)."""
+    jaw = weights[:, channels.index("jawOpen")]
+    close = weights[:, channels.index("mouthClose")]
+    frames = [j for j in range(frame - reach, frame + reach + 1) if 0 <= j < len(jaw)]
+    return [j for j in frames if abs(jaw[j] - close[j]) <= 1e-5
+            and SEAL_JAW[0] - 1e-6 <= jaw[j] <= SEAL_JAW[1] + 1e-6]

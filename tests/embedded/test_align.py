@@ -6,6 +6,7 @@ import threading
 
 import numpy as np
 import pytest
+from helpers import sealed_frames
 
 from shared_paths import ROOT
 from unitaf_blender.engines import Cancelled, LipsyncRequest
@@ -77,12 +78,8 @@ def test_long_recording_split_into_windows_keeps_absolute_time(slow_british):
 
 
 def _closed_near(weights, channels, t, fps=FPS, reach=2):
-    jaw = weights[:, channels.index("jawOpen")]
-    close = weights[:, channels.index("mouthClose")]
-    press = weights[:, channels.index("mouthPressLeft")]
-    k = int(round(t * fps))
-    frames = [j for j in range(k - reach, k + reach + 1) if 0 <= j < len(jaw)]
-    return any(jaw[j] <= 0.08 + 1e-6 and jaw[j] - close[j] <= 1e-5 and press[j] >= 0.4 - 1e-6 for j in frames)
+    """The lips are sealed (helpers.sealed_frames) within `reach` frames of time t."""
+    return bool(sealed_frames(weights, channels, int(round(t * fps)), reach))
 
 
 def test_every_aligned_bilabial_closes_the_lips(slow_british):

@@ -62,3 +62,30 @@ def emphasis_curve(loudness, fps=DEFAULT_FPS):
     padded = np.concatenate((np.zeros(len(lags) - 1), rise))
     held = np.stack([padded[len(lags) - 1 - j:len(padded) - j] * decay[j] for j in lags])
     return held.max(0)
+
+
+def slow_noise(rng, n_frames, fps, n_signals, f_lo=0.05, f_hi=0.45, partials=3):
+    """Smooth seeded noise [T, n_signals] in about [-1, 1]: a few sinusoids of random low frequency."""
+    t = np.arange(n_frames) / fps
+    f = rng.uniform(f_lo, f_hi, (n_signals, partials))
+    phase = rng.uniform(0, 2 * np.pi, (n_signals, partials))
+    amp = rng.uniform(0.5, 1.0, (n_signals, partials))
+    amp /= amp.sum(1, keepdims=True)
+    return np.einsum("sp,tsp->ts", amp, np.sin(2 * np.pi * f[None] * t[:, None, None] + phase[None]))
+
+
+def gesture(n_frames, fps, peaks, strengths, lead_s=0.15, hold_s=0.1, release_s=0.4):
+    """[T]: raised-cosine gestures, each rising over lead_s to its peak frame, held hold_s, then
+    falling over release_s; overlapping gestures take the larger value."""
+    n, lead_s, release_s = int(n_frames), max(lead_s, 1e-6), max(release_s, 1e-6)
+    out = np.zeros(n)
+    for k, s in zip(peaks, strengths):
+        lo = max(int(np.floor((k / fps - lead_s) * fps)), 0)
+        hi = min(int(np.ceil((k / fps + hold_s + release_s) * fps)) + 1, n)
+        if lo >= hi:
+            continue
+        t = np.arange(lo, hi) / fps - k / fps
+        up = np.clip((t + lead_s) / lead_s, 0, 1)
+        down = np.clip(1 - (t - hold_s) / release_s, 0, 1)
+        out[lo:hi] = np.maximum(out[lo:hi], s * (0.5 - 0.5 * np.cos(np.pi * np.minimum(up, down))))
+    return out

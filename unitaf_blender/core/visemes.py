@@ -28,7 +28,9 @@ The solve (`solve_visemes`):
 1. Fit (per frame). Only the MOUTH channels of the performance are used (jaw*, mouth*, tongueOut; the
    upper face is not speech). With A = the set's signatures restricted to those channels
    [C, K] and y the frame's values, minimise ||A x - y||^2 + L1 * sum(x) + RIDGE * |x|^2
-   over x >= 0: a non-negative least-squares fit, solved for all frames at once by
+   over x >= 0 (jawOpen read as jawOpen - mouthClose: how far the lips are open, since
+   mouthClose seals them over an open jaw, so a sealed /p/ is not an open vowel's jaw):
+   a non-negative least-squares fit, solved for all frames at once by
    accelerated projected gradient (FISTA with adaptive restart). The small L1 term prefers
    few visemes when several mixes explain a frame equally; the ridge makes the solution
    unique where signatures are nearly collinear (DD vs nn).
@@ -53,27 +55,36 @@ VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}
 VOWEL_VISEMES = frozenset(("aa", "E", "ih", "oh", "ou"))
 
 # Viseme -> ARKit weights at full articulation. Names without Left/Right apply to both
-# sides. PP keeps a little jaw so the mouthClose seal in face.py has something to close.
+# sides. Lip levels follow a real iPhone capture of speech (upper-lip raise and lower-lip
+# depression p95 ~0.6): open and front vowels bare the teeth, /f v/ tuck the lower lip
+# (roll), /S tS Z/ protrude and flare both lips. PP seals the lips with mouthClose over a
+# jaw that stays a little open, pressing lightly (face.enforce_lip_closure adds the pressure
+# of a plosive). Funnelled shapes narrow the lips over the jaw too: their mouthClose is
+# min(jawOpen - 0.06, 0.85 * mouthFunnel), as in the capture (embedded/face.py draws it).
 VISEME_SHAPES = {
     "sil": {},
-    "PP": {"mouthPress": 0.45, "mouthRollLower": 0.15, "mouthRollUpper": 0.1, "mouthClose": 0.04,
-           "jawOpen": 0.04},
-    "FF": {"mouthRollLower": 0.5, "mouthUpperUp": 0.2, "mouthShrugUpper": 0.15, "jawOpen": 0.08},
-    "TH": {"jawOpen": 0.15, "tongueOut": 0.35, "mouthLowerDown": 0.1, "mouthUpperUp": 0.05},
-    "DD": {"jawOpen": 0.16, "mouthStretch": 0.1, "mouthUpperUp": 0.1, "mouthLowerDown": 0.08},
-    "kk": {"jawOpen": 0.22, "mouthStretch": 0.1, "mouthLowerDown": 0.1},
-    "CH": {"mouthFunnel": 0.45, "mouthPucker": 0.3, "jawOpen": 0.1, "mouthUpperUp": 0.15,
-           "mouthLowerDown": 0.15},
-    "SS": {"jawOpen": 0.06, "mouthStretch": 0.3, "mouthSmile": 0.12, "mouthUpperUp": 0.12,
-           "mouthLowerDown": 0.1},
-    "nn": {"jawOpen": 0.15, "mouthStretch": 0.08, "mouthUpperUp": 0.05},
-    "RR": {"mouthPucker": 0.35, "mouthFunnel": 0.3, "jawOpen": 0.12, "mouthUpperUp": 0.1},
-    "aa": {"jawOpen": 0.6, "mouthLowerDown": 0.2, "mouthStretch": 0.05},
-    "E": {"jawOpen": 0.38, "mouthStretch": 0.25, "mouthLowerDown": 0.2, "mouthSmile": 0.1},
-    "ih": {"jawOpen": 0.2, "mouthStretch": 0.35, "mouthSmile": 0.18, "mouthUpperUp": 0.1,
-           "mouthLowerDown": 0.1},
-    "oh": {"jawOpen": 0.42, "mouthFunnel": 0.5, "mouthPucker": 0.25, "mouthLowerDown": 0.1},
-    "ou": {"mouthPucker": 0.7, "mouthFunnel": 0.35, "jawOpen": 0.15},
+    "PP": {"mouthClose": 0.18, "jawOpen": 0.18, "mouthPress": 0.1, "mouthRollLower": 0.12,
+           "mouthRollUpper": 0.08},
+    "FF": {"mouthRollLower": 0.55, "mouthUpperUp": 0.3, "mouthShrugUpper": 0.12, "jawOpen": 0.1},
+    "TH": {"jawOpen": 0.15, "tongueOut": 0.35, "mouthLowerDown": 0.25, "mouthUpperUp": 0.15},
+    "DD": {"jawOpen": 0.16, "mouthStretch": 0.1, "mouthUpperUp": 0.25, "mouthLowerDown": 0.25},
+    "kk": {"jawOpen": 0.22, "mouthStretch": 0.1, "mouthUpperUp": 0.15, "mouthLowerDown": 0.25},
+    "CH": {"mouthFunnel": 0.5, "mouthPucker": 0.3, "jawOpen": 0.1, "mouthUpperUp": 0.4,
+           "mouthLowerDown": 0.35, "mouthShrugUpper": 0.15, "mouthClose": 0.04},
+    "SS": {"jawOpen": 0.1, "mouthStretch": 0.3, "mouthSmile": 0.2, "mouthUpperUp": 0.3,
+           "mouthLowerDown": 0.3},
+    "nn": {"jawOpen": 0.15, "mouthStretch": 0.08, "mouthUpperUp": 0.15, "mouthLowerDown": 0.15},
+    "RR": {"mouthPucker": 0.35, "mouthFunnel": 0.3, "jawOpen": 0.12, "mouthUpperUp": 0.2,
+           "mouthLowerDown": 0.1, "mouthClose": 0.06},
+    "aa": {"jawOpen": 0.6, "mouthLowerDown": 0.5, "mouthUpperUp": 0.3, "mouthStretch": 0.05},
+    "E": {"jawOpen": 0.38, "mouthStretch": 0.25, "mouthLowerDown": 0.45, "mouthUpperUp": 0.4,
+          "mouthSmile": 0.25},
+    "ih": {"jawOpen": 0.2, "mouthStretch": 0.35, "mouthSmile": 0.35, "mouthUpperUp": 0.4,
+           "mouthLowerDown": 0.4},
+    "oh": {"jawOpen": 0.42, "mouthFunnel": 0.5, "mouthPucker": 0.25, "mouthLowerDown": 0.25,
+           "mouthUpperUp": 0.15, "mouthClose": 0.36},
+    "ou": {"mouthPucker": 0.7, "mouthFunnel": 0.35, "jawOpen": 0.15, "mouthUpperUp": 0.05,
+           "mouthClose": 0.09},
 }
 
 # Solver constants (module docstring, steps 1-3).
@@ -245,6 +256,12 @@ def solve_visemes(channels, weights, targets="oculus", fps=30.0) -> dict:
     acts = np.zeros((n, len(fitted)))
     if n and rows and A.any():
         y = np.clip(weights[:, columns], 0.0, None)
+        jaw_row, close_row = ARKIT_52.index("jawOpen"), ARKIT_52.index("mouthClose")
+        if jaw_row in rows and close_row in rows:
+            # mouthClose seals the lips over the jaw: the mouth is open by jawOpen - mouthClose
+            jaw, close = rows.index(jaw_row), rows.index(close_row)
+            A[jaw] -= A[close]
+            y[:, jaw] = np.maximum(y[:, jaw] - y[:, close], 0.0)
         floored = [j for j, i in enumerate(columns) if channels[i] in EXPRESSION_CHANNELS]
         y[:, floored] = _without_floor(y[:, floored], fps)
         acts = nnls(A, y, L1, RIDGE)

@@ -3,7 +3,8 @@
 No words are recognised. Each 10 ms frame of the recording is classed from its loudness
 and spectral shape into a stand-in espeak phoneme, and the result is a phoneme timeline
 that the embedded engine's own face model (face.py) animates exactly like a spoken one:
-* silence (a pause of MIN_PAUSE_S or more) -> "_" (lips at rest, closed);
+* silence (a pause of MIN_PAUSE_S or more) -> "_" (lips at rest; face.py opens them a
+  little for a breath before the next sound);
 * a short gap or a sharp energy dip between voiced stretches (a stop or nasal closure,
   < CLOSURE_MAX_S) -> "p" (lips closed: the closure is enforced by the face model);
 * a quiet frame dominated by energy above 3.5 kHz -> "s" (a fricative: teeth together);

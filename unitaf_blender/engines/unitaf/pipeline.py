@@ -26,8 +26,9 @@ import torch
 from ...core.channels import ARKIT_52
 from ...core.performance import EMOTIONS
 from ...core.retime import align_face
-from ...core.signal import emphasis_curve, loudness_envelope
+from ...core.signal import loudness_envelope
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
+from ...core.voice_prosody import VoiceProsody
 from .. import EngineError, ProgressFn, check_cancel, reporter
 from .audio import SPEAKER_RATE, SpeakerPrompt, load_emotion_prompt, load_speaker_prompt
 from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
@@ -468,7 +469,8 @@ def with_expression_layer(face: np.ndarray, audio: np.ndarray, emotion_times, em
         mouth[:, FACE_INDEX[name]] = weights[:, j]
     mouth[:, :len(ARKIT_52)] = np.clip(mouth[:, :len(ARKIT_52)], 0.0, 1.0)
     loud = loudness_envelope(audio, sample_rate, n, fps)
-    upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, emphasis=emphasis_curve(loud, fps))
+    prosody = VoiceProsody.from_audio(audio, sample_rate, n, fps, energy=loud)
+    upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, prosody=prosody)
     return FACE_CHANNELS, merge_layers(mouth, upper)
 
 
