@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import pathlib
+import stat
 
 import pytest
 from cli_testutil import listing
@@ -98,6 +99,21 @@ def test_output_is_complete_and_has_no_temporary_files(head_blend, tmp_path):
     assert not [n for n in names if ".unitaf-" in n or n.endswith(".blend1")]
     if bpy.app.build_options.audaspace:
         assert "take_audio/take1.wav" in names
+
+
+def test_every_file_written_follows_the_umask(head_blend, tmp_path):
+    """Take audio and the export get the mode the user's umask gives a new file, like the
+    .blend Blender writes (they were 0600: temporary files moved into place)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    old = os.umask(0o027)
+    try:
+        assert _generate(head_blend, out / "take.blend", "--export", out / "take.npz") == 0
+    finally:
+        os.umask(old)
+    modes = {n: stat.S_IMODE((out / n).stat().st_mode) for n in listing(out) if (out / n).is_file()}
+    assert {"take.blend", "take.npz", "take.wav"} <= set(modes)
+    assert set(modes.values()) == {0o640}, modes
 
 
 def test_batch_failing_at_keying_leaves_no_files(two_heads, tmp_path, capsys):
