@@ -61,13 +61,26 @@ class TakeResult:
 
 # --- validation ------------------------------------------------------------------------------
 
-def linked_library(obj):
-    """The library file `obj`'s shape keys come from, or None when they are local (an
-    override's own datablocks count as local: they can carry animation)."""
-    for block in (obj, obj.data, getattr(obj.data, "shape_keys", None)):
+def _linked_part(obj):
+    """(what, library path) for the first of `obj`, its mesh, its shape keys that is linked."""
+    for what, block in (("object", obj), ("mesh", obj.data), ("shape keys", getattr(obj.data, "shape_keys", None))):
         if block is not None and block.library is not None:
-            return block.library.filepath
+            return what, block.library.filepath
     return None
+
+
+def _linked_message(obj, what, library):
+    where = f"{bpy.path.basename(library)} ({library})"
+    if what == "object":
+        return (f"'{obj.name}' is linked from {where}: linked data is read-only here, so a take would "
+                "not be kept. Make a library override first (Object > Library Override > Make > "
+                "Selected & Content) and use the override, or open that library file and animate it there.")
+    kind = "a library override" if obj.override_library is not None else "local"
+    return (f"'{obj.name}' is {kind}, but its mesh '{obj.data.name}' and its shape keys are still linked "
+            f"from {where}: they are read-only, so a take would not be kept. Make the mesh editable "
+            "too, as a library override of its own (Outliner: right-click the mesh > Library Override "
+            f"> Make), or in Blender's Python console: "
+            f"bpy.data.objects[{obj.name!r}].data.override_create(remap_local_usages=True)")
 
 
 def _checked_mapping(obj):
@@ -79,13 +92,9 @@ def _checked_mapping(obj):
         raise TakeError("The target object was deleted.") from None
     if kind != 'MESH':
         raise TakeError(f"'{name}' is a {kind.lower()} object, not a mesh: pick a mesh with shape keys.")
-    library = linked_library(obj)
-    if library is not None:
-        raise TakeError(
-            f"'{name}' is linked from {bpy.path.basename(library)} ({library}): linked data is "
-            "read-only here, so a take would not be kept. Make a library override first "
-            "(Object > Library Override > Make > Selected & Content) and use the override, "
-            "or open that library file and animate it there.")
+    linked = _linked_part(obj)
+    if linked is not None:
+        raise TakeError(_linked_message(obj, *linked))
     key = obj.data.shape_keys
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
