@@ -55,11 +55,11 @@ def test_rest_pose_holds_outside_every_take_and_survives_save(clean_scene, tmp_p
     scene = bpy.context.scene
     scene.render.fps = 30
     lines = [(ada, 20, 0), (bob, 90, 1), (ada, 160, 2)] if push_to_nla else [(ada, 40, 0), (bob, 90, 1)]
-    spans = []   # (object name, first frame, last frame)
+    spans = []   # (object name, first frame, last frame), with the frames it eases in and out over
     for obj, frame, seed in lines:
         r = apply_take(scene, obj, _perf(1.0, seed),
                        TakeOptions(start_frame=frame, push_to_nla=push_to_nla, add_sound=False))
-        spans.append((obj.name, r.frame_start, r.frame_end))
+        spans.append((obj.name, r.frame_start - r.ease_frames, r.frame_end + r.ease_frames))
     out = tmp_path / "dialogue.blend"
     takes.save_blend(str(out))
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
