@@ -10,7 +10,8 @@ FACE_KEYS = ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "cheekS
 
 
 def make_face(bpy, name="Face", keys=FACE_KEYS, link=True):
-    """A cube mesh with a Basis and the given shape keys (each moves vertex 0 a little)."""
+    """A cube mesh with a Basis and the given shape keys (each moves vertex 0 a little), all
+    at 0: a neutral face (bpy 5.x gives a new key 1.0, 4.2 gives 0.0)."""
     import bmesh
     me = bpy.data.meshes.new(name)
     bm = bmesh.new()
@@ -25,6 +26,7 @@ def make_face(bpy, name="Face", keys=FACE_KEYS, link=True):
         for k in keys:
             kb = obj.shape_key_add(name=k, from_mix=False)
             kb.data[0].co.z += 0.5
+            kb.value = 0.0
     return obj
 
 

@@ -11,11 +11,15 @@ from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
 
 
 def _keys(action, name):
+    """(frames, values, F-curve) of the take's own frames: without the frames it eases in and
+    out over (their keys hold the first and last value, or blend to what was under it)."""
     fc = compat.find_fcurve(action, keying.data_path(name))
     assert fc is not None, name
     co = np.empty(2 * len(fc.keyframe_points), np.float32)
     fc.keyframe_points.foreach_get("co", co)
-    return co[0::2], co[1::2], fc
+    pad = action["unitaf_ease_frames"]
+    assert len(fc.keyframe_points) > 2 * pad
+    return co[0::2][pad:-pad], co[1::2][pad:-pad], fc
 
 
 def test_smooth_keeps_lines_and_spreads_spikes():
@@ -59,7 +63,8 @@ def test_roundtrip_values_after_save_and_reload(face, tmp_path):
     assert action["unitaf_bake_fps"] == 25.0 and action["unitaf_engine"] == "test"
     assert action["unitaf_text"] == "hello" and action["unitaf_seed"] == 7
     assert action["unitaf_emotion"] == "happy:0.5"
-    assert tuple(action.frame_range) == (7.0, 107.0)
+    pad = result.ease_frames
+    assert pad == 7 and tuple(action.frame_range) == (7.0 - pad, 107.0 + pad)
 
 
 @pytest.mark.parametrize("fps,fps_base", [(24, 1.0), (30, 1.0), (30, 1.001)])
@@ -126,7 +131,8 @@ def test_interpolation_choice(face, mode):
     _, _, fc = _keys(action, "jawOpen")
     assert {kp.interpolation for kp in fc.keyframe_points} == {mode}
     if mode == "BEZIER":   # handles computed by fc.update(), not left at (0, 0)
-        assert fc.keyframe_points[5].handle_left[0] > 1.0
+        key = fc.keyframe_points[action["unitaf_ease_frames"] + 5]
+        assert key.co[0] - 1.0 < key.handle_left[0] < key.co[0]
 
 
 def test_fast_path_scales(face):
@@ -136,4 +142,4 @@ def test_fast_path_scales(face):
     bpy.context.scene.render.fps = 25
     result = apply_take(bpy.context.scene, obj, perf, TakeOptions(start_frame=1, add_sound=False))
     fcs = compat.action_fcurves(result.action)
-    assert len(fcs) == 61 and all(len(fc.keyframe_points) == 15001 for fc in fcs)
+    assert len(fcs) == 61 and all(len(fc.keyframe_points) == 15001 + 2 * result.ease_frames for fc in fcs)

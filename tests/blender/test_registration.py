@@ -70,7 +70,7 @@ def test_operators_in_use(fresh_types, assets, monkeypatch):
         assert bpy.ops.unitaf.import_performance(filepath=str(csv)) == {'FINISHED'}
         action = obj.data.shape_keys.animation_data.action
         assert action.name.startswith("UniTAF_Face_MySlate")
-        assert action.frame_range[0] == 12
+        assert action.frame_range[0] + action["unitaf_ease_frames"] == 12
         # the panel's Generate without text says so
         scene.unitaf.text = ""
         with pytest.raises(RuntimeError, match="text"):
@@ -111,7 +111,7 @@ def test_generate_operator_with_the_embedded_engine(fresh_types):
             raise
         assert result == {'FINISHED'}
         action = obj.data.shape_keys.animation_data.action
-        assert action["unitaf_engine"] == "embedded" and action.frame_range[0] == 5
+        assert action["unitaf_engine"] == "embedded" and action.frame_range[0] + action["unitaf_ease_frames"] == 5
         from unitaf_blender.blender import compat
         if compat.has_audio():
             strips = compat.all_strips(scene.sequence_editor)
@@ -139,7 +139,8 @@ def test_animate_from_audio_operator_on_a_file_and_on_the_active_strip(fresh_typ
         scene.frame_current = 3
         assert bpy.ops.unitaf.lipsync() == {'FINISHED'}
         action = obj.data.shape_keys.animation_data.action
-        assert action.frame_range[0] == 3 and [m.name for m in action.pose_markers][:1] == ["Printing"]
+        assert action.frame_range[0] + action["unitaf_ease_frames"] == 3
+        assert [m.name for m in action.pose_markers][:1] == ["Printing"]
         if not compat.has_audio():
             return
         strips = compat.all_strips(scene.sequence_editor)
@@ -151,6 +152,6 @@ def test_animate_from_audio_operator_on_a_file_and_on_the_active_strip(fresh_typ
         settings.lipsync_audio, settings.lipsync_use_text = "", False
         assert bpy.ops.unitaf.lipsync() == {'FINISHED'}
         action = obj.data.shape_keys.animation_data.action
-        assert action.frame_range[0] == 40 and len(compat.all_strips(scene.sequence_editor)) == 1
+        assert action.frame_range[0] + action["unitaf_ease_frames"] == 40 and len(compat.all_strips(scene.sequence_editor)) == 1
     finally:
         unitaf_blender.unregister()

@@ -55,11 +55,11 @@ def test_rest_pose_holds_outside_every_take_and_survives_save(clean_scene, tmp_p
     scene = bpy.context.scene
     scene.render.fps = 30
     lines = [(ada, 20, 0), (bob, 90, 1), (ada, 160, 2)] if push_to_nla else [(ada, 40, 0), (bob, 90, 1)]
-    spans = []   # (object name, first frame, last frame)
+    spans = []   # (object name, first frame, last frame), with the frames it eases in and out over
     for obj, frame, seed in lines:
         r = apply_take(scene, obj, _perf(1.0, seed),
                        TakeOptions(start_frame=frame, push_to_nla=push_to_nla, add_sound=False))
-        spans.append((obj.name, r.frame_start, r.frame_end))
+        spans.append((obj.name, r.frame_start - r.ease_frames, r.frame_end + r.ease_frames))
     out = tmp_path / "dialogue.blend"
     takes.save_blend(str(out))
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
@@ -141,22 +141,52 @@ def test_a_driven_shape_key_is_reported_not_claimed(face):
     assert ad.action is None and len(ad.nla_tracks) == 0
 
 
-def test_linked_mesh_is_refused_with_the_library_named(clean_scene, tmp_path):
+def _linked_head(tmp_path, name):
+    """The Live Link head, named `name`, saved as tmp_path/lib/lib.blend and linked from there
+    into an empty scene."""
     bpy.ops.wm.open_mainfile(filepath=str(need(LLF_BLEND)), load_ui=False)
-    bpy.data.objects["FBHead"].name = "LibHead"
+    bpy.data.objects["FBHead"].name = name
     lib = tmp_path / "lib" / "lib.blend"
     lib.parent.mkdir()
     bpy.ops.wm.save_as_mainfile(filepath=str(lib))
     bpy.ops.wm.read_factory_settings(use_empty=True)
     with bpy.data.libraries.load(str(lib), link=True) as (src, dst):
-        dst.objects = ["LibHead"]
-    obj = dst.objects[0]
-    bpy.context.scene.collection.objects.link(obj)
+        dst.objects = [name]
+    bpy.context.scene.collection.objects.link(dst.objects[0])
+    return dst.objects[0]
+
+
+def test_linked_mesh_is_refused_with_the_library_named(clean_scene, tmp_path):
+    obj = _linked_head(tmp_path, "LibHead")
     with pytest.raises(TakeError, match=r"linked from lib\.blend.*library override"):
         takes.validate_target(obj)
     with pytest.raises(TakeError, match="linked from"):
         apply_take(bpy.context.scene, obj, make_perf(), TakeOptions(add_sound=False))
     assert not [a for a in bpy.data.actions if a.library is None]
+
+
+def test_override_of_the_object_alone_asks_for_an_editable_mesh(clean_scene, tmp_path):
+    """A library override of the object whose mesh and shape keys are still linked: the
+    message says the mesh must be made editable, and the way it gives works."""
+    head = _linked_head(tmp_path, "FBHead")
+    scene = bpy.context.scene
+    obj = head.override_hierarchy_create(scene, bpy.context.view_layer, do_fully_editable=True)
+    assert obj.library is None and obj.override_library is not None and obj.data.library is not None
+    with pytest.raises(TakeError, match=r"library override, but its mesh 'FBHead_mesh' and its shape keys "
+                                        r"are still linked from lib\.blend.*Make the mesh editable") as error:
+        apply_take(scene, obj, make_perf(), TakeOptions(add_sound=False))
+    assert "Make a library override first" not in str(error.value)
+    assert not [a for a in bpy.data.actions if a.library is None]
+    # the remedy it names
+    fix = str(error.value).rsplit("console: ", 1)[1]
+    assert fix == "bpy.data.objects['FBHead'].data.override_create(remap_local_usages=True)"
+    eval(fix, {"bpy": bpy})
+    name = apply_take(scene, obj, make_perf(), TakeOptions(start_frame=1, add_sound=False)).action.name
+    out = tmp_path / "shot.blend"
+    takes.save_blend(str(out))
+    bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
+    key = bpy.data.objects["FBHead"].data.shape_keys
+    assert key.animation_data.action.name == name == "UniTAF_FBHead_take1"   # kept in the saved file
 
 
 def test_checking_a_target_adds_nothing_to_it(face):

@@ -38,15 +38,16 @@ def _snapshot(scene):
     }
 
 
-def test_artist_action_kept_and_take_becomes_active(face):
+def test_artist_action_pushed_down_and_take_becomes_active(face):
     artist, slot = _artist_action(face)
     result = apply_take(bpy.context.scene, face, make_perf(), TakeOptions(start_frame=1, add_sound=False))
     key = face.data.shape_keys
     assert key.animation_data.action == result.action
     assert result.action.name == "UniTAF_Face_take1" and result.take_name == "take1"
-    assert artist.name in bpy.data.actions and artist.use_fake_user
-    assert any("ArtistBlink" in w for w in result.warnings)
-    # a second take gets the next name and keeps the first take too
+    # the artist's action keeps playing, from the NLA (Push Down)
+    assert [s.action for t in key.animation_data.nla_tracks for s in t.strips if not s.mute][-1] == artist
+    assert any("ArtistBlink" in w and "pushed down" in w for w in result.warnings)
+    # a second take gets the next name; the first one is kept aside
     second = apply_take(bpy.context.scene, face, make_perf(seed=1), TakeOptions(start_frame=1, add_sound=False))
     assert second.action.name == "UniTAF_Face_take2"
     assert bpy.data.actions["UniTAF_Face_take1"].use_fake_user
@@ -63,7 +64,7 @@ def test_push_to_nla_keeps_artist_action_playing_and_never_overlaps(face):
     tracks = list(ad.nla_tracks)
     assert [t.name for t in tracks] == [rest_pose.REST_TRACK, "ArtistBlink", takes.TAKE_TRACK]
     assert tracks[1].strips[0].action == artist
-    assert r1.nla_strip.action == r1.action and r1.nla_strip.frame_start == 10
+    assert r1.nla_strip.action == r1.action and r1.nla_strip.frame_start == 10 - r1.ease_frames
     # overlapping take -> another track on top; a later, separate take reuses the first one
     r2 = apply_take(scene, face, make_perf(seconds=2.0, seed=1), TakeOptions(start_frame=30, **opts))
     r3 = apply_take(scene, face, make_perf(seconds=1.0, seed=2), TakeOptions(start_frame=200, **opts))
@@ -80,11 +81,21 @@ def test_push_to_nla_keeps_artist_action_playing_and_never_overlaps(face):
     assert face.data.shape_keys.key_blocks["jawOpen"].value == pytest.approx(perf.channel("jawOpen")[10], abs=1e-6)
 
 
+def test_keys_resting_at_their_maximum_are_named(face):
+    """The take adds to resting values: a key left at 1.0 (bpy 5.x starts new keys there)
+    cannot move, and the report says so."""
+    face.data.shape_keys.key_blocks["jawOpen"].value = 1.0
+    r = apply_take(bpy.context.scene, face, make_perf(), TakeOptions(start_frame=1, add_sound=False))
+    assert any("rest at their maximum (jawOpen 1.00)" in w for w in r.warnings), r.warnings
+    fc = compat.find_fcurve(r.action, keying.data_path("jawOpen"))
+    assert {round(k.co[1], 6) for k in fc.keyframe_points} == {1.0}
+
+
 def test_take_extends_scene_end(face):
     scene = bpy.context.scene
     scene.frame_end = 20
     r = apply_take(scene, face, make_perf(seconds=3.0), TakeOptions(start_frame=5, add_sound=False))
-    assert scene.frame_end == r.frame_end > 20
+    assert scene.frame_end == r.frame_end + r.ease_frames > 20   # the take eases out before the end
 
 
 def test_start_frame_defaults_to_current_frame(face):

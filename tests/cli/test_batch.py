@@ -54,7 +54,8 @@ def _head(bpy, name):
     bpy.context.scene.collection.objects.link(obj)
     obj.shape_key_add(name="Basis")
     for k in ("jawOpen", "eyeBlinkLeft"):
-        obj.shape_key_add(name=k).data[0].co = (0, 0, 0.1)
+        kb = obj.shape_key_add(name=k)
+        kb.data[0].co, kb.value = (0, 0, 0.1), 0.0   # a neutral face (bpy 5.x starts a new key at 1.0)
     return obj
 
 

@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import pathlib
+import stat
 
 import pytest
 from cli_testutil import listing
@@ -98,6 +99,54 @@ def test_output_is_complete_and_has_no_temporary_files(head_blend, tmp_path):
     assert not [n for n in names if ".unitaf-" in n or n.endswith(".blend1")]
     if bpy.app.build_options.audaspace:
         assert "take_audio/take1.wav" in names
+
+
+def test_every_file_written_follows_the_umask(head_blend, tmp_path):
+    """Take audio and the export get the mode the user's umask gives a new file, like the
+    .blend Blender writes (they were 0600: temporary files moved into place)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    old = os.umask(0o027)
+    try:
+        assert _generate(head_blend, out / "take.blend", "--export", out / "take.npz") == 0
+    finally:
+        os.umask(old)
+    modes = {n: stat.S_IMODE((out / n).stat().st_mode) for n in listing(out) if (out / n).is_file()}
+    assert {"take.blend", "take.npz", "take.wav"} <= set(modes)
+    assert set(modes.values()) == {0o640}, modes
+
+
+def _layout(blend):
+    """How a dialogue's takes sit in a .blend: NLA tracks and strips per head, sound strips
+    (name, channel, sound name), action and sound names."""
+    bpy.ops.wm.open_mainfile(filepath=str(blend), load_ui=False)
+    heads = {}
+    for obj in bpy.data.objects:
+        key = obj.data.shape_keys if obj.type == 'MESH' else None
+        if key is not None and key.animation_data is not None:
+            heads[obj.name] = [(t.name, [(s.name, s.action.name, s.frame_start) for s in t.strips])
+                               for t in key.animation_data.nla_tracks]
+    se = bpy.context.scene.sequence_editor
+    strips = [] if se is None else sorted(
+        (s.name, s.channel, s.sound.name) for s in (se.strips_all if hasattr(se, "strips_all") else se.sequences_all))
+    return {"nla": heads, "strips": strips, "actions": sorted(a.name for a in bpy.data.actions),
+            "sounds": sorted(s.name for s in bpy.data.sounds)}
+
+
+def test_rerunning_a_batch_keeps_names_tracks_and_channels(two_heads, tmp_path):
+    """A re-generated line keeps its name (action, NLA strip, sound strip, sound), its NLA
+    track and its sound channel: no .001 names, no second takes track, no channel move."""
+    example = ROOT / "examples" / "dialogue.json"
+    first, second = tmp_path / "first.blend", tmp_path / "second.blend"
+    assert run(["batch", str(example), "--blend", str(two_heads), "--save", str(first)]) == 0
+    assert run(["batch", str(example), "--blend", str(first), "--save", str(second)]) == 0
+    before, after = _layout(first), _layout(second)
+    assert after == before
+    assert [name for name, _ in after["nla"]["AdaHead"]] == ["UniTAF rest", "UniTAF takes"]
+    if bpy.app.build_options.audaspace:
+        assert [(name, channel) for name, channel, _ in after["strips"]] == [
+            (f"line00{i}", 1) for i in range(1, 5)]
+        assert after["sounds"] == [f"line00{i}.wav" for i in range(1, 5)]
 
 
 def test_batch_failing_at_keying_leaves_no_files(two_heads, tmp_path, capsys):

@@ -65,7 +65,7 @@ def test_lipsync_keys_the_face_and_the_strip_plays_the_recording(head_blend, rec
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     scene = bpy.context.scene
     action = bpy.data.objects["FBHead"].data.shape_keys.animation_data.action
-    assert action.frame_range[0] == 5
+    assert action.frame_range[0] + action["unitaf_ease_frames"] == 5
     if transcript:
         words = [name for name, _ in _markers(action)]
         assert words[:3] == ["Printing", "in", "the"] and len(words) == len(LJ_TEXT.replace(",", "").split())
@@ -91,7 +91,7 @@ def test_lipsync_on_an_existing_strip_adds_no_strip_and_starts_with_it(head_blen
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     assert [s.name for s in compat.all_strips(bpy.context.scene.sequence_editor)] == ["Take 7"]
     action = bpy.data.objects["FBHead"].data.shape_keys.animation_data.action
-    assert action.frame_range[0] == 48
+    assert action.frame_range[0] + action["unitaf_ease_frames"] == 48
     assert run(["lipsync", "--blend", str(src), "--object", "FBHead", "--strip", "Take 8",
                 "--save", str(out)]) == 2
 

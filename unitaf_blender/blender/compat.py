@@ -139,6 +139,11 @@ def new_nla_strip(track, name: str, start: int, action, slot=None):
     return strip
 
 
+def strip_slot(nla_strip):
+    """The action slot an NLA strip plays (None on the legacy model)."""
+    return getattr(nla_strip, "action_slot", None) if has_slotted_actions() else None
+
+
 def interpolation_index(mode: str) -> int:
     """Enum index used by Keyframe.interpolation (for foreach_set)."""
     items = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items

@@ -60,11 +60,12 @@ def prepare_tracks(perf, pairs: dict, key_blocks, dst_fps: float, intensity: dic
     return len(values), tracks
 
 
-def plan_tracks(perf, plan, key_blocks, dst_fps: float, intensity: dict, smoothing: int):
+def plan_tracks(perf, plan, key_blocks, dst_fps: float, intensity: dict, smoothing: int, offsets=None):
     """Like prepare_tracks for a core.targets.TargetPlan: every key the plan drives (direct,
     combination or viseme keys), evaluated on the performance, resampled to the scene rate,
-    shaped by the group of the channel behind it, smoothed and clamped to its slider range
-    (keys driven by a signed rotation channel are not clamped).
+    shaped by the group of the channel behind it, smoothed, moved by its resting value in
+    `offsets` ({shape-key name: value}; the performance is motion away from a neutral face)
+    and clamped to its slider range (keys driven by a signed rotation channel are not clamped).
     Returns (n_frames, [(shape_key_name, float32 values[N])]) in the plan's key order."""
     values = plan.evaluate(perf.channels, perf.weights, fps=perf.fps)
     keys = [k for k in plan.keys() if k in values and k in key_blocks]
@@ -75,8 +76,9 @@ def plan_tracks(perf, plan, key_blocks, dst_fps: float, intensity: dict, smoothi
     gains = np.array([float(intensity.get(_key_group(k, plan, by_key), 1.0)) for k in keys], np.float32)
     matrix = smooth(np.asarray(matrix, np.float32) * gains, smoothing)
     tracks = []
+    offsets = offsets or {}
     for j, name in enumerate(keys):
-        v = matrix[:, j]
+        v = matrix[:, j] + np.float32(offsets.get(name, 0.0))
         if by_key.get(name) not in _ROTATION_CHANNELS:
             kb = key_blocks[name]
             v = np.clip(v, kb.slider_min, kb.slider_max)

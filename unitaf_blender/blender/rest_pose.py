@@ -1,4 +1,4 @@
-"""The rest layer: what a character's shape keys hold outside its takes.
+"""The rest layer: what a character's channels hold outside its takes.
 
 Wherever no NLA strip plays, Blender gives an NLA-animated property its RNA default: 1.0 for
 `ShapeKey.value` on 5.0, 0.0 on 4.2 and 5.2. Without help a face between two dialogue lines
@@ -7,17 +7,15 @@ the Live Link head). Of the three designs (keyed rest frames in every take, hold
 extrapolation, a base layer) only a base layer gives *exactly* the artist's values on every
 frame outside the takes, on every version, without changing a take's own keys:
 
-* one rest action per shape-key datablock (`UniTAF_<object>_rest`, marked `unitaf_rest`):
-  one key per channel UniTAF animates, at the value the shape key had before UniTAF first
-  keyed it (so re-generating never drifts the rest pose);
-* on the NLA track `UniTAF rest`, created before any other UniTAF track, as a strip with
-  HOLD extrapolation, so it covers all time below every take;
-* takes play above it: NLA takes as strips with extrapolation NOTHING, the active-action take
-  with the datablock's action extrapolation NOTHING (the action has a manual frame range), so
-  outside a take's frames the rest layer shows.
+* one rest action per animated datablock (`UniTAF_<object>_rest`, marked `unitaf_rest`):
+  one key per channel UniTAF animates, at the value it had before UniTAF first keyed it (so
+  re-generating never drifts the rest pose). It is also the value a take adds its motion to
+  (see takes.py), so a sculpted resting offset (BrowDown 0.318) stays during the line;
+* on the NLA track `UniTAF rest` as a strip with HOLD extrapolation, so it covers all time
+  below every take.
 
-Channels already animated by NLA tracks below the rest track (an artist's own layers, which
-the API cannot slide a new track under) are left to those tracks.
+Channels the artist's own animation drives (layers.py) are never held here: they are the
+artist's, above or below this track, and a take eases in and out of them instead.
 """
 import bpy
 
@@ -45,7 +43,7 @@ def rest_values(id_block) -> dict:
     if strip is None:
         return {}
     return {(fc.data_path, fc.array_index): fc.keyframe_points[0].co[1]
-            for fc in compat.action_fcurves(strip.action, _strip_slot(strip)) if len(fc.keyframe_points)}
+            for fc in compat.action_fcurves(strip.action, compat.strip_slot(strip)) if len(fc.keyframe_points)}
 
 
 def current_value(id_block, path, index):
@@ -54,21 +52,20 @@ def current_value(id_block, path, index):
     return float(value if isinstance(value, (int, float)) else value[index])
 
 
-def _strip_slot(strip):
-    return getattr(strip, "action_slot", None) if compat.has_slotted_actions() else None
-
-
-def _paths_below(ad, track):
-    """(data path, index) pairs animated by the NLA tracks under `track`."""
-    paths = set()
-    for other in ad.nla_tracks:
-        if other == track:
-            break
-        for strip in other.strips:
-            if strip.action is not None:
-                paths.update((fc.data_path, fc.array_index)
-                             for fc in compat.action_fcurves(strip.action, _strip_slot(strip)))
-    return paths
+def planned_values(id_block, channels, artist) -> dict:
+    """{(data path, index): rest value} for the `channels` the rest layer holds or will hold
+    once a take keys them: those it already has keep their stored value, new ones their value
+    now; channels in `artist` (the artist's own animation plays them) are left out. Reads only."""
+    stored = rest_values(id_block)
+    out = {}
+    for path, index in channels:
+        if (path, index) in artist:
+            continue
+        if (path, index) in stored:
+            out[(path, index)] = float(stored[(path, index)])
+        else:
+            out[(path, index)] = current_value(id_block, path, index)
+    return out
 
 
 class RestLayer:
@@ -80,11 +77,13 @@ class RestLayer:
         self.made_track = None
         self.added_fcurves = []     # F-curves added to an existing rest action
 
-    def ensure(self, obj_name: str, channels, frame: int):
-        """Make sure the rest layer holds a rest value for every (data path, index) in
-        `channels`: their values now, before this take plays."""
+    def ensure(self, obj_name: str, values: dict, frame: int):
+        """Make sure the rest layer holds every channel in `values` ({(data path, index):
+        value}, from `planned_values`); channels it already holds keep their stored value."""
         key = self.key
         strip = find_rest_strip(key)
+        if strip is None and not values:
+            return      # the artist's own animation drives every channel: nothing to hold
         ad = key.animation_data or key.animation_data_create()
         if strip is None:
             action, slot = compat.new_action(f"UniTAF_{obj_name}_rest", key)
@@ -97,25 +96,23 @@ class RestLayer:
             self.made_track = track
             known = set()
         else:
-            action, slot = strip.action, _strip_slot(strip)
-            track = next(t for t in ad.nla_tracks if strip in list(t.strips))
+            action, slot = strip.action, compat.strip_slot(strip)
             known = {(fc.data_path, fc.array_index) for fc in compat.action_fcurves(action, slot)}
-        skip = known | _paths_below(ad, track)
         writer = compat.FCurveWriter(action, slot, keying.GROUP_NAME)
         start = int(action.frame_range[0]) if known else int(frame)
-        for path, index in channels:
-            if (path, index) in skip:
+        for (path, index), value in values.items():
+            if (path, index) in known:
                 continue
             fc = writer.new(path, index)
-            fc.keyframe_points.insert(start, current_value(key, path, index))
+            fc.keyframe_points.insert(start, value)
             if self.made_action is None:
                 self.added_fcurves.append((action, slot, fc))
-            skip.add((path, index))
+            known.add((path, index))
         if self.made_track is not None:
             action.use_frame_range = True
             action.frame_start, action.frame_end = start, start + 1
             rest_strip = compat.new_nla_strip(self.made_track, action.name, start, action, slot)
-            rest_strip.extrapolation = 'HOLD'    # first strip of the lowest track: before and after
+            rest_strip.extrapolation = 'HOLD'    # covers all time, before and after
             rest_strip.blend_type = 'REPLACE'
 
     def undo(self):

@@ -30,14 +30,20 @@ def wav_path_for(take_name: str, audio_dir=None):
     return None if folder is None else os.path.join(folder, bpy.path.clean_name(take_name) + ".wav")
 
 
-def free_channel(sequence_editor, start: int, length: int) -> int:
-    """Lowest channel with no strip overlapping [start, start + length)."""
-    end = start + max(1, length)
+def _busy_channels(sequence_editor, start, end, skip=None) -> set:
+    """Channels with a strip (other than `skip`) overlapping [start, end)."""
     busy = set()
     for strip in compat.all_strips(sequence_editor):
         s0, s1 = compat.strip_range(strip)
-        if s0 < end and start < s1:
+        if strip != skip and s0 < end and start < s1:
             busy.add(strip.channel)
+    return busy
+
+
+def free_channel(sequence_editor, start: int, length: int) -> int:
+    """Lowest channel with no strip overlapping [start, start + length)."""
+    end = start + max(1, length)
+    busy = _busy_channels(sequence_editor, start, end)
     for channel in range(1, MAX_CHANNEL + 1):
         if channel not in busy:
             return channel
@@ -77,6 +83,7 @@ class SoundPlacement:
         self.strip = None
         self.sound = None
         self.wav_path = None        # the take's WAV under its final name (written by the stage)
+        self.sound_name = None      # the sound's own name (Blender adds .001 while a replaced take's exists)
         self._tmp_path = None       # temporary file used for packing (always removed)
         self._made_editor = False
 
@@ -102,7 +109,8 @@ class SoundPlacement:
         channel = free_channel(se, start, length)
         self.strip = compat.new_sound_strip(se, take_name, path, channel, start)
         self.sound = self.strip.sound
-        self.sound.name = os.path.basename(wav_path_for(take_name, "."))   # not the temporary file's name
+        self.sound_name = os.path.basename(wav_path_for(take_name, "."))   # not the temporary file's name
+        self.sound.name = self.sound_name
         if self._tmp_path is not None:
             self.sound.pack()
             # A packed sound keeps its path only as the "unpack to" target: make it sensible.
@@ -119,7 +127,19 @@ class SoundPlacement:
         channel = free_channel(se, start, length)
         self.strip = compat.new_sound_strip(se, take_name, path, channel, start)
         self.sound = self.strip.sound
+        self.sound_name = bpy.path.basename(path)
         return self.strip
+
+    def settle(self, scene, channel=None):
+        """Once the take this one replaces is gone: the strip moves to that take's `channel`
+        where it is free there, and the sound gets its own name back."""
+        strip = self.strip
+        if channel is not None and channel != strip.channel:
+            start, end = compat.strip_range(strip)
+            if channel not in _busy_channels(scene.sequence_editor, start, end, skip=strip):
+                strip.channel = channel
+        if self.sound is not None and self.sound_name and self.sound.name != self.sound_name:
+            self.sound.name = self.sound_name
 
     def _remove_tmp(self):
         if self._tmp_path and os.path.exists(self._tmp_path):
@@ -138,7 +158,7 @@ class SoundPlacement:
                     bpy.data.sounds.remove(self.sound)
             except ReferenceError:
                 pass
-        self.strip = self.sound = None
+        self.strip = self.sound = self.sound_name = None
         if self._made_editor and scene.sequence_editor is not None:
             scene.sequence_editor_clear()
         self._made_editor = False

@@ -1,10 +1,12 @@
 """Apply a Performance to a mesh as one "take": a new shape-key action + a sound strip.
 
 Public API used by the CLI and the operators. `apply_take` runs in named steps: plan (every
-check, before anything is touched) -> write the action -> rest layer (rest_pose.py) -> place
-it (NLA strip or active action) -> sound strip -> verify that Blender really plays it ->
-retire the take it re-generates. It is atomic: on any failure it removes everything it
-created and restores the previous animation, then re-raises.
+check, before anything is touched; the take is keyed relative to the character's resting
+values) -> rest layer (rest_pose.py) -> empty the active action slot (the artist's action is
+pushed down, layers.py) -> write the action, padded to ease in and out (ease.py) -> place it
+(NLA strip or active action) -> sound strip -> verify that Blender really plays it -> retire
+the take it re-generates. It is atomic: on any failure it removes everything it created and
+restores the previous animation, then re-raises.
 """
 import json
 import os
@@ -18,7 +20,7 @@ from mathutils import Matrix
 from ..core.retime import resample, scene_fps
 from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
-from . import character, compat, keying, rig
+from . import character, compat, ease, keying, layers, rest_pose, rig
 from .mapping_store import object_plan
 from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
@@ -56,18 +58,32 @@ class TakeResult:
     warnings: list = field(default_factory=list)
     take_name: str = ""
     nla_strip: object = None
+    ease_frames: int = 0                       # the take eases in over this many frames before frame_start, out after frame_end
     parts: list = field(default_factory=list)  # [(object name, action, what: shape keys or bones)], head first
 
 
 # --- validation ------------------------------------------------------------------------------
 
-def linked_library(obj):
-    """The library file `obj`'s shape keys come from, or None when they are local (an
-    override's own datablocks count as local: they can carry animation)."""
-    for block in (obj, obj.data, getattr(obj.data, "shape_keys", None)):
+def _linked_part(obj):
+    """(what, library path) for the first of `obj`, its mesh, its shape keys that is linked."""
+    for what, block in (("object", obj), ("mesh", obj.data), ("shape keys", getattr(obj.data, "shape_keys", None))):
         if block is not None and block.library is not None:
-            return block.library.filepath
+            return what, block.library.filepath
     return None
+
+
+def _linked_message(obj, what, library):
+    where = f"{bpy.path.basename(library)} ({library})"
+    if what == "object":
+        return (f"'{obj.name}' is linked from {where}: linked data is read-only here, so a take would "
+                "not be kept. Make a library override first (Object > Library Override > Make > "
+                "Selected & Content) and use the override, or open that library file and animate it there.")
+    kind = "a library override" if obj.override_library is not None else "local"
+    return (f"'{obj.name}' is {kind}, but its mesh '{obj.data.name}' and its shape keys are still linked "
+            f"from {where}: they are read-only, so a take would not be kept. Make the mesh editable "
+            "too, as a library override of its own (Outliner: right-click the mesh > Library Override "
+            f"> Make), or in Blender's Python console: "
+            f"bpy.data.objects[{obj.name!r}].data.override_create(remap_local_usages=True)")
 
 
 def _checked_mapping(obj):
@@ -79,13 +95,9 @@ def _checked_mapping(obj):
         raise TakeError("The target object was deleted.") from None
     if kind != 'MESH':
         raise TakeError(f"'{name}' is a {kind.lower()} object, not a mesh: pick a mesh with shape keys.")
-    library = linked_library(obj)
-    if library is not None:
-        raise TakeError(
-            f"'{name}' is linked from {bpy.path.basename(library)} ({library}): linked data is "
-            "read-only here, so a take would not be kept. Make a library override first "
-            "(Object > Library Override > Make > Selected & Content) and use the override, "
-            "or open that library file and animate it there.")
+    linked = _linked_part(obj)
+    if linked is not None:
+        raise TakeError(_linked_message(obj, *linked))
     key = obj.data.shape_keys
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
@@ -151,7 +163,7 @@ def _take_name(objects, wanted, audio_dir, stage):
         if not wanted:
             raise TakeError("The take name is empty.")
         old = {o.name: bpy.data.actions.get(_action_name(o, wanted)) for o in objects}
-        old = {name: a for name, a in old.items() if a is not None and a.get("unitaf_take") == wanted}
+        old = {name: a for name, a in old.items() if a is not None and a.get(layers.TAKE_MARK) == wanted}
         if old:
             return wanted, old
     base = wanted or "take"
@@ -179,9 +191,14 @@ class _Part:
     mapping: object                 # core.targets.TargetPlan (None for bones)
     curves: list                    # [(data path, array index, float32 values per frame)]
     labels: list                    # what is animated, for the report (shape keys or bones)
+    rest: dict = field(default_factory=dict)    # {(data path, index): resting value} the rest layer holds
     replaces: object = None         # this part's earlier take of the same name, or None
     nla_only: bool = False          # bones: the armature's own action (a body clip) keeps playing
     roles: list = field(default_factory=list)   # bones: which of head/neck/eye_l/eye_r were keyed
+
+    @property
+    def channels(self):
+        return [(path, index) for path, index, _ in self.curves]
 
 
 @dataclass
@@ -193,6 +210,7 @@ class _Plan:
     fps: float
     start: int
     end: int
+    ease: int                       # frames the take eases in before `start` and out after `end`
     take: str
     parts: list                     # [_Part], the target mesh first
     warnings: list
@@ -200,6 +218,18 @@ class _Plan:
     @property
     def head(self):
         return self.parts[0]
+
+    @property
+    def first(self):
+        """The first frame the take's keys cover (its ease in starts there)."""
+        return self.start - self.ease
+
+    @property
+    def last(self):
+        return self.end + self.ease
+
+    def in_nla(self, part) -> bool:
+        return self.opts.push_to_nla or part.nla_only
 
 
 def _unique_direct(plan, warnings):
@@ -214,15 +244,42 @@ def _unique_direct(plan, warnings):
     return plan
 
 
+def _resting(block, channels):
+    """{(data path, index): resting value} of the `channels` that no animation of the
+    artist's drives on `block` (layers.py): what the rest layer holds, and what the take's
+    motion is added to."""
+    return rest_pose.planned_values(block, channels, layers.artist_channels(block))
+
+
 def _part_for(obj, plan, perf, fps, intensity, smoothing, warnings):
     key = obj.data.shape_keys
     if key.animation_data is not None and key.animation_data.use_tweak_mode:
         raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
                         "exit it (Tab in the NLA editor) first.")
     plan = _unique_direct(plan, warnings)
-    _, tracks = keying.plan_tracks(perf, plan, key.key_blocks, fps, intensity, smoothing)
+    names = [name for name in plan.keys() if name in key.key_blocks]
+    rest = _resting(key, [(keying.data_path(name), 0) for name in names])
+    offsets = {keying.key_name_from_path(path): value for (path, _), value in rest.items()}
+    _, tracks = keying.plan_tracks(perf, plan, key.key_blocks, fps, intensity, smoothing, offsets)
     used = plan.channels_read() if tracks else set()
-    return _Part(obj, key, plan, keying.shape_key_curves(tracks), [name for name, _ in tracks]), used
+    part = _Part(obj, key, plan, keying.shape_key_curves(tracks), [name for name, _ in tracks])
+    part.rest = {c: v for c, v in rest.items() if c in set(part.channels)}
+    _warn_maxed(obj, key, part, warnings)
+    return part, used
+
+
+def _warn_maxed(obj, key, part, warnings):
+    """Keys resting at their maximum cannot move: the take adds its motion to the rest value."""
+    maxed = []
+    for (path, _), value in part.rest.items():
+        kb = key.key_blocks[keying.key_name_from_path(path)]
+        if kb.slider_max > 0 and value >= kb.slider_max - 0.02:
+            maxed.append(f"{kb.name} {value:.2f}")
+    if maxed:
+        warnings.append(f"{len(maxed)} shape key(s) on '{obj.name}' rest at their maximum "
+                        f"({', '.join(maxed[:5])}{'...' if len(maxed) > 5 else ''}): a take adds its "
+                        "motion to each key's resting value, so they cannot move. Set them to 0 if they "
+                        "are not part of the character's neutral face.")
 
 
 def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
@@ -273,7 +330,9 @@ def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
         keyed_roles.append(role)
     if not curves:
         return None
-    return _Part(armature, armature, None, curves, labels, nla_only=True, roles=keyed_roles)
+    part = _Part(armature, armature, None, curves, labels, nla_only=True, roles=keyed_roles)
+    part.rest = _resting(armature, part.channels)
+    return part
 
 
 def _plan(scene, obj, perf, opts, stage) -> _Plan:
@@ -284,10 +343,11 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
     # Bound the size before resampling allocates it (a bad header must not exhaust memory).
     n_frames = n_frames_for((perf.n_frames - 1) / perf.fps, 1.0, fps)
-    if start < MIN_FRAME or start + n_frames - 1 > MAX_FRAME:
-        raise TakeError(f"The take would span frames {start}-{start + n_frames - 1} "
-                        f"({perf.duration:.1f} s at {fps:g} fps), outside Blender's frame range "
-                        f"{MIN_FRAME}..{MAX_FRAME}.")
+    pad = ease.frames(fps)
+    if start - pad < MIN_FRAME or start + n_frames - 1 + pad > MAX_FRAME:
+        raise TakeError(f"The take would span frames {start - pad}-{start + n_frames - 1 + pad} "
+                        f"({perf.duration:.1f} s at {fps:g} fps, with {pad} frames to ease in and "
+                        f"out), outside Blender's frame range {MIN_FRAME}..{MAX_FRAME}.")
     warnings = []
     head, pairs = _part_for(obj, mapping, perf, fps, intensity, int(opts.smoothing), warnings)
     if not head.curves:
@@ -320,20 +380,22 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     for part in parts:
         part.replaces = replaces.get(part.obj.name)
     n = len(head.curves[0][2])
-    return _Plan(scene, perf, opts, fps, start, start + n - 1, take, parts, warnings)
+    return _Plan(scene, perf, opts, fps, start, start + n - 1, pad, take, parts, warnings)
 
 
 # --- rollback --------------------------------------------------------------------------------
 
 class _KeyUndo:
-    """What a take created or changed on one shape-key datablock."""
+    """What a take created or changed on one animated datablock."""
 
     def __init__(self, key):
         self.key = key
-        self.had_animdata = key.animation_data is not None
+        ad = key.animation_data
+        self.had_animdata = ad is not None
         self.prev_action, self.prev_slot = compat.assigned_action(key)
         self.prev_fake = self.prev_action.use_fake_user if self.prev_action else None
-        self.prev_extrapolation = key.animation_data.action_extrapolation if self.had_animdata else None
+        self.prev_settings = None if ad is None else (ad.action_extrapolation, ad.action_blend_type,
+                                                      ad.action_influence)
         self.action = None
         self.tracks = []
         self.nla_strips = []
@@ -351,8 +413,8 @@ class _KeyUndo:
             for track in reversed(self.tracks):
                 ad.nla_tracks.remove(track)
             compat.assign_action(self.key, self.prev_action, self.prev_slot)
-            if self.prev_extrapolation is not None:
-                ad.action_extrapolation = self.prev_extrapolation
+            if self.prev_settings is not None:
+                ad.action_extrapolation, ad.action_blend_type, ad.action_influence = self.prev_settings
         self.rest.undo()
         if ad is not None and not self.had_animdata:
             self.key.animation_data_clear()
@@ -397,34 +459,95 @@ def _take_track(ad, start, end, undo):
     return track
 
 
-def _push_previous(ad, action, slot, undo):
-    """Like Blender's Push Down: the previous action keeps playing from its own NLA track."""
-    track = ad.nla_tracks.new()
-    track.name = action.name
-    undo.tracks.append(track)
-    start = int(round(action.frame_range[0]))
+def _new_take_strip(track, action, slot, start, blend):
+    """A take's strip: plays only over its own frames, easing in and out over `blend` frames."""
     strip = compat.new_nla_strip(track, action.name, start, action, slot)
-    undo.nla_strips.append((track, strip))
+    strip.extrapolation = 'NOTHING'
+    strip.blend_type = 'REPLACE'
+    strip.use_auto_blend = False
+    strip.blend_in = blend
+    strip.blend_out = blend
+    return strip
 
 
 def _strips_playing(ad, action):
     return [s for t in ad.nla_tracks for s in t.strips if s.action == action]
 
 
+def _track_of(ad, strip):
+    return next(t for t in ad.nla_tracks if strip in list(t.strips))
+
+
 # --- the take, step by step ------------------------------------------------------------------
 
-def _write_action(plan, part, undo):
+def _clear_active(plan, part, undo):
+    """Empty the active action slot before the take is placed, and stop the take it replaces.
+
+    The artist's action there moves to the NLA and keeps playing exactly as it did (layers.py).
+    A previous take there keeps playing from a takes track when this take goes to the NLA too;
+    when this take becomes the active action it takes that take's place (kept, fake user)."""
+    ad = part.key.animation_data or part.key.animation_data_create()
+    if part.replaces is not None:
+        for strip in _strips_playing(ad, part.replaces):
+            if not strip.mute:
+                strip.mute = True
+                undo.muted.append(strip)
+    prev, slot = undo.prev_action, undo.prev_slot
+    if prev is None:
+        return
+    if not layers.is_ours(prev):
+        scene = plan.scene
+        track, _ = layers.push_down(part.key, prev, slot,
+                                    (scene.frame_start, scene.frame_end, plan.first, plan.last))
+        undo.tracks.append(track)
+        plan.warnings.append(f"Your action '{prev.name}' on '{part.obj.name}' now plays from the NLA "
+                             f"track '{track.name}' (pushed down), so it keeps playing around the take.")
+    elif prev != part.replaces and not prev.get(REST_MARK):
+        if plan.in_nla(part):
+            first, last = (int(round(f)) for f in prev.frame_range)
+            track = _take_track(ad, first, last, undo)
+            undo.nla_strips.append((track, _new_take_strip(track, prev, slot, first, 0)))
+        else:
+            prev.use_fake_user = True
+            plan.warnings.append(f"Previous take '{prev.name}' on '{part.obj.name}' was kept (fake user).")
+    compat.assign_action(part.key, None)
+
+
+def _eased_frames(plan):
+    return list(range(plan.first, plan.start)) + list(range(plan.end + 1, plan.last + 1))
+
+
+def _under_keyed(plan):
+    """For each part that becomes the active action (it has no NLA blend): what plays under it
+    on the frames it eases over, evaluated now that the active slot is empty. None for NLA parts."""
+    keyed = [part for part in plan.parts if not plan.in_nla(part)]
+    if not keyed:
+        return [None] * len(plan.parts)
+    values = iter(ease.values_under(plan.scene, [(part.key, part.channels) for part in keyed],
+                                    _eased_frames(plan)))
+    return [None if plan.in_nla(part) else next(values) for part in plan.parts]
+
+
+def _write_action(plan, part, undo, under):
     action, slot = compat.new_action(_action_name(part.obj, plan.take), part.key)
     undo.action = action
-    keying.write_curves(action, slot, plan.start, part.curves, plan.opts.interpolation)
+    pad, curves = plan.ease, []
+    for path, index, values in part.curves:
+        values = ease.padded(values, pad)
+        if under is not None:
+            below = under[(path, index)]
+            values = ease.blend_keyed(values, below[:pad], below[pad:], pad)
+        curves.append((path, index, values))
+    keying.write_curves(action, slot, plan.first, curves, plan.opts.interpolation)
     action.use_frame_range = True
-    action.frame_start, action.frame_end = plan.start, max(plan.end, plan.start + 1)
+    action.frame_start, action.frame_end = plan.first, plan.last
     meta = plan.perf.meta or {}
     if part is plan.head and plan.opts.word_markers:
         _mark_words(action, plan)
-    action["unitaf_take"] = plan.take
+    action[layers.TAKE_MARK] = plan.take
     action["unitaf_bake_fps"] = float(plan.fps)
     action["unitaf_source_fps"] = float(plan.perf.fps)
+    action["unitaf_ease_frames"] = int(pad)
     for name in ("engine", "text", "emotion", "seed"):
         if meta.get(name) is not None:
             action[f"unitaf_{name}"] = _prop_value(meta[name])
@@ -442,29 +565,16 @@ def _mark_words(action, plan):
 def _place(plan, part, action, slot, undo):
     """Make the take play: an NLA strip above the others, or the active action. Returns the
     NLA strip or None."""
-    key, prev = part.key, undo.prev_action
-    ad = key.animation_data or key.animation_data_create()
-    if part.replaces is not None:
-        for strip in _strips_playing(ad, part.replaces):
-            if not strip.mute:
-                strip.mute = True
-                undo.muted.append(strip)
-    keep_prev = prev is not None and prev != part.replaces and not prev.get(REST_MARK)
-    if keep_prev:
-        prev.use_fake_user = True   # never lose the artist's action
-    if plan.opts.push_to_nla or part.nla_only:
-        if keep_prev:
-            _push_previous(ad, prev, undo.prev_slot, undo)
-        compat.assign_action(key, None)
-        track = _take_track(ad, plan.start, plan.end, undo)
-        nla_strip = compat.new_nla_strip(track, action.name, plan.start, action, slot)
-        nla_strip.extrapolation = 'NOTHING'   # the take only plays over its own frames
+    ad = part.key.animation_data
+    if plan.in_nla(part):
+        track = _take_track(ad, plan.first, plan.last, undo)
+        nla_strip = _new_take_strip(track, action, slot, plan.first, plan.ease)
         undo.nla_strips.append((track, nla_strip))
         return nla_strip
-    compat.assign_action(key, action, slot)
-    ad.action_extrapolation = 'NOTHING'       # outside its frame range the rest layer shows
-    if keep_prev:
-        plan.warnings.append(f"Previous action '{prev.name}' on '{part.obj.name}' was kept (fake user).")
+    compat.assign_action(part.key, action, slot)
+    ad.action_extrapolation = 'NOTHING'       # outside its keys, what is under it shows
+    ad.action_blend_type = 'REPLACE'
+    ad.action_influence = 1.0
     return None
 
 
@@ -516,37 +626,53 @@ def _verify(plan, part, action):
             "track or a constraint may override it.")
 
 
-def _retire_replaced(plan, part, action):
-    """The new take works: remove the take it re-generates on this mesh and give the new
-    action its name."""
+def _retire_replaced(plan, part, action, nla_strip):
+    """The new take works: remove the take it re-generates on this datablock. The new take
+    gets its name and, where it fits, its NLA track back. Returns the take's NLA strip."""
     old = part.replaces
     if old is None:
-        return
+        return nla_strip
     ad = part.key.animation_data
+    home = None
     for track in list(ad.nla_tracks):
-        for nla_strip in list(track.strips):
-            if nla_strip.action == old:
-                track.strips.remove(nla_strip)
-        if track.name.startswith(TAKE_TRACK) and len(track.strips) == 0:
-            ad.nla_tracks.remove(track)
+        for old_strip in list(track.strips):
+            if old_strip.action == old:
+                home = home or track
+                track.strips.remove(old_strip)
     bpy.data.actions.remove(old)
     action.name = _action_name(part.obj, plan.take)
+    if nla_strip is not None:
+        if home is not None and _track_of(ad, nla_strip) != home and not _overlaps(home, plan.first, plan.last):
+            # the API cannot move a strip between tracks: make it again there
+            slot = compat.strip_slot(nla_strip)
+            _track_of(ad, nla_strip).strips.remove(nla_strip)
+            nla_strip = _new_take_strip(home, action, slot, plan.first, plan.ease)
+        nla_strip.name = action.name
+    for track in list(ad.nla_tracks):
+        if track.name.startswith(TAKE_TRACK) and len(track.strips) == 0:
+            ad.nla_tracks.remove(track)
+    return nla_strip
 
 
-def _retire_replaced_sound(plan, strip):
+def _retire_replaced_sound(plan, placement):
+    """The new take works: remove the sound strip of the take it re-generates; the new strip
+    takes its name and, where it is free, its channel."""
+    strip = placement.strip
     old = plan.head.replaces
     name = old.get("unitaf_sound_strip") if old is not None else None
     se = plan.scene.sequence_editor
+    channel = None
     if name and se is not None:
         for s in compat.all_strips(se):
             if s.name == name and s.type == 'SOUND' and s != strip:
-                sound = s.sound
+                channel, sound = s.channel, s.sound
                 compat.remove_strip(se, s)
                 if sound is not None and sound.users == 0:
                     bpy.data.sounds.remove(sound)
                 break
     if strip is not None:
         strip.name = plan.take
+        placement.settle(plan.scene, channel)
 
 
 def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None) -> TakeResult:
@@ -559,21 +685,22 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
     own_stage = StagedFiles() if stage is None else None
     undo = _Undo(scene, plan.parts)
     try:
-        placed = []
         for part, key_undo in zip(plan.parts, undo.keys):
-            action, slot = _write_action(plan, part, key_undo)
-            key_undo.rest.ensure(part.obj.name, [(path, index) for path, index, _ in part.curves],
-                                 scene.frame_start)
+            key_undo.rest.ensure(part.obj.name, part.rest, min(scene.frame_start, plan.first))
+            _clear_active(plan, part, key_undo)
+        placed = []
+        for part, key_undo, under in zip(plan.parts, undo.keys, _under_keyed(plan)):
+            action, slot = _write_action(plan, part, key_undo, under)
             placed.append((part, action, _place(plan, part, action, slot, key_undo)))
         strip, audio_path = _place_sound(plan, undo, stage or own_stage)
-        if plan.end > scene.frame_end:
-            scene.frame_end = plan.end
+        if plan.last > scene.frame_end:
+            scene.frame_end = plan.last
         for part, action, _ in placed:
             _verify(plan, part, action)
         head_action, head_strip = placed[0][1], placed[0][2]
         result = TakeResult(action=head_action, strip=strip, frame_start=plan.start, frame_end=plan.end,
                             mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
-                            take_name=plan.take, nla_strip=head_strip,
+                            take_name=plan.take, nla_strip=head_strip, ease_frames=plan.ease,
                             parts=[(part.obj.name, action, part.labels, "bones" if part.roles else "keys")
                                    for part, action, _ in placed])
         if own_stage is not None:
@@ -581,9 +708,11 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
             if strip is not None and audio_path:
                 point_sound_at(strip.sound, audio_path)
         # last: it deletes the old take for good
-        _retire_replaced_sound(plan, strip)
-        for part, action, _ in placed:
-            _retire_replaced(plan, part, action)
+        _retire_replaced_sound(plan, undo.sound)
+        for i, (part, action, nla_strip) in enumerate(placed):
+            nla_strip = _retire_replaced(plan, part, action, nla_strip)
+            if i == 0:
+                result.nla_strip = nla_strip
         if strip is not None:
             head_action["unitaf_sound_strip"] = strip.name
     except BaseException:   # includes KeyboardInterrupt: never leave half a take behind

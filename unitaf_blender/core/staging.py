@@ -3,7 +3,8 @@
 A command (generate, batch, import) writes several files: take WAVs beside the output .blend,
 an exported .npz + .wav, the .blend itself. Each is first written under a hidden temporary
 name in its final folder (`.<name>.unitaf-<random><ext>`, same disk, so the final move is an
-atomic rename). `commit()` moves them all into place when the whole command succeeded; a file
+atomic rename; it gets the mode a new file gets under the user's umask, as the .blend does,
+not the 0600 of a temporary file). `commit()` moves them all into place when the whole command succeeded; a file
 that already existed under a final name is kept aside until `finish()`, so `restore()` can put
 everything back if a later step (saving the .blend) fails. `discard()` removes every
 temporary file and the folders the stage created. Nothing here imports bpy.
@@ -14,6 +15,24 @@ import tempfile
 
 # Free space kept in reserve beyond what a command is expected to write.
 SPACE_MARGIN_BYTES = 16 * 1024 * 1024
+
+
+def new_file_mode() -> int:
+    """The mode `open()` gives a new file under the process umask.
+
+    Linux shows the umask in /proc (reading it changes nothing, so no other thread creates a
+    file under a wrong mask meanwhile); elsewhere it is set to the common 022 for a moment and
+    put back."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 class OutputError(ValueError):
@@ -86,10 +105,12 @@ class StagedFiles:
 
     def commit(self) -> None:
         """Move every temporary file onto its final name; on any failure undo the moves made."""
+        mode = new_file_mode()
         try:
             for tmp, final in self._moves:
                 if not os.path.exists(tmp):
                     raise OutputError(f"internal: staged file {tmp} for {final} is missing")
+                os.chmod(tmp, mode)
                 if os.path.exists(final):
                     backup = self._backup_name(final)
                     os.replace(final, backup)
