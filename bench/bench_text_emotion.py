@@ -34,6 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from bench_load import QWEN3_CONFIG  # noqa: E402  (bench/ is the script's folder)
 from timing import once, sync  # noqa: E402
 
+from unitaf_blender.engines.unitaf.devices import native_bf16  # noqa: E402
 from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
     GenerationSettings,
     Qwen3,
@@ -69,15 +70,6 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def native_bf16() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            flags = next((ln for ln in f if ln.startswith("flags")), "").split()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def build(dtype, device="cpu") -> Qwen3:

@@ -1,4 +1,8 @@
 """Small helpers shared by tests in several folders (import from here, like shared_paths)."""
+import os
+import subprocess
+import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -42,3 +46,34 @@ def sealed_frames(weights, channels, frame, reach=1):
     frames = [j for j in range(frame - reach, frame + reach + 1) if 0 <= j < len(jaw)]
     return [j for j in frames if abs(jaw[j] - close[j]) <= 1e-5
             and SEAL_JAW[0] - 1e-6 <= jaw[j] <= SEAL_JAW[1] + 1e-6]
+
+
+def fresh_temp_folder():
+    """A new empty folder to run a command with as its TMPDIR. Short and lower-case, so espeak's
+    voice files would go there too rather than to /tmp (espeak._voice_folder_parent)."""
+    folder = tempfile.mkdtemp(prefix="unitaf-t-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    assert folder == folder.lower() and len(folder) < 40, folder
+    return folder
+
+
+def start_cli(temp_folder, *args):
+    """`python -m unitaf_blender *args` in a new process with TMPDIR=temp_folder; its progress
+    lines come on .stderr."""
+    from shared_paths import ROOT
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TMPDIR=str(temp_folder))
+    return subprocess.Popen([sys.executable, "-m", "unitaf_blender", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def signal_at(proc, stage, signum):
+    """Send `signum` to a start_cli process once it reports `stage`; wait for it to end and
+    return everything it printed on stderr."""
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if stage in line:
+            proc.send_signal(signum)
+            break
+    seen.append(proc.stderr.read())
+    proc.wait(timeout=600)
+    return "".join(seen)

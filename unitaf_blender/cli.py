@@ -3,7 +3,8 @@
     blender -b scene.blend -c unitaf <command> ...        (extension registered as a CLI command)
     python -m unitaf_blender <command> --blend scene.blend ...   (bpy module)
 
-Exit codes: 0 success, 2 bad input (the reason on stderr), 1 internal failure.
+Exit codes: 0 success, 2 bad input (the reason on stderr), 1 internal failure, 130 / 143
+stopped by Ctrl-C / SIGTERM (nothing written: interrupts.py).
 Guarantees of the scene commands (generate, import-performance, batch): every input and
 every output is checked before any generation (target, text, engine options, output folders
 writable, free space); every file is written under a temporary name and moved into place
@@ -16,6 +17,7 @@ import os
 import sys
 import traceback
 
+from . import interrupts, temp_files
 from .core.channels import GROUPS, INTERPOLATIONS
 from .core.errors import first_line, full_message
 
@@ -260,6 +262,7 @@ def _write_outputs(stage, results, save_path):
     them and save the .blend; if saving fails, every moved file is taken back."""
     from .blender.sound import point_sound_at
     from .blender.takes import save_blend
+    interrupts.commit_point()
     stage.commit()
     try:
         for result in results:
@@ -565,7 +568,8 @@ COMMANDS = {
 
 
 def run(argv, prog="unitaf"):
-    """Parse and run one command; returns the exit code and never raises or exits."""
+    """Parse and run one command; returns the exit code and never raises or exits (Ctrl-C and
+    SIGTERM stop it: 130 / 143)."""
     parser = build_parser(prog)
     try:
         if not argv or argv[0] in ("-h", "--help", "help"):
@@ -578,7 +582,12 @@ def run(argv, prog="unitaf"):
         if not args.command:
             parser.print_help()
             return EXIT_BAD_INPUT
-        return COMMANDS[args.command](args)
+        # the scratch folder outside the signal handlers: its removal is not cut short by the signal
+        with temp_files.run_scratch(), interrupts.stop_on_signals():
+            return COMMANDS[args.command](args)
+    except KeyboardInterrupt as e:   # Ctrl-C or SIGTERM: every staged output was discarded
+        print(f"interrupted: {interrupts.describe(e)}", file=sys.stderr)
+        return interrupts.exit_code(e)
     except BadInput as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,4 +1,9 @@
 """The ctypes binding to espeak-ng (espeakng-loader wheel): events, parameters, voices, threads."""
+import os
+import shutil
+import signal
+import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -6,7 +11,7 @@ import pytest
 from helpers import in_threads
 
 from unitaf_blender.engines import EngineError
-from unitaf_blender.engines.embedded.espeak import RATE_MAX, get_espeak
+from unitaf_blender.engines.embedded.espeak import RATE_MAX, Espeak, get_espeak
 
 LINE = "The quick brown fox jumps over the lazy dog. Then it runs away!"
 
@@ -147,3 +152,89 @@ def test_two_threads_match_sequential(es):
             np.testing.assert_array_equal(utt.audio, ref[i].audio)
             assert [(e.type, e.sample, e.name) for e in utt.events] == \
                 [(e.type, e.sample, e.name) for e in ref[i].events]
+
+
+class _SignalOnCallback:
+    """A `cancel` that sends this process `signum` from inside espeak's callback (when it is
+    asked the n-th time) and never cancels by itself."""
+
+    def __init__(self, signum, n=2):
+        self.signum, self.n, self.asked = signum, n, 0
+
+    def is_set(self):
+        self.asked += 1
+        if self.asked == self.n:
+            os.kill(os.getpid(), self.signum)
+        return False
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, frame):
+    raise _Stop()
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX signals")
+def test_a_signal_during_synthesis_stops_it(es, capfd):
+    """Ctrl-C lands in the callback during a long utterance: raised once espeak has returned,
+    never printed and dropped by ctypes (which went on speaking and returned the audio)."""
+    long_text = " ".join([LINE] * 40)
+    before = es.synthesize(LINE)
+    previous = signal.signal(signal.SIGUSR1, _raise_stop)
+    try:
+        sender = _SignalOnCallback(signal.SIGUSR1)
+        with pytest.raises(_Stop):
+            es.synthesize(long_text, cancel=sender)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert sender.asked == 2                      # espeak stopped at the next callback
+    assert "Exception ignored" not in capfd.readouterr().err
+    np.testing.assert_array_equal(es.synthesize(LINE).audio, before.audio)   # no state left behind
+
+
+def test_an_exception_before_the_callbacks_first_line_is_kept(es, capfd):
+    """Python runs a pending signal handler on entering the callback, before any of its code:
+    ctypes reports that through sys.unraisablehook, where synthesize keeps it."""
+    entered = []
+
+    def trace(frame, event, arg):
+        if event == "call" and frame.f_code is Espeak._on_synth.__code__:
+            entered.append(1)
+            if len(entered) == 3:
+                raise _Stop()
+
+    hook = sys.unraisablehook
+    sys.settrace(trace)
+    try:
+        with pytest.raises(_Stop):
+            es.synthesize(" ".join([LINE] * 40))
+    finally:
+        sys.settrace(None)
+    assert len(entered) <= 4 and sys.unraisablehook is hook
+    assert "Exception ignored" not in capfd.readouterr().err
+
+
+def test_voice_files_are_removed_once_loaded(es, monkeypatch):
+    """The voice copies live in a folder of the temp folder only while espeak reads them:
+    nothing is left there, however the process ends."""
+    folder = tempfile.mkdtemp(prefix="ut-test-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    load = es._lib.espeak_SetVoiceByFile
+    loaded = []
+
+    def spy(path):
+        loaded.append((os.fsdecode(path), os.path.isfile(path)))
+        return load(path)
+
+    try:
+        monkeypatch.setattr(tempfile, "tempdir", folder)
+        monkeypatch.setattr(es._lib, "espeak_SetVoiceByFile", spy)
+        assert es.deterministic
+        first = es.synthesize(LINE, voice="en-us+f3")
+        again = es.synthesize(LINE, voice="en-us+f3")
+        assert len(loaded) == 2 and all(p.startswith(folder + os.sep) and there for p, there in loaded)
+        assert os.listdir(folder) == []
+        np.testing.assert_array_equal(again.audio, first.audio)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

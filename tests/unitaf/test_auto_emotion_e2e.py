@@ -10,6 +10,8 @@ import pytest
 
 from unitaf_tiny_models import sources, tiny_head_blend
 
+pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
+
 FIXTURE = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 FILES = {"qwen_emo.config": "config.json", "qwen_emo.generation_config": "generation_config.json",
          "qwen_emo.model": "model.safetensors", "qwen_emo.tokenizer": "tokenizer.json"}
@@ -32,7 +34,7 @@ def test_embedded_engine_speaks_the_inferred_emotions(tmp_path):
     from unitaf_blender.engines.auto_emotion import resolve_auto
     engine = get_engine("embedded")
     request = GenerateRequest(text="I won the prize! [angry] Stop it now.", emotion="auto",
-                              options={"model_dir": _model_dir(tmp_path)})
+                              options={"model_dir": _model_dir(tmp_path), "device": "cpu"})
     resolved, notes = resolve_auto(request)
     assert resolved.text.startswith("[calm:0.60] I won the prize!") and "[angry] Stop it now." in resolved.text
     assert notes and "calm" in notes[0]
@@ -68,7 +70,7 @@ def test_panel_job_runs_the_emotion_model_on_its_worker(tmp_path):
     from unitaf_blender.engines import GenerateRequest, get_engine
     from unitaf_blender.engines.auto_emotion import auto_checkable, keep_auto
     engine = get_engine("embedded")
-    request = GenerateRequest(text="Hello there.", emotion="auto", options={"model_dir": _model_dir(tmp_path)})
+    request = GenerateRequest(text="Hello there.", emotion="auto", options={"model_dir": _model_dir(tmp_path), "device": "cpu"})
     checked = engine.check(auto_checkable(request))          # what the operator does before starting
     job = jobs.GenerateJob(engine, keep_auto(request, checked.request), apply=lambda perf: perf)
     assert job.run_sync() == jobs.DONE, job.error

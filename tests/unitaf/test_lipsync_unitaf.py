@@ -21,6 +21,8 @@ from unitaf_blender.engines.unitaf.semantic import semantic_embedding  # noqa: E
 from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
 from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir  # noqa: E402
 
+pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
+
 # /work/shared/assets/README.md, LJ001-0001.wav
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
@@ -121,7 +123,8 @@ def test_second_segment_face_at_its_absolute_start(models, engine, lj):
     last = int(np.flatnonzero(owner == 1)[-1])
     assert last >= n_frames_for(len(audio), sr, 25) - 3                  # it runs to the end of its span
     # through the engine: the aligner's segments in options, the same placement in the meta
-    perf = engine.lipsync(request(audio, sr, segments=given, expression_layer=False))
+    # (at the fixture's precision: auto would pick bf16 on CPUs with native bf16)
+    perf = engine.lipsync(request(audio, sr, segments=given, expression_layer=False, precision="fp32"))
     assert [s["start"] for s in perf.meta["segments"]] == [0.0, 5.2]
     channels, weights = to_performance_channels(result.face)
     assert perf.channels == channels
@@ -183,6 +186,7 @@ def test_cancel_stops_before_the_face(engine, lj):
 def test_check_lipsync_errors(engine, lj, change, match):
     audio, sr = lj
     base = request(audio, sr)
+    change = dict(change)          # the parameter is shared by every run of this test: leave it whole
     options = {**base.options, **change.pop("options", {})}
     req = LipsyncRequest(**{**dict(audio=audio, sample_rate=sr, transcript=LJ_TEXT, options=options), **change})
     with pytest.raises(EngineError, match=match):

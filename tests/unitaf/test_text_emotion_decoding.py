@@ -14,6 +14,8 @@ torch = pytest.importorskip("torch")
 from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
 from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion  # noqa: E402
 
+pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
+
 FX = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 
 TEXTS = ["Hi.", "今天天气很好，我们去公园散步吧！", "I am so tired of waiting for the bus every single morning, again.",
@@ -180,7 +182,7 @@ def test_lookup_prefers_answers_seen_to_the_template():
 
 # -- precision ------------------------------------------------------------------------------
 
-def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch):
+def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch, cpu_outcome):
     """precision bf16 -> a bf16 model; int8 (GPT weights) -> this model keeps auto's float type."""
     from unitaf_blender.engines import auto_emotion
     from unitaf_blender.engines.unitaf import store as st
@@ -194,4 +196,5 @@ def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch):
     int8 = auto_emotion.text_emotion_model(dict(options, precision="int8"))
     assert bf16.model.dtype == torch.bfloat16 and int8.model.dtype == auto.model.dtype
     assert int8 is auto and (bf16 is auto) == (auto.model.dtype == torch.bfloat16)   # one model per float type
+    assert auto.model.dtype == (torch.bfloat16 if cpu_outcome == "cpu-with-bf16" else torch.float32)
     assert np.isfinite(bf16.vector("Hi.")).all()

@@ -20,6 +20,8 @@ from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # 
 from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
 from unitaf_tiny_models import EXPRESSION, SPEAKER, run_fresh_python, tiny_head_blend, tiny_model_dir  # noqa: E402
 
+pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
+
 FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
 
 
@@ -43,7 +45,7 @@ def test_registered_after_embedded(engine):
     assert ok, why
 
 
-def test_generate_performance_and_model_cache(engine, monkeypatch):
+def test_generate_performance_and_model_cache(engine, monkeypatch, cpu_outcome):
     devices.release()
     stages = []
     perf = engine.generate(request(), progress=lambda f, s: stages.append(s))
@@ -54,6 +56,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch):
     assert perf.meta["engine"] == "unitaf" and perf.meta["expression"] == "layer"
     assert perf.emotion_vectors.shape == (len(perf.meta["spans"]), 8)
     prec = devices.pick_precision(torch.device("cpu"))
+    assert prec.name == ("bf16" if cpu_outcome == "cpu-with-bf16" else "fp32")     # auto follows the CPU
     # the precision and its reason are shown while loading and kept on the take
     assert f"loading models (cpu, {prec.name}: {prec.why})" in stages
     assert perf.meta["precision"] == prec.name
@@ -118,7 +121,7 @@ def test_default_voice_asset_is_a_short_pcm16_clip():
     assert sr == 22050 and 3.0 < len(audio) / sr < 15.0 and np.abs(audio).max() > 0.3
 
 
-def test_device_choice_and_oom():
+def test_device_choice_and_oom(cpu_outcome):
     assert devices.pick_device("cpu").type == "cpu"
     assert devices.pick_device("auto").type in ("cuda", "mps", "cpu")
     if not torch.cuda.is_available():
@@ -127,6 +130,7 @@ def test_device_choice_and_oom():
     with pytest.raises(EngineError, match="Unknown device"):
         devices.pick_device("tpu")
     # auto on CPU: bf16 only where the CPU has native bf16 (test_precision.py feeds flag sets)
+    assert devices.native_bf16() == (cpu_outcome == "cpu-with-bf16")
     assert devices.pick_dtype(torch.device("cpu")) == (torch.bfloat16 if devices.native_bf16() else torch.float32)
     assert devices.pick_dtype(torch.device("cuda")) == torch.float16
     assert devices.pick_dtype(torch.device("cuda"), "bf16") == torch.bfloat16

@@ -6,10 +6,14 @@ events carrying absolute sample positions, the voice list, and explicit prosody 
 espeak-ng is a process-wide singleton and not re-entrant, so there is one instance guarded
 by a lock; the Blender add-on calls it from a worker thread. Every parameter is set before
 every utterance because espeak keeps them across calls (even across voice changes).
+
+An exception raised in the synthesis callback (Ctrl-C lands there: Python runs signal handlers
+at the next Python code, which during a long utterance is the callback) cannot cross the C
+library: ctypes would print it and drop it. It is kept, espeak is stopped, and it is raised again
+once espeak has returned.
 """
-import atexit
 import os
-import shutil
+import sys
 import tempfile
 import threading
 from ctypes import (
@@ -142,20 +146,34 @@ class Espeak:
         self.version = lib.espeak_Info(None).decode(errors="replace")
         self.data_path = data_path
         self._lock = threading.Lock()
-        self._chunks, self._events, self._cancel = [], [], None
-        self._callback = _SYNTH_CALLBACK(self._on_synth)  # keep a reference: C holds the pointer
+        self._chunks, self._events, self._cancel, self._raised = [], [], None, None
+        self._on_synth_bound = self._on_synth      # the callable ctypes reports a callback error for
+        self._callback = _SYNTH_CALLBACK(self._on_synth_bound)  # keep a reference: C holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
         self._voices = None
         self._idents = {}
-        self._voice_files = {}
-        self._voice_dir = _make_voice_dir()
-        # False where no short lowercase ASCII temp folder exists: then voices load by name
-        # and espeak's cross-call state shows through as tiny differences (see _voice_file).
-        self.deterministic = self._voice_dir is not None
+        self._voice_lines = {}
+
+    @property
+    def deterministic(self) -> bool:
+        """False where the temp folder's path does not suit espeak: then voices load by name and
+        espeak's cross-call state shows through as tiny differences (see _load_voice)."""
+        return _voice_folder_parent() is not None
 
     # --- synthesis ---------------------------------------------------------------------
 
     def _on_synth(self, wav, n_samples, events):
+        # Returning 1 aborts the synthesis: that is how a long utterance is cancelled or stopped.
+        try:
+            if self._raised is not None:
+                return 1
+            self._keep(wav, n_samples, events)
+            return 1 if (self._cancel is not None and self._cancel.is_set()) else 0
+        except BaseException as exc:   # noqa: BLE001 - kept and raised again by synthesize
+            self._raised = exc
+            return 1
+
+    def _keep(self, wav, n_samples, events):
         if n_samples > 0 and wav:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n_samples,)).copy())
         i = 0
@@ -171,8 +189,16 @@ class Espeak:
                     name = ""
                 self._events.append(Event(kind, ev.sample, ev.text_position, ev.length, name))
             i += 1
-        # Returning 1 aborts the synthesis: that is how a long utterance is cancelled.
-        return 1 if (self._cancel is not None and self._cancel.is_set()) else 0
+
+    def _unraisable(self, previous):
+        """A sys.unraisablehook that keeps what the callback raised before its first line (a
+        signal handler runs there) and passes everything else on to `previous`."""
+        def hook(report):
+            if report.object == self._on_synth_bound and self._raised is None:
+                self._raised = report.exc_value
+            else:
+                previous(report)
+        return hook
 
     def synthesize(self, text, voice="en-us", rate=175, pitch=50, pitch_range=50, volume=100,
                    word_gap=0, ssml=False, seed=0, cancel=None) -> Utterance:
@@ -192,11 +218,7 @@ class Espeak:
         data = text.encode("utf-8") + b"\0"
         voice = self.check_voice(voice)
         with self._lock:
-            path = self._voice_file(voice)
-            if path is not None:
-                err = self._lib.espeak_SetVoiceByFile(_c_path(path))
-            else:
-                err = self._lib.espeak_SetVoiceByName(voice.encode())
+            err = self._load_voice(voice)
             if err != 0:
                 raise EngineError(f"espeak-ng could not load the voice '{voice}'.")
             self._lib.espeak_ng_SetRandSeed(int(seed) & 0x7FFFFFFF)
@@ -208,14 +230,18 @@ class Espeak:
                       (_PUNCTUATION, 0), (_CAPITALS, 0))
             for param, value in params:
                 self._lib.espeak_SetParameter(param, value, 0)
-            self._chunks, self._events, self._cancel = [], [], cancel
+            self._chunks, self._events, self._cancel, self._raised = [], [], cancel, None
+            previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable(sys.unraisablehook)
             try:
                 flags = _CHARS_UTF8 | (_SSML if ssml else 0)
                 err = self._lib.espeak_Synth(data, len(data), 0, _POS_CHARACTER, 0, flags, None, None)
                 self._lib.espeak_Synchronize()
-                chunks, events = self._chunks, self._events
+                chunks, events, raised = self._chunks, self._events, self._raised
             finally:
-                self._chunks, self._events, self._cancel = [], [], None
+                sys.unraisablehook = previous_hook
+                self._chunks, self._events, self._cancel, self._raised = [], [], None, None
+            if raised is not None:
+                raise raised
         if err != 0:
             raise EngineError(f"espeak-ng synthesis failed (error {err}).")
         pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
@@ -224,32 +250,39 @@ class Espeak:
 
     # --- voices -------------------------------------------------------------------------
 
-    def _voice_file(self, voice):
-        """Path of a voice file = espeak's voice + variant + "flutter 0" + "roughness 8", or None.
+    def _load_voice(self, voice) -> int:
+        """Load espeak's voice + variant + "flutter 0" + "roughness 8"; espeak's error code.
 
         espeak's wave generator keeps two counters in C statics that run on across calls: the
         phase of its pitch "flutter" and the glottal-cycle count behind "roughness" (an
         amplitude dip every n-th cycle). Both make the same text sound slightly different
         depending on what was spoken before. Loading the voice from our own copy with both
         effects off (roughness >= 8 means none) makes every call reproducible, at the cost
-        of a slightly steadier voice. Called with the lock held."""
-        if self._voice_dir is None:
-            return None
-        path = self._voice_files.get(voice)
-        if path is None:
+        of a slightly steadier voice. espeak reads the file while loading it, so the copy lives
+        in a temporary folder only that long: nothing is left behind, however the process ends.
+        By name where no usable temp folder exists. Called with the lock held."""
+        parent = _voice_folder_parent()
+        if parent is not None:
+            try:
+                with tempfile.TemporaryDirectory(prefix="ut", dir=parent) as folder:
+                    path = os.path.join(folder, "v")
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write("\n".join(self._voice_file_lines(voice)))
+                    return self._lib.espeak_SetVoiceByFile(_c_path(path))
+            except OSError:
+                pass
+        return self._lib.espeak_SetVoiceByName(voice.encode())
+
+    def _voice_file_lines(self, voice):
+        lines = self._voice_lines.get(voice)
+        if lines is None:
             base, _, variant = voice.partition("+")
             lines = _read_lines(os.path.join(self.data_path, "lang", *self._idents[base].split("/")))
             if variant:
                 lines += [ln for ln in _read_lines(os.path.join(self.data_path, "voices", "!v", variant))
                           if ln.split()[:1] not in (["language"], ["name"])]
-            path = os.path.join(self._voice_dir, f"v{len(self._voice_files)}")
-            try:
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write("\n".join(lines + ["flutter 0", "roughness 8", ""]))
-            except OSError:
-                return None
-            self._voice_files[voice] = path
-        return path
+            lines = self._voice_lines[voice] = lines + ["flutter 0", "roughness 8", ""]
+        return lines
 
     def list_variants(self) -> list:
         """Voice variants that can follow a voice id after '+' (f1..f5, m1..m7, klatt, ...)."""
@@ -333,23 +366,17 @@ def _read_lines(path):
         return [ln.rstrip("\n") for ln in f]
 
 
-def _make_voice_dir():
-    """A private temp folder for voice files, or None when unusable: espeak_SetVoiceByFile
-    lower-cases the path, truncates it at 59 bytes and opens it with a narrow char*."""
+def _voice_folder_parent():
+    """The folder for the voice files' temporary folders (`ut` + 8 lower-case characters, then
+    the file `v`): the temp folder, else /tmp, or None when neither suits espeak_SetVoiceByFile,
+    which lower-cases the path, truncates it at 59 bytes and opens it with a narrow char*."""
     for parent in (tempfile.gettempdir(), "/tmp"):
         try:
-            d = tempfile.mkdtemp(prefix="ut", dir=parent)
+            if (len(parent) <= 37 and parent.isascii() and os.path.isdir(parent)
+                    and os.path.samefile(parent, parent.lower())):
+                return parent
         except OSError:
             continue
-        try:
-            ok = (len(d) <= 48 and d.isascii() and os.path.isdir(d.lower())
-                  and os.path.samefile(d, d.lower()))
-        except OSError:
-            ok = False
-        if ok:
-            atexit.register(shutil.rmtree, d, True)
-            return d
-        shutil.rmtree(d, ignore_errors=True)
     return None
 
 

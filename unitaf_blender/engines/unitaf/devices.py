@@ -59,7 +59,8 @@ def pick_device(pref: Optional[str] = None) -> torch.device:
 
 def cpu_flags() -> frozenset:
     """This CPU's feature flags as Linux names them (/proc/cpuinfo); empty where they cannot be
-    read (macOS and Windows: treated as no native bf16, the safe choice)."""
+    read (macOS and Windows: treated as no native bf16, the safe choice). The one place the CPU is
+    read: the tests replace it to run precision=auto as on CPUs with and without native bf16."""
     if not sys.platform.startswith("linux"):
         return frozenset()
     try:
