@@ -111,7 +111,7 @@ class EmbeddedEngine:
         es = get_espeak()
         explicit = voice is not None or request.language not in (None, "", DEFAULT_LANGUAGE)
         chosen = es.check_voice(voice if voice is not None else (request.language or DEFAULT_LANGUAGE))
-        spoken = " ".join(t for t, _ in spans)
+        spoken = " ".join(span.text for span in spans)
         notes = []
         found = writing.dominant_script(spoken)
         if found is not None and not writing.reads(chosen, found.key):
