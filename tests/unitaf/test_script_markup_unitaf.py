@@ -49,3 +49,14 @@ def test_refused_before_anything_loads(tmp_path, text, needle):
     with pytest.raises(EngineError) as caught:   # not ModelsMissing: the script comes first
         UniTAFEngine().check(request)
     assert needle in str(caught.value) and "model file" not in str(caught.value)
+
+
+def test_an_explicit_language_is_obeyed_or_refused(tmp_path):
+    """Issue 19, item 7: the model reads Chinese or English; another language is refused, not ignored."""
+    options = {"cache_dir": str(tmp_path / "empty")}
+    for text, language in (("Hello there.", "de"), ("Hello there.", "zh"), ("你好，今天天气很好。", "en-us")):
+        with pytest.raises(EngineError, match=f"cannot speak this text in the language '{language}'"):
+            UniTAFEngine().check(GenerateRequest(text=text, language=language, options=options))
+    for text, language in (("Hello there.", "en-us"), ("你好，今天天气很好。", "cmn")):
+        with pytest.raises(EngineError, match="model file"):   # accepted: only the missing weights stop it
+            UniTAFEngine().check(GenerateRequest(text=text, language=language, options=options))

@@ -352,6 +352,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
                         "treated as missing and interpolated.")
+    warnings += [str(w) for w in (perf.meta or {}).get("warnings") or ()]   # the source's own (engine, reader)
     unmapped = [c for c in perf.channels if c not in driven]
     if unmapped:
         where = f"'{obj.name}'" if meshes == 1 else f"the {meshes} meshes of '{obj.name}'"
