@@ -4,11 +4,12 @@
     python -m unitaf_blender <command> --blend scene.blend ...   (bpy module)
 
 Exit codes: 0 success, 2 bad input (the reason on stderr), 1 internal failure.
-Guarantees of the scene commands (generate, import-performance, batch): every input and
-every output is checked before any generation (target, text, engine options, output folders
-writable, free space); every file is written under a temporary name and moved into place
-only when the whole command succeeded, so a failure leaves no file behind; the input .blend
-is never modified (naming it as --save needs --overwrite).
+Guarantees of the scene commands (generate, lipsync, import-performance, batch): every input
+and every output is checked before any generation (options, target, text, engine options,
+every batch line, output folders writable, free space); every file is written under a
+temporary name and moved into place only when the whole command succeeded, so a failure leaves
+no file behind; the input .blend is never modified (naming it as --save needs --overwrite) and
+no output is ever one of the files the command reads (links and relative paths resolved).
 """
 import argparse
 import contextlib

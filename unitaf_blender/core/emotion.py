@@ -18,13 +18,12 @@ naming its position. Scripts may also hold a subset of SSML (<break>, <emphasis>
 <prosody rate pitch>, see markup.py); parse_script turns both into spans.
 """
 import re
-import xml.sax.saxutils
 from dataclasses import dataclass
 from typing import Optional
 
 import numpy as np
 
-from .markup import PLAIN, Pause, Voicing, has_markup, read_markup
+from .markup import PLAIN, Pause, Voicing, has_markup, read_markup, without_markup
 from .performance import EMOTIONS
 from .signal import smooth
 
@@ -315,20 +314,11 @@ def _masked(text, markup):
     return _XML_TOKEN.sub(lambda m: " " * len(m.group(0)), text)
 
 
-def _plain(sentence, markup):
-    """A sentence as the emotion model reads it: no markup, entities decoded (`markup`: the
-    script is SSML)."""
-    if not markup:
-        return sentence
-    text = re.sub(r"<[^>]*>", " ", sentence)
-    return " ".join(xml.sax.saxutils.unescape(text, {"&quot;": '"', "&apos;": "'"}).split())
-
-
 def auto_sentences(script) -> list:
     """The sentences auto_tagged will ask the model about, in order (to answer them at once)."""
     head, _ = _untagged_head(script)
     markup = has_markup(script)
-    return [_plain(head[a:b], markup) for a, b in split_sentences(_masked(head, markup))]
+    return [without_markup(head[a:b], markup) for a, b in split_sentences(_masked(head, markup))]
 
 
 def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
@@ -341,7 +331,7 @@ def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
     markup = has_markup(script)
     pieces, inferred, pos = [], [], 0
     for start, end in split_sentences(_masked(head, markup)):
-        sentence = _plain(head[start:end], markup)
+        sentence = without_markup(head[start:end], markup)   # the model reads the words only
         vec = np.clip(np.asarray(infer(sentence), np.float64).reshape(-1) * alpha, 0.0, 1.0)
         if vec.shape != (len(EMOTIONS),):
             raise ValueError(f"the emotion model gave {vec.size} values, not {len(EMOTIONS)}")

@@ -22,6 +22,7 @@ script, counted from 0. Pure Python, no numpy.
 import re
 import unicodedata
 import xml.parsers.expat
+import xml.sax.saxutils
 from dataclasses import dataclass
 
 MAX_BREAK_S = 10.0
@@ -87,6 +88,16 @@ def check_characters(script):
 
 def has_markup(script) -> bool:
     return bool(_MARKUP.search(script))
+
+
+def without_markup(text, markup=None) -> str:
+    """`text` (a script, or a piece of one) with its SSML tags removed and entities decoded,
+    for code that needs the words only. `markup`: whether the script it comes from is SSML
+    (a piece may hold an entity but no tag); None decides from `text` itself."""
+    if not (has_markup(text) if markup is None else markup):
+        return text
+    text = re.sub(r"<[^>]*>", " ", text)
+    return " ".join(xml.sax.saxutils.unescape(text, {"&quot;": '"', "&apos;": "'"}).split())
 
 
 def read_markup(script) -> list:
