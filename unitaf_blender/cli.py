@@ -597,7 +597,7 @@ def cmd_batch(args):
     inputs += [(f"line {line.number}'s {what}", os.path.abspath(path)) for line in plan.lines
                for what, path in (("recording", line.audio), ("voice clip", line.voice))
                if path and os.path.isfile(path)]
-    take_names = [f"line{line.number:03d}" for line in plan.lines]
+    take_names = [f"line{line.number:03d}" for line in plan.lines if line.audio is None]   # recorded lines write none
     if args.blend:
         _check_outputs(args, inputs=inputs, take_names=take_names)
     scene = _open_blend(args)

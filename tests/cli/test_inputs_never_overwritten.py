@@ -150,3 +150,15 @@ def test_same_file_resolves_links_and_relative_parts(tmp_path, monkeypatch):
     assert same_file(str(tmp_path / "hard.wav"), str(a)) and same_file("soft.wav", "a.wav")
     assert same_file(str(tmp_path / "new.wav"), "new.wav")            # not there yet: by name
     assert not same_file("a.wav", "b.wav")
+
+
+def test_a_recorded_line_may_live_where_its_own_take_would_write(head_blend, tmp_path):
+    """A recorded line writes no take audio (its strip plays the recording), so its name is free."""
+    rec = tmp_path / "d_audio" / "line001.wav"
+    rec.parent.mkdir()
+    shutil.copy(need(ASSETS / "audio" / "LJ001-0001.wav"), rec)
+    lines = tmp_path / "lines.json"
+    lines.write_text(json.dumps({"lines": [{"object": "FBHead", "audio": "d_audio/line001.wav", "text": LJ_TEXT}]}))
+    before = digest(rec)
+    assert run(["batch", str(lines), "--blend", str(head_blend), "--save", str(tmp_path / "d.blend")]) == 0
+    assert digest(rec) == before and (tmp_path / "d.blend").is_file()
