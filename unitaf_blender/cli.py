@@ -5,14 +5,16 @@
 
 Exit codes: 0 success, 2 bad input (the reason on stderr), 1 internal failure, 130 / 143
 stopped by Ctrl-C / SIGTERM (nothing written: interrupts.py).
-Guarantees of the scene commands (generate, import-performance, batch): every input and
-every output is checked before any generation (target, text, engine options, output folders
-writable, free space); every file is written under a temporary name and moved into place
-only when the whole command succeeded, so a failure leaves no file behind; the input .blend
-is never modified (naming it as --save needs --overwrite).
+Guarantees of the scene commands (generate, lipsync, import-performance, batch): every input
+and every output is checked before any generation (options, target, text, engine options,
+every batch line, output folders writable, free space); every file is written under a
+temporary name and moved into place only when the whole command succeeded, so a failure leaves
+no file behind; the input .blend is never modified (naming it as --save needs --overwrite) and
+no output is ever one of the files the command reads (links and relative paths resolved).
 """
 import argparse
 import contextlib
+import math
 import os
 import sys
 import traceback
@@ -163,6 +165,8 @@ def _parse_intensity(items):
             out[name] = float(value)
         except ValueError:
             raise BadInput(f"--intensity {name}: '{value}' is not a number") from None
+        if not math.isfinite(out[name]) or out[name] < 0:
+            raise BadInput(f"--intensity {name}: must be a finite number >= 0, got '{value}'")
     return out
 
 
@@ -172,16 +176,45 @@ def audio_dir_for(save_path):
     return stem + "_audio"
 
 
+_MAX_SEED = 2 ** 31 - 1    # the panel's Seed (a Blender int property) reaches this too
+
+
+def _check_arguments(args):
+    """Every option that needs no file and no scene, checked before anything is opened or
+    generated: the start frame, smoothing, intensities, take name, emotion, gap."""
+    from .blender.takes import MAX_FRAME, MAX_SMOOTHING, MIN_FRAME
+    frame = getattr(args, "frame", None)
+    if frame is not None and not MIN_FRAME <= frame <= MAX_FRAME:
+        raise BadInput(f"--frame {frame} is outside Blender's frame range {MIN_FRAME}..{MAX_FRAME}")
+    smoothing = getattr(args, "smoothing", 0)
+    if not 0 <= smoothing <= MAX_SMOOTHING:
+        raise BadInput(f"--smoothing must be 0..{MAX_SMOOTHING} frames, got {smoothing}")
+    _parse_intensity(getattr(args, "intensity", []))
+    take = getattr(args, "take", None)
+    if take is not None and not take.strip():
+        raise BadInput("--take is empty: give the take a name, or leave the option out (take1, take2, ...)")
+    emotion = getattr(args, "emotion", None)
+    if emotion is not None and not emotion.strip():
+        raise BadInput("--emotion is empty: give NAME[:INTENSITY] (e.g. calm:0.5), 8 weights, neutral or auto, "
+                       "or leave the option out")
+    gap = getattr(args, "gap", None)
+    if gap is not None and not (math.isfinite(gap) and gap >= 0):
+        raise BadInput(f"--gap must be a number of seconds >= 0, got {gap}")
+    seed = getattr(args, "seed", 0)
+    if not 0 <= seed <= _MAX_SEED:
+        raise BadInput(f"--seed must be 0..{_MAX_SEED}, got {seed}")
+
+
 def _take_options(args, **overrides):
-    from .blender.takes import TakeOptions
+    from .blender.takes import TakeOptions, check_take_options
     opts = dict(start_frame=args.frame, intensity=_parse_intensity(args.intensity),
                 smoothing=args.smoothing, interpolation=args.interpolation,
                 push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound,
                 audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers)
     opts.update(overrides)
-    if opts["smoothing"] < 0:
-        raise BadInput("--smoothing must be >= 0")
-    return TakeOptions(**opts)
+    options = TakeOptions(**opts)
+    check_take_options(options)
+    return options
 
 
 # ----------------------------------------------------------------------------- outputs
@@ -192,11 +225,50 @@ _AUDIO_BYTES_PER_SECOND = 48000 * 2
 _CHARS_PER_SECOND = 8.0
 
 
-def _same_file(a, b):
-    a, b = os.path.abspath(a), os.path.abspath(b)
-    if os.path.exists(a) and os.path.exists(b):
-        return os.path.samefile(a, b)
-    return os.path.normcase(a) == os.path.normcase(b)
+def _inputs(args, extra=()):
+    """[(what, path)] of every file the command reads besides the input .blend: the text,
+    transcript, recording, CSV, .npz and its .wav, voice clip, batch file (+ `extra`, e.g.
+    the recordings and voice clips of batch lines). None of them is ever written."""
+    found = [(f"--{name.replace('_', '-')}", getattr(args, name, None))
+             for name in ("text_file", "transcript_file", "audio", "csv", "npz", "voice")]
+    if getattr(args, "npz", None):
+        found.append(("the .wav of --npz", os.path.splitext(args.npz)[0] + ".wav"))
+    if getattr(args, "lines", None):
+        found.append(("the batch file", args.lines))
+    found += list(extra)
+    return [(what, os.path.abspath(path)) for what, path in found if path and os.path.exists(path)]
+
+
+def _outputs(args, take_names=()):
+    """[(what, path)] of the files the command will write, as far as known before generating:
+    --save, --export and its .wav, and the take audio of named takes."""
+    save = os.path.abspath(args.save)
+    found = [("--save", save)]
+    export = getattr(args, "export", None)
+    if export:
+        npz = os.path.abspath(export)
+        found += [("--export", npz), ("the .wav of --export", os.path.splitext(npz)[0] + ".wav")]
+    names = list(take_names) + ([args.take] if getattr(args, "take", None) else [])
+    folder = audio_dir_for(save)
+    for name in names:
+        path = os.path.join(folder, _clean_name(name) + ".wav")
+        found.append((f"the audio of take '{name}'", path))
+    return found
+
+
+def _clean_name(name):
+    import bpy
+    return bpy.path.clean_name(name)
+
+
+def _check_not_inputs(args, inputs, take_names=()):
+    """BadInput when an output would replace an input: links and relative paths resolved."""
+    from .core.staging import same_file
+    for what_out, out in _outputs(args, take_names):
+        for what_in, path in inputs:
+            if same_file(out, path):
+                raise BadInput(f"{what_out} '{out}' is the input {what_in} ({path}): an input is never "
+                               "overwritten. Choose another output name.")
 
 
 def _input_blend(args):
@@ -207,16 +279,18 @@ def _input_blend(args):
     return bpy.data.filepath or None
 
 
-def _check_outputs(args, seconds_of_audio=0.0):
+def _check_outputs(args, seconds_of_audio=0.0, inputs=(), take_names=()):
     """Every output of a scene command, checked before any work: --save names a .blend in a
-    writable folder and is not the input (unless --overwrite), --export likewise, and the
-    disk has room for the take audio. Raises BadInput."""
-    from .core.staging import OutputError, check_free_space, check_writable_folder
+    writable folder and is not the input (unless --overwrite), --export likewise, no output is
+    one of the `inputs` ([(what, path)]), and the disk has room for the take audio. Raises
+    BadInput."""
+    from .core.staging import OutputError, check_free_space, check_writable_folder, same_file
     save = os.path.abspath(args.save)
     if not save.lower().endswith(".blend"):
         raise BadInput(f"--save must name a .blend file, got '{args.save}'")
+    _check_not_inputs(args, inputs, take_names)
     source = _input_blend(args)
-    if source and _same_file(save, source) and not args.overwrite:
+    if source and same_file(save, source) and not args.overwrite:
         raise BadInput(f"--save is the input file {source}: the input is never modified. Save to "
                        "another file, or pass --overwrite to replace the input.")
     if os.path.isdir(save):
@@ -246,10 +320,11 @@ def _speech_seconds(text):
 
 
 @contextlib.contextmanager
-def _staged_outputs():
-    """A StagedFiles stage that is discarded unless the block reached `_write_outputs`."""
+def _staged_outputs(inputs=()):
+    """A StagedFiles stage that is discarded unless the block reached `_write_outputs`; it never
+    moves an output onto one of the `inputs` ([(what, path)])."""
     from .core.staging import StagedFiles
-    stage = StagedFiles()
+    stage = StagedFiles(protect=[path for _, path in inputs])
     try:
         yield stage
     except BaseException:
@@ -362,15 +437,21 @@ def _engine_options(model_dir=None, device=None, precision=None):
     return options
 
 
-def _checked_request(engine_id, text, emotion, voice, seed, language, options):
-    """The engine and its checked request (every check before any heavy work); the notes
-    (e.g. a language picked from the text's writing system) are printed."""
-    from .engines import GenerateRequest, get_engine
-    from .engines.auto_emotion import resolve_auto
+def _checked_request(engine_id, request):
+    """The engine and its checked request. Every check runs before any heavy work: first the
+    cheap one (emotion 'auto' checked, with its model's files, but not run), then the
+    text-emotion model for 'auto' and the aligner's split of a long recording, then the check
+    of what they gave. The notes (e.g. a language picked from the text's writing system) are
+    printed."""
+    from .engines import LipsyncRequest, get_engine
+    from .engines.auto_emotion import check_request, resolve_auto
+    from .engines.segments import with_segments
     engine = get_engine(engine_id)
-    request, notes = resolve_auto(GenerateRequest(text=text, emotion=emotion, voice=voice, seed=seed,
-                                                  language=language, options=options))
-    checked = engine.check(request)
+    check_request(engine, request)
+    request, notes = resolve_auto(request)
+    if isinstance(request, LipsyncRequest):
+        request = with_segments(engine, request)
+    checked = check_request(engine, request)
     for note in notes + checked.notes:
         print(f"note: {note}", file=sys.stderr)
     return engine, checked
@@ -404,10 +485,10 @@ def _summary(result, obj):
 # ----------------------------------------------------------------------------- commands
 
 
-def _key_and_write(scene, obj, perf, opts, args):
+def _key_and_write(scene, obj, perf, opts, args, inputs):
     """Key the take, export it if asked, and write every output together (or none)."""
     from .blender.takes import apply_take
-    with _staged_outputs() as stage:
+    with _staged_outputs(inputs) as stage:
         result = apply_take(scene, obj, perf, opts, stage=stage)
         if getattr(args, "export", None):   # import-performance has no --export
             _export_performance(perf, args.export, stage)
@@ -416,83 +497,119 @@ def _key_and_write(scene, obj, perf, opts, args):
 
 
 def cmd_generate(args):
+    from .engines import GenerateRequest
+    _check_arguments(args)
+    inputs = _inputs(args)
     if args.blend:
-        _check_outputs(args)               # fail fast, before the file is even opened
+        _check_outputs(args, inputs=inputs)   # fail fast, before the file is even opened
     scene = _open_blend(args)
     obj = _find_object(args.object)
     text = _read_text(args.text, args.text_file, args.text_block)
-    _check_outputs(args, _speech_seconds(text))
+    _check_outputs(args, _speech_seconds(text), inputs)
     opts = _take_options(args)
-    engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
-                                       args.language, _engine_options(args.model_dir, args.device, args.precision))
-    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args)
+    engine, checked = _checked_request(args.engine, GenerateRequest(
+        text=text, emotion=args.emotion, voice=args.voice, seed=args.seed, language=args.language,
+        options=_engine_options(args.model_dir, args.device, args.precision)))
+    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args, inputs)
     return EXIT_OK
 
 
 def cmd_lipsync(args):
     from .blender.recording import find_sound_strip, read_recording, read_strip
-    from .engines import LipsyncRequest, get_engine
-    from .engines.auto_emotion import resolve_auto
-    from .engines.segments import with_segments
+    from .engines import LipsyncRequest
     if args.strip and args.frame is not None:
         raise BadInput("--frame and --strip exclude each other: the strip's start is the take's start")
+    _check_arguments(args)
+    inputs = _inputs(args)
     if args.blend:
-        _check_outputs(args)
+        _check_outputs(args, inputs=inputs)
     scene = _open_blend(args)
     obj = _find_object(args.object)
-    overrides = {}
     if args.strip:
-        audio, rate, first = read_strip(find_sound_strip(scene, args.strip))
+        strip = find_sound_strip(scene, args.strip)
+        audio, rate, first = read_strip(strip)
         overrides = dict(start_frame=first, add_sound=False)
         source = args.strip
+        inputs += _strip_file(strip)
     else:
         audio, rate = read_recording(args.audio)
         source = os.path.abspath(args.audio)
         overrides = dict(recording=source)
     transcript = _read_transcript(args)
-    _check_outputs(args, len(audio) / rate if args.export else 0.0)
+    _check_outputs(args, len(audio) / rate if args.export else 0.0, inputs)
     opts = _take_options(args, **overrides)
-    engine = get_engine(args.engine)
-    request, notes = resolve_auto(LipsyncRequest(
+    _check_span(scene, opts.start_frame, len(audio) / rate)
+    engine, checked = _checked_request(args.engine, LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
         seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device, args.precision)))
-    checked = engine.check_lipsync(with_segments(engine, request))
-    for note in notes + checked.notes:
-        print(f"note: {note}", file=sys.stderr)
-    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args)
+    _key_and_write(scene, obj, _generate(engine, checked.request), opts, args, inputs)
     return EXIT_OK
+
+
+def _strip_file(strip):
+    """[(what, path)] of the file a sound strip plays (an input of `lipsync --strip`)."""
+    import bpy
+    sound = getattr(strip, "sound", None)
+    if sound is None or not sound.filepath or sound.packed_file is not None:
+        return []
+    path = os.path.abspath(bpy.path.abspath(sound.filepath))
+    return [(f"sound of the strip '{strip.name}'", path)] if os.path.exists(path) else []
+
+
+def _check_span(scene, start, seconds):
+    """A take of known length must fit Blender's frame range (checked before generating)."""
+    from .blender.takes import MAX_FRAME
+    from .core.retime import scene_fps
+    first = scene.frame_current if start is None else int(start)
+    last = first + int(math.ceil(seconds * scene_fps(scene.render.fps, scene.render.fps_base)))
+    if last > MAX_FRAME:
+        raise BadInput(f"the take would span frames {first}-{last} ({seconds:.1f} s), past Blender's last frame "
+                       f"{MAX_FRAME}: start it earlier")
 
 
 def cmd_import(args):
     from .core.recordings import load_recording
+    _check_arguments(args)
+    inputs = _inputs(args)
     if args.blend:
-        _check_outputs(args)
+        _check_outputs(args, inputs=inputs)
     scene = _open_blend(args)
     obj = _find_object(args.object)
     perf = load_recording(args.csv or args.npz, args.timecode_fps)
-    _check_outputs(args, perf.audio_seconds)
-    _key_and_write(scene, obj, perf, _take_options(args), args)
+    _check_outputs(args, perf.audio_seconds, inputs)
+    _key_and_write(scene, obj, perf, _take_options(args), args, inputs)
     return EXIT_OK
 
 
 def cmd_batch(args):
     from .blender.batch import check_lines, run_batch
-    from .core.batch import load_batch
+    from .core.batch import BatchFileError, load_batch
+    _check_arguments(args)
+    inputs = _inputs(args)
+    if args.blend:
+        _check_outputs(args, inputs=inputs)
+    problems = []
     try:
         plan = load_batch(args.lines)
+    except BatchFileError as e:      # listed with the other lines' problems below
+        plan, problems = e.plan, e.problems
     except (OSError, ValueError) as e:
         raise BadInput(str(e)) from None
     if args.gap is not None:
         plan.gap = args.gap
+    inputs += [(f"line {line.number}'s {what}", os.path.abspath(path)) for line in plan.lines
+               for what, path in (("recording", line.audio), ("voice clip", line.voice))
+               if path and os.path.isfile(path)]
+    take_names = [f"line{line.number:03d}" for line in plan.lines if line.audio is None]   # recorded lines write none
     if args.blend:
-        _check_outputs(args)
+        _check_outputs(args, inputs=inputs, take_names=take_names)
     scene = _open_blend(args)
-    _check_outputs(args, sum(_speech_seconds(line.text) for line in plan.lines))
-    lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device, args.precision))
+    _check_outputs(args, sum(_speech_seconds(line.text or "") for line in plan.lines), inputs, take_names)
+    lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device, args.precision), problems)
     for line in lines:
         for note in line.checked.notes:
             print(f"note: line {line.number}: {note}", file=sys.stderr)
-    with _staged_outputs() as stage:
+    with _staged_outputs(inputs) as stage:
         results = run_batch(scene, plan, lines, _generate, start_frame=args.frame,
                             audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress)
         _write_outputs(stage, [result for _, result in results], args.save)

@@ -233,3 +233,20 @@ def test_voices_lists_embedded_voices(capsys):
     ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert ids[0] == "en-us" and "en-us+f3" in ids and "de" in ids
     assert run(["voices", "--engine", "nope"]) == 2
+
+
+def test_a_csv_without_some_blendshape_columns_warns(llf_copy, tmp_path, capsys):
+    """Issue 19, item 7: the keys a trimmed export cannot drive are named, not silently left alone."""
+    import csv
+
+    from unitaf_blender.cli import run
+    rows = list(csv.reader(LLF_CSV.read_text().splitlines()))
+    drop = {rows[0].index(name) for name in ("JawOpen", "MouthClose", "EyeBlinkLeft")}
+    trimmed = tmp_path / "trimmed.csv"
+    with open(trimmed, "w", newline="") as f:
+        csv.writer(f).writerows([[c for i, c in enumerate(row) if i not in drop] for row in rows])
+    assert run(["import-performance", "--blend", str(llf_copy), "--object", "FBHead", "--csv", str(trimmed),
+                "--save", str(tmp_path / "out.blend")]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert any("no column for 3 blendshape(s)" in w and "JawOpen" in w and "MouthClose" in w
+               and "EyeBlinkLeft" in w for w in warnings), warnings

@@ -272,3 +272,25 @@ def test_sizes_from_the_file_are_bounded_before_allocating(tmp_path):
                for ff in np.arange(0, 59.9, 0.01)]
     with pytest.raises(LiveLinkError, match=r"6000 fps\), outside 1..1000 fps"):
         read_livelink_csv(_write(tmp_path, crowded, name="crowded.csv"))
+
+
+def _without_columns(tmp_path, names):
+    """The real MySlate take with some blendshape columns cut out (a trimmed export)."""
+    import csv
+    rows = list(csv.reader(need(PERF / MYSLATE).read_text().splitlines()))
+    drop = {rows[0].index(name) for name in names}
+    path = tmp_path / "cut.csv"
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([[c for i, c in enumerate(row) if i not in drop] for row in rows])
+    return path
+
+
+def test_missing_blendshape_columns_are_named_in_a_warning(tmp_path):
+    """Issue 19, item 7: a CSV without JawOpen/MouthClose/EyeBlink keys nothing for them: say so."""
+    p = read_livelink_csv(_without_columns(tmp_path, ["JawOpen", "MouthClose", "EyeBlinkLeft", "EyeBlinkRight"]))
+    assert p.meta["missing_columns"] == ["EyeBlinkLeft", "EyeBlinkRight", "JawOpen", "MouthClose"]
+    (warning,) = p.meta["warnings"]
+    assert "no column for 4 blendshape(s)" in warning
+    assert all(name in warning for name in ("JawOpen", "MouthClose", "EyeBlinkLeft", "EyeBlinkRight"))
+    full = read_livelink_csv(need(PERF / MYSLATE))
+    assert "missing_columns" not in full.meta and "warnings" not in full.meta

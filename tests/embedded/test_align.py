@@ -148,3 +148,35 @@ def test_real_recordings_align_sanely(assets):
         for p in perf.phonemes:
             if p.label.strip("',%=") in BILABIALS:
                 assert _closed_near(perf.weights, perf.channels, 0.5 * (p.start + p.end)), (name, p)
+
+
+WRONG_TRANSCRIPTS = {
+    "another sentence": "The quick brown fox jumps over the lazy dog while the farmer watches from the old "
+                        "wooden gate near the barn.",
+    "another language": "Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer vom alten "
+                        "Holztor aus zusieht.",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BENCH.REAL))
+def test_a_transcript_that_does_not_fit_is_warned_about(assets, name):
+    """Issue 19, item 7: real speech with its own words fits (no warning, a typo neither); another
+    sentence, another recording's words or another language do not (a warning naming the fit)."""
+    from unitaf_blender.core.audio_io import read_wav
+    audio, sr = read_wav(assets / "audio" / name)
+    truth = BENCH.REAL[name]
+    other = next(text for other_name, text in BENCH.REAL.items() if other_name != name)
+    for text in (truth, truth.replace("country", "county", 1).replace("Printing", "Painting", 1)):
+        perf = EmbeddedEngine().lipsync(LipsyncRequest(audio, sr, text))
+        assert perf.meta["transcript_fit"] < align.MISFIT_RATIO - 0.03 and "warnings" not in perf.meta, text
+    for text in (*WRONG_TRANSCRIPTS.values(), other):
+        perf = EmbeddedEngine().lipsync(LipsyncRequest(audio, sr, text))
+        assert perf.meta["transcript_fit"] > align.MISFIT_RATIO, text
+        (warning,) = perf.meta["warnings"]
+        assert "transcript fits the recording poorly" in warning and f"{perf.meta['transcript_fit']:.2f}" in warning
+
+
+def test_espeak_voices_fit_their_own_words(slow_british):
+    audio, sr, _, transcript = slow_british
+    perf = EmbeddedEngine().lipsync(LipsyncRequest(audio, sr, transcript))
+    assert perf.meta["transcript_fit"] < 0.7 and "warnings" not in perf.meta

@@ -101,7 +101,7 @@ def test_chinese_with_the_default_voice_is_spoken_in_mandarin(engine):
 
 
 @pytest.mark.parametrize("kw", [dict(voice="en-us"), dict(language="de"), dict(voice="en-us+f3"),
-                                dict(language="ja")])
+                                dict(language="ja"), dict(language="en-us")])   # en-us too (issue 19)
 def test_an_explicit_voice_that_cannot_read_the_text_is_an_error(engine, kw):
     with pytest.raises(EngineError, match=r"Chinese characters.*Use the language 'cmn' \(--language cmn\)"):
         check(engine, CHINESE, **kw)

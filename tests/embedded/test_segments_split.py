@@ -48,3 +48,15 @@ def test_a_long_recording_gets_the_aligners_segments():
 def test_without_a_transcript_there_is_nothing_to_split():
     audio = np.random.default_rng(0).normal(0, 0.1, 20 * 16000).astype(np.float32)
     assert with_segments(_Segmented(), LipsyncRequest(audio=audio, sample_rate=16000)).options == {}
+
+
+def test_the_segments_of_a_marked_up_transcript_hold_words_only():
+    """Issue 19, item 6: SSML in a transcript never reaches a segment's text (it is read as text)."""
+    audio, rate = read_wav(str(need(ASSETS / "audio" / "LJ001-0001.wav")))
+    long_audio = np.concatenate([audio, np.zeros(3 * rate, np.float32), audio])
+    transcript = f'<speak>{LJ_TEXT}. <break time="3s"/> {LJ_TEXT} &amp; more.</speak>'
+    segments = with_segments(_Segmented(), LipsyncRequest(audio=long_audio, sample_rate=rate,
+                                                          transcript=transcript)).options["segments"]
+    joined = " ".join(text for _, _, text in segments)
+    assert "<" not in joined and "&amp;" not in joined
+    assert joined.split() == f"{LJ_TEXT}. {LJ_TEXT} & more.".split()

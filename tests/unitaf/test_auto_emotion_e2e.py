@@ -68,12 +68,53 @@ def test_panel_job_runs_the_emotion_model_on_its_worker(tmp_path):
     pytest.importorskip("bpy")
     from unitaf_blender.blender import jobs
     from unitaf_blender.engines import GenerateRequest, get_engine
-    from unitaf_blender.engines.auto_emotion import auto_checkable, keep_auto
+    from unitaf_blender.engines.auto_emotion import check_request
     engine = get_engine("embedded")
     request = GenerateRequest(text="Hello there.", emotion="auto", options={"model_dir": _model_dir(tmp_path), "device": "cpu"})
-    checked = engine.check(auto_checkable(request))          # what the operator does before starting
-    job = jobs.GenerateJob(engine, keep_auto(request, checked.request), apply=lambda perf: perf)
+    checked = check_request(engine, request)          # what the operator does before starting
+    assert checked.request.emotion == "auto"
+    job = jobs.GenerateJob(engine, checked.request, apply=lambda perf: perf)
     assert job.run_sync() == jobs.DONE, job.error
     assert [s["emotion"] for s in job.result.meta["spans"]] == ["calm:0.60"]
     with pytest.raises(Exception, match="(?s)text-emotion model.*qwen0.6bemo4-merge"):   # refused before any work
-        auto_checkable(GenerateRequest(text="Hi.", emotion="auto", options={"model_dir": str(tmp_path / "none")}))
+        check_request(engine, GenerateRequest(text="Hi.", emotion="auto",
+                                              options={"model_dir": str(tmp_path / "none")}))
+
+
+def test_batch_checks_every_line_before_the_emotion_model_runs(tmp_path, monkeypatch):
+    """Issue 19, item 5: a bad line 2 is reported before line 1's 'auto' runs the model."""
+    bpy = pytest.importorskip("bpy")
+    from unitaf_blender.blender.batch import BatchError, check_lines
+    from unitaf_blender.cli import _find_object
+    from unitaf_blender.core.batch import parse_batch
+    from unitaf_blender.engines import auto_emotion
+
+    def model_must_not_run(options):
+        raise AssertionError("the text-emotion model ran before every line was checked")
+    monkeypatch.setattr(auto_emotion, "text_emotion_model", model_must_not_run)
+    tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen",))
+    plan = parse_batch({"lines": [{"object": "Head", "text": "I won the prize!", "emotion": "auto"},
+                                  {"object": "Ghost", "text": "Nobody."}]})
+    with pytest.raises(BatchError, match=r"1 line of the batch is bad.*\nline 2: .*Ghost"):
+        check_lines(plan, _find_object, {"model_dir": _model_dir(tmp_path)})
+
+
+def test_unitaf_auto_with_nothing_downloaded_names_every_missing_file(tmp_path):
+    """Issue 19, item 7: the engine's files and the text-emotion model in one message, one total."""
+    from unitaf_blender.engines import GenerateRequest, get_engine
+    from unitaf_blender.engines.auto_emotion import FEATURE, check_request
+    from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES, human_size
+    from unitaf_blender.engines.unitaf.store import ModelsMissing, ModelStore
+    cache = str(tmp_path / "empty_cache")
+    store = ModelStore(cache_dir=cache)
+    wanted = {st.spec.id: st for st in store.missing(DEFAULT_FEATURES) + store.missing((FEATURE,))}
+    request = GenerateRequest(text="I won the prize!", emotion="auto", options={"cache_dir": cache})
+    with pytest.raises(ModelsMissing) as caught:
+        check_request(get_engine("unitaf"), request)
+    message = str(caught.value)
+    total = human_size(sum(st.spec.approx_size for st in wanted.values()))
+    assert f"{len(wanted)} UniTAF model file(s) missing ({total} to download)" in message
+    assert "models download --feature emotion-text" in message
+    for st in wanted.values():
+        assert st.spec.display in message
+    assert {st.spec.id for st in caught.value.missing} == set(wanted)

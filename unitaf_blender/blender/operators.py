@@ -8,13 +8,13 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..engines import EngineError, LipsyncRequest
-from ..engines.auto_emotion import auto_checkable, keep_auto
+from ..engines.auto_emotion import check_request
 from ..engines.segments import with_segments
 from . import jobs, mapping_store, props
 from .job_ui import JobWatcher, job_busy, run_job
 from .recording import read_recording, read_strip
 from .settings import build_request, emotion_spec, engine_for, engine_options, lipsync_source, take_options, target_object
-from .takes import TakeError, apply_take, validate_target
+from .takes import TakeError, apply_take, check_take_options, validate_target
 
 
 def _apply_by_name(scene_name, obj_name, opts, perf):
@@ -77,11 +77,13 @@ class UNITAF_OT_generate(_TakeOperator, bpy.types.Operator):
         obj = target_object(context)
         validate_target(obj)
         request = build_request(context)
+        opts = take_options(context.scene.unitaf)
+        check_take_options(opts)
         engine = engine_for(context)
-        checked = engine.check(auto_checkable(request))
+        checked = check_request(engine, request)
         for note in checked.notes:   # e.g. the language picked from the text's writing system
             self.report({'INFO'}, f"UniTAF: {note}")
-        return obj, keep_auto(request, checked.request), engine, take_options(context.scene.unitaf)
+        return obj, checked.request, engine, opts
 
 
 class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
@@ -97,6 +99,7 @@ class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
         validate_target(obj)
         path, strip = lipsync_source(context)
         opts = take_options(settings)
+        check_take_options(opts)
         if strip is not None:
             audio, rate, first = read_strip(strip)
             opts.start_frame, opts.add_sound, source = first, False, strip.name
@@ -108,12 +111,13 @@ class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
         engine = engine_for(context)
         request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
                                  seed=settings.seed, source=source, options=engine_options(context))
-        checked = engine.check_lipsync(with_segments(engine, auto_checkable(request)))
+        check_request(engine, request)   # every cheap check before the aligner's split
+        checked = check_request(engine, with_segments(engine, request))
         for note in checked.notes:
             self.report({'INFO'}, f"UniTAF: {note}")
         if transcript is None:
             self.report({'INFO'}, "UniTAF: no transcript: the mouth follows the sound alone (less accurate).")
-        return obj, keep_auto(request, checked.request), engine, opts
+        return obj, checked.request, engine, opts
 
 
 class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):

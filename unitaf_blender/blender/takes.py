@@ -26,6 +26,7 @@ from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
 
 MIN_FRAME, MAX_FRAME = -1048574, 1048574   # Blender's MINAFRAME/MAXFRAME
+MAX_SMOOTHING = 1000                       # frames of moving average (40 s at 25 fps): far past any use
 TAKE_TRACK = "UniTAF takes"
 
 
@@ -98,6 +99,7 @@ def _checked_mapping(obj):
     linked = _linked_part(obj)
     if linked is not None:
         raise TakeError(_linked_message(obj, *linked))
+    _check_evaluated(obj)
     key = obj.data.shape_keys
     if key is None or len(key.key_blocks) < 2:
         raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
@@ -110,6 +112,37 @@ def _checked_mapping(obj):
                         "convention (visemes, FACS, VRoid, Character Creator, MMD). "
                         "Map them in the UniTAF panel (Mapping: preset or table).")
     return plan
+
+
+def _check_evaluated(obj):
+    """Blender evaluates only objects in the view layer: a take on an object outside it (an
+    excluded collection, or no collection of this scene) would be keyed but never play."""
+    view_layer = bpy.context.view_layer
+    if view_layer is None or _reachable(obj, view_layer.layer_collection):
+        return
+    excluded = [lc.name for lc in _layer_collections(view_layer.layer_collection)
+                if lc.exclude and obj.name in lc.collection.all_objects]
+    if excluded:
+        raise TakeError(f"'{obj.name}' is in the collection '{excluded[0]}', which is excluded from the view layer "
+                        f"'{view_layer.name}': Blender does not evaluate it, so a take would never play. "
+                        "Include the collection (its checkbox in the Outliner) or move the object out of it.")
+    raise TakeError(f"'{obj.name}' is not in the view layer '{view_layer.name}' of this scene (it is in no "
+                    "collection of the scene): Blender does not evaluate it, so a take would never play. "
+                    "Link it into the scene first.")
+
+
+def _reachable(obj, layer_collection):
+    """`obj` is in this layer collection or in one below it that is not excluded (read from the
+    collections: the view layer's own object list is synced lazily)."""
+    if obj.name in layer_collection.collection.objects:
+        return True
+    return any(_reachable(obj, child) for child in layer_collection.children if not child.exclude)
+
+
+def _layer_collections(root):
+    for child in root.children:
+        yield child
+        yield from _layer_collections(child)
 
 
 def validate_target(obj) -> None:
@@ -125,7 +158,9 @@ def _check_performance(perf):
         raise TakeError("The performance contains NaN or infinite values.")
 
 
-def _check_options(opts):
+def check_take_options(opts):
+    """Every TakeOptions value, checked before any generation (TakeError): intensities,
+    interpolation, smoothing, the start frame and the take name. Returns the intensities."""
     try:
         intensity = keying.validate_intensity(opts.intensity)
     except ValueError as e:
@@ -133,8 +168,13 @@ def _check_options(opts):
     if opts.interpolation not in keying.INTERPOLATIONS:
         raise TakeError(f"Interpolation must be one of {', '.join(keying.INTERPOLATIONS)}, "
                         f"got {opts.interpolation!r}.")
-    if int(opts.smoothing) < 0:
-        raise TakeError("Smoothing must be >= 0 frames.")
+    if not 0 <= int(opts.smoothing) <= MAX_SMOOTHING:
+        raise TakeError(f"Smoothing must be 0..{MAX_SMOOTHING} frames, got {opts.smoothing}.")
+    if opts.start_frame is not None and not MIN_FRAME <= int(opts.start_frame) <= MAX_FRAME:
+        raise TakeError(f"The start frame {opts.start_frame} is outside Blender's frame range "
+                        f"{MIN_FRAME}..{MAX_FRAME}.")
+    if opts.take_name is not None and not str(opts.take_name).strip():
+        raise TakeError("The take name is empty.")
     return intensity
 
 
@@ -143,10 +183,11 @@ def _action_name(obj, take):
 
 
 def _wav_in_use(path, stage) -> bool:
-    """True when a sound of this file, or a file staged by this command, already has `path`."""
+    """True when a sound of this file, a file staged by this command or one of its inputs
+    (protected by the stage) already has `path`."""
     if path is None:
         return False
-    if stage is not None and path in stage.finals:
+    if stage is not None and (path in stage.finals or stage.protects(path)):
         return True
     return any(os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == os.path.normcase(path)
                for s in bpy.data.sounds if s.filepath)
@@ -338,7 +379,7 @@ def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
 def _plan(scene, obj, perf, opts, stage) -> _Plan:
     mapping = _checked_mapping(obj)
     _check_performance(perf)
-    intensity = _check_options(opts)
+    intensity = check_take_options(opts)
     fps = scene_fps(scene.render.fps, scene.render.fps_base)
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
     # Bound the size before resampling allocates it (a bad header must not exhaust memory).
@@ -371,6 +412,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
                         "treated as missing and interpolated.")
+    warnings += [str(w) for w in (perf.meta or {}).get("warnings") or ()]   # the source's own (engine, reader)
     unmapped = [c for c in perf.channels if c not in driven]
     if unmapped:
         where = f"'{obj.name}'" if meshes == 1 else f"the {meshes} meshes of '{obj.name}'"

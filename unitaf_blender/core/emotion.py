@@ -12,14 +12,18 @@ melancholy -> melancholic; "neutral" is the all-zero vector.
 Scripts carry inline tags: "[happy] Hello there! [sad:0.6] I missed you." A tag applies
 until the next one; text before the first tag uses the default emotion. A bracket whose
 content is a single word with an optional ":number" is an emotion tag, and an unknown
-word there is an error (so typos like "[hapy]" are caught). Any other bracket, e.g. "[1]"
-or "[see note]", is ordinary text.
+word there is an error (so typos like "[hapy]" are caught). Any other balanced bracket, e.g.
+"[1]" or "[see note]", is ordinary text; an unclosed, stray or nested bracket is an error
+naming its position. Scripts may also hold a subset of SSML (<break>, <emphasis>,
+<prosody rate pitch>, see markup.py); parse_script turns both into spans.
 """
 import re
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
+from .markup import PLAIN, Pause, Voicing, has_markup, read_markup, without_markup
 from .performance import EMOTIONS
 from .signal import smooth
 
@@ -117,24 +121,63 @@ def emotion_label(vec) -> str:
 
 @dataclass
 class ScriptSpan:
-    text: str            # the span's text, stripped; text == script[char_start:char_end]
+    text: str            # the span's text, stripped, tags and markup removed; in a script without
+                         # SSML markup text == script[char_start:char_end]
     emotion: np.ndarray  # float32 [8]
     char_start: int
     char_end: int
+    pause_before: Optional[float] = None   # seconds a <break> asks for before it (None: the engine's gap)
+    pause_after: float = 0.0               # a <break> after the last span
+    voicing: Voicing = PLAIN               # <prosody>/<emphasis> factors over the emotion's voice
+    joined: bool = False                   # only the voicing changed since the span before (mid-sentence)
 
 
-def _tags(text):
-    """Emotion tags in text -> [(match, vector)]; unknown emotion words raise ValueError."""
-    found = []
-    for m in _TAG.finditer(text):
-        name, value = m.group(1), m.group(2)
-        spec = name if value is None else f"{name}:{value}"
-        try:
-            vec = parse_emotion(spec)
-        except ValueError as e:
-            raise ValueError(f"bad emotion tag {m.group(0)!r} at character {m.start()}: {e}") from None
-        found.append((m, vec))
-    return found
+def _brackets(run):
+    """A markup Run -> [("text", str, start, end) | ("tag", vector, position)]: emotion tags
+    parsed, other balanced brackets kept as text; a nested, unclosed or stray bracket is an
+    error naming its position."""
+    def at(k, end=False):   # script position of run.text[k] (the run's bounds where entities were decoded)
+        return run.start + k if run.exact else (run.end if end else run.start)
+
+    out, pos, opened = [], 0, None
+    for k, ch in enumerate(run.text):
+        if ch == "[":
+            if opened is not None:
+                raise ValueError(f"a '[' at character {at(k)} inside the bracket opened at character "
+                                 f"{at(opened)}: brackets do not nest (close the first one with ']')")
+            opened = k
+        elif ch == "]":
+            if opened is None:
+                raise ValueError(f"a ']' at character {at(k)} closes no '[' (remove it, or open the "
+                                 "tag with '[')")
+            m = _TAG.fullmatch(run.text, opened, k + 1)
+            if m is not None:
+                name, value = m.group(1), m.group(2)
+                try:
+                    vec = parse_emotion(name if value is None else f"{name}:{value}")
+                except ValueError as e:
+                    raise ValueError(f"bad emotion tag {m.group(0)!r} at character {at(opened)}: {e}") from None
+                out.append(("text", run.text[pos:opened], at(pos), at(opened)))
+                out.append(("tag", vec, at(opened)))
+                pos = k + 1
+            opened = None
+    if opened is not None:
+        snippet = run.text[opened:opened + 20]
+        raise ValueError(f"the '[' at character {at(opened)} is never closed ({snippet!r}): close the tag "
+                         "with ']' (e.g. '[happy]') or remove the bracket")
+    out.append(("text", run.text[pos:], at(pos), at(len(run.text), end=True)))
+    return out
+
+
+def _pieces(text):
+    """The script as ("text", str, start, end, voicing) | ("tag", vector, position) |
+    ("pause", seconds, position), in order (markup.read_markup + emotion tags)."""
+    for event in read_markup(text):
+        if isinstance(event, Pause):
+            yield ("pause", event.seconds, event.at)
+            continue
+        for piece in _brackets(event):
+            yield piece + (event.voicing,) if piece[0] == "text" else piece
 
 
 def _speakable(s):
@@ -142,37 +185,57 @@ def _speakable(s):
 
 
 def parse_script(text, default_emotion=None) -> list:
-    """Split a script at its emotion tags -> [ScriptSpan], dropping spans with nothing to say."""
+    """Split a script at its emotion tags, <break>s and voicing changes -> [ScriptSpan],
+    dropping spans with nothing to say (a pause before one moves to the next span).
+    ValueError (markup.MarkupError for markup) names the position of anything refused."""
     if not isinstance(text, str):
         raise ValueError(f"script must be text, got {type(text).__name__}")
-    current = parse_emotion(default_emotion)
-    spans, pos = [], 0
+    emotion = parse_emotion(default_emotion)
+    spans, parts = [], []          # parts: [(text, start, end)] of the span being gathered
+    state = {"voicing": PLAIN, "emotion": emotion, "pause": None, "joined": False}
 
-    def add(start, end, emotion):
-        chunk = text[start:end]
-        lead = len(chunk) - len(chunk.lstrip())
-        body = chunk.strip()
+    def close(joined):
+        body = "".join(p[0] for p in parts)
         if _speakable(body):
-            s = start + lead
-            spans.append(ScriptSpan(body, emotion.copy(), s, s + len(body)))
+            said = [p for p in parts if p[0].strip()]
+            first, last = said[0], said[-1]
+            lead = len(first[0]) - len(first[0].lstrip())
+            trail = len(last[0]) - len(last[0].rstrip())
+            exact = first[2] - first[1] == len(first[0]) and last[2] - last[1] == len(last[0])
+            start = first[1] + (lead if exact else 0)
+            end = max(last[2] - (trail if exact else 0), start)
+            spans.append(ScriptSpan(body.strip(), state["emotion"].copy(), start, end,
+                                    state["pause"], 0.0, state["voicing"], state["joined"] and bool(spans)))
+            state["pause"], state["joined"] = None, False
+        parts.clear()
+        state["joined"] = state["joined"] or joined
 
-    for m, vec in _tags(text):
-        add(pos, m.start(), current)
-        current, pos = vec, m.end()
-    add(pos, len(text), current)
+    for piece in _pieces(text):
+        kind = piece[0]
+        if kind == "tag":
+            close(False)
+            state["emotion"], state["joined"] = piece[1], False
+        elif kind == "pause":
+            close(False)
+            state["pause"], state["joined"] = (state["pause"] or 0.0) + piece[1], False
+        else:
+            _, chunk, start, end, voicing = piece
+            if voicing != state["voicing"]:
+                close(joined=_speakable("".join(p[0] for p in parts)))
+                state["voicing"] = voicing
+            parts.append((chunk, start, end))
+    close(False)
     if not spans:
-        raise ValueError("the script has no speakable text (only emotion tags, spaces or punctuation)")
+        raise ValueError("the script has no speakable text (only emotion tags, markup, spaces or punctuation)")
+    if state["pause"]:
+        spans[-1].pause_after = state["pause"]
     return spans
 
 
 def strip_tags(text) -> str:
-    """The script without its emotion tags, whitespace runs collapsed to one space."""
-    pieces, pos = [], 0
-    for m, _ in _tags(text):
-        pieces.append(text[pos:m.start()])
-        pos = m.end()
-    pieces.append(text[pos:])
-    return re.sub(r"\s+", " ", " ".join(pieces)).strip()
+    """The script without its emotion tags and markup, whitespace runs collapsed to one space."""
+    words = [p[1] for p in _pieces(text) if p[0] == "text"]
+    return re.sub(r"\s+", " ", " ".join(words)).strip()
 
 
 def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
@@ -236,31 +299,45 @@ def emotion_tag(vec) -> str:
 
 def _untagged_head(script):
     """(the text before the first tag, the rest): only the head's sentences are inferred."""
-    first_tag = next((m.start() for m, _ in _tags(script)), len(script))
+    first_tag = next((p[2] for p in _pieces(script) if p[0] == "tag"), len(script))
     return script[:first_tag], script[first_tag:]
+
+
+_XML_TOKEN = re.compile(r"<[^>]*>|&(?:#\d+|#x[0-9A-Fa-f]+|\w+);")
+
+
+def _masked(text, markup):
+    """`text` with SSML tags and entities blanked (same length), so sentences are found in the
+    words only and inferred tags never land inside markup."""
+    if not markup:
+        return text
+    return _XML_TOKEN.sub(lambda m: " " * len(m.group(0)), text)
 
 
 def auto_sentences(script) -> list:
     """The sentences auto_tagged will ask the model about, in order (to answer them at once)."""
     head, _ = _untagged_head(script)
-    return [head[a:b] for a, b in split_sentences(head)]
+    markup = has_markup(script)
+    return [without_markup(head[a:b], markup) for a, b in split_sentences(_masked(head, markup))]
 
 
 def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
     """The script with an inferred emotion tag before every sentence that no explicit tag
     governs (explicit tags win: a tag applies until the next one, so only the text before the
     first tag is inferred). `infer(sentence) -> 8 floats` (e.g. the text-emotion model, cached
-    by text); the vector is scaled by `alpha`. Returns (tagged script, [(sentence, vector)])."""
+    by text) is asked about the words (no markup); the vector is scaled by `alpha`.
+    Returns (tagged script, [(sentence, vector)])."""
     head, rest = _untagged_head(script)
+    markup = has_markup(script)
     pieces, inferred, pos = [], [], 0
-    for start, end in split_sentences(head):
-        sentence = head[start:end]
+    for start, end in split_sentences(_masked(head, markup)):
+        sentence = without_markup(head[start:end], markup)   # the model reads the words only
         vec = np.clip(np.asarray(infer(sentence), np.float64).reshape(-1) * alpha, 0.0, 1.0)
         if vec.shape != (len(EMOTIONS),):
             raise ValueError(f"the emotion model gave {vec.size} values, not {len(EMOTIONS)}")
         tag = emotion_tag(vec)
         same = bool(inferred) and tag == emotion_tag(inferred[-1][1])   # one span while it holds
-        pieces += [head[pos:start]] + ([] if same else [tag, " "]) + [sentence]
+        pieces += [head[pos:start]] + ([] if same else [tag, " "]) + [head[start:end]]
         inferred.append((sentence, vec.astype(np.float32)))
         pos = end
     pieces.append(head[pos:])

@@ -150,9 +150,11 @@ def read_livelink_csv(path, timecode_fps=None) -> Performance:
 
     `timecode_fps`: the rate the Timecode column counts frames at. None infers it from the
     data (`infer_timecode_fps`: largest frame field, drop-frame ';'); a number overrides.
-    meta records "timecode_fps", "timecode_fps_source" (how it was found) and "held_rows"
+    meta records "timecode_fps", "timecode_fps_source" (how it was found), "held_rows"
     (rows repeating the previous row's values, left out of the data-rate estimate; a
-    front end should warn when it is not 0).
+    front end should warn when it is not 0), "missing_columns" (the ARKit blendshapes the
+    file has no column for, in its PascalCase) and "warnings" (sentences a front end shows,
+    e.g. naming those columns).
 
     Raises LiveLinkError (a ValueError) with the file and line for anything malformed, and
     for a take whose frame count would exceed core.performance.MAX_FRAMES.
@@ -251,6 +253,11 @@ def read_livelink_csv(path, timecode_fps=None) -> Performance:
     }
     if ignored:
         meta["ignored_columns"] = ignored
+    missing = [c[0].upper() + c[1:] for c in ARKIT_52 if c not in columns]
+    if missing:   # a cut-down export: those shape keys get no keys at all, which must be said
+        meta["missing_columns"] = missing
+        meta["warnings"] = [f"The CSV has no column for {len(missing)} blendshape(s), so their shape keys are "
+                            f"not keyed: {', '.join(missing[:12])}{'...' if len(missing) > 12 else ''}"]
     return Performance(audio=np.zeros(0, np.float32), sample_rate=PLACEHOLDER_SAMPLE_RATE,
                        fps=fps, channels=tuple(channels), weights=weights, meta=meta)
 

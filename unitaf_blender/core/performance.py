@@ -44,7 +44,7 @@ class Performance:
     words: list = field(default_factory=list)      # [TimedLabel]
     emotion_times: np.ndarray = None  # float32 [K] seconds
     emotion_vectors: np.ndarray = None  # float32 [K, 8] in EMOTIONS order
-    meta: dict = field(default_factory=dict)  # engine, text, emotion, seed, model_revision...
+    meta: dict = field(default_factory=dict)  # engine, text, emotion, seed, model_revision, warnings...
 
     def __post_init__(self):
         self.audio = np.ascontiguousarray(np.asarray(self.audio, dtype=np.float32).reshape(-1))

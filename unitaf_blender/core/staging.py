@@ -7,7 +7,8 @@ atomic rename; it gets the mode a new file gets under the user's umask, as the .
 not the 0600 of a temporary file). `commit()` moves them all into place when the whole command succeeded; a file
 that already existed under a final name is kept aside until `finish()`, so `restore()` can put
 everything back if a later step (saving the .blend) fails. `discard()` removes every
-temporary file and the folders the stage created. Nothing here imports bpy.
+temporary file and the folders the stage created. A stage never moves a file onto one of the
+command's inputs (`protect`). Nothing here imports bpy.
 """
 import os
 import shutil
@@ -69,18 +70,46 @@ def nearest_existing_folder(path: str) -> str:
     return folder
 
 
-class StagedFiles:
-    """Temporary files waiting to be moved onto their final names together."""
+def same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: links and relative parts resolved (realpath), and
+    for files that exist, the same file on disk (hard links, case-insensitive disks)."""
+    a, b = os.path.abspath(a), os.path.abspath(b)
+    if os.path.normcase(os.path.realpath(a)) == os.path.normcase(os.path.realpath(b)):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:          # one of them does not exist (yet)
+        return False
 
-    def __init__(self):
+
+class StagedFiles:
+    """Temporary files waiting to be moved onto their final names together.
+
+    `protect` names files that must never be replaced (a command's inputs: the recording, the
+    CSV, ...): staging an output onto one of them raises OutputError."""
+
+    def __init__(self, protect=()):
         self._moves = []          # [(temporary path, final path)] in the order they were staged
         self._made_dirs = []      # folders this stage created (removed again by discard)
         self._backups = []        # [(backup path, final path)] of files commit() replaced
         self._committed = []      # final paths commit() wrote
+        self._protected = [os.path.abspath(p) for p in protect]
+
+    def protects(self, path: str) -> bool:
+        """Whether `path` is one of the protected files (an input of the command)."""
+        return any(same_file(path, p) for p in self._protected)
+
+    def _check_final(self, final_path):
+        if self.protects(final_path):
+            raise OutputError(f"the output '{final_path}' is an input of this command: an input is never "
+                              "overwritten. Choose another output name.")
+        if any(same_file(final_path, f) for f in self.finals):
+            raise OutputError(f"two outputs of this command would be the same file '{final_path}'.")
 
     def path_for(self, final_path: str) -> str:
         """A new temporary path for `final_path` (its folder is created if needed)."""
         final_path = os.path.abspath(final_path)
+        self._check_final(final_path)
         folder, name = os.path.split(final_path)
         self._make_dirs(folder)
         stem, ext = os.path.splitext(name)
@@ -91,6 +120,7 @@ class StagedFiles:
 
     def add(self, temporary_path: str, final_path: str) -> None:
         """Adopt a temporary file written by someone else (e.g. the .wav beside an .npz)."""
+        self._check_final(os.path.abspath(final_path))
         self._moves.append((os.path.abspath(temporary_path), os.path.abspath(final_path)))
 
     def final_for(self, temporary_path: str):

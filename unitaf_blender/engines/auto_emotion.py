@@ -27,15 +27,21 @@ def _missing_message(store):
             "preferences), or choose an emotion.")
 
 
-def require(options):
-    """The model's store when 'auto' can run here (PyTorch installed, files present), without
-    loading anything; EngineUnavailable saying what to install or download otherwise."""
+def _auto_store(options):
+    """The model store 'auto' reads, once PyTorch is known to be installed (EngineUnavailable
+    otherwise); nothing is loaded."""
     import importlib.util
     if importlib.util.find_spec("torch") is None:
         raise EngineUnavailable("Emotion 'auto' needs PyTorch for the text-emotion model: use 'Install neural "
                                 "runtime' in the add-on preferences (or the CLI command `install-runtime`).")
     from .unitaf.store import ModelStore
-    store = ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
+    return ModelStore(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
+
+
+def require(options):
+    """The model's store when 'auto' can run here (PyTorch installed, files present), without
+    loading anything; EngineUnavailable saying what to install or download otherwise."""
+    store = _auto_store(options)
     if store.missing((FEATURE,)):
         raise EngineUnavailable(_missing_message(store))
     return store
@@ -77,13 +83,35 @@ def resolve_auto(request):
     return replace(request, **{text_field: tagged}, emotion="calm:0"), notes if inferred else []
 
 
-def auto_checkable(request):
-    """For checks on the UI thread: an 'auto' request is checked (model present, everything
-    else valid) with a neutral emotion; the model itself runs later, on the worker."""
+def check_request(engine, request):
+    """The engine's cheap check of `request` (check_lipsync for a LipsyncRequest), run before any
+    synthesis: an 'auto' emotion is checked as a neutral one and the text-emotion model is not
+    run, but its files are required too, and every missing file (the engine's and the emotion
+    model's) is named in one message. Returns the CheckedRequest (its request keeps 'auto')."""
+    from . import LipsyncRequest
+    lipsync = isinstance(request, LipsyncRequest)
+    check = engine.check_lipsync if lipsync else engine.check
     if not is_auto(request.emotion):
-        return request
-    require(request.options)
-    return replace(request, emotion="calm:0")
+        return check(request)
+    if not (request.transcript if lipsync else request.text):
+        raise EngineUnavailable("Emotion 'auto' reads the emotion from the words: give a transcript, "
+                                "or choose an emotion.")
+    from .unitaf.store import ModelsMissing
+    store = _auto_store(request.options)
+    own = store.missing((FEATURE,))
+    try:
+        checked = check(replace(request, emotion="calm:0"))
+    except ModelsMissing as exc:
+        if not own:
+            raise
+        ids = {st.spec.id for st in exc.missing}
+        missing = list(exc.missing) + [st for st in own if st.spec.id not in ids]
+        how = ("with 'Download models' (add-on preferences) or `models download`, plus the text-emotion model "
+               f"of emotion 'auto' with `models download --feature {FEATURE}`")
+        raise ModelsMissing(store.missing_message(missing, how=how), missing) from None
+    if own:
+        raise EngineUnavailable(_missing_message(store))
+    return replace(checked, request=keep_auto(request, checked.request))
 
 
 def keep_auto(original, checked):

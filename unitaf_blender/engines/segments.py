@@ -8,6 +8,7 @@ UniTAF engine falls back to splitting the transcript in proportion to the voiced
 """
 from dataclasses import replace
 
+from ..core.markup import without_markup
 from . import EngineUnavailable, LipsyncRequest, get_engine
 
 SPLIT_ABOVE_S = 15.0      # shorter lines are one segment anyway
@@ -43,7 +44,8 @@ def aligned_segments(request: LipsyncRequest, cancel=None):
     words = aligner.lipsync(checked.request, None, cancel).words
     if not words:
         return None
-    return split_at_pauses(request.transcript, words)
+    # the segments are read as text: the SSML markup must not reach them (a recording needs no pauses)
+    return split_at_pauses(without_markup(request.transcript), words)
 
 
 def split_at_pauses(transcript, words):

@@ -82,12 +82,12 @@ class EmbeddedEngine:
         "en-us+f3") and `language` resolved. Raises EngineError with a sentence the user can
         act on (a batch prefixes it with "line N:").
 
-        The voice/language counts as chosen by the user unless `voice` is None and
-        `language` is None, "" or "en-us". A front end that cannot tell an explicit
-        "en-us" from its default should pass language=None when the user gave none. When
-        not chosen and the text is mostly in another writing system (Chinese characters,
-        Cyrillic, ...), the matching espeak-ng language is picked and said in `notes`;
-        when chosen and unable to read it, this raises, naming the language to use.
+        The voice/language counts as chosen by the user unless `voice` and `language` are
+        both None (or ""): an explicit "en-us" is obeyed or refused like any other, never
+        switched. Front ends pass language=None when the user gave none. When not chosen
+        and the text is mostly in another writing system (Chinese characters, Cyrillic,
+        ...), the matching espeak-ng language is picked and said in `notes`; when chosen
+        and unable to read it, this raises, naming the language to use.
         """
         from .espeak import get_espeak
         from .speech import ScriptError, prepare_script
@@ -109,9 +109,9 @@ class EmbeddedEngine:
             raise EngineError(str(e)) from e
 
         es = get_espeak()
-        explicit = voice is not None or request.language not in (None, "", DEFAULT_LANGUAGE)
+        explicit = voice is not None or request.language not in (None, "")
         chosen = es.check_voice(voice if voice is not None else (request.language or DEFAULT_LANGUAGE))
-        spoken = " ".join(t for t, _ in spans)
+        spoken = " ".join(span.text for span in spans)
         notes = []
         found = writing.dominant_script(spoken)
         if found is not None and not writing.reads(chosen, found.key):
@@ -251,10 +251,12 @@ class EmbeddedEngine:
 
         With a transcript: forced alignment (align.py) gives the phoneme/word timeline on
         the recording's clock and the inline emotion tags their times; meta["mode"] is
-        "aligned". Without one: a mouth from the signal alone, LESS ACCURATE (no words,
-        stand-in visemes from loudness and spectral shape, signal_mouth.py); meta["mode"]
-        is "signal". Either way the face is the generate() face model with the recording
-        as its audio, so the jaw follows the recording's loudness.
+        "aligned", meta["transcript_fit"] says how well the transcript fits (align.transcript_fit)
+        and meta["warnings"] warns when it does not (another sentence or language). Without
+        one: a mouth from the signal alone, LESS ACCURATE (no words, stand-in visemes from
+        loudness and spectral shape, signal_mouth.py); meta["mode"] is "signal". Either way
+        the face is the generate() face model with the recording as its audio, so the jaw
+        follows the recording's loudness.
         Runs check_lipsync() first. Options: fps; window_s (longest stretch aligned in one
         piece, align.WINDOW_S).
         """
@@ -281,7 +283,7 @@ class EmbeddedEngine:
             emo_vectors = np.asarray(default_emotion, np.float32).reshape(1, -1)
             meta.update(mode="signal", transcript=None)
         else:
-            from .align import WINDOW_S, align_transcript
+            from .align import MISFIT_RATIO, WINDOW_S, align_transcript
             from .speech import ScriptError, synthesize_script
             report(0.0, "speech")
             try:
@@ -297,7 +299,12 @@ class EmbeddedEngine:
             phonemes, words = al.phonemes, al.words
             emo_times, emo_vectors = al.emotion_times, al.emotion_vectors
             meta.update(mode="aligned", transcript=request.transcript, language=request.language,
-                        voice=request.language)
+                        voice=request.language, transcript_fit=round(float(al.fit), 3))
+            if al.fit > MISFIT_RATIO:
+                meta["warnings"] = [
+                    f"The transcript fits the recording poorly (fit {al.fit:.2f}; the words actually said give "
+                    "about 0.86, another sentence or language about 1): check that it is what the recording says "
+                    "(and its language), or leave it out for a mouth from the sound alone."]
         check_cancel(cancel)
         report(0.7, "face")
         channels, weights = face_from_timeline(phonemes, audio, sr, emo_times, emo_vectors,

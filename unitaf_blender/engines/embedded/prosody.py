@@ -10,7 +10,7 @@ loud) and were sized with the espeak-ng measurements in research/lite-engine.md:
 1.36x longer than 175 wpm, pitch 35 -> F0 ~81 Hz vs 103 Hz at 50, range 15 -> near monotone.
 Volume stays at espeak's 100 (>=150 clips) and loudness is a float gain applied afterwards.
 """
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -55,3 +55,22 @@ def prosody_for(emotion) -> ProsodyParams:
     if total > 1.0:          # mixtures stay inside the presets' convex hull
         v = v / total
     return ProsodyParams(**dict(zip(_FIELDS, (_NEUTRAL + v @ _DELTAS).tolist())))
+
+
+# espeak's pitch parameter -> median F0 of the en-us voice (research/lite-engine.md, 1.5); the
+# lowest point extends the measured slope down to 0.
+_PITCH_STEPS = np.array([0.0, 25.0, 50.0, 75.0, 100.0])
+_PITCH_HZ = np.array([77.0, 90.0, 103.0, 131.0, 170.0])
+MIN_RATE, MAX_RATE = 80.0, 449.0    # espeak's words-per-minute range
+
+
+def with_voicing(params: ProsodyParams, voicing) -> ProsodyParams:
+    """`params` scaled by a script's <prosody>/<emphasis> (core.markup.Voicing): the rate and
+    the loudness multiply, the pitch factor applies to the voice's F0 (espeak's pitch
+    parameter is not proportional to it), all within espeak's ranges."""
+    if voicing.rate == voicing.pitch == voicing.loudness == 1.0:
+        return params
+    hz = np.interp(params.pitch, _PITCH_STEPS, _PITCH_HZ) * voicing.pitch
+    pitch = float(np.interp(hz, _PITCH_HZ, _PITCH_STEPS))   # clamps to 0..100 at the ends
+    rate = float(np.clip(params.rate * voicing.rate, MIN_RATE, MAX_RATE))
+    return replace(params, rate=rate, pitch=pitch, gain=params.gain * voicing.loudness)

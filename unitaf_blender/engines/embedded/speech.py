@@ -7,11 +7,16 @@ Each tagged span is a separate espeak call, concatenated with a pause in between
 call with a <prosody> per span was the alternative, but SSML prosody is relative
 (percentages, named levels), has no word-gap and clips volume; separate calls give every
 span its exact absolute parameters, set explicitly, and sample-exact offsets for free.
-The cost is that a tag in mid-sentence restarts the intonation (documented).
+The cost is that a tag in mid-sentence restarts the intonation (documented). The script's
+SSML subset (core/markup.py) uses the same machinery: a <break> is the silence between two
+spans, and <emphasis>/<prosody> spans get their rate, pitch and loudness scaled
+(prosody.with_voicing).
 
 Input policy (never a crash, never a half-built result), checked by `prepare_script`
 before anything is spoken:
 * empty text, only punctuation/emoji, only tags -> ScriptError (a ValueError) saying so;
+* malformed tags or markup, unsupported SSML, control characters (ANSI codes) ->
+  ScriptError naming the character position (never read aloud);
 * emoji and pictographic symbols are removed before speaking (not read aloud);
 * more than MAX_SCRIPT_CHARS characters -> ScriptError asking to split the script
   (about 20 minutes of speech per performance keeps audio and face arrays reasonable);
@@ -19,7 +24,7 @@ before anything is spoken:
 """
 import bisect
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -27,9 +32,11 @@ from ...core.emotion import MAX_SCRIPT_CHARS, parse_emotion, parse_script
 from ...core.performance import TimedLabel
 from .. import check_cancel
 from .espeak import get_espeak
-from .prosody import ProsodyParams, prosody_for
+from .prosody import ProsodyParams, prosody_for, with_voicing
 
 SPAN_GAP_S = 0.30       # silence between tagged spans (espeak ends an utterance almost dry)
+JOINED_GAP_S = 0.04     # ... and where only <emphasis>/<prosody> changed in mid-sentence
+_SENTENCE_ENDS = tuple(".!?;\u2026\u3002\uff01\uff1f\uff1b")
 EMOTION_RAMP_S = 0.25   # the emotion timeline blends over this long, centred in that gap
 PEAK_LIMIT = 0.98       # a loud emotion's gain must never clip the int16 file
 PAUSE = "_"
@@ -89,11 +96,13 @@ def is_speakable(text: str) -> bool:
 
 
 def prepare_script(text, default_emotion="calm:0") -> list:
-    """Validate a script and split it at its tags -> [(text to speak, float32 [8] emotion)]
-    (emoji removed, spans with nothing speakable dropped). Needs no espeak: the engine's
-    check() runs it for every line of a batch before anything is spoken.
+    """Validate a script and split it at its tags, <break>s and voicing changes ->
+    [core.emotion.ScriptSpan] whose text is what espeak will read (emoji removed; spans with
+    nothing speakable dropped, their pause kept). Needs no espeak: the engine's check() runs
+    it for every line of a batch before anything is spoken.
 
-    Raises ScriptError for an empty, too long or unspeakable script or a bad tag/emotion."""
+    Raises ScriptError for an empty, too long or unspeakable script, a bad tag/emotion, or
+    markup and characters that must not be read aloud (with their position)."""
     if not isinstance(text, str) or not text.strip():
         raise ScriptError("The script is empty: type something to say.")
     if len(text) > MAX_SCRIPT_CHARS:
@@ -107,12 +116,20 @@ def prepare_script(text, default_emotion="calm:0") -> list:
         spans = parse_script(text, default_emotion)
     except ValueError as e:
         raise ScriptError(_sentence(str(e))) from e
-    todo = [(clean_text(s.text), np.asarray(s.emotion, np.float32)) for s in spans]
-    todo = [(t, e) for t, e in todo if is_speakable(t)]
+    todo, pause = [], None
+    for span in spans:
+        said = clean_text(span.text)
+        if span.pause_before is not None:
+            pause = (pause or 0.0) + span.pause_before
+        if is_speakable(said):
+            todo.append(replace(span, text=said, emotion=np.asarray(span.emotion, np.float32),
+                                pause_before=pause, joined=span.joined and pause is None))
+            pause = None
     if not todo:
         raise ScriptError(
             "The script has nothing speakable (only punctuation, symbols, emoji or tags): "
             "add some words.")
+    todo[-1].pause_after = spans[-1].pause_after + (pause or 0.0)
     return todo
 
 
@@ -122,8 +139,19 @@ def _sentence(message):
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
 
 
+def _gap_before(span, previous):
+    """Silence before a span: what a <break> asked for; a short breath where only the voicing
+    changed in mid-sentence (<emphasis>, <prosody>); else the pause between tagged spans."""
+    if span.pause_before is not None:
+        return span.pause_before
+    if span.joined and not previous.text.rstrip().endswith(_SENTENCE_ENDS):
+        return JOINED_GAP_S
+    return SPAN_GAP_S + previous.prosody.sentence_pause
+
+
 def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None) -> Speech:
-    """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion.
+    """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion and
+    whose SSML subset (core/markup.py) adds pauses and changes rate, pitch and loudness.
 
     `default_emotion` (spec string or 8 floats) applies before the first tag. `seed` only
     reaches espeak's noise source (breathy variants); the same script, voice and seed always
@@ -135,15 +163,21 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
     sr = es.sample_rate
     pieces, marks, words, spoken = [], [], [], []   # marks: (sample, label) phoneme starts
     offset = 0
-    for i, (span_text, emotion) in enumerate(todo):
-        check_cancel(cancel)
-        p = prosody_for(emotion)
-        if i > 0:   # the previous span's emotion decides how long the pause is
-            gap = int(round((SPAN_GAP_S + spoken[-1].prosody.sentence_pause) * sr))
-            pieces.append(np.zeros(gap, np.float32))
+
+    def silence(seconds):
+        nonlocal offset
+        n = int(round(seconds * sr))
+        if n > 0:
+            pieces.append(np.zeros(n, np.float32))
             marks.append((offset, PAUSE))
-            offset += gap
-        utt = es.synthesize(span_text, voice=voice, rate=p.rate, pitch=p.pitch,
+            offset += n
+
+    for i, span in enumerate(todo):
+        check_cancel(cancel)
+        p = with_voicing(prosody_for(span.emotion), span.voicing)
+        # the previous span's emotion decides how long the pause is (unless a <break> says)
+        silence((span.pause_before or 0.0) if i == 0 else _gap_before(span, spoken[-1]))
+        utt = es.synthesize(span.text, voice=voice, rate=p.rate, pitch=p.pitch,
                             pitch_range=p.pitch_range, volume=100,
                             word_gap=int(round(p.word_gap)), seed=seed, cancel=cancel)
         check_cancel(cancel)
@@ -157,10 +191,11 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
         if not span_marks or span_marks[0][0] > offset:
             span_marks.insert(0, (offset, PAUSE))
         marks.extend(span_marks)
-        words.extend(_word_spans(span_text, events, offset, span_marks, offset + len(audio)))
-        spoken.append(SpokenSpan(span_text, emotion, p, offset / sr, (offset + len(audio)) / sr))
+        words.extend(_word_spans(span.text, events, offset, span_marks, offset + len(audio)))
+        spoken.append(SpokenSpan(span.text, span.emotion, p, offset / sr, (offset + len(audio)) / sr))
         pieces.append(audio.astype(np.float32, copy=False))
         offset += len(audio)
+    silence(todo[-1].pause_after)
 
     audio = np.concatenate(pieces)
     if not any(lab != PAUSE for _, lab in marks) or not np.any(audio):

@@ -39,7 +39,7 @@ from .options import (
 )
 from .recording import MAX_SEGMENT_S, check_audio, check_segments, parse_transcript
 from .store import ModelStore
-from .text import check_script
+from .text import check_script, use_chinese
 
 ENGINE_VERSION = "1"
 VOICES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "voices")
@@ -188,14 +188,27 @@ _NO_TRANSCRIPT = ("The UniTAF engine animates a recording from what is said in i
                   "transcript).")
 
 
-def _check_script(text, default_emotion) -> None:
-    """text.check_script as an EngineError, plus: something left to say once tags are removed."""
+def _check_script(text, default_emotion, language=None) -> None:
+    """text.check_script as an EngineError, plus: something left to say once tags are removed,
+    and an explicit `language` the model can obey (it reads each span as Chinese or English,
+    decided from the span's own text: a language that differs is refused, never ignored)."""
     try:
         spans = check_script(text, default_emotion)
     except ValueError as exc:
         raise EngineError(str(exc)) from exc
     if not spans:
         raise EngineError("the script has no speakable text (only tags or punctuation)")
+    if language:
+        wanted = _LANGUAGES.get(str(language).split("+")[0].split("-")[0].lower())
+        read = {"Chinese" if use_chinese(span.text) else "English" for span in spans}
+        if wanted is None or read != {wanted}:
+            raise EngineError(
+                f"The UniTAF engine cannot speak this text in the language '{language}': it speaks Chinese "
+                f"and English and reads this text as {' and '.join(sorted(read))}. Leave the language out, "
+                "or use the embedded engine for other languages.")
+
+
+_LANGUAGES = {"en": "English", "zh": "Chinese", "cmn": "Chinese"}
 
 
 @contextlib.contextmanager
@@ -262,12 +275,13 @@ class UniTAFEngine:
         return [(vid, label) for vid, (_, label) in _VOICE_FILES.items()]
 
     def check(self, request: GenerateRequest) -> UniTAFCheckedRequest:
-        """Every check that needs no torch and no loading: emotion, inline tags, script length
-        and speakable text, voice, emotion clip, options (device, precision and expression_mode
-        names too; whether the device exists needs torch), the runtime and the model files."""
+        """Every check that needs no torch and no loading: emotion, inline tags and markup, script
+        length and speakable text, an explicit language (Chinese or English), voice, emotion
+        clip, options (device, precision and expression_mode names too; whether the device
+        exists needs torch), the runtime and the model files."""
         opts = dict(request.options or {})
         default_emotion = _parse_default_emotion(request.emotion)
-        _check_script(request.text, default_emotion)
+        _check_script(request.text, default_emotion, request.language)
         voice_path = resolve_voice(request.voice)
         try:
             synth = SynthesisOptions(sampling=_sampling(opts), seed=int(request.seed),

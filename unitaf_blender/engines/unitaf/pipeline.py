@@ -409,10 +409,13 @@ def synthesize(models: Models, segments: Sequence[TextSegment], voice: Voice, op
                                     None if noise is None else noise[i], cfm_gen, at, cancel)
         at(0.9, "vocoder")
         wav = models.vocoder(mel).reshape(-1).float().cpu().numpy()
-        if any(len(o.audio) for o in outputs):
+        if seg.pause_before is not None:      # a <break>: its own length, also before the first one
+            pos += int(round(SAMPLE_RATE * seg.pause_before))
+        elif any(len(o.audio) for o in outputs):
             pos += gap
         outputs.append(SegmentOutput(seg.text, emotion, codes.cpu(), feature.float().cpu(), wav, pos))
         pos += len(wav)
+    pos += int(round(SAMPLE_RATE * segments[-1].pause_after))
     audio, voiced_index = _join_audio(outputs, pos)
     check_cancel(cancel)
     report(0.92, "face")

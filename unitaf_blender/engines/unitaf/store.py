@@ -153,10 +153,11 @@ class ModelStore:
         st = self.file_status(self.spec(spec_id))
         return st.path if st.ok else None
 
-    def missing_message(self, missing, reason: str = "") -> str:
+    def missing_message(self, missing, reason: str = "", how: str = "") -> str:
         """A self-contained message: the first line says what is missing and what to do (a caller
         that shows one line still tells the user how to fix it); the next lines list the files,
-        then the folder they were looked for in."""
+        then the folder they were looked for in. `how` replaces the download instruction (e.g.
+        for files outside the default features)."""
         total = sum(st.spec.approx_size for st in missing)
         if self.model_dir and not os.path.isdir(self.model_dir):
             head = (f"UniTAF model folder not found: {self.model_dir}. Choose an existing folder laid out as "
@@ -169,7 +170,8 @@ class ModelStore:
                     f"cannot be downloaded now: {reason}.")
         else:
             head = (f"{len(missing)} UniTAF model file(s) missing ({human_size(total)} to download): get them "
-                    "with 'Download models' (add-on preferences) or the CLI command `models download`.")
+                    + (how or "with 'Download models' (add-on preferences) or the CLI command `models download`")
+                    + ".")
         lines = [head]
         for st in missing:
             extra = f" [{st.problem}]" if st.problem and st.problem != "missing" else ""

@@ -9,8 +9,10 @@ ordinals, ranges, a few abbreviations). Known differences are listed in DEVIATIO
 The normalisers live in normalize_zh.py / normalize_en.py (as whisper keeps normalizers/ apart
 from its tokenizer); this module decides between them and does tokenisation and segmentation.
 
-Inline emotion tags ("[happy] Hi! [sad:0.6] Bye.") are resolved first by
-`core.emotion.parse_script`; every segment carries the emotion of the span it came from.
+Inline emotion tags ("[happy] Hi! [sad:0.6] Bye.") and the script's SSML are resolved first by
+`core.emotion.parse_script`; every segment carries the emotion of the span it came from and the
+pause a <break> asks for before it. <prosody> and <emphasis> are refused: the model has no
+rate, pitch or emphasis input.
 No torch here: this module runs anywhere.
 """
 from __future__ import annotations
@@ -19,10 +21,12 @@ import re
 import unicodedata
 import warnings
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
 from ...core.emotion import MAX_SCRIPT_CHARS, parse_script
+from ...core.markup import PLAIN
 from .normalize_en import normalize_en
 from .normalize_zh import normalize_zh
 from .spm import SentencePieceBPE
@@ -184,6 +188,8 @@ class TextSegment:
     text: str          # the script span this segment came from (tags removed)
     char_start: int    # span position in the script
     char_end: int
+    pause_before: Optional[float] = None   # seconds of silence a <break> asks for before it (None: the usual gap)
+    pause_after: float = 0.0               # a <break> at the very end (last segment only)
 
 
 class TextFrontend:
@@ -227,13 +233,18 @@ class TextFrontend:
         Raises ValueError for: non-text, an empty script or one with only tags/punctuation, a
         script longer than MAX_SCRIPT_CHARS, or text the model cannot read (mostly letters of
         scripts other than Latin and CJK, which the tokenizer maps to <unk>)."""
-        out = []
-        for span in check_script(script, default_emotion):
+        out, pause = [], None
+        spans = check_script(script, default_emotion)
+        for span in spans:
+            if span.pause_before is not None:
+                pause = (pause or 0.0) + span.pause_before
             for seg in split_segments(self.tokenize(span.text), max_tokens):
                 ids = self.convert_tokens_to_ids(seg)
-                out.append(TextSegment(ids, seg, span.emotion, span.text, span.char_start, span.char_end))
+                out.append(TextSegment(ids, seg, span.emotion, span.text, span.char_start, span.char_end, pause))
+                pause = None
         if not out:
             raise ValueError("the script has no speakable text")
+        out[-1].pause_after = spans[-1].pause_after + (pause or 0.0)
         return out
 
 
@@ -249,6 +260,10 @@ def check_script(script, default_emotion=None) -> list:
                          "per generation. Split it into several shorter clips.")
     spans = parse_script(script, default_emotion)
     for span in spans:
+        if span.voicing != PLAIN:
+            raise ValueError(f"the UniTAF engine cannot change the speaking rate, pitch or emphasis (the text "
+                             f"at character {span.char_start} is inside <prosody> or <emphasis>): remove that "
+                             "markup, or use the embedded engine (<break> and emotion tags work with both)")
         check_readable(span.text)
     return spans
 
