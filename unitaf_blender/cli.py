@@ -55,6 +55,12 @@ def build_parser(prog="unitaf"):
                         help="per-group intensity, GROUP in mouth/brows/eyes/other (repeatable)")
         sp.add_argument("--no-markers", action="store_true",
                         help="do not put the words as pose markers on the take's action")
+        poses_arg(sp)
+
+    def poses_arg(sp):
+        sp.add_argument("--poses", action="append", default=[], metavar="MAP.json",
+                        help="pose map: the pose (action) each mouth shape and expression uses on the "
+                             "character's armature (repeatable: one per armature; README: pose maps)")
 
     def engine_args(sp, voice=True):
         sp.add_argument("--engine", default=None, help="engine id (see `engines`); default: embedded")
@@ -115,6 +121,7 @@ def build_parser(prog="unitaf"):
     b.add_argument("--model-dir", default=None)
     b.add_argument("--device", default=None)
     b.add_argument("--precision", default=None)
+    poses_arg(b)
 
     d = sub.add_parser("demo", help="the embedded engine on the procedural demo head: .blend, .wav, preview")
     d.add_argument("--out", default="out", help="output folder (default: out)")
@@ -170,12 +177,28 @@ def audio_dir_for(save_path):
     return stem + "_audio"
 
 
+def _pose_maps(paths):
+    from .core.pose_map import PoseMapError, load_pose_map
+    try:
+        return tuple(load_pose_map(path) for path in paths)
+    except PoseMapError as e:
+        raise BadInput(f"--poses: {e}") from None
+
+
+def _check_poses(obj, pose_maps):
+    """The pose maps given fit `obj`'s character (their actions exist and key its bones)."""
+    from .blender.takes import validate_target
+    if pose_maps:
+        validate_target(obj, pose_maps)
+
+
 def _take_options(args, **overrides):
     from .blender.takes import TakeOptions
     opts = dict(start_frame=args.frame, intensity=_parse_intensity(args.intensity),
                 smoothing=args.smoothing, interpolation=args.interpolation,
                 push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound,
-                audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers)
+                audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers,
+                pose_maps=_pose_maps(args.poses))
     opts.update(overrides)
     if opts["smoothing"] < 0:
         raise BadInput("--smoothing must be >= 0")
@@ -389,10 +412,12 @@ def _read_transcript(args):
 
 
 def _summary(result, obj):
-    others = [f"{name}: {len(what)} {kind if len(what) != 1 else kind[:-1]}"
-              for name, _, what, kind in result.parts[1:]]
+    def counted(what, kind):
+        noun = "shape keys" if kind == "keys" else kind
+        return f"{len(what)} {noun if len(what) != 1 else noun[:-1]}"
+    others = [f"{name}: {counted(what, kind)}" for name, _, what, kind in result.parts[1:]]
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
-          f"{len(result.parts[0][2])} shape keys keyed" + (f" (with {', '.join(others)})" if others else "")
+          f"{counted(*result.parts[0][2:4])} keyed" + (f" (with {', '.join(others)})" if others else "")
           + (f", sound strip '{result.strip.name}'" if result.strip else ""))
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -420,6 +445,7 @@ def cmd_generate(args):
     text = _read_text(args.text, args.text_file, args.text_block)
     _check_outputs(args, _speech_seconds(text))
     opts = _take_options(args)
+    _check_poses(obj, opts.pose_maps)
     engine, checked = _checked_request(args.engine, text, args.emotion, args.voice, args.seed,
                                        args.language, _engine_options(args.model_dir, args.device, args.precision))
     _key_and_write(scene, obj, _generate(engine, checked.request), opts, args)
@@ -449,6 +475,7 @@ def cmd_lipsync(args):
     transcript = _read_transcript(args)
     _check_outputs(args, len(audio) / rate if args.export else 0.0)
     opts = _take_options(args, **overrides)
+    _check_poses(obj, opts.pose_maps)
     engine = get_engine(args.engine)
     request, notes = resolve_auto(LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
@@ -468,7 +495,9 @@ def cmd_import(args):
     obj = _find_object(args.object)
     perf = load_recording(args.csv or args.npz, args.timecode_fps)
     _check_outputs(args, perf.audio_seconds)
-    _key_and_write(scene, obj, perf, _take_options(args), args)
+    opts = _take_options(args)
+    _check_poses(obj, opts.pose_maps)
+    _key_and_write(scene, obj, perf, opts, args)
     return EXIT_OK
 
 
@@ -486,12 +515,16 @@ def cmd_batch(args):
     scene = _open_blend(args)
     _check_outputs(args, sum(_speech_seconds(line.text) for line in plan.lines))
     lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device, args.precision))
+    pose_maps = _pose_maps(args.poses)
+    for obj in dict.fromkeys(line.object for line in lines):
+        _check_poses(obj, pose_maps)
     for line in lines:
         for note in line.checked.notes:
             print(f"note: line {line.number}: {note}", file=sys.stderr)
     with _staged_outputs() as stage:
         results = run_batch(scene, plan, lines, _generate, start_frame=args.frame,
-                            audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress)
+                            audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress,
+                            pose_maps=pose_maps)
         _write_outputs(stage, [result for _, result in results], args.save)
     for obj, result in results:
         _summary(result, obj)

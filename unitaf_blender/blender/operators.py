@@ -206,7 +206,7 @@ class _MappingOperator:
     @classmethod
     def poll(cls, context):
         obj = target_object(context)
-        return obj is not None and obj.data.shape_keys is not None
+        return obj is not None and obj.type == 'MESH' and obj.data.shape_keys is not None
 
 
 class UNITAF_OT_mapping_auto(_MappingOperator, bpy.types.Operator):
