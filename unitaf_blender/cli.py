@@ -419,6 +419,8 @@ def _summary(result, obj):
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
           f"{counted(*result.parts[0][2:4])} keyed" + (f" (with {', '.join(others)})" if others else "")
           + (f", sound strip '{result.strip.name}'" if result.strip else ""))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
 

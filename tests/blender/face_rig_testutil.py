@@ -4,6 +4,7 @@ import numpy as np
 
 from shared_paths import ASSETS
 from unitaf_blender.core.retime import resample
+from unitaf_blender.core.signal import n_frames_for
 
 BILABIALS = ("p", "b", "m")
 LINE = "Bob may paint a map of Paris."           # seven /p b m/
@@ -89,6 +90,11 @@ def pose_snapshot(armature):
 def same_pose(a, b, atol=1e-5):
     """The bones whose evaluated pose differs between two snapshots."""
     return [n for n in a if not np.allclose(a[n], b[n], atol=atol)]
+
+
+def take_length(perf, fps):
+    """How many scene frames a take of `perf` spans (what apply_take keys)."""
+    return n_frames_for((perf.n_frames - 1) / perf.fps, 1.0, fps)
 
 
 def at_scene_rate(perf, channel, fps, n):

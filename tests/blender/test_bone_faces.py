@@ -18,6 +18,7 @@ from face_rig_testutil import (
     over_frames,
     pose_snapshot,
     same_pose,
+    take_length,
 )
 
 from shared_paths import ASSETS, need
@@ -68,7 +69,7 @@ def _run(*args):
 
 
 def _take_frames(perf, start=10):
-    n = int(round((perf.n_frames - 1) / perf.fps * 30)) + 1
+    n = take_length(perf, 30)
     return range(start, start + n), n
 
 
@@ -197,6 +198,8 @@ def test_ready_player_me_armature_only(tmp_path, capsys):
                 "--save", out, "--export", npz) == 0
     captured = capsys.readouterr()
     assert "Armature: action 'UniTAF_Armature_take1'" in captured.out and "4 bones keyed" in captured.out
+    assert "note: bones of 'Armature' (moved by neck, head, eye_l, eye_r): Neck, Head, LeftEye, RightEye" \
+        in captured.err
     assert "dropped: mouth" in captured.err and "'Armature': no face bones" in captured.err
     assert "dropped: eyelids" in captured.err
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)

@@ -16,6 +16,7 @@ from face_rig_testutil import (
     over_frames,
     pose_snapshot,
     same_pose,
+    take_length,
 )
 
 bpy = pytest.importorskip("bpy")
@@ -142,7 +143,7 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
                     "--poses", str(pose_map), "--save", str(out), "--export", str(npz)]) == 0
     armature, face = _open(out)
     perf = load_recording(npz)
-    n = int(round((perf.n_frames - 1) / perf.fps * 30)) + 1
+    n = take_length(perf, 30)
     frames = range(10, 10 + n)
     index = {g.name: g.index for g in face.vertex_groups}
     bpy.context.scene.frame_set(1)

@@ -18,6 +18,7 @@ from face_rig_testutil import (
     over_frames,
     pose_snapshot,
     same_pose,
+    take_length,
 )
 
 from shared_paths import need
@@ -76,7 +77,7 @@ def check_lip_sync(out_blend, npz, start=10):
     perf = load_recording(npz)
     scene = bpy.context.scene
     fps = scene.render.fps / scene.render.fps_base
-    n = int(round((perf.n_frames - 1) / perf.fps * fps)) + 1
+    n = take_length(perf, fps)
     frames = range(start, start + n)
     measures = FaceMeasures(face)
     values = over_frames(bpy, frames, lambda: (*measures.now(), _head_facing_x(armature, "head")))

@@ -27,6 +27,8 @@ def _apply_by_name(scene_name, obj_name, opts, perf):
 
 
 def _report_result(op, result):
+    for note in result.notes:
+        op.report({'INFO'}, f"UniTAF: {note}")
     for w in result.warnings:
         op.report({'WARNING'}, w)
     op.report({'INFO'}, f"UniTAF: {result.action.name}, frames {result.frame_start}-{result.frame_end}")

@@ -60,6 +60,7 @@ class TakeResult:
     take_name: str = ""
     nla_strip: object = None
     parts: list = field(default_factory=list)  # [(object name, action, what: shape keys or bones)], head first
+    notes: list = field(default_factory=list)  # what moves the bones, for the report
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -486,6 +487,11 @@ def _verify(plan, part, action):
             "track or a constraint may override it.")
 
 
+def _bones_note(part):
+    names = ", ".join(part.labels[:12]) + ("..." if len(part.labels) > 12 else "")
+    return f"bones of '{part.obj.name}' (moved by {', '.join(part.roles)}): {names}"
+
+
 def _retire_replaced(plan, part, action):
     """The new take works: remove the take it re-generates on this mesh and give the new
     action its name."""
@@ -545,7 +551,8 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
                             mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
                             take_name=plan.take, nla_strip=head_strip,
                             parts=[(part.obj.name, action, part.labels, "bones" if part.roles else "keys")
-                                   for part, action, _ in placed])
+                                   for part, action, _ in placed],
+                            notes=[_bones_note(part) for part in plan.parts if part.roles])
         if own_stage is not None:
             own_stage.commit()
             if strip is not None and audio_path:
