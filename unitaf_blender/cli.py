@@ -59,6 +59,12 @@ def build_parser(prog="unitaf"):
                         help="per-group intensity, GROUP in mouth/brows/eyes/other (repeatable)")
         sp.add_argument("--no-markers", action="store_true",
                         help="do not put the words as pose markers on the take's action")
+        poses_arg(sp)
+
+    def poses_arg(sp):
+        sp.add_argument("--poses", action="append", default=[], metavar="MAP.json",
+                        help="pose map: the pose (action) each mouth shape and expression uses on the "
+                             "character's armature (repeatable: one per armature; README: pose maps)")
 
     def engine_args(sp, voice=True):
         sp.add_argument("--engine", default=None, help="engine id (see `engines`); default: embedded")
@@ -119,6 +125,7 @@ def build_parser(prog="unitaf"):
     b.add_argument("--model-dir", default=None)
     b.add_argument("--device", default=None)
     b.add_argument("--precision", default=None)
+    poses_arg(b)
 
     d = sub.add_parser("demo", help="the embedded engine on the procedural demo head: .blend, .wav, preview")
     d.add_argument("--out", default="out", help="output folder (default: out)")
@@ -205,12 +212,28 @@ def _check_arguments(args):
         raise BadInput(f"--seed must be 0..{_MAX_SEED}, got {seed}")
 
 
+def _pose_maps(paths):
+    from .core.pose_map import PoseMapError, load_pose_map
+    try:
+        return tuple(load_pose_map(path) for path in paths)
+    except PoseMapError as e:
+        raise BadInput(f"--poses: {e}") from None
+
+
+def _check_poses(obj, pose_maps):
+    """The pose maps given fit `obj`'s character (their actions exist and key its bones)."""
+    from .blender.takes import validate_target
+    if pose_maps:
+        validate_target(obj, pose_maps)
+
+
 def _take_options(args, **overrides):
     from .blender.takes import TakeOptions, check_take_options
     opts = dict(start_frame=args.frame, intensity=_parse_intensity(args.intensity),
                 smoothing=args.smoothing, interpolation=args.interpolation,
                 push_to_nla=args.nla, take_name=args.take, add_sound=not args.no_sound,
-                audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers)
+                audio_dir=audio_dir_for(args.save), word_markers=not args.no_markers,
+                pose_maps=_pose_maps(args.poses))
     opts.update(overrides)
     options = TakeOptions(**opts)
     check_take_options(options)
@@ -473,11 +496,15 @@ def _read_transcript(args):
 
 
 def _summary(result, obj):
-    others = [f"{name}: {len(what)} {kind if len(what) != 1 else kind[:-1]}"
-              for name, _, what, kind in result.parts[1:]]
+    def counted(what, kind):
+        noun = "shape keys" if kind == "keys" else kind
+        return f"{len(what)} {noun if len(what) != 1 else noun[:-1]}"
+    others = [f"{name}: {counted(what, kind)}" for name, _, what, kind in result.parts[1:]]
     print(f"{obj.name}: action '{result.action.name}' frames {result.frame_start}-{result.frame_end}, "
-          f"{len(result.parts[0][2])} shape keys keyed" + (f" (with {', '.join(others)})" if others else "")
+          f"{counted(*result.parts[0][2:4])} keyed" + (f" (with {', '.join(others)})" if others else "")
           + (f", sound strip '{result.strip.name}'" if result.strip else ""))
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
     for w in result.warnings:
         print(f"warning: {w}", file=sys.stderr)
 
@@ -507,6 +534,7 @@ def cmd_generate(args):
     text = _read_text(args.text, args.text_file, args.text_block)
     _check_outputs(args, _speech_seconds(text), inputs)
     opts = _take_options(args)
+    _check_poses(obj, opts.pose_maps)
     engine, checked = _checked_request(args.engine, GenerateRequest(
         text=text, emotion=args.emotion, voice=args.voice, seed=args.seed, language=args.language,
         options=_engine_options(args.model_dir, args.device, args.precision)))
@@ -539,6 +567,7 @@ def cmd_lipsync(args):
     _check_outputs(args, len(audio) / rate if args.export else 0.0, inputs)
     opts = _take_options(args, **overrides)
     _check_span(scene, opts.start_frame, len(audio) / rate)
+    _check_poses(obj, opts.pose_maps)
     engine, checked = _checked_request(args.engine, LipsyncRequest(
         audio=audio, sample_rate=rate, transcript=transcript, emotion=args.emotion, language=args.language,
         seed=args.seed, source=source, options=_engine_options(args.model_dir, args.device, args.precision)))
@@ -577,7 +606,9 @@ def cmd_import(args):
     obj = _find_object(args.object)
     perf = load_recording(args.csv or args.npz, args.timecode_fps)
     _check_outputs(args, perf.audio_seconds, inputs)
-    _key_and_write(scene, obj, perf, _take_options(args), args, inputs)
+    opts = _take_options(args)
+    _check_poses(obj, opts.pose_maps)
+    _key_and_write(scene, obj, perf, opts, args, inputs)
     return EXIT_OK
 
 
@@ -606,12 +637,16 @@ def cmd_batch(args):
     scene = _open_blend(args)
     _check_outputs(args, sum(_speech_seconds(line.text or "") for line in plan.lines), inputs, take_names)
     lines = check_lines(plan, _find_object, _engine_options(args.model_dir, args.device, args.precision), problems)
+    pose_maps = _pose_maps(args.poses)
+    for obj in dict.fromkeys(line.object for line in lines):
+        _check_poses(obj, pose_maps)
     for line in lines:
         for note in line.checked.notes:
             print(f"note: line {line.number}: {note}", file=sys.stderr)
     with _staged_outputs(inputs) as stage:
         results = run_batch(scene, plan, lines, _generate, start_frame=args.frame,
-                            audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress)
+                            audio_dir=audio_dir_for(args.save), stage=stage, progress=_progress,
+                            pose_maps=pose_maps)
         _write_outputs(stage, [result for _, result in results], args.save)
     for obj, result in results:
         _summary(result, obj)

@@ -6,7 +6,9 @@ import numpy as np
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.performance import Performance
 
-FACE_KEYS = ("jawOpen", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "cheekSquintLeft")
+# mouthClose seals the lips, so jawOpen is keyed as the performance's own value (a face
+# without a lip closer gets jawOpen - mouthClose: core.face_bones.sealed_jaw)
+FACE_KEYS = ("jawOpen", "mouthClose", "mouthSmileLeft", "browInnerUp", "eyeBlinkLeft", "cheekSquintLeft")
 
 
 def make_face(bpy, name="Face", keys=FACE_KEYS, link=True):

@@ -1,5 +1,6 @@
 """Fixtures for the Blender-layer tests."""
 import pytest
+from face_rig_testutil import build_rigify
 
 from blender_testutil import make_face
 
@@ -15,3 +16,12 @@ def needs_audio(clean_scene):
     if not compat.has_audio():
         pytest.skip("this bpy build has no Audaspace (bpy 4.2 wheel): no sound strips")
 
+
+
+@pytest.fixture(scope="session")
+def rigify_blend(tmp_path_factory):
+    """Rigify's Human meta-rig generated once per session, a point mesh bound to its face."""
+    bpy = pytest.importorskip("bpy")
+    path = tmp_path_factory.mktemp("rigify") / "rigify_face.blend"
+    build_rigify(bpy, path)
+    return path

@@ -100,3 +100,37 @@ def test_panels_draw(registered):
         jobs.set_current(None)
     assert ("progress", "Synthesising", 0.4) in log and ("operator", "unitaf.cancel") in log
     assert ("operator", "unitaf.generate") not in log
+
+
+def test_face_bones_panel_draws_and_fills_the_pose_map(registered):
+    """The Face Bones sub-panel of an armature target: its bones (choosable), its pose map with
+    Auto-fill; drawing adds nothing to the armature."""
+    from unitaf_blender.blender import rig_ui
+    arm = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode='EDIT')
+    for name, z in (("Head", 1.5), ("Jaw", 1.4)):
+        bone = arm.data.edit_bones.new(name)
+        bone.head, bone.tail = (0, 0, z), (0, -0.1, z)
+    bpy.ops.object.mode_set(mode='OBJECT')
+    log = _draw(rig_ui.UNITAF_PT_face_bones)
+    assert ("label", "jaw bone: jaw Jaw") in log
+    assert {"unitaf_head_bone", "unitaf_jaw_bone"} <= {e[1] for e in log if e[0] == "prop_search"}
+    assert ("operator", "unitaf.poses_auto_fill") in log
+    assert ("label", "No pose map: the face rig and bones are used") in log
+    assert not arm.is_property_set("unitaf_poses")
+    arm.animation_data_create()
+    arm.pose.bones["Jaw"].keyframe_insert("rotation_quaternion", frame=1)
+    arm.animation_data.action.name = "mouth_MBP"
+    arm.animation_data.action = None
+    bpy.ops.unitaf.poses_auto_fill()
+    log = _draw(rig_ui.UNITAF_PT_face_bones)
+    assert ("list", "rows") in log and ("label", "1 of 10 mouth shapes mapped") in log
+    row = next(r for r in arm.unitaf_poses.rows if r.shape == "MBP")
+    assert row.action.name == "mouth_MBP"
+    item_log = []
+    rig_ui.UNITAF_UL_poses.draw_item(None, bpy.context, Recorder(item_log), None, row, 0, None, "", 0, 0)
+    assert ("label", "MBP") in item_log and ("prop", "action") in item_log
+    bpy.ops.unitaf.poses_clear()
+    assert len(arm.unitaf_poses.rows) == 0

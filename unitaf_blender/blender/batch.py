@@ -88,13 +88,14 @@ def _raise_if(problems):
 
 
 def run_batch(scene, plan: BatchPlan, lines, generate, start_frame=None, audio_dir=None,
-              stage=None, progress=None):
+              stage=None, progress=None, pose_maps=()):
     """Key every checked line (from `check_lines`); returns [(object, TakeResult)] in order.
 
     `generate(engine, request)` returns a Performance (a LipsyncRequest for recorded lines:
     their strip plays the recording in place). Each take is named after its line
     (`line001`, ...), so running the same batch on its own output re-generates those lines in
-    place instead of stacking copies."""
+    place instead of stacking copies. `pose_maps` (core.pose_map.PoseMap) apply to the
+    armatures they name (one naming none applies to every character without a map of its own)."""
     performances = []
     for line in lines:
         if progress:
@@ -112,7 +113,7 @@ def run_batch(scene, plan: BatchPlan, lines, generate, start_frame=None, audio_d
             frame = cursor + (round(gap * fps) if line.number > 1 else 0)
         # Every line goes to the NLA so that several lines of one character all play.
         opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{line.number:03d}",
-                           audio_dir=audio_dir, recording=spec.audio)
+                           audio_dir=audio_dir, recording=spec.audio, pose_maps=tuple(pose_maps))
         result = apply_take(scene, line.object, perf, opts, stage=stage)
         results.append((line.object, result))
         cursor = result.frame_end

@@ -111,6 +111,14 @@ def action_fcurves(action, slot=None) -> list:
     return out
 
 
+def fcurves_by_id_type(action) -> list:
+    """[(id type, F-curve)] over every slot of `action` ('OBJECT', 'KEY', ...); on the legacy
+    model the action's `id_root` ('UNSPECIFIED' until something used it)."""
+    if not has_slotted_actions():
+        return [(action.id_root, fc) for fc in action.fcurves]
+    return [(slot.target_id_type, fc) for slot in action.slots for fc in action_fcurves(action, slot)]
+
+
 def remove_fcurve(action, slot, fcurve):
     """Remove `fcurve` from `action` (from `slot`'s channelbag on the slotted model)."""
     if not has_slotted_actions():

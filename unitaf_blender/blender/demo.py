@@ -112,7 +112,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
     timings["keying+save"] = time.perf_counter() - t
     rotations_only = set(perf.channels) - take.mapping.channels_read() <= set(HEAD_EYE_ROTATIONS)
     for w in take.warnings:
-        if not (rotations_only and "have no shape key" in w):   # handled just above
+        if not (rotations_only and w.startswith(("dropped: head turns", "dropped: eye turns"))):   # handled above
             say(f"  note: {w}")
     say(f"wrote {blend} (frames {scene.frame_start}-{scene.frame_end} at {FPS} fps)")
     if wav:

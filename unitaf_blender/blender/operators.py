@@ -27,6 +27,8 @@ def _apply_by_name(scene_name, obj_name, opts, perf):
 
 
 def _report_result(op, result):
+    for note in result.notes:
+        op.report({'INFO'}, f"UniTAF: {note}")
     for w in result.warnings:
         op.report({'WARNING'}, w)
     op.report({'INFO'}, f"UniTAF: {result.action.name}, frames {result.frame_start}-{result.frame_end}")
@@ -210,7 +212,7 @@ class _MappingOperator:
     @classmethod
     def poll(cls, context):
         obj = target_object(context)
-        return obj is not None and obj.data.shape_keys is not None
+        return obj is not None and obj.type == 'MESH' and obj.data.shape_keys is not None
 
 
 class UNITAF_OT_mapping_auto(_MappingOperator, bpy.types.Operator):

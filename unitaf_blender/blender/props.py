@@ -70,8 +70,8 @@ _REL_PATH = ({'PATH_SUPPORTS_BLEND_RELATIVE'} if "is_path_supports_blend_relativ
              bpy.types.Property.bl_rna.properties else set())
 
 
-def _is_mesh(self, obj):
-    return obj.type == 'MESH'
+def _is_face_target(self, obj):
+    return obj.type in ('MESH', 'ARMATURE')
 
 
 class UNITAF_PG_mapping_row(bpy.types.PropertyGroup):
@@ -86,6 +86,21 @@ class UNITAF_PG_mapping(bpy.types.PropertyGroup):
     stored: BoolProperty(default=False, description="Use this table instead of automatic matching")
     preset: EnumProperty(name="Preset", items=preset_items,
                          description="Naming convention of the mesh's shape keys")
+
+
+class UNITAF_PG_pose_row(bpy.types.PropertyGroup):
+    shape: StringProperty(name="Shape", description="Mouth shape or expression (core.pose_map.SHAPES)")
+    action: PointerProperty(name="Pose", type=bpy.types.Action,
+                            description="The action (e.g. a pose asset) holding this pose")
+    use_frame: BoolProperty(name="Frame", default=False,
+                            description="Read the pose at this frame (off: the action's first key)")
+    frame: IntProperty(name="Frame", default=1)
+
+
+class UNITAF_PG_pose_map(bpy.types.PropertyGroup):
+    """Per-armature pose map: the pose each mouth shape and expression uses."""
+    rows: CollectionProperty(type=UNITAF_PG_pose_row)
+    active_index: IntProperty(default=0)
 
 
 class UNITAF_PG_settings(bpy.types.PropertyGroup):
@@ -118,8 +133,9 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
         ("PREFS", "Preferences", "Use the device chosen in the add-on preferences")] + DEVICE_ITEMS)
     precision: EnumProperty(name="Precision", default="AUTO", items=PRECISION_ITEMS)
     sampling: EnumProperty(name="Sampling", default="FAST", items=SAMPLING_ITEMS)
-    target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_mesh,
-                            description="Mesh with shape keys (default: the active mesh)")
+    target: PointerProperty(name="Target", type=bpy.types.Object, poll=_is_face_target,
+                            description="The face: a mesh with shape keys, or an armature with face bones "
+                                        "(default: the active mesh or armature)")
     use_current_frame: BoolProperty(name="Start at Current Frame", default=True)
     start_frame: IntProperty(name="Start Frame", default=1)
     seed: IntProperty(name="Seed", default=0, min=0)
@@ -146,10 +162,11 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
                                description="Put the words as pose markers on the take's action")
 
 
-# Bone roles a take turns (rig.py finds them by name; the armature's properties override).
-BONE_ROLES = (("head", "Head"), ("neck", "Neck"), ("eye_l", "Left Eye"), ("eye_r", "Right Eye"))
+# Bone roles a take moves (rig.py finds them by name; the armature's properties override).
+BONE_ROLES = (("head", "Head"), ("neck", "Neck"), ("eye_l", "Left Eye"), ("eye_r", "Right Eye"), ("jaw", "Jaw"))
 
-PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_settings)
+PROPERTY_CLASSES = (UNITAF_PG_mapping_row, UNITAF_PG_mapping, UNITAF_PG_pose_row, UNITAF_PG_pose_map,
+                    UNITAF_PG_settings)
 
 
 def register_properties():
@@ -159,10 +176,12 @@ def register_properties():
             bpy.utils.register_class(cls)
     if not hasattr(bpy.types.Object, "unitaf_mapping"):
         bpy.types.Object.unitaf_mapping = PointerProperty(type=UNITAF_PG_mapping)
+    if not hasattr(bpy.types.Object, "unitaf_poses"):
+        bpy.types.Object.unitaf_poses = PointerProperty(type=UNITAF_PG_pose_map)
     for role, label in BONE_ROLES:
         if not hasattr(bpy.types.Object, f"unitaf_{role}_bone"):
             setattr(bpy.types.Object, f"unitaf_{role}_bone", StringProperty(
-                name=f"{label} Bone", description=f"The {label.lower()} bone takes turn (empty: found by name)"))
+                name=f"{label} Bone", description=f"The {label.lower()} bone takes move (empty: found by name)"))
     if not hasattr(bpy.types.Object, "unitaf_skip"):
         bpy.types.Object.unitaf_skip = BoolProperty(
             name="Skip in Takes", default=False,
@@ -173,6 +192,7 @@ def register_properties():
 
 def unregister_properties():
     for owner, name in ((bpy.types.Scene, "unitaf"), (bpy.types.Object, "unitaf_mapping"),
+                        (bpy.types.Object, "unitaf_poses"),
                         (bpy.types.Object, "unitaf_skip"),
                         *((bpy.types.Object, f"unitaf_{role}_bone") for role, _ in BONE_ROLES)):
         if hasattr(owner, name):

@@ -1,25 +1,30 @@
 """Head and eyes on bones: the performance's head yaw/pitch/roll and eye rotations as pose-bone
 rotations of the armature that deforms the face.
 
-Bones are found by name (case-insensitive), first match wins:
+Bones are found by name (case-insensitive), first match wins; a name is also tried without a
+namespace (`mixamorig:Head`, `mixamorig5:Head` -> `Head`) and without a 3ds Max Biped prefix
+(`Bip01 Head` -> `Head`, `Bip01 LEye` -> `LEye`):
 
-| role      | names                                                                           |
-|-----------|---------------------------------------------------------------------------------|
-| head      | Head, mixamorig:Head, CC_Base_Head, J_Bip_C_Head, head (Rigify), DEF-spine.006  |
-| neck      | Neck, mixamorig:Neck, CC_Base_NeckTwist01, J_Bip_C_Neck, neck (Rigify)          |
-| left eye  | LeftEye, mixamorig:LeftEye, CC_Base_L_Eye, J_Adj_L_FaceEye, eye.L, DEF-eye.L    |
-| right eye | RightEye, mixamorig:RightEye, CC_Base_R_Eye, J_Adj_R_FaceEye, eye.R, DEF-eye.R  |
+| role      | names                                                                               |
+|-----------|-------------------------------------------------------------------------------------|
+| head      | Head, CC_Base_Head, J_Bip_C_Head, head (Rigify, UE), DEF-spine.006                  |
+| neck      | Neck, neck_01 (UE), CC_Base_NeckTwist01, J_Bip_C_Neck, neck (Rigify), DEF-spine.004  |
+| left eye  | LeftEye, LEye (Biped), CC_Base_L_Eye, J_Adj_L_FaceEye, FACIAL_L_Eye, eye.L, DEF-eye.L |
+| right eye | RightEye, REye (Biped), CC_Base_R_Eye, J_Adj_R_FaceEye, FACIAL_R_Eye, eye.R, DEF-eye.R |
+| jaw       | jaw, lowerJaw, jaw_lower, CC_Base_JawRoot, FACIAL_C_Jaw, DEF-jaw                     |
 
 Angles follow Live Link Face (core.upper_face): radians; yaw > 0 turns toward the subject's
 left, pitch > 0 looks down; roll > 0 tilts the top of the head toward the subject's right
 (this sign is our convention, not verified against a recording). They are turned into a
-rotation in armature space for a character facing -Y with +Z up (Blender's front view; glTF
+rotation in world space for a character facing -Y with +Z up (Blender's front view; glTF
 and FBX imports of Ready Player Me, VRoid and Rocketbox face -Y), then into each bone's own
-rest frame, and composed with the bone's current pose rotation. With a neck bone the head
-turn is shared: 40 % neck, 60 % head. Eye rotations are relative to the head, as Live Link
-records them, and go to the eye bones only when no eyeLook* shape key moves the eyes.
+rest frame (through the armature object's rotation: an FBX armature is often turned), and
+composed with the bone's current pose rotation. With a neck bone the head turn is shared:
+40 % neck, 60 % head. Eye rotations are relative to the head, as Live Link records them, and
+go to the eye bones only when no eyeLook* shape key moves the eyes.
 """
 import math
+import re
 
 import numpy as np
 
@@ -29,19 +34,33 @@ EYE_TURN = {"eye_l": ("leftEyeYaw", "leftEyePitch", "leftEyeRoll"),
 NECK_SHARE = 0.4
 
 BONE_NAMES = {
-    "head": ("head", "mixamorig:head", "cc_base_head", "j_bip_c_head", "def-spine.006"),
-    "neck": ("neck", "mixamorig:neck", "cc_base_necktwist01", "j_bip_c_neck", "def-spine.004"),
-    "eye_l": ("lefteye", "mixamorig:lefteye", "cc_base_l_eye", "j_adj_l_faceeye", "eye.l", "def-eye.l"),
-    "eye_r": ("righteye", "mixamorig:righteye", "cc_base_r_eye", "j_adj_r_faceeye", "eye.r", "def-eye.r"),
+    "head": ("head", "cc_base_head", "j_bip_c_head", "def-spine.006"),
+    "neck": ("neck", "neck_01", "cc_base_necktwist01", "j_bip_c_neck", "def-spine.004"),
+    "eye_l": ("lefteye", "leye", "cc_base_l_eye", "j_adj_l_faceeye", "facial_l_eye", "eye.l", "def-eye.l"),
+    "eye_r": ("righteye", "reye", "cc_base_r_eye", "j_adj_r_faceeye", "facial_r_eye", "eye.r", "def-eye.r"),
+    "jaw": ("jaw", "lowerjaw", "jaw_lower", "cc_base_jawroot", "facial_c_jaw", "def-jaw"),
 }
+_BIPED_PREFIX = re.compile(r"^bip\d+ ")
+
+
+def _stems(name):
+    """The lower-case forms a bone name is matched by: itself, without a namespace, without a
+    Biped prefix."""
+    low = name.lower()
+    stem = low.rsplit(":", 1)[-1]
+    return dict.fromkeys((low, stem, _BIPED_PREFIX.sub("", stem)))
 
 
 def find_bones(armature) -> dict:
     """{role: bone name} for the roles whose bone the armature has: the bone chosen in the
-    mapping panel (the armature's `unitaf_<role>_bone`), else the first name that matches."""
-    by_lower = {}
-    for bone in armature.data.bones:
-        by_lower.setdefault(bone.name.lower(), bone.name)
+    mapping panel (the armature's `unitaf_<role>_bone`), else the first name that matches
+    (an exact name before a namespaced or Biped-prefixed one)."""
+    by_form = {}
+    for rank in (0, 1):
+        for bone in armature.data.bones:
+            forms = list(_stems(bone.name))
+            for form in (forms[:1] if rank == 0 else forms[1:]):
+                by_form.setdefault(form, bone.name)
     found = {}
     for role, names in BONE_NAMES.items():
         chosen = getattr(armature, f"unitaf_{role}_bone", "")
@@ -49,8 +68,8 @@ def find_bones(armature) -> dict:
             found[role] = chosen
             continue
         for name in names:
-            if name in by_lower:
-                found[role] = by_lower[name]
+            if name in by_form:
+                found[role] = by_form[name]
                 break
     return found
 
@@ -97,8 +116,8 @@ def quaternion_multiply(a, b) -> np.ndarray:
 
 
 def local_rotations(rest_3x3, turns) -> np.ndarray:
-    """Armature-space turns [T, 3, 3] expressed in a bone's rest frame (rest_3x3: the bone's
-    orthonormal rest orientation in armature space): B^T R B."""
+    """World-space turns [T, 3, 3] expressed in a bone's rest frame (rest_3x3: the bone's
+    orthonormal rest orientation in world space, the armature's rotation included): B^T R B."""
     rest = np.asarray(rest_3x3, np.float64)
     return rest.T[None] @ turns @ rest[None]
 

@@ -18,12 +18,12 @@ def preferences(context):
 
 
 def target_object(context):
-    """The panel's target, else the active object when it is a mesh."""
+    """The panel's target, else the active object when it is a mesh or an armature."""
     settings = context.scene.unitaf
     if settings.target is not None:
         return settings.target
     obj = context.active_object
-    return obj if obj is not None and obj.type == 'MESH' else None
+    return obj if obj is not None and obj.type in ('MESH', 'ARMATURE') else None
 
 
 def take_options(settings) -> TakeOptions:

@@ -15,12 +15,14 @@ from typing import Optional
 
 import bpy
 import numpy as np
-from mathutils import Matrix
 
-from ..core.retime import resample, scene_fps
+from ..core.face_bones import sealed_jaw
+from ..core.performance import Performance
+from ..core.pose_map import PoseMapError
+from ..core.retime import scene_fps
 from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
-from . import character, compat, ease, keying, layers, rest_pose, rig
+from . import bone_targets, character, compat, ease, face_target, keying, layers, pose_library, rest_pose, rig
 from .mapping_store import object_plan
 from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
@@ -46,6 +48,7 @@ class TakeOptions:
     audio_dir: Optional[str] = None            # where WAVs go (None: packed into the .blend)
     recording: Optional[str] = None            # lip sync: the strip plays this file in place (no WAV written)
     word_markers: bool = True                  # the words as pose markers on the take's action
+    pose_maps: tuple = ()                      # core.pose_map.PoseMap given for this take (else the stored one)
 
 
 @dataclass
@@ -61,57 +64,18 @@ class TakeResult:
     nla_strip: object = None
     ease_frames: int = 0                       # the take eases in over this many frames before frame_start, out after frame_end
     parts: list = field(default_factory=list)  # [(object name, action, what: shape keys or bones)], head first
+    notes: list = field(default_factory=list)  # what moves the bones, for the report
 
 
 # --- validation ------------------------------------------------------------------------------
 
-def _linked_part(obj):
-    """(what, library path) for the first of `obj`, its mesh, its shape keys that is linked."""
-    for what, block in (("object", obj), ("mesh", obj.data), ("shape keys", getattr(obj.data, "shape_keys", None))):
-        if block is not None and block.library is not None:
-            return what, block.library.filepath
-    return None
-
-
-def _linked_message(obj, what, library):
-    where = f"{bpy.path.basename(library)} ({library})"
-    if what == "object":
-        return (f"'{obj.name}' is linked from {where}: linked data is read-only here, so a take would "
-                "not be kept. Make a library override first (Object > Library Override > Make > "
-                "Selected & Content) and use the override, or open that library file and animate it there.")
-    kind = "a library override" if obj.override_library is not None else "local"
-    return (f"'{obj.name}' is {kind}, but its mesh '{obj.data.name}' and its shape keys are still linked "
-            f"from {where}: they are read-only, so a take would not be kept. Make the mesh editable "
-            "too, as a library override of its own (Outliner: right-click the mesh > Library Override "
-            f"> Make), or in Blender's Python console: "
-            f"bpy.data.objects[{obj.name!r}].data.override_create(remap_local_usages=True)")
-
-
-def _checked_mapping(obj):
-    if obj is None:
-        raise TakeError("No target object: pick a mesh with ARKit-style shape keys.")
+def _checked_target(obj, pose_maps=()):
     try:
-        kind, name = obj.type, obj.name
-    except ReferenceError:
-        raise TakeError("The target object was deleted.") from None
-    if kind != 'MESH':
-        raise TakeError(f"'{name}' is a {kind.lower()} object, not a mesh: pick a mesh with shape keys.")
-    linked = _linked_part(obj)
-    if linked is not None:
-        raise TakeError(_linked_message(obj, *linked))
+        target = face_target.resolve(obj, pose_maps)
+    except face_target.TargetError as e:
+        raise TakeError(str(e)) from None
     _check_evaluated(obj)
-    key = obj.data.shape_keys
-    if key is None or len(key.key_blocks) < 2:
-        raise TakeError(f"'{name}' has no shape keys to animate: add ARKit-style shape keys "
-                        "(e.g. jawOpen, eyeBlinkLeft) first.")
-    plan = object_plan(obj)
-    if not plan.keys():
-        keys = [kb.name for kb in key.key_blocks[1:6]]
-        raise TakeError(f"None of the {len(key.key_blocks) - 1} shape keys on '{name}' "
-                        f"(e.g. {', '.join(keys)}) match an ARKit / Live Link channel or a known "
-                        "convention (visemes, FACS, VRoid, Character Creator, MMD). "
-                        "Map them in the UniTAF panel (Mapping: preset or table).")
-    return plan
+    return target
 
 
 def _check_evaluated(obj):
@@ -145,10 +109,16 @@ def _layer_collections(root):
         yield from _layer_collections(child)
 
 
-def validate_target(obj) -> None:
-    """Raise TakeError when `obj` cannot receive a take (None, not a mesh, linked, no usable
-    keys). Reads only: the object and the file stay exactly as they were."""
-    _checked_mapping(obj)
+def validate_target(obj, pose_maps=()) -> None:
+    """Raise TakeError when `obj` cannot receive a take (None, not a mesh or armature,
+    linked, nothing to animate, a pose map it cannot use). Reads only: the object and the
+    file stay exactly as they were."""
+    target = _checked_target(obj, pose_maps)
+    if target.pose_map is not None:
+        try:
+            pose_library.resolve(target.pose_map, target.armature, face_target.character_meshes(target))
+        except PoseMapError as e:
+            raise TakeError(str(e)) from None
 
 
 def _check_performance(perf):
@@ -226,16 +196,16 @@ def _prop_value(v):
 @dataclass
 class _Part:
     """One animated datablock of the character, with its own action in the take: a mesh's
-    shape keys, or the armature's head/neck/eye bones."""
+    shape keys, or the armature's bones (bone_targets.py)."""
     obj: object                     # the object the action is named after
     key: object                     # what the action animates: a shape-key datablock or the armature object
-    mapping: object                 # core.targets.TargetPlan (None for bones)
+    mapping: object                 # core.targets.TargetPlan (None for bones and pose-only keys)
     curves: list                    # [(data path, array index, float32 values per frame)]
     labels: list                    # what is animated, for the report (shape keys or bones)
     rest: dict = field(default_factory=dict)    # {(data path, index): resting value} the rest layer holds
     replaces: object = None         # this part's earlier take of the same name, or None
     nla_only: bool = False          # bones: the armature's own action (a body clip) keeps playing
-    roles: list = field(default_factory=list)   # bones: which of head/neck/eye_l/eye_r were keyed
+    roles: list = field(default_factory=list)   # bones: what moved them (pose map, face rig, head...)
 
     @property
     def channels(self):
@@ -253,7 +223,7 @@ class _Plan:
     end: int
     ease: int                       # frames the take eases in before `start` and out after `end`
     take: str
-    parts: list                     # [_Part], the target mesh first
+    parts: list                     # [_Part], the leading mesh first (the armature when bones only)
     warnings: list
 
     @property
@@ -292,11 +262,14 @@ def _resting(block, channels):
     return rest_pose.planned_values(block, channels, layers.artist_channels(block))
 
 
+def _check_tweak_mode(key, what):
+    if key.animation_data is not None and key.animation_data.use_tweak_mode:
+        raise TakeError(f"{what} in NLA tweak mode: exit it (Tab in the NLA editor) first.")
+
+
 def _part_for(obj, plan, perf, fps, intensity, smoothing, warnings):
     key = obj.data.shape_keys
-    if key.animation_data is not None and key.animation_data.use_tweak_mode:
-        raise TakeError(f"The shape keys of '{obj.name}' are in NLA tweak mode: "
-                        "exit it (Tab in the NLA editor) first.")
+    _check_tweak_mode(key, f"The shape keys of '{obj.name}' are")
     plan = _unique_direct(plan, warnings)
     names = [name for name in plan.keys() if name in key.key_blocks]
     rest = _resting(key, [(keying.data_path(name), 0) for name in names])
@@ -323,61 +296,33 @@ def _warn_maxed(obj, key, part, warnings):
                         "are not part of the character's neutral face.")
 
 
-def _bone_part(head_obj, parts, perf, fps, smoothing, warnings):
-    """The armature part (head/neck/eye bones), or None (no rig, no such bones or channels)."""
-    armature = character.armature_of(head_obj)
-    if armature is None or armature.library is not None or armature.data.library is not None:
-        return None
-    bones = rig.find_bones(armature)
-    gaze_on_keys = any(ch.startswith("eyeLook") for part in parts for ch in part.mapping.channels_read())
-    def moves(names):   # all-zero rotations are "not tracked" (a phone that records no head turn)
-        return all(c in perf.channels for c in names) and any(
-            np.abs(perf.channel(c)).max() > 1e-6 for c in names)
-    roles = [r for r in ("neck", "head") if r in bones and moves(rig.HEAD_TURN)]
-    if not gaze_on_keys:
-        roles += [r for r in ("eye_l", "eye_r") if r in bones and moves(rig.EYE_TURN[r])]
-    if not roles:
-        return None
-    if armature.animation_data is not None and armature.animation_data.use_tweak_mode:
-        raise TakeError(f"'{armature.name}' is in NLA tweak mode: exit it (Tab in the NLA editor) first.")
-    names = sorted({c for role in roles for c in (rig.EYE_TURN.get(role) or rig.HEAD_TURN)})
-    values = keying.smooth(resample(perf.weights[:, [perf.channels.index(c) for c in names]], perf.fps, fps),
-                           smoothing)
-    columns = {c: values[:, j].astype(np.float64) for j, c in enumerate(names)}
-    curves, labels, keyed_roles = [], [], []
-    for role in roles:
-        name = bones[role]
-        pose_bone = armature.pose.bones[name]
-        rest = np.array(armature.data.bones[name].matrix_local.to_3x3().normalized(), np.float64)
-        turns = rig.turn_matrices(*rig.angles_for(role, columns, "neck" in roles))
-        local = rig.local_rotations(rest, turns)
-        path = f'pose.bones["{bpy.utils.escape_identifier(name)}"]'
-        if pose_bone.rotation_mode == 'QUATERNION':
-            quats = rig.quaternion_multiply(np.array(pose_bone.rotation_quaternion, np.float64),
-                                            rig.matrices_to_quaternions(local))
-            curves += [(path + ".rotation_quaternion", i, quats[:, i].astype(np.float32)) for i in range(4)]
-        elif pose_bone.rotation_mode == 'AXIS_ANGLE':
-            warnings.append(f"Bone '{name}' uses axis-angle rotation: it was not keyed (use quaternion or Euler).")
-            continue
-        else:
-            base, order = pose_bone.rotation_euler.to_matrix(), pose_bone.rotation_mode
-            eulers, previous = [], pose_bone.rotation_euler.copy()
-            for matrix in local:
-                previous = (base @ Matrix(matrix.tolist())).to_euler(order, previous)
-                eulers.append(tuple(previous))
-            eulers = np.asarray(eulers, np.float32)
-            curves += [(path + ".rotation_euler", i, eulers[:, i]) for i in range(3)]
-        labels.append(name)
-        keyed_roles.append(role)
-    if not curves:
-        return None
-    part = _Part(armature, armature, None, curves, labels, nla_only=True, roles=keyed_roles)
-    part.rest = _resting(armature, part.channels)
-    return part
+def _with_pose_keys(parts, key_curves, warnings):
+    """Shape keys a pose carries join their mesh's part (the pose wins over a mapped key of
+    the same name); a mesh with no mapped key gets a part of its own."""
+    for mesh_name, tracks in key_curves.items():
+        obj = bpy.data.objects[mesh_name]
+        part = next((p for p in parts if p.obj == obj), None)
+        if part is None:
+            _check_tweak_mode(obj.data.shape_keys, f"The shape keys of '{obj.name}' are")
+            part = _Part(obj, obj.data.shape_keys, None, [], [])
+            parts.append(part)
+        names = {name for name, _ in tracks}
+        part.curves = [c for c in part.curves if keying.key_name_from_path(c[0]) not in names] + \
+            keying.shape_key_curves(tracks)
+        part.labels = [label for label in part.labels if label not in names] + [name for name, _ in tracks]
+
+
+def _keys_performance(perf, keys_read):
+    """The performance the shape keys read: when no key closes the lips (nothing reads
+    mouthClose), the jaw key carries the seal (core.face_bones.sealed_jaw)."""
+    if "jawOpen" not in keys_read or "mouthClose" in keys_read:
+        return perf
+    return Performance(audio=perf.audio, sample_rate=perf.sample_rate, fps=perf.fps, channels=perf.channels,
+                       weights=sealed_jaw(perf.channels, perf.weights), meta=perf.meta)
 
 
 def _plan(scene, obj, perf, opts, stage) -> _Plan:
-    mapping = _checked_mapping(obj)
+    target = _checked_target(obj, opts.pose_maps)
     _check_performance(perf)
     intensity = check_take_options(opts)
     fps = scene_fps(scene.render.fps, scene.render.fps_base)
@@ -389,40 +334,55 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
         raise TakeError(f"The take would span frames {start - pad}-{start + n_frames - 1 + pad} "
                         f"({perf.duration:.1f} s at {fps:g} fps, with {pad} frames to ease in and "
                         f"out), outside Blender's frame range {MIN_FRAME}..{MAX_FRAME}.")
-    warnings = []
-    head, pairs = _part_for(obj, mapping, perf, fps, intensity, int(opts.smoothing), warnings)
-    if not head.curves:
-        raise TakeError(f"The performance has none of the channels mapped on '{obj.name}' "
-                        f"(performance channels: {', '.join(perf.channels[:5])}...).")
-    parts, driven = [head], set(pairs)
-    for other in character.companions(obj):
-        part, other_pairs = _part_for(other, object_plan(other), perf, fps, intensity,
-                                      int(opts.smoothing), warnings)
+    warnings, smoothing = [], int(opts.smoothing)
+    meshes = [(target.head, target.plan)] + [(o, object_plan(o)) for o in character.companions(target.head)] \
+        if target.head is not None else []
+    keys_read = set()
+    for _, mesh_plan in meshes:
+        keys_read |= mesh_plan.channels_read()
+    keys_perf = _keys_performance(perf, keys_read)
+    parts, driven = [], set()
+    for mesh, mesh_plan in meshes:
+        part, used = _part_for(mesh, mesh_plan, keys_perf, fps, intensity, smoothing, warnings)
+        if mesh is target.head and not part.curves:
+            raise TakeError(f"The performance has none of the channels mapped on '{mesh.name}' "
+                            f"(performance channels: {', '.join(perf.channels[:5])}...).")
         if part.curves:
             parts.append(part)
-            driven |= set(other_pairs)
-    meshes = len(parts)
-    if any(ch.startswith("eyeLook") for ch in driven):   # gaze shows through the eyeLook keys
+            driven |= used
+    gaze_on_keys = any(ch.startswith("eyeLook") for ch in driven)
+    if gaze_on_keys:   # gaze shows through the eyeLook keys
         driven |= {c for side in rig.EYE_TURN.values() for c in side}
-    bones = _bone_part(obj, parts, perf, fps, int(opts.smoothing), warnings)
-    if bones is not None:
-        parts.append(bones)
-        driven |= {c for role in bones.roles for c in rig.EYE_TURN.get(role, rig.HEAD_TURN)}
+    if target.armature is not None:
+        try:
+            bones = bone_targets.plan_bones(
+                target.armature, perf, fps, n_frames, intensity, smoothing, driven, gaze_on_keys,
+                target.pose_map, face_target.character_meshes(target), warnings)
+        except ValueError as e:        # a pose map it cannot use, tweak mode
+            raise TakeError(str(e)) from None
+        if bones is not None:
+            _with_pose_keys(parts, bones.key_curves, warnings)
+            if bones.curves:
+                parts.append(_Part(target.armature, target.armature, None, bones.curves, bones.labels,
+                                   nla_only=True, roles=bones.sources))
+            driven |= bones.channels
+    if not parts:
+        raise TakeError(f"Nothing of '{obj.name}' moves with this performance: its bones show none of the "
+                        f"channels (performance channels: {', '.join(perf.channels[:5])}...).")
     held = int((perf.meta or {}).get("held_rows") or 0)
     if held:
         warnings.append(f"{held} repeated row(s) in the recording (frames the device held) were "
                         "treated as missing and interpolated.")
     warnings += [str(w) for w in (perf.meta or {}).get("warnings") or ()]   # the source's own (engine, reader)
-    unmapped = [c for c in perf.channels if c not in driven]
-    if unmapped:
-        where = f"'{obj.name}'" if meshes == 1 else f"the {meshes} meshes of '{obj.name}'"
-        warnings.append(f"{len(unmapped)} performance channel(s) have no shape key on {where}: "
-                        f"{', '.join(unmapped[:8])}{'...' if len(unmapped) > 8 else ''}")
+    warnings += face_target.dropped_report(perf, driven, target.armature)
+    for part in parts:   # bones and the keys a pose carries: rest values the keys were not planned with
+        missing = [c for c in part.channels if c not in part.rest]
+        if missing:
+            part.rest.update(_resting(part.key, missing))
     take, replaces = _take_name([p.obj for p in parts], opts.take_name, opts.audio_dir, stage)
     for part in parts:
         part.replaces = replaces.get(part.obj.name)
-    n = len(head.curves[0][2])
-    return _Plan(scene, perf, opts, fps, start, start + n - 1, pad, take, parts, warnings)
+    return _Plan(scene, perf, opts, fps, start, start + n_frames - 1, pad, take, parts, warnings)
 
 
 # --- rollback --------------------------------------------------------------------------------
@@ -641,7 +601,8 @@ def _place_sound(plan, undo, stage):
 
 def _verify(plan, part, action):
     """Check that the keyed take really plays: the action has a user and, at the frame where
-    one channel moves furthest from its rest value, Blender evaluates the keyed value."""
+    one channel moves furthest from its rest value, Blender evaluates the keyed value of every
+    channel that is away from its rest there (a driver on one bone of a rig is caught too)."""
     if action.users == 0:
         raise TakeError(f"The take was keyed but nothing uses its action on '{part.obj.name}'.")
     rest = rest_values(part.key)
@@ -650,22 +611,31 @@ def _verify(plan, part, action):
         swing = np.abs(values - rest.get((path, index), values[0]))
         i = int(np.argmax(swing))
         if swing[i] > 1e-3 and (best is None or swing[i] > best[0]):
-            best = (float(swing[i]), path, index, i, float(values[i]))
+            best = (float(swing[i]), i)
     if best is None:
         return   # a take that never leaves the rest pose looks the same either way
-    _, path, index, i, expected = best
+    i = best[1]
+    moved = [(path, index, float(values[i])) for path, index, values in part.curves
+             if abs(values[i] - rest.get((path, index), values[0])) > 1e-3]
     scene = plan.scene
     frame, subframe = scene.frame_current, scene.frame_subframe
     try:
         scene.frame_set(plan.start + i)
-        got = current_value(part.key, path, index)
+        wrong = [(path, index, current_value(part.key, path, index), expected) for path, index, expected in moved]
     finally:
         scene.frame_set(frame, subframe=subframe)
-    if abs(got - expected) > 1e-3:
+    wrong = [w for w in wrong if abs(w[2] - w[3]) > 1e-3]
+    if wrong:
+        path, index, got, expected = wrong[0]
         raise TakeError(
             f"The take was keyed on '{part.obj.name}' but does not play: at frame {plan.start + i} "
             f"{path}[{index}] evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
             "track or a constraint may override it.")
+
+
+def _bones_note(part):
+    names = ", ".join(part.labels[:12]) + ("..." if len(part.labels) > 12 else "")
+    return f"bones of '{part.obj.name}' (moved by {', '.join(part.roles)}): {names}"
 
 
 def _retire_replaced(plan, part, action, nla_strip):
@@ -744,7 +714,8 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
                             mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
                             take_name=plan.take, nla_strip=head_strip, ease_frames=plan.ease,
                             parts=[(part.obj.name, action, part.labels, "bones" if part.roles else "keys")
-                                   for part, action, _ in placed])
+                                   for part, action, _ in placed],
+                            notes=[_bones_note(part) for part in plan.parts if part.roles])
         if own_stage is not None:
             own_stage.commit()
             if strip is not None and audio_path:

@@ -3,7 +3,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
-from . import character, jobs, mapping_store, neural_setup, props, rig
+from . import character, jobs, mapping_store, neural_setup, props
 from .settings import active_engine_id, active_sound_strip, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
@@ -65,7 +65,8 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
         col.prop(s, "target")
         obj = target_object(context)
         if s.target is None:
-            col.label(text=f"Using active mesh: {obj.name}" if obj else "Select a mesh with shape keys",
+            col.label(text=f"Using active {obj.type.lower()}: {obj.name}" if obj
+                      else "Select a face mesh (shape keys) or its armature",
                       icon='INFO')
         row = col.row(align=True)
         row.prop(s, "use_current_frame", text="Current Frame")
@@ -156,7 +157,7 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         obj = target_object(context)
-        if obj is None or obj.data.shape_keys is None:
+        if obj is None or obj.type != 'MESH' or obj.data.shape_keys is None:
             layout.label(text="The target has no shape keys", icon='INFO')
             return
         row = layout.row(align=True)
@@ -179,16 +180,6 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
             box.label(text="Keyed with it (same rig):")
             for other in others:
                 box.prop(other, "unitaf_skip", text=f"Skip {other.name}")
-        armature = character.armature_of(obj)
-        if armature is not None:
-            box = layout.box()
-            box.label(text=f"Head and eyes on '{armature.name}':")
-            found = rig.find_bones(armature)
-            for role, label in props.BONE_ROLES:
-                row = box.row()
-                row.prop_search(armature, f"unitaf_{role}_bone", armature.data, "bones", text=label)
-                if not getattr(armature, f"unitaf_{role}_bone") and role in found:
-                    row.label(text=found[role])
         lines, missing = _mapping_report(obj)
         box = layout.box()
         for line in lines:

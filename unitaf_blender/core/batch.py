@@ -19,10 +19,11 @@ the silence before it; `frame` pins its start frame (later lines follow it). A l
 the recording, and `text`, if given, is the recording's transcript.
 A bare JSON list is accepted as the `lines` array.
 """
-import json
 import math
 import os
 from dataclasses import dataclass, field
+
+from .json_files import read_json
 
 _LINE_FIELDS = {"object", "character", "text", "audio", "emotion", "engine", "voice", "language", "seed",
                 "gap", "frame"}
@@ -64,13 +65,7 @@ class BatchFileError(ValueError):
 def load_batch(path) -> BatchPlan:
     """Read and validate a batch file; every error names the line it is on (BatchFileError
     lists every malformed line)."""
-    if not os.path.isfile(path):
-        raise ValueError(f"batch file not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, "batch file")
     return parse_batch(data, source=path, base_dir=os.path.dirname(os.path.abspath(path)))
 
 

@@ -1,0 +1,123 @@
+"""Faces that move with bones, built for the tests from Blender's own Rigify and the shared
+assets, and what the tests measure on their deformed geometry (imported by tests)."""
+import numpy as np
+
+from shared_paths import ASSETS
+from unitaf_blender.core.retime import resample
+from unitaf_blender.core.signal import n_frames_for
+
+BILABIALS = ("p", "b", "m")
+LINE = "Bob may paint a map of Paris."           # seven /p b m/
+LJ = ASSETS / "audio" / "LJ001-0001.wav"         # a public-domain recording and its transcript
+LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
+           "from all the arts and crafts represented in the Exhibition")
+
+
+def bound_points(bpy, armature, bone_names, name="FacePoints"):
+    """A mesh with one vertex at the rest head of each bone, fully weighted to it and deformed
+    by `armature` (Armature modifier, parented): a skin whose vertices sit on the bones."""
+    world = armature.matrix_world
+    mesh = bpy.data.meshes.new(name)
+    mesh.from_pydata([tuple(world @ armature.data.bones[n].head_local) for n in bone_names], [], [])
+    obj = bpy.data.objects.new(name, mesh)
+    bpy.context.scene.collection.objects.link(obj)
+    for i, bone in enumerate(bone_names):
+        obj.vertex_groups.new(name=bone).add([i], 1.0, 'REPLACE')
+    obj.modifiers.new("Armature", 'ARMATURE').object = armature
+    obj.parent = armature
+    obj.matrix_parent_inverse = armature.matrix_world.inverted()
+    return obj
+
+
+RIGIFY_FACE_DEF = ("lip", "lid", "brow", "jaw", "chin", "cheek", "nose", "tongue", "teeth", "spine.006")
+
+
+def build_rigify(bpy, path, modular=False):
+    """Rigify's Human meta-rig generated (its face as the meta-rig has it, or upgraded to the
+    modular face), with a point mesh bound to the face's deform bones; saved to `path`."""
+    import addon_utils
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    addon_utils.enable("rigify", default_set=True)
+    try:
+        bpy.ops.object.armature_human_metarig_add()
+        if modular:
+            bpy.ops.object.mode_set(mode='POSE')
+            bpy.ops.pose.rigify_upgrade_face()
+            bpy.ops.object.mode_set(mode='OBJECT')
+        bpy.ops.pose.rigify_generate()
+        if bpy.context.mode != 'OBJECT':
+            bpy.ops.object.mode_set(mode='OBJECT')
+    finally:
+        addon_utils.disable("rigify", default_set=True)
+        for handlers in (bpy.app.handlers.load_post, bpy.app.handlers.depsgraph_update_post):
+            for handler in [h for h in handlers if getattr(h, "__module__", "").startswith("rigify")]:
+                handlers.remove(handler)     # Rigify 5.x leaves a versioning handler behind
+    rig = bpy.data.objects["rig"]
+    names = [b.name for b in rig.data.bones if b.name.startswith("DEF-") and any(s in b.name for s in RIGIFY_FACE_DEF)]
+    bound_points(bpy, rig, names, "Face")
+    bpy.data.objects.remove(bpy.data.objects["metarig"])
+    scene = bpy.context.scene
+    scene.render.fps, scene.frame_start, scene.frame_current = 30, 1, 1
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+
+
+def deformed(bpy, obj):
+    """World positions [V, 3] of `obj`'s vertices as Blender evaluates them now."""
+    evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mesh = evaluated.to_mesh()
+    co = np.empty(3 * len(mesh.vertices), np.float32)
+    mesh.vertices.foreach_get("co", co)
+    evaluated.to_mesh_clear()
+    world = np.array(obj.matrix_world)
+    return co.reshape(-1, 3).astype(np.float64) @ world[:3, :3].T + world[:3, 3]
+
+
+def over_frames(bpy, frames, measure):
+    """measure() at each scene frame, as an array."""
+    scene = bpy.context.scene
+    out = []
+    for frame in frames:
+        scene.frame_set(frame)
+        out.append(measure())
+    return np.array(out)
+
+
+def pose_snapshot(armature):
+    """{bone: 4x4 pose matrix} of every bone as evaluated now (constraints and drivers included)."""
+    return {pb.name: np.array(pb.matrix) for pb in armature.pose.bones}
+
+
+def same_pose(a, b, atol=1e-5):
+    """The bones whose evaluated pose differs between two snapshots."""
+    return [n for n in a if not np.allclose(a[n], b[n], atol=atol)]
+
+
+def take_length(perf, fps):
+    """How many scene frames a take of `perf` spans (what apply_take keys)."""
+    return n_frames_for((perf.n_frames - 1) / perf.fps, 1.0, fps)
+
+
+def at_scene_rate(perf, channel, fps, n):
+    """A performance channel at the take's scene frames (frame k at k / fps)."""
+    return resample(perf.channel(channel)[:, None], perf.fps, fps)[:n, 0].astype(np.float64)
+
+
+def sealed_jaw(perf, fps, n):
+    """jawOpen - mouthClose at the scene frames: how open the lips are."""
+    return np.maximum(at_scene_rate(perf, "jawOpen", fps, n) - at_scene_rate(perf, "mouthClose", fps, n), 0.0)
+
+
+def bilabial_frames(perf, fps):
+    """The take-relative scene frame at the middle of every /p b m/ of the performance."""
+    return [int(round(0.5 * (ph.start + ph.end) * fps)) for ph in perf.phonemes
+            if ph.label.lstrip("'%,")[:1] in BILABIALS]
+
+
+def correlation(a, b):
+    return float(np.corrcoef(np.asarray(a, np.float64), np.asarray(b, np.float64))[0, 1])
+
+
+def blink_peaks(values, threshold=0.6):
+    """Indexes of the local maxima of `values` above `threshold` (one per blink)."""
+    v = np.asarray(values)
+    return [i for i in range(1, len(v) - 1) if v[i] >= threshold and v[i] >= v[i - 1] and v[i] > v[i + 1]]
