@@ -30,20 +30,34 @@ class FaceTarget:
     pose_map: object      # core.pose_map.PoseMap used on the armature, or None
 
 
-def linked_library(obj):
-    """The library file `obj`'s shape keys come from, or None when they are local (an
-    override's own datablocks count as local: they can carry animation)."""
-    for block in (obj, obj.data, getattr(obj.data, "shape_keys", None)):
+def linked_part(obj):
+    """(what, library path) for the first of `obj`, its mesh and its shape keys that is linked,
+    or None when all are local (an override's own datablocks count as local: they can carry
+    animation)."""
+    for what, block in (("object", obj), ("mesh", obj.data), ("shape keys", getattr(obj.data, "shape_keys", None))):
         if block is not None and block.library is not None:
-            return block.library.filepath
+            return what, block.library.filepath
     return None
 
 
-def _linked_message(name, library):
-    return (f"'{name}' is linked from {bpy.path.basename(library)} ({library}): linked data is "
-            "read-only here, so a take would not be kept. Make a library override first "
-            "(Object > Library Override > Make > Selected & Content) and use the override, "
-            "or open that library file and animate it there.")
+def linked_library(obj):
+    """The library file `obj`, its mesh or its shape keys come from, or None when all are local."""
+    part = linked_part(obj)
+    return None if part is None else part[1]
+
+
+def _linked_message(obj, what, library):
+    where = f"{bpy.path.basename(library)} ({library})"
+    if what == "object":
+        return (f"'{obj.name}' is linked from {where}: linked data is read-only here, so a take would "
+                "not be kept. Make a library override first (Object > Library Override > Make > "
+                "Selected & Content) and use the override, or open that library file and animate it there.")
+    kind = "a library override" if obj.override_library is not None else "local"
+    return (f"'{obj.name}' is {kind}, but its mesh '{obj.data.name}' and its shape keys are still linked "
+            f"from {where}: they are read-only, so a take would not be kept. Make the mesh editable "
+            "too, as a library override of its own (Outliner: right-click the mesh > Library Override "
+            f"> Make), or in Blender's Python console: "
+            f"bpy.data.objects[{obj.name!r}].data.override_create(remap_local_usages=True)")
 
 
 def _has_keys(obj):
@@ -67,7 +81,7 @@ def _checked_armature(armature, pose_maps):
         return None, None
     library = bone_targets.linked_library(armature)
     if library is not None:
-        raise TargetError(_linked_message(armature.name, library))
+        raise TargetError(_linked_message(armature, "object", library))
     return armature, pose_map
 
 
@@ -96,9 +110,9 @@ def resolve(obj, pose_maps=()) -> FaceTarget:
         raise TargetError(f"'{name}' is a {kind.lower()} object, not a mesh or an armature: pick the face "
                           "mesh (shape keys) or the armature of its face bones.")
     if kind == 'MESH':
-        library = linked_library(obj)
-        if library is not None:
-            raise TargetError(_linked_message(name, library))
+        linked = linked_part(obj)
+        if linked is not None:
+            raise TargetError(_linked_message(obj, *linked))
         plan = _usable_plan(obj)
         armature, pose_map = _checked_armature(character.armature_of(obj), pose_maps)
         if plan is not None:
