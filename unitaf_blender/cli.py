@@ -615,7 +615,8 @@ def main(argv=None):
 
 def format_status(store, features=None) -> str:
     """The `models status` report: every file with its state and size, revisions, licences."""
-    from .engines.unitaf.catalog import DEFAULT_FEATURES, FEATURES, LICENCES, human_size
+    from .engines.model_files import human_size
+    from .engines.unitaf.catalog import DEFAULT_FEATURES, FEATURES, LICENCES
     feats = tuple(FEATURES) if features is None else features
     rows = store.status(feats)
     where = f"model folder {store.model_dir}" if store.model_dir else f"cache {store.cache_dir}"
@@ -673,8 +674,9 @@ def cli_status(args) -> int:
 
 def cli_download(args) -> int:
     """`models download [--feature F ...] [--offline]`: fetch what is missing, with a progress line."""
-    from .engines.unitaf.catalog import LICENCES, human_size
-    from .engines.unitaf.download import DownloadError, DownloadProgress
+    from .engines.model_download import DownloadError, DownloadProgress
+    from .engines.model_files import human_size
+    from .engines.unitaf.catalog import LICENCES
     from .engines.unitaf.store import ModelsMissing
     store = _store_from_args(args)
     features = getattr(args, "features", None) or None

@@ -352,7 +352,7 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
 
 def test_download_runs_on_a_worker_with_progress_and_cancel(tmp_path, monkeypatch):
     """download_work() in a Job: progress reaches the main thread; Esc (cancel) stops it."""
-    from unitaf_blender.engines.unitaf.download import DownloadProgress
+    from unitaf_blender.engines.model_download import DownloadProgress
     gate, workers = threading.Event(), []
 
     def download(self, features, progress, cancel, allow_network=True):

@@ -17,8 +17,9 @@ import pytest
 from shared_paths import PARITY, need
 from unitaf_blender import cli
 from unitaf_blender.engines import Cancelled
+from unitaf_blender.engines import model_download as dl
+from unitaf_blender.engines import model_store as ms
 from unitaf_blender.engines.unitaf import catalog
-from unitaf_blender.engines.unitaf import download as dl
 from unitaf_blender.engines.unitaf import store as st
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -379,7 +380,8 @@ def test_format_status_real_catalogue(tmp_path, capsys):
 def test_store_imports_without_torch():
     import subprocess
     code = ("import sys; sys.modules['torch'] = None; sys.modules['bpy'] = None\n"
-            "from unitaf_blender.engines.unitaf import catalog, download, store\n"
+            "from unitaf_blender.engines import model_download, model_store\n"
+            "from unitaf_blender.engines.unitaf import catalog, store\n"
             "print(len(catalog.MODEL_FILES), 'huggingface_hub' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -470,4 +472,4 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
     exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
-    assert "found" in st._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""
+    assert "found" in ms._size_note(exact, exact.size + 1) and ms._size_note(exact, exact.size) == ""

@@ -96,7 +96,7 @@ def missing_files(store, fresh=False):
 def download_listing(store, missing=None):
     """Lines shown before a download: the total, then every file with its size and licence, and
     the non-commercial warning when MaskGCT is among them. [] when nothing is missing."""
-    from ..engines.unitaf.catalog import human_size
+    from ..engines.model_files import human_size
     missing = missing_files(store, fresh=True) if missing is None else missing
     if not missing:
         return []
@@ -250,7 +250,8 @@ def install_work(target, flavour):
 
 def download_work(store):
     """The worker-thread half of Download Models (no bpy): progress as a fraction of all bytes."""
-    from ..engines.unitaf.catalog import DEFAULT_FEATURES, human_size
+    from ..engines.model_files import human_size
+    from ..engines.unitaf.catalog import DEFAULT_FEATURES
 
     def work(progress, cancel):
         def report(p):

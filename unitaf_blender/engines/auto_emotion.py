@@ -17,7 +17,7 @@ _models = {}      # (cache_dir, model_dir, device) -> TextEmotion
 
 
 def _missing_message(store):
-    from .unitaf.catalog import human_size
+    from .model_files import human_size
     missing = store.missing((FEATURE,))
     if store.model_dir:   # a model folder is never downloaded into: say which files to copy
         return "Emotion 'auto' needs the text-emotion model. " + store.missing_message(missing)
