@@ -218,10 +218,7 @@ class UNITAF_OT_download_models(_NetworkJob, bpy.types.Operator):
         if not download_listing(model_store(context)):
             self.report({'INFO'}, "UniTAF: all model files are already present.")
             return {'CANCELLED'}
-        try:
-            return context.window_manager.invoke_props_dialog(self, width=720, confirm_text="Download")
-        except TypeError:   # confirm_text is newer than some 4.x releases
-            return context.window_manager.invoke_props_dialog(self, width=720)
+        return download_dialog(self, context, width=720)
 
     def draw(self, context):
         col = self.layout.column(align=True)
@@ -237,6 +234,14 @@ class UNITAF_OT_download_models(_NetworkJob, bpy.types.Operator):
                                    "Clear it to download into the cache folder, or copy the files there.")
             return {'CANCELLED'}
         return _start(self, context, jobs.Job(download_work(store), label="Download models"))
+
+
+def download_dialog(op, context, width):
+    """The confirmation dialog before a download (its draw() lists files, sizes, licences)."""
+    try:
+        return context.window_manager.invoke_props_dialog(op, width=width, confirm_text="Download")
+    except TypeError:   # confirm_text is newer than some 4.x releases
+        return context.window_manager.invoke_props_dialog(op, width=width)
 
 
 def install_work(target, flavour):
