@@ -82,6 +82,17 @@ def test_timeline_covers_the_audio_exactly_and_reads_as_visemes():
         assert 0 <= w.start < w.end <= s.duration
 
 
+def test_a_sentence_longer_than_the_model_reads_is_cut_after_a_clause():
+    m = natural.load_model(natural.bundled_model_path())
+    long = ", ".join(["the keeper climbed the narrow stairs every evening to light the lamp"] * 8) + "."
+    chunks = natural._chunks(m, long)
+    assert len(chunks) > 1 and all(len(chars) <= m.max_phonemes for chars, _, _ in chunks)
+    assert all(chars[-1] == "," for chars, _, _ in chunks[:-1])
+    assert len(natural._chunks(m, LINE)) == 1                       # a normal sentence stays whole
+    s = speak(long)
+    assert s.phonemes[-1].end == len(s.audio) / s.sample_rate and len(s.words) == 8 * 12
+
+
 def test_every_misaki_symbol_of_the_vocabulary_has_a_mouth():
     vocab = json.load(open(os.path.join(os.path.dirname(hibari.__file__), "assets", "vocab.json"), encoding="utf-8"))
     handled = set(MISAKI_TO_ESPEAK) | set(';:,.!?—…"()“” ˈˌ') | MODIFIERS

@@ -38,7 +38,7 @@ def hub(monkeypatch, model_bytes):
 
 
 def test_a_missing_voice_says_how_to_get_it(hub, tmp_path):
-    with pytest.raises(EngineError, match=r"natural voice file\(s\) missing.*voices download") as err:
+    with pytest.raises(EngineError, match=r"natural voice file\(s\) missing.*`voices download emma`") as err:
         EmbeddedEngine().check(GenerateRequest(text="Hello.", voice="hibari:emma", options={"cache_dir": str(tmp_path)}))
     assert isinstance(err.value, ModelsMissing) and EMMA in str(err.value)
     store = voice_catalog.voice_store(cache_dir=tmp_path)

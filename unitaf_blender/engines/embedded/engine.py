@@ -395,7 +395,8 @@ def _natural_model_path(voice, options):
     spec = download_spec(voice.name)
     if spec is None:
         return natural.bundled_model_path(voice.name)
-    return voice_store(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir")).path(spec.id)
+    store = voice_store(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"), name=voice.name)
+    return store.path(spec.id)
 
 
 def _voice_version(voice):

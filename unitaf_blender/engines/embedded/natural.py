@@ -154,17 +154,18 @@ def _chunks(model, sentence):
     for i, tk in enumerate(tokens):
         chars = [(c, i) for c in (tk.phonemes or "") if c in model.vocab]
         pieces.append((chars, bool(tk.whitespace)))
+    limit = model.max_phonemes
+    long_sentence = sum(len(chars) + space for chars, space in pieces) > limit
     out, cur = [], []
     for chars, space in pieces:
-        if cur and len(cur) + len(chars) > model.max_phonemes:
+        if cur and len(cur) + len(chars) > limit:
             out.append(cur)
             cur = []
         cur += chars
         if space:
             cur.append((M.SPACE, -1))
-        clause = chars and chars[-1][0] in _CLAUSE
-        if clause and len(cur) > model.max_phonemes // 2:
-            out.append(cur)
+        if long_sentence and chars and chars[-1][0] in _CLAUSE and len(cur) > limit // 2:
+            out.append(cur)         # a long sentence breaks after a clause, where a pause belongs
             cur = []
     out.append(cur)
     result = []

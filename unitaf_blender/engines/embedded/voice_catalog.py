@@ -132,12 +132,13 @@ def download_spec(name: str) -> Optional[ModelFile]:
 
 
 VOICE_TITLE = "natural voice"
-VOICE_DOWNLOAD_HINT = ("download it with `voices download NAME` (CLI) or Download Voice in the panel "
+VOICE_DOWNLOAD_HINT = ("download it with `voices download {name}` (CLI) or Download Voice in the panel "
                        "(needs Blender's Allow Online Access)")
 
 
-def voice_store(cache_dir=None, model_dir=None, endpoint=None) -> ModelStore:
+def voice_store(cache_dir=None, model_dir=None, endpoint=None, name="NAME") -> ModelStore:
     """The shared model store over the downloadable natural voices: the same cache (or model
-    folder) as the UniTAF weights, sha256-checked downloads, progress, cancel, licences."""
+    folder) as the UniTAF weights, sha256-checked downloads, progress, cancel, licences.
+    `name` is the voice its messages tell the user to download."""
     return ModelStore(cache_dir=cache_dir, model_dir=model_dir, files=DOWNLOADABLE, endpoint=endpoint,
-                      features=VOICE_FEATURES, title=VOICE_TITLE, download_hint=VOICE_DOWNLOAD_HINT)
+                      features=VOICE_FEATURES, title=VOICE_TITLE, download_hint=VOICE_DOWNLOAD_HINT.format(name=name))
