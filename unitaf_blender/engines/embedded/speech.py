@@ -194,8 +194,8 @@ def _speaker(voice, seed, model_path):
     if voice.backend == HIBARI:
         from . import natural
         path = model_path or natural.bundled_model_path(voice.name)
-        rng = np.random.default_rng(NATURAL_NOISE_SEED)   # the voice does not depend on the take's seed
-        return (lambda text, p, cancel: natural.speak_span(text, p, voice, path, rng, cancel)), natural.SAMPLE_RATE
+        noise = natural.GaussianNoise(NATURAL_NOISE_SEED)   # the voice does not depend on the take's seed
+        return (lambda text, p, cancel: natural.speak_span(text, p, voice, path, noise, cancel)), natural.SAMPLE_RATE
     es = get_espeak()
 
     def speak(text, p, cancel):

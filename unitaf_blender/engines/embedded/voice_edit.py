@@ -7,7 +7,10 @@ gives clean prosody and voice changes with no re-analysis of audio:
 * F0 level, range and declination (emotion): in log-F0, per sentence. The range scales each
   voiced frame's distance from the sentence's median; declination adds a straight fall (or
   rise) across the sentence's voiced frames, centred so the median stays put.
-* energy (emotion): a gain is added to the three log-magnitude parts.
+* energy (emotion): a gain on the three magnitude parts (`exp(lh)`, `exp(ln)`, `exp(lr)`). The
+  synthesis is linear in them, so the same factor is applied to the waveform (`synthesize`):
+  adding log(gain) to the parts themselves would run into the DSP's clamp of each part at
+  exp(7) in the loudest bins.
 * a voice character (cast): F0 scaling plus a frequency warp of the whole spectral envelope
   (vocal-tract length: a longer tract puts every formant lower).
 """
@@ -18,7 +21,6 @@ import numpy as np
 VOICED_HZ = 40.0                  # hibari's DSP treats f0 below this as unvoiced
 F0_MIN_HZ, F0_MAX_HZ = 50.0, 800.0
 SPECTRAL_PARTS = ("lh", "theta", "ln", "lr", "phi")
-LOG_MAGNITUDE_PARTS = ("lh", "ln", "lr")
 
 
 @dataclass(frozen=True)
@@ -69,14 +71,21 @@ def warp_envelope(part, factor):
 
 
 def apply_edit(params: dict, edit: VoiceEdit) -> dict:
-    """The vocoder parameters (`f0` [F] and the five [bins, F] parts) with `edit` applied."""
+    """The vocoder parameters (`f0` [F] and the five [bins, F] parts) with `edit`'s pitch and
+    envelope changes applied (its gain is applied by `synthesize`)."""
     out = dict(params)
     out["f0"] = edit_f0(params["f0"], edit.pitch, edit.pitch_range, edit.declination)
     if edit.formant != 1.0:
         for name in SPECTRAL_PARTS:
             out[name] = warp_envelope(params[name], edit.formant)
-    if edit.gain != 1.0:
-        log_gain = np.float32(np.log(edit.gain))
-        for name in LOG_MAGNITUDE_PARTS:
-            out[name] = out[name] + log_gain
     return out
+
+
+def synthesize(params: dict, edit: VoiceEdit, rng) -> np.ndarray:
+    """hibari's DSP on the edited parameters -> float32 audio, the edit's gain included."""
+    from hibari import dsp
+    edited = apply_edit(params, edit)
+    audio = dsp.synth(*(edited[name] for name in SPECTRAL_PARTS), edited["f0"], rng)
+    if edit.gain != 1.0:
+        audio *= np.float32(edit.gain)
+    return audio
