@@ -120,7 +120,8 @@ class EmbeddedEngine:
         if voice is not None and os.path.splitext(str(voice))[1].lower() in _AUDIO_EXTENSIONS:
             raise EngineError(
                 "The embedded engine cannot imitate a recorded voice; pick one of its voices "
-                "(e.g. 'en-us', 'en-us+f3') or use the UniTAF engine for a voice prompt.")
+                "(e.g. 'hibari:heart', 'hibari:heart+deep', 'espeak:en-us+f3') or use the UniTAF engine for a "
+                "voice prompt.")
         # only the options this engine knows are read (fps): neural ones pass through unused
         options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
         try:
