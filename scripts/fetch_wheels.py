@@ -33,13 +33,20 @@ def platform_tag(name):
     return name[:-4].split("-")[4].split(".")[0]
 
 
+def python_version(name):
+    """The Python a wheel is built for: cp313 -> 3.13; a py3 wheel -> 3.11 (any would do)."""
+    tag = name[:-4].split("-")[2]
+    return f"3.{tag[3:]}" if tag.startswith("cp3") else "3.11"
+
+
 def fetch(name, digest):
     target = WHEELS / name
     if target.exists() and sha256(target) == digest:
         return False
     dist, version = name.split("-")[:2]
+    platform = platform_tag(name)
     cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-           "--platform", platform_tag(name), "--python-version", "3.11",
+           *(["--platform", platform] if platform != "any" else []), "--python-version", python_version(name),
            "-d", str(WHEELS), f"{dist.replace('_', '-')}=={version}"]
     subprocess.run(cmd, check=True)
     if not target.exists():

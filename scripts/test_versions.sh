@@ -19,6 +19,7 @@ for v in "${versions[@]}"; do
   venv=".venv-bpy$v"
   if [ ! -x "$venv/bin/python" ]; then
     "${py[@]}" -m venv "$venv" && "$venv/bin/pip" install -q "bpy==$v" pytest soundfile espeakng-loader==0.2.4 PyYAML \
+      hibari-tts==0.2.1 onnxruntime==1.32.0 \
       2>&1 | grep -v "is ignored" || true
   fi
   log="out/versions/bpy-$v.log"

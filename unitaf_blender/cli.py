@@ -69,7 +69,9 @@ def build_parser(prog="unitaf"):
     def engine_args(sp, voice=True):
         sp.add_argument("--engine", default=None, help="engine id (see `engines`); default: embedded")
         if voice:
-            sp.add_argument("--voice", default=None, help="engine voice id or a voice prompt .wav")
+            sp.add_argument("--voice", default=None,
+                            help="engine voice id (see `voices`: hibari:heart, hibari:heart+deep, espeak:en-us+f3, ...) "
+                                 "or a voice prompt .wav")
         sp.add_argument("--seed", type=int, default=0)
         sp.add_argument("--language", default=None,
                         help="espeak-ng language/voice id (default: en-us, or picked from the text's writing system)")
@@ -136,8 +138,14 @@ def build_parser(prog="unitaf"):
     d.add_argument("--no-render", action="store_true", help="skip the preview render")
 
     sub.add_parser("engines", help="list the installed engines")
-    v = sub.add_parser("voices", help="list an engine's voices (embedded: espeak-ng voices and variants)")
+    v = sub.add_parser("voices", help="list an engine's voices (embedded: natural voices first, then espeak-ng); "
+                                      "`voices download NAME` fetches a natural voice")
     v.add_argument("--engine", default=None)
+    vsub = v.add_subparsers(dest="voices_command", metavar="ACTION", parser_class=_ArgParser)
+    vd = vsub.add_parser("download", help="download natural voices (fenrir, kore, emma, fable: 7.9 MB each)")
+    vd.add_argument("names", nargs="+", metavar="NAME")
+    vd.add_argument("--cache-dir", default=None, help="model cache folder (default: the Hugging Face cache)")
+    vd.add_argument("--offline", action="store_true", help="never touch the network")
 
     r = sub.add_parser("install-runtime", help="install PyTorch for the UniTAF engine into a folder")
     r.add_argument("--target", required=True, metavar="DIR",
@@ -674,6 +682,8 @@ def cmd_engines(args):
 
 def cmd_voices(args):
     from .engines import get_engine
+    if getattr(args, "voices_command", None) == "download":
+        return cli_voice_download(args)
     for voice_id, label in get_engine(args.engine).voices():
         print(f"{voice_id:24s} {label}")
     return EXIT_OK
@@ -776,7 +786,8 @@ def main(argv=None):
 
 def format_status(store, features=None) -> str:
     """The `models status` report: every file with its state and size, revisions, licences."""
-    from .engines.unitaf.catalog import DEFAULT_FEATURES, FEATURES, LICENCES, human_size
+    from .engines.model_files import human_size
+    from .engines.unitaf.catalog import DEFAULT_FEATURES, FEATURES, LICENCES
     feats = tuple(FEATURES) if features is None else features
     rows = store.status(feats)
     where = f"model folder {store.model_dir}" if store.model_dir else f"cache {store.cache_dir}"
@@ -834,11 +845,24 @@ def cli_status(args) -> int:
 
 def cli_download(args) -> int:
     """`models download [--feature F ...] [--offline]`: fetch what is missing, with a progress line."""
-    from .engines.unitaf.catalog import LICENCES, human_size
-    from .engines.unitaf.download import DownloadError, DownloadProgress
-    from .engines.unitaf.store import ModelsMissing
-    store = _store_from_args(args)
-    features = getattr(args, "features", None) or None
+    return _download(_store_from_args(args), getattr(args, "features", None) or None, getattr(args, "offline", False))
+
+
+def cli_voice_download(args) -> int:
+    """`voices download NAME... [--offline]`: natural voices through the same model store."""
+    from .engines.embedded.voice_catalog import VOICE_FEATURES, voice_store
+    names = [n.strip().lower().removeprefix("hibari:") for n in args.names]
+    unknown = [n for n in names if n not in VOICE_FEATURES]
+    if unknown:
+        raise BadInput(f"voices download: no downloadable voice named {', '.join(unknown)}; choose from "
+                       f"{', '.join(VOICE_FEATURES)} (heart is built in)")
+    return _download(voice_store(cache_dir=getattr(args, "cache_dir", None)), names, getattr(args, "offline", False))
+
+
+def _download(store, features, offline) -> int:
+    from .engines.model_download import DownloadError, DownloadProgress
+    from .engines.model_files import human_size
+    from .engines.model_store import ModelsMissing
     last = {"pct": -1, "file": None}
 
     def report(p: DownloadProgress):
@@ -852,10 +876,10 @@ def cli_download(args) -> int:
 
     specs = store.specs(features)
     print("Licences of what will be downloaded:", file=sys.stderr)
-    for repo in dict.fromkeys(s.repo_id for s in specs):
-        print(f"  {repo}: {LICENCES.get(repo, 'unknown')}", file=sys.stderr)
+    for repo, licence in dict.fromkeys((s.repo_id, s.licence) for s in specs):
+        print(f"  {repo}: {licence}", file=sys.stderr)
     try:
-        store.download(features, progress=report, offline=True if getattr(args, "offline", False) else None)
+        store.download(features, progress=report, offline=True if offline else None)
     except (ModelsMissing, DownloadError) as exc:
         print(f"\n{exc}", file=sys.stderr)
         return EXIT_FAIL

@@ -51,6 +51,7 @@ class Recorder:
         mod, name = idname.split(".")
         assert hasattr(getattr(bpy.ops, mod), name), idname
         self.log.append(("operator", idname, k.get("text")))
+        return type("OperatorProperties", (), {})()    # the draw code may set properties on it
 
     def label(self, text="", **k):
         self.log.append(("label", text))
@@ -311,7 +312,8 @@ def no_network_calls(monkeypatch):
     """Record any call into the installer or the downloader (there must be none)."""
     calls = []
     monkeypatch.setattr(neural_runtime, "install", lambda *a, **k: calls.append(("install", a, k)))
-    monkeypatch.setattr(ModelStore, "download", lambda *a, **k: calls.append(("download", a, k)))
+    from unitaf_blender.engines import model_store  # the shared store: UniTAF weights and natural voices
+    monkeypatch.setattr(model_store.ModelStore, "download", lambda *a, **k: calls.append(("download", a, k)))
     return calls
 
 
@@ -352,7 +354,7 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
 
 def test_download_runs_on_a_worker_with_progress_and_cancel(tmp_path, monkeypatch):
     """download_work() in a Job: progress reaches the main thread; Esc (cancel) stops it."""
-    from unitaf_blender.engines.unitaf.download import DownloadProgress
+    from unitaf_blender.engines.model_download import DownloadProgress
     gate, workers = threading.Event(), []
 
     def download(self, features, progress, cancel, allow_network=True):
@@ -548,3 +550,45 @@ def test_default_engine_follows_the_preferences(registered, monkeypatch):
     assert settings.active_engine_id(bpy.context) == "embedded"
     s.engine = "unitaf"                               # an explicit scene choice wins
     assert settings.active_engine_id(bpy.context) == "unitaf"
+
+
+# ------------------------------------------------------------------------------ natural voices
+
+def test_voice_field_lists_natural_voices_first(registered):
+    from unitaf_blender.blender import props
+    s = bpy.context.scene.unitaf
+    ids = [vid for vid, _ in props.voice_search(s, bpy.context, "")]
+    assert ids[0] == "hibari:heart" and "espeak:en-us+f3" in ids
+    assert ids.index("hibari:fable+younger") < ids.index("espeak:en-us")
+    assert [vid for vid, _ in props.voice_search(s, bpy.context, "emma")][:2] == ["hibari:emma", "hibari:emma+deep"]
+    log = _draw(ui.UNITAF_PT_main.draw)
+    assert ("prop", "voice", -1) in log and not any(e[0] == "operator" and e[1] == "unitaf.download_voice" for e in log)
+
+
+def test_a_missing_natural_voice_offers_a_download_that_respects_online_access(registered, monkeypatch,
+                                                                               no_network_calls, tmp_path):
+    from unitaf_blender.blender import voice_setup
+    registered.cache_dir = str(tmp_path / "cache")
+    s = bpy.context.scene.unitaf
+    s.voice = "hibari:emma+older"
+    assert voice_setup.missing_voice(bpy.context) == "emma"
+    log = _draw(ui.UNITAF_PT_main.draw)
+    assert ("operator", "unitaf.download_voice", None) in log
+    for s.voice in ("hibari:heart", "espeak:en-us", "hibari:nobody", ""):
+        assert voice_setup.missing_voice(bpy.context) is None
+    # the dialog lists the file, its size and licence before anything is fetched
+    op = type("Op", (), {"name": "emma", "layout": None})()
+    lines = voice_setup.UNITAF_OT_download_voice._listing(op, bpy.context)
+    assert "voices/bf_emma.int8.onnx (7.9 MB) - licence: Apache-2.0" in "\n".join(lines)
+    assert lines[0].startswith("1 file(s), 7.9 MB in total") and str(tmp_path / "cache") in lines[0]
+    with pytest.raises(RuntimeError, match="online access is off"):
+        bpy.ops.unitaf.download_voice(name="emma")
+    assert no_network_calls == [] and jobs.current() is None
+    monkeypatch.setattr(neural, "online_access", lambda: True)
+    with pytest.raises(RuntimeError, match="No downloadable voice named 'heart'"):
+        bpy.ops.unitaf.download_voice(name="heart")
+    assert bpy.ops.unitaf.download_voice(name="emma") == {'FINISHED'}
+    jobs.current().wait(5.0)
+    assert jobs.current().poll() == jobs.DONE and "voice 'emma' ready" in jobs.current().result
+    (_, args, kwargs), = no_network_calls
+    assert args[0].cache_dir == str(tmp_path / "cache") and list(args[1]) == ["emma"] and kwargs["allow_network"]

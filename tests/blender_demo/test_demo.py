@@ -81,6 +81,7 @@ def test_run_demo_with_the_embedded_engine(tmp_path):
                         render=False, progress=None)
     assert os.path.isfile(res["blend"]) and os.path.isfile(res["wav"])
     assert res["preview"] == []
-    audio, _ = read_wav(res["wav"])
+    audio, rate = read_wav(res["wav"])
     assert np.abs(audio).max() > 0.01
+    assert rate == 24000                        # the demo speaks with the natural voice (hibari)
     assert res["frame_end"] > res["frame_start"]

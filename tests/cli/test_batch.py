@@ -148,9 +148,11 @@ def test_batch_cli_end_to_end(tmp_path):
 def test_example_batch_file_is_valid():
     """examples/dialogue.json (referenced by the README) parses and names real voices."""
     from shared_paths import ROOT
-    from unitaf_blender.engines.embedded.espeak import get_espeak
+    from unitaf_blender.engines import GenerateRequest
+    from unitaf_blender.engines.embedded.engine import EmbeddedEngine
     plan = load_batch(str(ROOT / "examples" / "dialogue.json"))
     assert [l.object for l in plan.lines] == ["AdaHead", "BobHead", "AdaHead", "BobHead"]
     assert plan.lines[3].frame == 400 and plan.lines[1].gap == 1.0
     for line in plan.lines:
-        get_espeak().check_voice(line.voice)
+        checked = EmbeddedEngine().check(GenerateRequest(text=line.text, voice=line.voice))
+        assert checked.request.voice == line.voice

@@ -231,7 +231,7 @@ def test_voices_lists_embedded_voices(capsys):
     from unitaf_blender.cli import run
     assert run(["voices"]) == 0
     ids = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert ids[0] == "en-us" and "en-us+f3" in ids and "de" in ids
+    assert ids[0] == "hibari:heart" and "espeak:en-us+f3" in ids and "espeak:de" in ids
     assert run(["voices", "--engine", "nope"]) == 2
 
 

@@ -27,18 +27,27 @@ def test_registered_as_default_and_available():
     assert ok and "espeak-ng 1.52" in why
 
 
-def test_voices_put_english_first(engine):
+def test_voices_put_natural_english_first(engine):
     voices = engine.voices()
     ids = [v for v, _ in voices]
-    assert ids[0] == "en-us" and "en-us+f3" in ids and "en" in ids and "de" in ids
+    assert ids[0] == "hibari:heart" and "hibari:heart+deep" in ids and "hibari:emma" in ids
+    first_espeak = next(i for i, v in enumerate(ids) if v.startswith("espeak:"))
+    assert all(v.startswith("hibari:") for v in ids[:first_espeak])
+    assert ids[first_espeak] == "espeak:en-us" and "espeak:en-us+f3" in ids and "espeak:en" in ids
+    assert "espeak:de" in ids
     assert len(ids) == len(set(ids))
     assert all(label for _, label in voices)
 
 
-def test_generate_returns_a_complete_performance(engine):
-    p = gen(engine, emotion="happy:0.8", seed=3)
+@pytest.mark.parametrize("voice, meta_voice, rate, version", [
+    (None, "hibari:heart", 24000, "hibari-tts 0.2.1"),          # English default: the natural voice
+    ("en-us", "espeak:en-us", 22050, "espeak-ng 1.52"),         # today's espeak ids still work
+    ("espeak:en-us", "espeak:en-us", 22050, "espeak-ng 1.52"),
+])
+def test_generate_returns_a_complete_performance(engine, voice, meta_voice, rate, version):
+    p = gen(engine, emotion="happy:0.8", seed=3, voice=voice)
     assert isinstance(p, Performance)
-    assert p.fps == 30.0 and p.sample_rate == 22050
+    assert p.fps == 30.0 and p.sample_rate == rate
     assert p.audio_seconds > 2.0
     assert abs(p.n_frames / p.fps - p.audio_seconds) <= 1.0 / p.fps      # covers the audio ±1 frame
     assert p.weights.shape == (p.n_frames, len(p.channels))
@@ -49,8 +58,8 @@ def test_generate_returns_a_complete_performance(engine):
     assert p.emotion_vectors[0, EMOTIONS.index("happy")] == pytest.approx(0.8)
     assert p.meta["engine"] == "embedded" and p.meta["text"] == TEXT
     assert p.meta["emotion"] == "happy:0.80" and p.meta["seed"] == 3
-    assert p.meta["voice"] == "en-us" and p.meta["language"] == "en-us"
-    assert "espeak-ng 1.52" in p.meta["engine_version"]
+    assert p.meta["voice"] == meta_voice and p.meta["language"] == "en-us"
+    assert version in p.meta["engine_version"]
     jaw = p.channel("jawOpen")
     assert jaw.max() > 0.2 and jaw.std() > 0.03                            # the mouth moves
 

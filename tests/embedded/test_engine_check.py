@@ -114,10 +114,14 @@ def test_an_explicit_voice_that_reads_the_text_is_kept(engine):
 
 
 def test_mostly_latin_text_is_not_switched_but_noted(engine):
-    c = check(engine, "My friend 王小明 says hello to everyone here.")
-    assert c.request.language == "en-us"
+    c = check(engine, "My friend 王小明 says hello to everyone here.", voice="en-us")
+    assert c.request.voice == "en-us"
     assert c.notes == ["The text has 3 Chinese letters that 'en-us' cannot read; "
                        "espeak-ng will spell them out."]
+    c = check(engine, "My friend 王小明 says hello to everyone here.")     # the natural voice
+    assert c.request.language == "en-us" and c.request.voice == "hibari:heart"
+    assert c.notes == ["The text has 3 Chinese letters that 'hibari:heart' cannot read; "
+                       "the natural voice skips or misreads them."]
     c = check(engine, "Das Café heißt „Zur Linde“.", language="de")   # accents are Latin
     assert c.notes == []
 

@@ -1,5 +1,6 @@
 """The extension builds with Blender's own builder and installs/enables through Blender's
-extension machinery (in a throw-away BLENDER_USER_RESOURCES, in a subprocess)."""
+extension machinery (in a throw-away BLENDER_USER_RESOURCES, in a subprocess), and the natural
+voice runs from the bundled hibari and onnxruntime wheels, not from the test environment's."""
 import json
 import os
 import pathlib
@@ -49,7 +50,23 @@ import glob, os
 user = os.environ["BLENDER_USER_RESOURCES"]
 wheel_pkgs = glob.glob(os.path.join(user, "extensions", ".local", "lib", "python*", "site-packages",
                                     "espeakng_loader", "libespeak-ng*"))
+site = glob.glob(os.path.join(user, "extensions", ".local", "lib", "python*", "site-packages"))
+natural = {}
+if site:
+    sys.path.insert(0, site[0])          # the bundled wheels, ahead of any copy in the test venv
+    for name in ("onnxruntime", "hibari"):
+        sys.modules.pop(name, None)
+    import importlib
+    engines = importlib.import_module(mod + ".unitaf_blender.engines")
+    embedded = importlib.import_module(mod + ".unitaf_blender.engines.embedded.engine")
+    take = embedded.EmbeddedEngine().generate(engines.GenerateRequest(text="Hello from Blender."))
+    import hibari, onnxruntime
+    natural = {"voice": take.meta["voice"], "seconds": take.audio_seconds,
+               "ends_on_last_sample": take.phonemes[-1].end == take.audio_seconds,
+               "from": [os.path.realpath(m.__file__) for m in (hibari, onnxruntime)]}
 report = {
+    "natural": natural,
+    "user": os.path.realpath(user),
     "result": sorted(res),
     "enabled": mod in enabled,
     "prefs": prefs is not None,
@@ -84,6 +101,10 @@ def test_zip_contents(built_zip):
     assert "blender_manifest.toml" in names and "__init__.py" in names
     assert "unitaf_blender/core/performance.py" in names
     assert any(n.startswith("wheels/espeakng_loader") for n in names)
+    wheels = [n for n in names if n.startswith("wheels/")]
+    assert "wheels/hibari_tts-0.2.1-py3-none-any.whl" in wheels
+    ort = sorted(n for n in wheels if n.startswith("wheels/onnxruntime-"))   # one per Blender Python
+    assert [n.split("-")[2] for n in ort] == ["cp311", "cp313"] and all("x86_64" in n for n in ort)
     assert not any(n.startswith(("tests/", "bench/", "scripts/")) or "__pycache__" in n for n in names)
 
 
@@ -98,3 +119,6 @@ def test_zip_installs_and_enables(built_zip, tmp_path):
     assert report["enabled"] and report["prefs"] and report["generate_op"] and report["panel"]
     assert report["unregistered"]
     assert report["espeak_lib"], "the bundled espeak-ng wheel was not extracted"
+    natural = report["natural"]
+    assert natural["voice"] == "hibari:heart" and natural["seconds"] > 0.5 and natural["ends_on_last_sample"]
+    assert all(path.startswith(report["user"]) for path in natural["from"]), natural["from"]

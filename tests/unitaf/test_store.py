@@ -1,24 +1,21 @@
-"""Model store: status, offline refusal and downloads through huggingface_hub against a local fake Hub.
-
-The fake Hub is a tiny HTTP server on 127.0.0.1 that answers the file-resolve protocol
-(`HEAD/GET /{repo}/resolve/{revision}/{filename}` with ETag, X-Repo-Commit, Content-Length and
-Range). Nothing here touches the real network.
+"""Model store: status, offline refusal and downloads through huggingface_hub against a local fake
+Hub (tests/fake_hub.py). Nothing here touches the real network.
 """
 import hashlib
-import http.server
 import os
 import shutil
 import sys
 import threading
-import urllib.parse
 
 import pytest
+from fake_hub import serve_fake_hub
 
 from shared_paths import PARITY, need
 from unitaf_blender import cli
 from unitaf_blender.engines import Cancelled
+from unitaf_blender.engines import model_download as dl
+from unitaf_blender.engines import model_store as ms
 from unitaf_blender.engines.unitaf import catalog
-from unitaf_blender.engines.unitaf import download as dl
 from unitaf_blender.engines.unitaf import store as st
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -52,109 +49,9 @@ def _specs(pin_sha=True, wrong_size=False):
     )
 
 
-class FakeHub(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.cut_once = set()      # filenames whose first GET is cut half way
-        self.corrupt = set()       # filenames served with wrong bytes of the right length
-        self.log = []              # (method, filename, Range header)
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
-    def _lookup(self):
-        path = urllib.parse.urlsplit(self.path).path
-        if "/resolve/" not in path:
-            return None
-        repo, rest = path.lstrip("/").split("/resolve/", 1)
-        revision, _, filename = rest.partition("/")
-        repo, revision, filename = (urllib.parse.unquote(x) for x in (repo, revision, filename))
-        data = FILES.get((repo, filename))
-        if data is None or revision not in ("main", COMMIT):
-            return None
-        return filename, data
-
-    def _headers(self, filename, data, status, length, extra=()):
-        self.send_response(status)
-        lfs = len(data) > 1000  # big files behave like Git-LFS: ETag = sha256 of the content
-        etag = hashlib.sha256(data).hexdigest() if lfs else hashlib.sha1(data).hexdigest()
-        self.send_header("ETag", f'"{etag}"')
-        if lfs:
-            self.send_header("X-Linked-Etag", f'"{etag}"')
-            self.send_header("X-Linked-Size", str(len(data)))
-        self.send_header("X-Repo-Commit", COMMIT)
-        self.send_header("Accept-Ranges", "bytes")
-        self.send_header("Content-Length", str(length))
-        for k, v in extra:
-            self.send_header(k, v)
-        self.end_headers()
-
-    def _missing(self):
-        self.send_response(404)
-        self.send_header("X-Error-Code", "EntryNotFound")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def do_HEAD(self):
-        found = self._lookup()
-        hub = self.server
-        hub.log.append(("HEAD", found and found[0], None))
-        if not found:
-            return self._missing()
-        filename, data = found
-        self._headers(filename, data, 200, len(data))
-
-    def do_GET(self):
-        found = self._lookup()
-        hub = self.server
-        rng = self.headers.get("Range")
-        hub.log.append(("GET", found and found[0], rng))
-        if not found:
-            return self._missing()
-        filename, data = found
-        if filename in hub.corrupt:
-            data = bytes(b ^ 0x5A for b in data)
-        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-        body = data[start:]
-        if rng:
-            self._headers(filename, data, 206, len(body),
-                          [("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")])
-        else:
-            self._headers(filename, data, 200, len(body))
-        if filename in hub.cut_once:
-            hub.cut_once.discard(filename)
-            self.wfile.write(body[: len(body) // 2])
-            self.wfile.flush()
-            self.close_connection = True
-            self.connection.shutdown(2)  # drop the connection mid-body
-            return
-        self.wfile.write(body)
-
-
 @pytest.fixture
 def hub(monkeypatch):
-    pytest.importorskip("huggingface_hub")
-    import huggingface_hub.file_download as fd
-    server = FakeHub()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(fd.time, "sleep", lambda s: None)  # the hub's retry back-off; keep the test fast
-    yield server
-    server.shutdown()
-    server.server_close()
+    yield from serve_fake_hub(monkeypatch, FILES, COMMIT)
 
 
 def _no_partial_files(root):
@@ -379,7 +276,8 @@ def test_format_status_real_catalogue(tmp_path, capsys):
 def test_store_imports_without_torch():
     import subprocess
     code = ("import sys; sys.modules['torch'] = None; sys.modules['bpy'] = None\n"
-            "from unitaf_blender.engines.unitaf import catalog, download, store\n"
+            "from unitaf_blender.engines import model_download, model_store\n"
+            "from unitaf_blender.engines.unitaf import catalog, store\n"
             "print(len(catalog.MODEL_FILES), 'huggingface_hub' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -470,4 +368,4 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
     exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
-    assert "found" in st._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""
+    assert "found" in ms._size_note(exact, exact.size + 1) and ms._size_note(exact, exact.size) == ""

@@ -5,7 +5,7 @@ AddonPreferences must be keyed by it, not by this sub-package.
 """
 import bpy
 
-from . import jobs, neural_setup, operators, props, rig_ui, settings, ui
+from . import jobs, neural_setup, operators, props, rig_ui, settings, ui, voice_setup
 
 _cli_handle = None
 _registered = []
@@ -22,7 +22,8 @@ def register(addon_id):
     ui.UNITAF_AP_preferences.bl_idname = addon_id
     props.register_properties()
     neural_setup.setup_runtime(addon_id)   # an installed PyTorch becomes importable (no torch import here)
-    for cls in (ui.UNITAF_AP_preferences,) + operators.CLASSES + neural_setup.CLASSES + ui.CLASSES + rig_ui.CLASSES:
+    for cls in ((ui.UNITAF_AP_preferences,) + operators.CLASSES + neural_setup.CLASSES + voice_setup.CLASSES
+                + ui.CLASSES + rig_ui.CLASSES):
         bpy.utils.register_class(cls)
         _registered.append(cls)
     if hasattr(bpy.utils, "register_cli_command"):

@@ -96,7 +96,7 @@ def missing_files(store, fresh=False):
 def download_listing(store, missing=None):
     """Lines shown before a download: the total, then every file with its size and licence, and
     the non-commercial warning when MaskGCT is among them. [] when nothing is missing."""
-    from ..engines.unitaf.catalog import human_size
+    from ..engines.model_files import human_size
     missing = missing_files(store, fresh=True) if missing is None else missing
     if not missing:
         return []
@@ -218,10 +218,7 @@ class UNITAF_OT_download_models(_NetworkJob, bpy.types.Operator):
         if not download_listing(model_store(context)):
             self.report({'INFO'}, "UniTAF: all model files are already present.")
             return {'CANCELLED'}
-        try:
-            return context.window_manager.invoke_props_dialog(self, width=720, confirm_text="Download")
-        except TypeError:   # confirm_text is newer than some 4.x releases
-            return context.window_manager.invoke_props_dialog(self, width=720)
+        return download_dialog(self, context, width=720)
 
     def draw(self, context):
         col = self.layout.column(align=True)
@@ -239,6 +236,14 @@ class UNITAF_OT_download_models(_NetworkJob, bpy.types.Operator):
         return _start(self, context, jobs.Job(download_work(store), label="Download models"))
 
 
+def download_dialog(op, context, width):
+    """The confirmation dialog before a download (its draw() lists files, sizes, licences)."""
+    try:
+        return context.window_manager.invoke_props_dialog(op, width=width, confirm_text="Download")
+    except TypeError:   # confirm_text is newer than some 4.x releases
+        return context.window_manager.invoke_props_dialog(op, width=width)
+
+
 def install_work(target, flavour):
     """The worker-thread half of Install Neural Runtime (no bpy)."""
     def work(progress, cancel):
@@ -250,7 +255,8 @@ def install_work(target, flavour):
 
 def download_work(store):
     """The worker-thread half of Download Models (no bpy): progress as a fraction of all bytes."""
-    from ..engines.unitaf.catalog import DEFAULT_FEATURES, human_size
+    from ..engines.model_files import human_size
+    from ..engines.unitaf.catalog import DEFAULT_FEATURES
 
     def work(progress, cancel):
         def report(p):

@@ -41,6 +41,19 @@ def scene_engine_items(self=None, context=None):
     return _SCENE_ENGINE_ITEMS
 
 
+def voice_search(self, context, edit_text):
+    """The *Voice* field's suggestions: the scene's engine's voices (embedded: natural voices
+    first), filtered by what is typed; values are voice ids, shown with their labels."""
+    from ..engines import EngineError, get_engine
+    engine_id = None if self.engine in (DEFAULT_ENGINE, "NONE") else self.engine
+    try:
+        voices = get_engine(engine_id).voices()
+    except EngineError:
+        return []
+    typed = edit_text.strip().lower()
+    return [(vid, label) for vid, label in voices if not typed or typed in vid.lower() or typed in label.lower()]
+
+
 def preset_items(self=None, context=None):
     from ..core.mapping import PRESETS
     _PRESET_ITEMS[:] = [(pid, label, desc) for pid, (label, desc) in PRESETS.items()] or [
@@ -110,7 +123,9 @@ class UNITAF_PG_settings(bpy.types.PropertyGroup):
     emotion: EnumProperty(name="Emotion", items=EMOTION_ITEMS, default="neutral")
     emotion_intensity: FloatProperty(name="Intensity", default=0.8, min=0.0, max=1.0)
     engine: EnumProperty(name="Engine", items=scene_engine_items)
-    voice: StringProperty(name="Voice", description="Engine voice id or path to a reference .wav")
+    voice: StringProperty(name="Voice", search=voice_search,
+                          description="Engine voice id (empty: the default, a natural voice for English); "
+                                      "the list shows natural voices first")
     # UniTAF (neural) engine
     voice_clip: StringProperty(name="Voice Clip", subtype='FILE_PATH', options=_REL_PATH,
                                description="A .wav of the voice to speak in (3-15 s of clear speech); "

@@ -3,7 +3,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 
 from ..core.performance import EMOTIONS
-from . import character, jobs, mapping_store, neural_setup, props
+from . import character, jobs, mapping_store, neural_setup, props, voice_setup
 from .settings import active_engine_id, active_sound_strip, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
@@ -61,6 +61,9 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
                 col.label(text="Voice: bundled LJ Speech", icon='INFO')
         else:
             col.prop(s, "voice")
+            missing = voice_setup.missing_voice(context)
+            if missing:
+                col.operator("unitaf.download_voice", icon='URL').name = missing
         col.separator()
         col.prop(s, "target")
         obj = target_object(context)

@@ -122,7 +122,7 @@ def get_engine(engine_id=None):
 
 register_engine(
     "embedded", "Embedded (offline)",
-    "espeak-ng speech with a phoneme timeline driving a procedural face; no download, no GPU",
+    "natural English voice (hibari) or espeak-ng, a phoneme timeline driving a procedural face; no download, no GPU",
     ".embedded.engine", "EmbeddedEngine")
 register_engine(
     "unitaf", "UniTAF (neural)",

@@ -17,7 +17,7 @@ _models = {}      # (cache_dir, model_dir, device) -> TextEmotion
 
 
 def _missing_message(store):
-    from .unitaf.catalog import human_size
+    from .model_files import human_size
     missing = store.missing((FEATURE,))
     if store.model_dir:   # a model folder is never downloaded into: say which files to copy
         return "Emotion 'auto' needs the text-emotion model. " + store.missing_message(missing)
@@ -106,7 +106,7 @@ def check_request(engine, request):
             raise
         ids = {st.spec.id for st in exc.missing}
         missing = list(exc.missing) + [st for st in own if st.spec.id not in ids]
-        how = ("with 'Download models' (add-on preferences) or `models download`, plus the text-emotion model "
+        how = ("get them with 'Download models' (add-on preferences) or `models download`, plus the text-emotion model "
                f"of emotion 'auto' with `models download --feature {FEATURE}`")
         raise ModelsMissing(store.missing_message(missing, how=how), missing) from None
     if own:

@@ -1,4 +1,7 @@
-"""The embedded default engine: script -> espeak-ng speech + timeline -> procedural face.
+"""The embedded default engine: script -> speech + timeline -> procedural face.
+
+English is spoken by a natural voice (hibari-tts, natural.py) by default; espeak-ng speaks
+every other language and any explicitly chosen espeak voice (voice ids: voice_catalog.py).
 
 Speech and face come from one internal representation (phoneme timeline + prosody +
 emotion timeline, see speech.py); the face never re-listens to the audio. Works on a fresh
@@ -6,7 +9,7 @@ install: no download, no GPU, no torch.
 
 `check()` validates a request without speaking (script, tags, emotion, voice, fps) and
 picks the espeak-ng language from the text's writing system when the user chose none
-(writing.py); `generate()` runs it first.
+(writing.py); `generate()` runs it first. Either voice gives a sample-exact phoneme timeline.
 
 `lipsync()` makes a face for a RECORDED line with the same face model: with a transcript,
 espeak's rendering of it is warped onto the recording (align.py, forced alignment); without
@@ -29,6 +32,16 @@ from .. import (
     reporter,
 )
 from . import writing
+from .voice_catalog import (
+    DEFAULT_NATURAL,
+    ESPEAK,
+    HIBARI,
+    VoiceIdError,
+    download_spec,
+    natural_voice_list,
+    parse_voice,
+    voice_store,
+)
 
 ENGINE_VERSION = "1"
 DEFAULT_FPS = 30.0
@@ -50,27 +63,35 @@ class EmbeddedEngine:
     label = "Embedded (offline)"
 
     def available(self):
-        """(True, version text) or (False, why not)."""
+        """(True, version text) or (False, why not). The natural voices are optional: without
+        them English falls back to espeak-ng."""
+        from . import natural
         try:
             from .espeak import get_espeak
-            return True, f"espeak-ng {get_espeak().version}"
+            text = f"espeak-ng {get_espeak().version}"
         except EngineUnavailable as e:
             return False, str(e)
+        ok, natural_text = natural.available()
+        return True, text + (f"; natural voices: {natural_text}" if ok
+                             else f"; natural voices unavailable ({natural_text})")
 
     def voices(self):
-        """[(id, label)]: American and British English with variants first, then every
-        other language espeak-ng ships (the id doubles as the language)."""
+        """[(id, label)]: the natural English voices and their characters first (when
+        hibari runs here), then espeak-ng's American and British English with variants,
+        then every other language espeak-ng ships (the espeak name doubles as the language).
+        Bare espeak ids ("en-us+f3") are accepted too."""
+        from . import natural
         from .espeak import get_espeak
         es = get_espeak()
         base = {v.id: v.name for v in es.list_voices()}
         variants = set(es.list_variants())
-        out = []
+        out = natural_voice_list() if natural.available()[0] else []
         for vid in ("en-us", "en"):
             if vid in base:
-                out.append((vid, base[vid]))
-                out += [(f"{vid}+{v}", f"{base[vid]}, {label}") for v, label in _VARIANTS
+                out.append((f"{ESPEAK}:{vid}", f"{base[vid]} (espeak-ng)"))
+                out += [(f"{ESPEAK}:{vid}+{v}", f"{base[vid]}, {label} (espeak-ng)") for v, label in _VARIANTS
                         if v in variants]
-        out += [(vid, name) for vid, name in base.items() if vid not in ("en-us", "en")]
+        out += [(f"{ESPEAK}:{vid}", name) for vid, name in base.items() if vid not in ("en-us", "en")]
         return out
 
     def check(self, request: GenerateRequest) -> CheckedRequest:
@@ -79,8 +100,11 @@ class EmbeddedEngine:
         voice can read the text's writing system (see writing.py for the majority rule).
 
         Returns a CheckedRequest whose request has `voice` normalised ("EN-US+f3" ->
-        "en-us+f3") and `language` resolved. Raises EngineError with a sentence the user can
-        act on (a batch prefixes it with "line N:").
+        "en-us+f3", "hibari:Heart" -> "hibari:heart") and `language` resolved; English with
+        no voice chosen gets the natural voice (`voice` "hibari:heart", `language` "en-us"),
+        or espeak-ng's with a note where the natural voice cannot run. Raises EngineError
+        with a sentence the user can act on (a batch prefixes it with "line N:"), also for a
+        natural voice whose model is not downloaded.
 
         The voice/language counts as chosen by the user unless `voice` and `language` are
         both None (or ""): an explicit "en-us" is obeyed or refused like any other, never
@@ -96,7 +120,8 @@ class EmbeddedEngine:
         if voice is not None and os.path.splitext(str(voice))[1].lower() in _AUDIO_EXTENSIONS:
             raise EngineError(
                 "The embedded engine cannot imitate a recorded voice; pick one of its voices "
-                "(e.g. 'en-us', 'en-us+f3') or use the UniTAF engine for a voice prompt.")
+                "(e.g. 'hibari:heart', 'hibari:heart+deep', 'espeak:en-us+f3') or use the UniTAF engine for a "
+                "voice prompt.")
         # only the options this engine knows are read (fps): neural ones pass through unused
         options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
         try:
@@ -110,49 +135,63 @@ class EmbeddedEngine:
 
         es = get_espeak()
         explicit = voice is not None or request.language not in (None, "")
-        chosen = es.check_voice(voice if voice is not None else (request.language or DEFAULT_LANGUAGE))
-        spoken = " ".join(span.text for span in spans)
         notes = []
+        try:
+            chosen = parse_voice(voice) if voice is not None else None
+        except VoiceIdError as e:
+            raise EngineError(str(e)) from e
+        if chosen is None and request.language in (None, "", DEFAULT_LANGUAGE):   # English: the natural voice
+            chosen, why_not = _default_english()
+            if why_not:
+                notes.append(why_not)
+        if chosen is None:
+            chosen = parse_voice(request.language or DEFAULT_LANGUAGE)
+        if chosen.backend == ESPEAK:
+            chosen = replace(chosen, name=es.check_voice(chosen.name))
+        spoken = " ".join(t for t, _ in spans)
         found = writing.dominant_script(spoken)
-        if found is not None and not writing.reads(chosen, found.key):
+        if found is not None and not writing.reads(chosen.language, found.key):
             if not found.language:
                 raise EngineError(f"The text is written in {found.label}, which no espeak-ng "
                                   "voice can read; the embedded engine cannot speak it.")
             if explicit:
                 raise EngineError(
-                    f"The text is written in {found.label}, which the voice '{chosen}' cannot "
-                    f"read (espeak-ng would spell it out letter by letter). Use the language "
+                    f"The text is written in {found.label}, which the voice '{_shown(chosen, voice)}' cannot "
+                    f"read ({_misread(chosen)}). Use the language "
                     f"'{found.language}' (--language {found.language}) or another voice that "
                     "reads it.")
-            chosen = es.check_voice(found.language)
-            notes.append(f"The text is written in {found.label}; speaking it with espeak-ng "
-                         f"'{chosen}'.")
-        notes += _unreadable_letters(spoken, chosen)
-        if voice is not None:
-            resolved = replace(request, voice=chosen, options=options)
+            chosen = parse_voice(es.check_voice(found.language))
+            notes = [f"The text is written in {found.label}; speaking it with espeak-ng "
+                     f"'{chosen.name}'."]
+        notes += _unreadable_letters(spoken, chosen, _shown(chosen, voice))
+        if chosen.backend == HIBARI:
+            _natural_model_path(chosen, options)       # downloaded? (a file lookup only)
+            resolved = replace(request, voice=str(chosen), language=chosen.language, options=options)
+        elif voice is not None:
+            resolved = replace(request, voice=_shown(chosen, voice), options=options)
         else:
-            resolved = replace(request, language=chosen, options=options)
+            resolved = replace(request, language=chosen.name, options=options)
         return CheckedRequest(resolved, notes)
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
         """Text (with optional inline emotion tags) -> Performance at options["fps"] (30).
         Runs check() first and generates the checked request."""
-        from .espeak import get_espeak
         from .face import face_from_timeline
         from .speech import ScriptError, synthesize_script
 
         report = reporter(progress)
         checked = self.check(request)
         request = checked.request
-        voice = request.voice or request.language
+        voice = parse_voice(request.voice or request.language)
+        model_path = _natural_model_path(voice, request.options) if voice.backend == HIBARI else None
         fps = request.options.get("fps", DEFAULT_FPS)
         default_emotion = parse_emotion(request.emotion)
 
         check_cancel(cancel)
         report(0.0, "speech")
         try:
-            speech = synthesize_script(request.text, default_emotion, voice=voice,
-                                       seed=request.seed, cancel=cancel)
+            speech = synthesize_script(request.text, default_emotion, voice=str(voice),
+                                       seed=request.seed, cancel=cancel, model_path=model_path)
         except ScriptError as e:         # the voice produced no speech for this text
             raise EngineError(str(e)) from e
         check_cancel(cancel)
@@ -167,8 +206,8 @@ class EmbeddedEngine:
             weights=weights, phonemes=speech.phonemes, words=speech.words,
             emotion_times=speech.emotion_times, emotion_vectors=speech.emotion_vectors,
             meta={"engine": self.id, "text": request.text, "emotion": emotion_label(default_emotion),
-                  "seed": int(request.seed), "voice": voice, "language": voice.split("+")[0],
-                  "engine_version": f"{ENGINE_VERSION} (espeak-ng {get_espeak().version})",
+                  "seed": int(request.seed), "voice": str(voice), "language": voice.language,
+                  "engine_version": f"{ENGINE_VERSION} ({_voice_version(voice)})",
                   "notes": list(checked.notes),
                   "spans": [{"text": s.text, "emotion": emotion_label(s.emotion),
                              "start": round(s.start, 6), "end": round(s.end, 6)}
@@ -342,9 +381,55 @@ def _check_fps(value):
     return fps
 
 
-def _unreadable_letters(text, language):
-    """Notes on a minority of letters the voice cannot read (spelt out by espeak-ng), or an
-    EngineError for kanji in Japanese text: espeak's Japanese reads kana only."""
+def _default_english():
+    """(VoiceId, note) for English when the user chose no voice: the natural voice, or
+    espeak-ng's en-us with a note saying why the natural one cannot run here."""
+    from . import natural
+    ok, why = natural.available()
+    if ok:
+        return parse_voice(DEFAULT_NATURAL), ""
+    return parse_voice(DEFAULT_LANGUAGE), (f"The natural voice cannot run here ({why}); speaking with "
+                                           f"espeak-ng '{DEFAULT_LANGUAGE}'.")
+
+
+def _natural_model_path(voice, options):
+    """The model file of a natural voice: inside the hibari wheel, or downloaded into the model
+    cache (options cache_dir / model_dir). Raises EngineError saying how to get a missing one."""
+    from . import natural
+    ok, why = natural.available()
+    if not ok:
+        raise EngineUnavailable(f"The natural voice '{voice}' cannot run here ({why}). Use an espeak-ng "
+                                "voice (--voice espeak:en-us) or reinstall the extension for this platform.")
+    spec = download_spec(voice.name)
+    if spec is None:
+        return natural.bundled_model_path(voice.name)
+    store = voice_store(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"), name=voice.name)
+    return store.path(spec.id)
+
+
+def _voice_version(voice):
+    from . import natural
+    from .espeak import get_espeak
+    return natural.available()[1] if voice.backend == HIBARI else f"espeak-ng {get_espeak().version}"
+
+
+def _shown(voice, given):
+    """The voice as the user wrote it (bare espeak ids stay bare), normalised."""
+    if voice.backend == ESPEAK and given is not None and not str(given).strip().lower().startswith(ESPEAK + ":"):
+        return voice.name
+    return str(voice)
+
+
+def _misread(voice):
+    return ("espeak-ng would spell it out letter by letter" if voice.backend == ESPEAK
+            else "the natural voices read English only")
+
+
+def _unreadable_letters(text, voice, shown):
+    """Notes on a minority of letters the voice cannot read (spelt out by espeak-ng, skipped by
+    the natural voice), or an EngineError for kanji in Japanese text: espeak's Japanese reads
+    kana only."""
+    language = voice.language
     han = writing.letter_counts(text, merge_japanese=False)[writing.HAN]
     if han and writing.reads(language, writing.JAPANESE):
         raise EngineError(
@@ -353,7 +438,9 @@ def _unreadable_letters(text, language):
     notes = []
     for key, n in writing.letter_counts(text).items():
         if not writing.reads(language, key):
+            them = "them" if n > 1 else "it"
+            fate = (f"espeak-ng will spell {them} out" if voice.backend == ESPEAK
+                    else f"the natural voice skips or misreads {them}")
             notes.append(f"The text has {n} {writing.letter_name(key)} letter{'s' if n > 1 else ''} "
-                         f"that '{language}' cannot read; espeak-ng will spell "
-                         f"{'them' if n > 1 else 'it'} out.")
+                         f"that '{shown}' cannot read; {fate}.")
     return notes

@@ -1,4 +1,4 @@
-"""Emotion (8-dim, UniTAF/IndexTTS2 order) -> espeak prosody parameters.
+"""Emotion (8-dim, UniTAF/IndexTTS2 order) -> prosody parameters of the embedded voices.
 
 Each emotion has a preset; a vector blends the presets' offsets from neutral weighted by
 intensity (the weights are normalised only when they sum past 1, so "sad:0.5" is half-way
@@ -9,6 +9,10 @@ Arnott 1993: joy/fear/surprise fast, high and wide; sadness slow, low, narrow an
 loud) and were sized with the espeak-ng measurements in research/lite-engine.md: rate 130 ->
 1.36x longer than 175 wpm, pitch 35 -> F0 ~81 Hz vs 103 Hz at 50, range 15 -> near monotone.
 Volume stays at espeak's 100 (>=150 clips) and loudness is a float gain applied afterwards.
+The natural voice (natural.py) reads the same table in its own terms: rate -> model speed,
+pitch -> an F0 factor (same ratio per unit as espeak), range -> a log-F0 range factor, gain, and
+`declination`, which only it uses (espeak has no such parameter): a sentence's extra F0 fall,
+larger for low-arousal emotions, negative (rising) for surprise and fear.
 """
 from dataclasses import dataclass, fields, replace
 
@@ -25,19 +29,28 @@ class ProsodyParams:
     gain: float = 1.0             # linear gain applied to the float audio
     word_gap: float = 0.0         # extra pause between words, units of 10 ms
     sentence_pause: float = 0.0   # extra silence after each sentence, seconds
+    declination: float = 0.0      # semitones of extra F0 fall over a sentence (natural voice only)
 
 
 NEUTRAL = ProsodyParams()
 
 PRESETS = {
-    "happy":       ProsodyParams(rate=200, pitch=66, pitch_range=85, gain=1.15, word_gap=0, sentence_pause=0.00),
-    "angry":       ProsodyParams(rate=190, pitch=44, pitch_range=72, gain=1.45, word_gap=0, sentence_pause=0.00),
-    "sad":         ProsodyParams(rate=130, pitch=34, pitch_range=15, gain=0.65, word_gap=2, sentence_pause=0.35),
-    "afraid":      ProsodyParams(rate=215, pitch=72, pitch_range=70, gain=0.90, word_gap=0, sentence_pause=0.05),
-    "disgusted":   ProsodyParams(rate=150, pitch=38, pitch_range=60, gain=1.00, word_gap=1, sentence_pause=0.15),
-    "melancholic": ProsodyParams(rate=140, pitch=40, pitch_range=25, gain=0.75, word_gap=1, sentence_pause=0.30),
-    "surprised":   ProsodyParams(rate=190, pitch=74, pitch_range=95, gain=1.20, word_gap=0, sentence_pause=0.05),
-    "calm":        ProsodyParams(rate=160, pitch=46, pitch_range=38, gain=0.90, word_gap=0, sentence_pause=0.20),
+    "happy":       ProsodyParams(rate=200, pitch=66, pitch_range=85, gain=1.15, word_gap=0, sentence_pause=0.00,
+                                  declination=0.0),
+    "angry":       ProsodyParams(rate=190, pitch=44, pitch_range=72, gain=1.45, word_gap=0, sentence_pause=0.00,
+                                  declination=1.0),
+    "sad":         ProsodyParams(rate=130, pitch=34, pitch_range=15, gain=0.65, word_gap=2, sentence_pause=0.35,
+                                  declination=3.0),
+    "afraid":      ProsodyParams(rate=215, pitch=72, pitch_range=70, gain=0.90, word_gap=0, sentence_pause=0.05,
+                                  declination=-1.0),
+    "disgusted":   ProsodyParams(rate=150, pitch=38, pitch_range=60, gain=1.00, word_gap=1, sentence_pause=0.15,
+                                  declination=1.5),
+    "melancholic": ProsodyParams(rate=140, pitch=40, pitch_range=25, gain=0.75, word_gap=1, sentence_pause=0.30,
+                                  declination=2.5),
+    "surprised":   ProsodyParams(rate=190, pitch=74, pitch_range=95, gain=1.20, word_gap=0, sentence_pause=0.05,
+                                  declination=-2.0),
+    "calm":        ProsodyParams(rate=160, pitch=46, pitch_range=38, gain=0.90, word_gap=0, sentence_pause=0.20,
+                                  declination=1.0),
 }
 assert tuple(PRESETS) == EMOTIONS
 

@@ -32,13 +32,17 @@ from ...core.emotion import MAX_SCRIPT_CHARS, parse_emotion, parse_script
 from ...core.performance import TimedLabel
 from .. import check_cancel
 from .espeak import get_espeak
+from .natural import SpanAudio
 from .prosody import ProsodyParams, prosody_for, with_voicing
+from .voice_catalog import HIBARI, parse_voice
 
 SPAN_GAP_S = 0.30       # silence between tagged spans (espeak ends an utterance almost dry)
 JOINED_GAP_S = 0.04     # ... and where only <emphasis>/<prosody> changed in mid-sentence
 _SENTENCE_ENDS = tuple(".!?;\u2026\u3002\uff01\uff1f\uff1b")
 EMOTION_RAMP_S = 0.25   # the emotion timeline blends over this long, centred in that gap
 PEAK_LIMIT = 0.98       # a loud emotion's gain must never clip the int16 file
+LIMIT_BLOCK_S = 0.005   # the peak limiter's gain changes over blocks this long
+NATURAL_NOISE_SEED = 0  # the natural voice's DSP noise: fixed, so a new seed changes only idle motion
 PAUSE = "_"
 
 
@@ -149,18 +153,20 @@ def _gap_before(span, previous):
     return SPAN_GAP_S + previous.prosody.sentence_pause
 
 
-def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None) -> Speech:
+def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, cancel=None,
+                      model_path=None) -> Speech:
     """Speak a script whose inline tags (`[happy] Hi! [sad:0.6] Bye.`) change the emotion and
     whose SSML subset (core/markup.py) adds pauses and changes rate, pitch and loudness.
 
-    `default_emotion` (spec string or 8 floats) applies before the first tag. `seed` only
-    reaches espeak's noise source (breathy variants); the same script, voice and seed always
-    give the same samples. `cancel` (threading.Event) stops between and inside espeak calls
-    with `Cancelled`.
+    `voice` is a voice id (voice_catalog.py): an espeak-ng voice (`en-us+f3`, `espeak:cmn`)
+    or a natural one (`hibari:heart`, `hibari:heart+deep`); `model_path` is the natural
+    voice's model file (None: the one inside the hibari wheel). `default_emotion` (spec
+    string or 8 floats) applies before the first tag. `seed` reaches only espeak's noise
+    source (breathy variants); the same script, voice and seed always give the same samples. `cancel`
+    (threading.Event) stops between and inside spans with `Cancelled`.
     """
     todo = prepare_script(text, default_emotion)
-    es = get_espeak()
-    sr = es.sample_rate
+    speak, sr = _speaker(parse_voice(voice), seed, model_path)
     pieces, marks, words, spoken = [], [], [], []   # marks: (sample, label) phoneme starts
     offset = 0
 
@@ -177,21 +183,14 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
         p = with_voicing(prosody_for(span.emotion), span.voicing)
         # the previous span's emotion decides how long the pause is (unless a <break> says)
         silence((span.pause_before or 0.0) if i == 0 else _gap_before(span, spoken[-1]))
-        utt = es.synthesize(span.text, voice=voice, rate=p.rate, pitch=p.pitch,
-                            pitch_range=p.pitch_range, volume=100,
-                            word_gap=int(round(p.word_gap)), seed=seed, cancel=cancel)
+        said = speak(span.text, p, cancel)
         check_cancel(cancel)
-        audio, events = _lengthen_sentence_pauses(utt.audio, utt.events,
-                                                  int(round(p.sentence_pause * sr)))
-        audio = audio * np.float32(p.gain)
-        peak = float(np.abs(audio).max()) if len(audio) else 0.0
-        if peak > PEAK_LIMIT:
-            audio *= np.float32(PEAK_LIMIT / peak)
-        span_marks = [(offset + e.sample, _label(e.name)) for e in events if e.type == "phoneme"]
+        audio = limit_peaks(said.audio, sr)
+        span_marks = [(offset + s, label) for s, label in said.marks]
         if not span_marks or span_marks[0][0] > offset:
             span_marks.insert(0, (offset, PAUSE))
         marks.extend(span_marks)
-        words.extend(_word_spans(span.text, events, offset, span_marks, offset + len(audio)))
+        words.extend((offset + a, offset + b, w) for a, b, w in said.words)
         spoken.append(SpokenSpan(span.text, span.emotion, p, offset / sr, (offset + len(audio)) / sr))
         pieces.append(audio.astype(np.float32, copy=False))
         offset += len(audio)
@@ -205,6 +204,46 @@ def synthesize_script(text, default_emotion="calm:0", voice="en-us", seed=0, can
     times, vectors = _emotion_timeline(spoken, len(audio) / sr)
     return Speech(audio, sr, phonemes, [TimedLabel(a / sr, b / sr, w) for a, b, w in words],
                   times, vectors, spoken)
+
+
+def limit_peaks(audio, sample_rate):
+    """Audio whose peaks stay within PEAK_LIMIT, turned down only around them: one gain per
+    5 ms block (no louder than its neighbours'), interpolated between block centres, so a
+    single pulse-train peak does not turn down a whole sentence."""
+    audio = np.asarray(audio, np.float32)
+    magnitude = np.abs(audio)
+    if len(audio) == 0 or magnitude.max() <= PEAK_LIMIT:
+        return audio
+    block = max(int(LIMIT_BLOCK_S * sample_rate), 1)
+    n = -(-len(audio) // block)
+    peaks = np.zeros(n * block, np.float32)
+    peaks[:len(audio)] = magnitude
+    gains = np.minimum(1.0, PEAK_LIMIT / np.maximum(peaks.reshape(n, block).max(1), 1e-9))
+    gains = np.minimum(gains, np.minimum(np.r_[gains[1:], 1.0], np.r_[1.0, gains[:-1]]))
+    gain = np.interp(np.arange(len(audio)), (np.arange(n) + 0.5) * block, gains)
+    return np.clip(audio * gain.astype(np.float32), -PEAK_LIMIT, PEAK_LIMIT)
+
+
+def _speaker(voice, seed, model_path):
+    """(speak(span text, prosody, cancel) -> SpanAudio, sample rate) for a VoiceId."""
+    if voice.backend == HIBARI:
+        from . import natural
+        path = model_path or natural.bundled_model_path(voice.name)
+        noise = natural.GaussianNoise(NATURAL_NOISE_SEED)   # the voice does not depend on the take's seed
+        return (lambda text, p, cancel: natural.speak_span(text, p, voice, path, noise, cancel)), natural.SAMPLE_RATE
+    es = get_espeak()
+
+    def speak(text, p, cancel):
+        utt = es.synthesize(text, voice=voice.name, rate=p.rate, pitch=p.pitch,
+                            pitch_range=p.pitch_range, volume=100,
+                            word_gap=int(round(p.word_gap)), seed=seed, cancel=cancel)
+        audio, events = _lengthen_sentence_pauses(utt.audio, utt.events,
+                                                  int(round(p.sentence_pause * es.sample_rate)))
+        marks = [(e.sample, _label(e.name)) for e in events if e.type == "phoneme"]
+        if not marks or marks[0][0] > 0:
+            marks.insert(0, (0, PAUSE))
+        return SpanAudio(audio * np.float32(p.gain), marks, _word_spans(text, events, 0, marks, len(audio)))
+    return speak, es.sample_rate
 
 
 def _label(name: str) -> str:

@@ -4,11 +4,9 @@ licence of its repository. Data only: no I/O, no torch, no network.
 """
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import replace
 
-GB, MB, KB = 1000 ** 3, 1000 ** 2, 1000
+from ..model_files import GB, KB, MB, ModelFile
 
 LICENCES = {
     "IndexTeam/IndexTTS-2": "bilibili Model Use License Agreement (custom: royalty-free; separate licence above "
@@ -32,37 +30,6 @@ _A2F_RUN = ("UniTAF-A2F(口型状态顶点空间加权loss_加权仅作用于嘴
             "(约束AudioFeature_step_74140)_260109/checkpoint-74140")
 
 
-@dataclass(frozen=True)
-class ModelFile:
-    id: str                       # stable id used by the engine: store.path("indextts2.gpt")
-    repo_id: str
-    filename: str                 # path inside the repository
-    revision: str                 # a commit hash, or a branch name where no commit could be verified
-    approx_size: int              # bytes, for messages; exact when `size` is set
-    features: tuple
-    size: Optional[int] = None    # exact byte count when known (checked on status)
-    sha256: Optional[str] = None  # from the official HF file page (checked on download/verify)
-    note: str = ""
-    optional: bool = False        # downloaded with its features, but the engine works without it
-
-    @property
-    def expected_size(self) -> int:
-        """Bytes to expect: exact when known, else the approximate size."""
-        return self.approx_size if self.size is None else self.size
-
-    @property
-    def revision_verified(self) -> bool:
-        return bool(re.fullmatch(r"[0-9a-f]{40}", self.revision))
-
-    @property
-    def licence(self) -> str:
-        return LICENCES.get(self.repo_id, "unknown")
-
-    @property
-    def display(self) -> str:
-        return f"{self.repo_id}/{self.filename}"
-
-
 _ITTS = "IndexTeam/IndexTTS-2"
 _ITTS_REV = "main"  # UNVERIFIED: no full commit hash found; content is pinned by sha256 below
 _W2V_REV = "da985ba0987f70aaeb84a80f2851cfac8c697a7b"     # main after "Upload model (#12)", 2024-01-25
@@ -71,7 +38,7 @@ _CAMPPLUS_REV = "fb71fe990cbf6031ae6987a2d76fe64f94377b7e"  # head of main ("add
 _BIGVGAN_REV = "633ff708ed5b74903e86ff1298cf4a98e921c513"   # head of main (after v2.4, 2024-09-05)
 _UNITAF_REV = "main"  # UNVERIFIED: the ATA-space/UniTAF listing could not be read
 
-MODEL_FILES = (
+_FILES = (
     ModelFile("indextts2.gpt", _ITTS, "gpt.pth", _ITTS_REV, int(3.48 * GB), ("speech", "face"),
               sha256="baaaeb8b56328da81731dc540a85a7dee32eca9da28f174b05757cb651c602a4"),
     ModelFile("indextts2.s2mel", _ITTS, "s2mel.pth", _ITTS_REV, int(1.2 * GB), ("speech", "face"),
@@ -119,11 +86,5 @@ MODEL_FILES = (
               ("emotion-text",), note="UNVERIFIED size (the Qwen3 tokenizer.json is ~11.4 MB)"),
 )
 
-
-def human_size(n: Optional[int]) -> str:
-    if n is None:
-        return "?"
-    for unit, scale in (("GB", GB), ("MB", MB), ("kB", KB)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
-    return f"{n} B"
+# Every file carries its repository's licence (shown before any download).
+MODEL_FILES = tuple(replace(f, licence=LICENCES[f.repo_id]) for f in _FILES)

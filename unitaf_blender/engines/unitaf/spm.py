@@ -7,13 +7,17 @@ Reproduces what `SentencePieceProcessor.Encode` does for a BPE model:
 2. split into characters (user-defined symbols stay whole and are never merged);
 3. merge the adjacent pair whose merged piece has the highest score (ties: leftmost), repeatedly;
 4. unknown pieces become bytes (byte_fallback) or `unk`, with consecutive unknowns merged into one.
-The `.model` file is a protobuf `ModelProto`; we decode the few fields we need by hand.
+The `.model` file is a protobuf `ModelProto`; we decode the few fields we need by hand
+(core/protobuf_wire.py).
 """
 from __future__ import annotations
 
 import heapq
 import os
 import struct
+
+from ...core.protobuf_wire import WireError
+from ...core.protobuf_wire import fields as _fields
 
 __all__ = ["SentencePieceBPE", "SpmError"]
 
@@ -26,46 +30,6 @@ _MAX_TRIE_RESULTS = 32  # Normalizer::kMaxTrieResultsSize
 
 class SpmError(ValueError):
     """The file is not a SentencePiece model we can use."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Minimal protobuf wire-format reader
-# ---------------------------------------------------------------------------------------------
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise SpmError("truncated varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise SpmError("varint too long")
-
-
-def _fields(buf: bytes):
-    """Yield (field_number, wire_type, value) for one message; value is int or bytes."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _varint(buf, pos)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            value, pos = buf[pos:pos + n], pos + n
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise SpmError(f"unsupported protobuf wire type {wire}")
-        if pos > len(buf):
-            raise SpmError("truncated protobuf message")
-        yield field, wire, value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,7 +85,7 @@ class SentencePieceBPE:
             data = f.read()
         try:
             self._parse(data)
-        except SpmError as exc:
+        except (SpmError, WireError) as exc:
             raise SpmError(f"{path}: not a usable SentencePiece model ({exc})") from exc
         except (IndexError, struct.error, UnicodeDecodeError) as exc:
             raise SpmError(f"{path}: not a SentencePiece model ({type(exc).__name__}: {exc})") from exc

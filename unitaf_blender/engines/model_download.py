@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ...core.errors import first_line
-from .. import Cancelled, EngineError, check_cancel
-from .catalog import ModelFile
+from ..core.errors import first_line
+from . import Cancelled, EngineError, check_cancel
+from .model_files import ModelFile
 
 
 class DownloadError(EngineError):
