@@ -73,5 +73,11 @@ def test_blinks_vary_and_lines_do_not_blink_in_step(measured):
     # same seed, different lines: no two takes blink on the same beat
     times = [tuple(t for t, _ in take["blinks"]) for take in per_take]
     assert all(times) and len(set(times)) == len(times), times
+    # in step = most blinks of one take within 2 frames of a blink of another (a shared phrase
+    # onset may put one pair of blinks together; a clock puts them all together)
+    for i, a in enumerate(times):
+        for b in times[i + 1:]:
+            together = sum(any(abs(t - u) <= 2 / 30 for u in b) for t in a)
+            assert together <= len(a) / 2, (a, b)
     firsts = [take["blinks"][0][0] for take in per_take]
-    assert len(set(firsts)) == len(firsts), firsts
+    assert len(set(firsts)) >= len(firsts) - 1, firsts

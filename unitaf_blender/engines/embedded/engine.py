@@ -148,7 +148,7 @@ class EmbeddedEngine:
             chosen = parse_voice(request.language or DEFAULT_LANGUAGE)
         if chosen.backend == ESPEAK:
             chosen = replace(chosen, name=es.check_voice(chosen.name))
-        spoken = " ".join(t for t, _ in spans)
+        spoken = " ".join(span.text for span in spans)
         found = writing.dominant_script(spoken)
         if found is not None and not writing.reads(chosen.language, found.key):
             if not found.language:
