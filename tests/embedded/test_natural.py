@@ -240,3 +240,23 @@ def test_catalogue_matches_the_pinned_wheels_registry():
         assert voice_catalog.NATURAL[name].british == entry["british"]
     assert VOICES["heart"]["bundled"] and voice_catalog.NATURAL["heart"].bundled
     assert set(VOICES) == set(voice_catalog.NATURAL)
+
+
+def test_the_voice_runs_with_onnxruntimes_telemetry_off_and_leaves_no_file(tmp_path):
+    """onnxruntime's POSIX builds upload usage telemetry and keep a device id in the temp folder
+    (`.ses`) unless ORT_DISABLE_TELEMETRY is set before it loads: a take goes nowhere online
+    and leaves nothing behind."""
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k != natural.TELEMETRY_OFF[0]}
+    env.update(TMPDIR=str(tmp_path), PYTHONPATH=str(ROOT))
+    code = ("import os\n"
+            "from unitaf_blender.engines import GenerateRequest\n"
+            "from unitaf_blender.engines.embedded.engine import EmbeddedEngine\n"
+            "perf = EmbeddedEngine().generate(GenerateRequest(text='Hello there.'))\n"
+            "assert perf.meta['voice'] == 'hibari:heart', perf.meta['voice']\n"
+            f"print(os.environ.get({natural.TELEMETRY_OFF[0]!r}))\n")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == natural.TELEMETRY_OFF[1]
+    assert os.listdir(tmp_path) == []

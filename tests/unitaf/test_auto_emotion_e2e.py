@@ -103,7 +103,8 @@ def test_unitaf_auto_with_nothing_downloaded_names_every_missing_file(tmp_path):
     """Issue 19, item 7: the engine's files and the text-emotion model in one message, one total."""
     from unitaf_blender.engines import GenerateRequest, get_engine
     from unitaf_blender.engines.auto_emotion import FEATURE, check_request
-    from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES, human_size
+    from unitaf_blender.engines.model_files import human_size
+    from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES
     from unitaf_blender.engines.unitaf.store import ModelsMissing, ModelStore
     cache = str(tmp_path / "empty_cache")
     store = ModelStore(cache_dir=cache)

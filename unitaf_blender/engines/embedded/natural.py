@@ -41,6 +41,10 @@ ESPEAK_RATE = 175.0          # the prosody table's neutral rate (words per minut
 PITCH_OCTAVE = 72.0          # prosody pitch units per octave (espeak: 50 -> 75 raises F0 27 %)
 PAD_ID = 0
 _CLAUSE = frozenset(",;:—")
+# onnxruntime's official POSIX builds (1.24+) upload usage telemetry and keep a device id and an
+# offline cache in the temp folder unless this is set before it loads; the extension goes online
+# only where the user allowed it (Blender's Allow Online Access), for downloads they asked for.
+TELEMETRY_OFF = ("ORT_DISABLE_TELEMETRY", "1")
 
 
 @dataclass
@@ -70,7 +74,7 @@ class _Model:
 
     def __init__(self, path, british):
         try:
-            import onnxruntime as ort
+            ort = onnxruntime_offline()
             from hibari import tts
         except ImportError as e:
             raise EngineUnavailable(
@@ -109,6 +113,7 @@ _g2ps = {}
 
 def _g2p(british):
     if british not in _g2ps:
+        onnxruntime_offline()              # the G2P runs an ONNX model for unknown words
         from hibari.g2p import G2P
         _g2ps[british] = G2P(british=british)
     return _g2ps[british]
@@ -132,11 +137,21 @@ def bundled_model_path(name="heart") -> str:
     return voice_path(name, download_missing=False)
 
 
+def onnxruntime_offline():
+    """onnxruntime, imported with its telemetry off (TELEMETRY_OFF; Windows builds report through
+    ETW, switched off by its own call). Every import of onnxruntime or hibari goes through here."""
+    os.environ.setdefault(*TELEMETRY_OFF)
+    import onnxruntime
+    if hasattr(onnxruntime, "disable_telemetry_events"):
+        onnxruntime.disable_telemetry_events()
+    return onnxruntime
+
+
 def available():
     """(True, version) when hibari and onnxruntime import here, else (False, why not)."""
     try:
+        onnxruntime = onnxruntime_offline()
         import hibari
-        import onnxruntime
     except Exception as e:    # noqa: BLE001 - an old macOS makes onnxruntime's import fail oddly
         return False, f"{type(e).__name__}: {e}"
     return True, f"hibari-tts {hibari.__version__}, onnxruntime {onnxruntime.__version__}"
