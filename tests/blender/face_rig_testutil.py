@@ -8,6 +8,9 @@ from unitaf_blender.core.signal import n_frames_for
 
 BILABIALS = ("p", "b", "m")
 LINE = "Bob may paint a map of Paris."           # seven /p b m/
+# A line whose take always blinks: the face blinks at phrase starts and pauses, so a 1.5 s
+# line often has none, but a take of 2.5 s or more always has one (core.blinks.ALWAYS_BLINK_S).
+BLINK_LINE = "Bob may paint a map of Paris, but maybe not today."
 LJ = ASSETS / "audio" / "LJ001-0001.wav"         # a public-domain recording and its transcript
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
@@ -103,8 +106,20 @@ def at_scene_rate(perf, channel, fps, n):
 
 
 def sealed_jaw(perf, fps, n):
-    """jawOpen - mouthClose at the scene frames: how open the lips are."""
+    """jawOpen - mouthClose at the scene frames: how open the lips are. What a jaw bone carries
+    (core.face_bones.sealed_jaw) and what a pose chart is solved from: the face seals its
+    bilabials with mouthClose over a jaw still 0.1-0.25 open, so at /p b m/ the take's
+    jawOpen says open while the mouth is shut. The bones' mouth opening is measured against
+    this, not against jawOpen alone."""
     return np.maximum(at_scene_rate(perf, "jawOpen", fps, n) - at_scene_rate(perf, "mouthClose", fps, n), 0.0)
+
+
+def frames_around(bpy, take, start, n):
+    """(the frame before `take` starts easing in, the frame after it has eased out): the
+    nearest frames outside it, where the rig shows exactly what it showed before. `take` is
+    the take's action; it records how many frames it eases over."""
+    pad = int(bpy.data.actions[take]["unitaf_ease_frames"])
+    return start - pad - 1, start + n - 1 + pad + 1
 
 
 def bilabial_frames(perf, fps):

@@ -62,7 +62,9 @@ def test_one_action_per_armature_and_the_rest_layer(clean_scene):
     assert _take_actions() == ["UniTAF_Rig_take1"]
     scene.frame_set(35)
     assert same_pose(before, pose_snapshot(arm)) != []                 # the take plays
-    for frame in (1, 19, result.frame_end + 1, 500):
+    pad = result.ease_frames          # it eases in over the frames before frame_start, out after frame_end
+    assert pad > 0
+    for frame in (1, result.frame_start - pad - 1, result.frame_end + pad + 1, 500):
         scene.frame_set(frame)
         assert same_pose(before, pose_snapshot(arm)) == [], frame    # outside: as before
     # a second take on other frames: a second action, both play, the rest between them
@@ -87,10 +89,130 @@ def test_the_artists_body_clip_keeps_playing(clean_scene):
         scene.frame_set(frame)
         expected[frame] = np.array(upper.matrix)
     apply_take(scene, face, _talking(), TakeOptions(start_frame=30, add_sound=False))
-    assert clip.users > 0 and clip.use_fake_user
+    # pushed down onto an NLA track of its own, where it keeps playing (not parked on a fake user)
+    ad = arm.animation_data
+    assert ad.action is None and not clip.use_fake_user
+    playing = [(t.name, s.action) for t in ad.nla_tracks if not t.mute for s in t.strips if not s.mute]
+    assert (clip.name, clip) in playing
     for frame, matrix in expected.items():
         scene.frame_set(frame)
         assert np.allclose(np.array(upper.matrix), matrix, atol=1e-5), frame
+
+
+def _basis_angle(a, b):
+    """The rotation (radians) between two local bone rotations (matrix_basis)."""
+    return a.to_quaternion().rotation_difference(b.to_quaternion()).angle
+
+
+def _local_poses(arm, frames):
+    """{frame: {bone: matrix_basis}} as Blender evaluates the rig at each frame."""
+    scene = bpy.context.scene
+    out = {}
+    for frame in frames:
+        scene.frame_set(frame)
+        out[frame] = {pb.name: pb.matrix_basis.copy() for pb in arm.pose.bones}
+    return out
+
+
+@pytest.mark.parametrize("under", ["rest", "artist clip"])
+def test_bone_takes_ease_in_and_out(clean_scene, under):
+    """Issue 22 on bones: entering and leaving a take no bone jumps. The take's first frame
+    opens the jaw to jawOpen 0.55 and turns the head 0.3 rad, far from what plays under it
+    (the rest pose, or the artist's clip nodding the jaw); the NLA strip eases in and out over
+    result.ease_frames, so per frame the jaw moves at most 0.15 of its full opening (jawOpen
+    units: its angle / JAW_OPEN_RADIANS) and the head at most 0.15 rad (headYaw's units).
+    Outside the eased frames the rig shows exactly what it showed before."""
+    from unitaf_blender.core.face_bones import JAW_OPEN_RADIANS
+    arm, face = _rig()
+    scene = bpy.context.scene
+    if under == "artist clip":
+        arm.animation_data_create()
+        for frame, angle in ((1, 0.0), (120, 0.15)):
+            for bone in ("Jaw", "UpperArm"):
+                arm.pose.bones[bone].rotation_quaternion = (np.cos(angle / 2), np.sin(angle / 2), 0, 0)
+                arm.pose.bones[bone].keyframe_insert("rotation_quaternion", frame=frame)
+    frames = range(1, 121)
+    before = _local_poses(arm, frames)
+    snapshots = {}
+    for frame in frames:
+        scene.frame_set(frame)
+        snapshots[frame] = pose_snapshot(arm)
+
+    def fn(t, i):
+        name = CHANNELS[i]
+        if name == "jawOpen":
+            return 0.55 + 0.1 * np.sin(2 * np.pi * t)
+        if name == "headYaw":
+            return 0.3 * np.cos(np.pi * t)
+        return np.zeros_like(t)
+    perf = make_perf(seconds=1.0, fps=30.0, channels=CHANNELS, fn=fn, audio=False)
+    result = apply_take(scene, face, perf, TakeOptions(start_frame=40, add_sound=False))
+    pad = result.ease_frames
+    first, last = result.frame_start - pad, result.frame_end + pad
+    assert pad == 8 and last < frames[-1]
+    after = _local_poses(arm, frames)
+    # unblended, the take would jump there: its first and last frames are far from what is under
+    for edge in (result.frame_start, result.frame_end):
+        assert _basis_angle(after[edge]["Jaw"], before[edge]["Jaw"]) / JAW_OPEN_RADIANS > 0.3
+        assert _basis_angle(after[edge]["Head"], before[edge]["Head"]) > 0.25
+    edges = list(range(first - 1, result.frame_start)) + list(range(result.frame_end, last + 1))
+    for frame in edges:
+        jaw = _basis_angle(after[frame]["Jaw"], after[frame + 1]["Jaw"]) / JAW_OPEN_RADIANS
+        head = _basis_angle(after[frame]["Head"], after[frame + 1]["Head"])
+        assert jaw <= 0.15 and head <= 0.15, (frame, jaw, head)
+    for frame in frames:
+        if frame < first or frame > last:
+            scene.frame_set(frame)
+            assert same_pose(snapshots[frame], pose_snapshot(arm)) == [], frame
+
+
+def test_a_take_adds_its_motion_to_the_artists_clip_on_the_same_bone(clean_scene):
+    """The artist's clip keeps moving the jaw during the take and the take opens it from
+    there (a Combine strip): at every frame of the take the jaw is the clip's jaw turned by
+    the take's jawOpen (0.3 x JAW_OPEN_RADIANS), wherever the scene stood when it was made."""
+    from unitaf_blender.core.face_bones import JAW_OPEN_RADIANS
+    arm, face = _rig()
+    scene = bpy.context.scene
+    arm.animation_data_create()
+    jaw = arm.pose.bones["Jaw"]
+    for frame, angle in ((1, 0.0), (120, 0.3)):
+        jaw.rotation_quaternion = (np.cos(angle / 2), 0, 0, np.sin(angle / 2))    # the clip swings the jaw sideways
+        jaw.keyframe_insert("rotation_quaternion", frame=frame)
+    frames = range(40, 70)
+    clip = {}
+    for frame in frames:
+        scene.frame_set(frame)
+        clip[frame] = jaw.matrix_basis.to_quaternion()
+    scene.frame_set(100)              # the scene stands elsewhere in the clip
+    perf = make_perf(seconds=1.0, fps=30.0, channels=CHANNELS, audio=False,
+                     fn=lambda t, i: np.full_like(t, 0.3 if CHANNELS[i] == "jawOpen" else 0.0))
+    apply_take(scene, face, perf, TakeOptions(start_frame=40, add_sound=False))
+    for frame in frames:
+        scene.frame_set(frame)
+        opened = clip[frame].rotation_difference(jaw.matrix_basis.to_quaternion()).angle
+        assert opened == pytest.approx(0.3 * JAW_OPEN_RADIANS, abs=1e-3), frame
+    assert clip[frames[-1]].rotation_difference(clip[frames[0]]).angle > 0.05     # the clip moved meanwhile
+
+
+def test_a_take_made_while_the_scene_shows_another_starts_from_the_rest_pose(clean_scene):
+    """The bones' base is what the rig shows outside its takes (the rest layer), not the
+    pose at the current frame: a take made, or re-generated, while the scene shows a take
+    with the jaw open turns the jaw from its resting pose, like one made anywhere else."""
+    arm, face = _rig()
+    scene = bpy.context.scene
+    apply_take(scene, face, _talking(), TakeOptions(start_frame=10, take_name="line001", add_sound=False))
+    expected = (0.3 + 0.25 * np.sin(2 * np.pi * (2 / 30 + 0.25))) * 0.2   # jawOpen x JAW_OPEN_RADIANS
+    scene.frame_set(15)
+    assert arm.pose.bones["Jaw"].rotation_quaternion.angle > 0.05      # the scene shows line001
+    apply_take(scene, face, _talking(seed=0.25), TakeOptions(start_frame=100, add_sound=False))
+    scene.frame_set(102)
+    assert arm.pose.bones["Jaw"].rotation_quaternion.angle == pytest.approx(expected, abs=2e-3)
+    scene.frame_set(15)
+    apply_take(scene, face, _talking(seed=0.25), TakeOptions(start_frame=10, take_name="line001", add_sound=False))
+    scene.frame_set(12)
+    assert arm.pose.bones["Jaw"].rotation_quaternion.angle == pytest.approx(expected, abs=2e-3)
+    scene.frame_set(60)
+    assert arm.pose.bones["Jaw"].rotation_quaternion.angle < 1e-6       # between the takes: the rest pose
 
 
 def test_regenerating_a_take_on_bones_replaces_it(clean_scene):

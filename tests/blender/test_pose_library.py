@@ -7,15 +7,18 @@ import json
 import numpy as np
 import pytest
 from face_rig_testutil import (
+    BLINK_LINE,
     LINE,
     at_scene_rate,
     bilabial_frames,
     blink_peaks,
     correlation,
     deformed,
+    frames_around,
     over_frames,
     pose_snapshot,
     same_pose,
+    sealed_jaw,
     take_length,
 )
 
@@ -27,6 +30,7 @@ from unitaf_blender.blender import compat, pose_library  # noqa: E402
 from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
 from unitaf_blender.core.pose_map import PoseMap, PoseRef, parse_pose_map  # noqa: E402
 from unitaf_blender.core.recordings import load_recording  # noqa: E402
+from unitaf_blender.core.visemes import VISEME_INDEX, viseme_signatures  # noqa: E402
 
 MM = 0.001
 
@@ -108,6 +112,13 @@ def _jaw_angle(armature):
     return armature.pose.bones["jaw_master"].rotation_quaternion.angle
 
 
+def _viseme(name):
+    """{ARKit channel: weight} of a viseme as the face model articulates it (an /m/ seals the
+    lips with mouthClose over a jaw still a little open; "aa" opens the jaw and bares the teeth)."""
+    from unitaf_blender.core.channels import ARKIT_52
+    return dict(zip(ARKIT_52, (float(w) for w in viseme_signatures()[VISEME_INDEX[name]])))
+
+
 def test_auto_fill_by_action_names_and_by_pose_markers(rigify_blend):
     armature, _ = _open(rigify_blend)
     make_pose_assets(armature)
@@ -127,9 +138,10 @@ def test_auto_fill_by_action_names_and_by_pose_markers(rigify_blend):
 
 
 def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
-    """Generated through the CLI with --poses: the jaw follows jawOpen, the lips close on every
-    /p b m/ (the MBP pose), the blink pose closes the lids, the head turns, and outside the
-    take the rig is as it was."""
+    """Generated through the CLI with --poses: the jaw and the lips follow the mouth opening the
+    chart is solved from (jawOpen - mouthClose), the lips close on every /p b m/ (the MBP
+    pose), the blink pose closes the lids, the head turns, and outside the take the rig is as
+    it was."""
     armature, _ = _open(rigify_blend)
     make_pose_assets(armature)
     bpy.context.scene.frame_set(1)
@@ -139,7 +151,7 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
     pose_map = tmp_path / "map.json"
     pose_map.write_text(json.dumps({"armature": "rig", "poses": {s: f"mouth_{s}" for s in CHART}}))
     out, npz = tmp_path / "out.blend", tmp_path / "take.npz"
-    assert cli.run(["generate", "--blend", str(blend), "--object", "rig", "--text", LINE, "--frame", "10",
+    assert cli.run(["generate", "--blend", str(blend), "--object", "rig", "--text", BLINK_LINE, "--frame", "10",
                     "--poses", str(pose_map), "--save", str(out), "--export", str(npz)]) == 0
     armature, face = _open(out)
     perf = load_recording(npz)
@@ -157,18 +169,19 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
         return (_jaw_angle(armature), gap(p, "DEF-lip.T.L", "DEF-lip.B.L") - gap(rest, "DEF-lip.T.L", "DEF-lip.B.L"),
                 gap(p, "DEF-lid.T.L.002", "DEF-lid.B.L.002") / gap(rest, "DEF-lid.T.L.002", "DEF-lid.B.L.002"))
     jaw, lips, lids = over_frames(bpy, frames, measure).T
-    assert correlation(jaw, at_scene_rate(perf, "jawOpen", 30, n)) >= 0.8
-    assert correlation(lips, at_scene_rate(perf, "jawOpen", 30, n)) >= 0.8
+    assert correlation(jaw, sealed_jaw(perf, 30, n)) >= 0.8
+    assert correlation(lips, sealed_jaw(perf, 30, n)) >= 0.8
     for k in bilabial_frames(perf, 30):
         assert lips[max(k - 2, 0):k + 3].min() <= 0.0, k       # pressed together: closer than at rest
     blink = at_scene_rate(perf, "eyeBlinkLeft", 30, n)
+    assert blink_peaks(blink)
     for k in blink_peaks(blink):
         assert lids[k] <= 1.0 - 0.6 * blink[k], (k, lids[k])
     assert any(b.startswith("neck") or b == "head" for b in
                [p.data_path.split('"')[1] for p in compat.action_fcurves(bpy.data.actions["UniTAF_rig_take1"],
                                                                          _rig_slot())])
     scene = bpy.context.scene
-    for frame in (1, frames[-1] + 5):
+    for frame in (1, *frames_around(bpy, "UniTAF_rig_take1", frames[0], n)):
         scene.frame_set(frame)
         assert same_pose(before, pose_snapshot(armature)) == [], frame
 
@@ -200,8 +213,7 @@ def test_a_pose_that_carries_a_shape_key(rigify_blend):
     fc.keyframe_points.insert(1, 1.0)
     from blender_testutil import make_perf
     from unitaf_blender.core.channels import ARKIT_52
-    closed = {"mouthClose": 0.04, "jawOpen": 0.04, "mouthPressLeft": 0.45, "mouthPressRight": 0.45}
-    opened = {"jawOpen": 0.6, "mouthLowerDownLeft": 0.2, "mouthLowerDownRight": 0.2}
+    closed, opened = _viseme("PP"), _viseme("aa")
     perf = make_perf(seconds=1.0, fps=30.0, channels=ARKIT_52, audio=False,
                      fn=lambda t, i: np.where((t > 0.1) & (t < 0.3), closed.get(ARKIT_52[i], 0.0),
                                               np.where(t > 0.5, opened.get(ARKIT_52[i], 0.0), 0.0)))
@@ -221,7 +233,8 @@ def test_a_pose_that_carries_a_shape_key(rigify_blend):
 
 
 def test_any_armature_with_poses(clean_scene):
-    """Bones with names nothing recognises move through poses alone."""
+    """Bones with names nothing recognises move through poses alone; a custom property a pose
+    sets (default 1, not 0: the take adds its change from the resting value) follows too."""
     from blender_testutil import make_face, make_perf
     from unitaf_blender.core.channels import ARKIT_52
     arm = bpy.data.objects.new("Puppet", bpy.data.armatures.new("Puppet"))
@@ -236,23 +249,29 @@ def test_any_armature_with_poses(clean_scene):
     with pytest.raises(TakeError, match="no armature with face bones"):
         apply_take(bpy.context.scene, face, make_perf(), TakeOptions(add_sound=False))
     arm.animation_data_create()
-    for shape, angle in (("rest", 0.0), ("AI", 0.5)):
-        arm.pose.bones["Flap"].rotation_quaternion = Quaternion((1, 0, 0), angle)
-        arm.pose.bones["Flap"].keyframe_insert("rotation_quaternion", frame=1)
+    flap = arm.pose.bones["Flap"]
+    flap["spread"] = 1.0
+    flap.id_properties_ui("spread").update(default=1.0, min=0.0, max=1.0)
+    for shape, angle, spread in (("rest", 0.0, 1.0), ("AI", 0.5, 0.2)):
+        flap.rotation_quaternion, flap["spread"] = Quaternion((1, 0, 0), angle), spread
+        flap.keyframe_insert("rotation_quaternion", frame=1)
+        flap.keyframe_insert('["spread"]', frame=1)
         arm.animation_data.action.name, arm.animation_data.action.use_fake_user = shape, True
         arm.animation_data.action = None
-    arm.pose.bones["Flap"].rotation_quaternion = (1, 0, 0, 0)
+    flap.rotation_quaternion, flap["spread"] = (1, 0, 0, 0), 1.0
     assert pose_library.auto_fill_into(arm) == 2
+    opened = _viseme("aa")
     perf = make_perf(seconds=1.0, fps=30.0, channels=ARKIT_52, audio=False,
-                     fn=lambda t, i: np.where(t > 0.5, {"jawOpen": 0.6, "mouthLowerDownLeft": 0.2,
-                                                       "mouthLowerDownRight": 0.2}.get(ARKIT_52[i], 0.0), 0.0))
+                     fn=lambda t, i: np.where(t > 0.5, opened.get(ARKIT_52[i], 0.0), 0.0))
     result = apply_take(bpy.context.scene, face, perf, TakeOptions(start_frame=1, add_sound=False))
-    assert [(name, labels) for name, _, labels, _ in result.parts] == [("Puppet", ["Flap"])]
+    assert [(name, labels) for name, _, labels, _ in result.parts] == [("Puppet", ["Flap", 'pose.bones["Flap"]["spread"]'])]
     scene = bpy.context.scene
     scene.frame_set(5)
-    assert arm.pose.bones["Flap"].rotation_quaternion.angle < 0.05
+    assert flap.rotation_quaternion.angle < 0.05 and flap["spread"] > 0.95
     scene.frame_set(25)
-    assert arm.pose.bones["Flap"].rotation_quaternion.angle > 0.3
+    assert flap.rotation_quaternion.angle > 0.3 and flap["spread"] < 0.5
+    scene.frame_set(result.frame_end + result.ease_frames + 1)
+    assert flap.rotation_quaternion.angle < 1e-6 and flap["spread"] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("content,message", [

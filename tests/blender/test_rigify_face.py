@@ -1,12 +1,13 @@
 """A face rigged with Blender's own Rigify (issue 23): the Human meta-rig generated in the bpy
 module, a mesh bound to its face's deform bones, and takes spoken and lip-synced onto the rig
-through the CLI. Measured on the deformed geometry: the lips open with the take's jawOpen and
-close on every /p b m/, the lids close on blinks, the head turns, and outside the take every
-bone is back where it was."""
+through the CLI. Measured on the deformed geometry: the lips open with the take's mouth opening
+(jawOpen - mouthClose: the face seals its bilabials over an open jaw) and close on every
+/p b m/, the lids close on blinks, the head turns, and outside the take every bone is back
+where it was."""
 import numpy as np
 import pytest
 from face_rig_testutil import (
-    LINE,
+    BLINK_LINE,
     LJ,
     LJ_TEXT,
     at_scene_rate,
@@ -15,9 +16,11 @@ from face_rig_testutil import (
     build_rigify,
     correlation,
     deformed,
+    frames_around,
     over_frames,
     pose_snapshot,
     same_pose,
+    sealed_jaw,
     take_length,
 )
 
@@ -27,6 +30,7 @@ bpy = pytest.importorskip("bpy")
 from unitaf_blender import cli  # noqa: E402
 from unitaf_blender.blender import face_rigs, rig, takes  # noqa: E402
 from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
+from unitaf_blender.core.face_bones import JAW_OPEN_RADIANS  # noqa: E402
 from unitaf_blender.core.recordings import load_recording  # noqa: E402
 
 
@@ -82,20 +86,30 @@ def check_lip_sync(out_blend, npz, start=10):
     measures = FaceMeasures(face)
     values = over_frames(bpy, frames, lambda: (*measures.now(), _head_facing_x(armature, "head")))
     lips, lids, facing = values[:, 0], values[:, 1], values[:, 2]
-    jaw = at_scene_rate(perf, "jawOpen", fps, n)
-    assert correlation(lips, jaw) >= 0.8, correlation(lips, jaw)
+    opening = sealed_jaw(perf, fps, n)
+    assert correlation(lips, opening) >= 0.8, correlation(lips, opening)
     bilabials = bilabial_frames(perf, fps)
     assert bilabials
     for k in bilabials:   # every /p b m/ closes the lips (within 2 frames) to the rest gap
         window = lips[max(k - 2, 0):k + 3]
         assert window.min() <= 0.1 * lips.max(), (k, window)
     blink = at_scene_rate(perf, "eyeBlinkLeft", fps, n)
+    assert blink_peaks(blink)                                # the take blinks (BLINK_LINE, LJ)
     for k in blink_peaks(blink):
         assert lids[k] <= 1.0 - 0.7 * blink[k], (k, blink[k], lids[k])
     assert lids[blink < 0.05].min() > 0.9                   # open between blinks
     yaw = at_scene_rate(perf, "headYaw", fps, n)
     if np.ptp(yaw) > 1e-3:                                   # the head turns with the take's yaw
         assert correlation(facing, yaw) >= 0.8
+    # it eases in and out: from the frame before it starts easing in to its first frame, and
+    # from its last to the frame after it has eased out, the jaw moves at most 0.15 of its
+    # full opening per frame (issue 22's bar, in jawOpen units) and the head 0.15 rad
+    before, after = frames_around(bpy, "UniTAF_rig_take1", start, n)
+    for edge in (range(before, start + 1), range(start + n - 1, after + 1)):
+        turns = over_frames(bpy, edge, lambda: [tuple(armature.pose.bones[b].matrix_basis.to_quaternion())
+                                                for b in ("jaw_master", "head")])
+        steps = 2.0 * np.arccos(np.clip(np.abs(np.sum(turns[1:] * turns[:-1], axis=2)), 0.0, 1.0))
+        assert steps[:, 0].max() / JAW_OPEN_RADIANS <= 0.15 and steps[:, 1].max() <= 0.15, (list(edge), steps)
     return armature, face, perf, n
 
 
@@ -123,14 +137,14 @@ def test_generate_and_lipsync_on_a_rigify_face(rigify_blend, tmp_path):
     bpy.context.scene.frame_set(1)
     before = pose_snapshot(armature)
     out, npz = tmp_path / "spoken.blend", tmp_path / "spoken.npz"
-    assert cli.run(["generate", "--blend", str(rigify_blend), "--object", "rig", "--text", LINE,
+    assert cli.run(["generate", "--blend", str(rigify_blend), "--object", "rig", "--text", BLINK_LINE,
                     "--emotion", "happy:0.6", "--frame", "10", "--save", str(out), "--export", str(npz)]) == 0
     armature, face, perf, n = check_lip_sync(out, npz)
     # one action on the armature for the take; every keyed bone is a face or head control
     takes_on_rig = [a for a in bpy.data.actions if a.get("unitaf_take")]
     assert [a.name for a in takes_on_rig] == ["UniTAF_rig_take1"]
     scene = bpy.context.scene
-    for frame in (1, 9, 10 + n + 5):       # outside the take: the pose it had before
+    for frame in (1, *frames_around(bpy, "UniTAF_rig_take1", 10, n)):   # outside the take: the pose it had before
         scene.frame_set(frame)
         assert same_pose(before, pose_snapshot(armature)) == [], frame
     need(LJ)
@@ -142,7 +156,7 @@ def test_generate_and_lipsync_on_a_rigify_face(rigify_blend, tmp_path):
 
 def test_modular_rigify_face_lip_syncs(modular_blend, tmp_path):
     out, npz = tmp_path / "spoken.blend", tmp_path / "spoken.npz"
-    assert cli.run(["generate", "--blend", str(modular_blend), "--object", "Face", "--text", LINE,
+    assert cli.run(["generate", "--blend", str(modular_blend), "--object", "Face", "--text", BLINK_LINE,
                     "--frame", "10", "--save", str(out), "--export", str(npz)]) == 0
     check_lip_sync(out, npz)
 

@@ -7,11 +7,20 @@ from four sources, each channel driving one thing:
    region as core.face_bones says, for the channels no shape key and no pose shows;
 3. head and neck turns, and the eye bones where nothing else shows the gaze (rig.py).
 
-Per bone the pieces compose: the pose blend (or the bone's value now) is the base, turns are
-multiplied on, moves added, so a jaw pose and the head turn play together. Curves are full
-values (what Blender evaluates), keyed once per scene frame. Bones in axis-angle rotation are
+Per bone the pieces compose: the pose blend (or the bone's resting value) is the base, turns
+are multiplied on, moves added, so a jaw pose and the head turn play together. Resting values
+are what the rig shows outside its takes (rest_pose.Resting: the rest layer's, whatever frame
+is current), so a take made while the scene shows another take never builds on that take.
+
+The take is keyed relative to the resting pose, for an NLA strip in Combine mode: each curve
+is the change from the resting value (locations, Euler angles and other properties added,
+quaternions and scale multiplied on), so Blender adds the take to whatever plays under it --
+the rest layer (the take then shows exactly the composed pose) or the artist's own clip (a
+body animation's head keeps its motion and talks on top) -- and the strip's Blend In/Out ease
+it in and out of that (ease.py). Keyed once per scene frame. Bones in axis-angle rotation are
 not keyed (said in a warning).
 """
+import re
 from dataclasses import dataclass, field
 
 import bpy
@@ -22,9 +31,11 @@ from ..core import face_bones
 from ..core import pose_map as core_pose_map
 from ..core.channels import channel_group
 from ..core.retime import resample
-from . import face_rigs, keying, pose_library, rig
+from . import face_rigs, keying, layers, pose_library, rig
+from .rest_pose import Resting
 
 _TRANSFORMS = ("location", "rotation_quaternion", "rotation_euler", "scale")
+_SIZES = {"location": 3, "rotation_quaternion": 4, "rotation_euler": 3, "scale": 3}
 _GAZE_WEIGHTS = {f"eyeLook{d}{s}" for d in ("Down", "In", "Out", "Up") for s in ("Left", "Right")}
 
 
@@ -35,11 +46,12 @@ class BoneTargetError(ValueError):
 @dataclass
 class BonePlan:
     armature: object
-    curves: list                        # [(data path, index, float32 values)] on the armature
+    curves: list                        # [(data path, index, float32 values)] on the armature, relative (Combine)
     labels: list                        # bones (and other properties) keyed, for the report
     sources: list                       # what drives them: "pose map", "Rigify face", "head", ...
     channels: set                       # performance channels the bones (or poses) show
     key_curves: dict = field(default_factory=dict)   # mesh name -> [(shape key, values)] from poses
+    neutral: dict = field(default_factory=dict)      # (data path, index) -> the value that changes nothing
 
 
 def linked_library(armature):
@@ -76,19 +88,28 @@ def _continuous(q):
     return q * np.cumprod(flips)[:, None]
 
 
-class _BonePose:
-    """One pose bone's keyed values over the take: a base (its value now, or the pose blend),
-    then turns (local quaternions, multiplied on in order) and moves (local vectors, added)."""
+def _conjugate(q):
+    return q * np.array([1.0, -1.0, -1.0, -1.0])
 
-    def __init__(self, armature, name, n):
+
+def _unit(q):
+    return q / np.maximum(np.linalg.norm(q, axis=-1, keepdims=True), 1e-12)
+
+
+class _BonePose:
+    """One pose bone over the take: a base (its resting value, or the pose blend), then turns
+    (local quaternions, multiplied on in order) and moves (local vectors, added); keyed as the
+    change from its resting value."""
+
+    def __init__(self, armature, name, n, resting):
         pb = armature.pose.bones[name]
         self.name, self.mode, self.n = name, pb.rotation_mode, n
         world = armature.matrix_world.to_3x3().normalized() @ armature.data.bones[name].matrix_local.to_3x3().normalized()
         self.world_rest = np.array(world, np.float64)       # the bone's rest axes in world space
-        self.base = {"location": np.tile(np.array(pb.location, np.float64), (n, 1)),
-                     "scale": np.tile(np.array(pb.scale, np.float64), (n, 1)),
-                     "rotation_quaternion": np.tile(np.array(pb.rotation_quaternion, np.float64), (n, 1)),
-                     "rotation_euler": np.tile(np.array(pb.rotation_euler, np.float64), (n, 1))}
+        path = _path(name)
+        self.rest = {prop: np.array([resting.value(f"{path}.{prop}", i) for i in range(size)], np.float64)
+                     for prop, size in _SIZES.items()}
+        self.base = {prop: np.tile(values, (n, 1)) for prop, values in self.rest.items()}
         self.posed = set()           # transforms the pose map sets
         self.turns = []
         self.moves = np.zeros((n, 3))
@@ -116,9 +137,12 @@ class _BonePose:
         return np.array([tuple(Euler(e, self.mode).to_quaternion()) for e in self.base["rotation_euler"]])
 
     def curves(self, warnings):
+        """[(data path, index, values)]: each transform's change from the resting value, as a
+        Combine strip composes it (location and Euler angles added, the quaternion and the
+        scale multiplied on)."""
         out, path = [], _path(self.name)
         if self.moves.any() or "location" in self.posed:
-            loc = self.base["location"] + self.moves
+            loc = self.base["location"] + self.moves - self.rest["location"]
             out += [(path + ".location", i, loc[:, i]) for i in range(3)]
         rotated = self.turns or {"rotation_quaternion", "rotation_euler"} & self.posed
         if rotated and self.mode == 'AXIS_ANGLE':
@@ -128,32 +152,38 @@ class _BonePose:
             for turn in self.turns:
                 q = _multiply(q, turn)
             if self.mode == 'QUATERNION':
-                q = _continuous(q)
+                rest = np.tile(_conjugate(_unit(self.rest["rotation_quaternion"])), (self.n, 1))
+                q = _continuous(_multiply(rest, q))
                 out += [(path + ".rotation_quaternion", i, q[:, i]) for i in range(4)]
             else:
                 eulers, previous = [], Euler(self.base["rotation_euler"][0], self.mode)
                 for v in q:
                     previous = Quaternion(v).to_euler(self.mode, previous)
                     eulers.append(tuple(previous))
-                eulers = np.asarray(eulers, np.float64)
+                eulers = np.asarray(eulers, np.float64) - self.rest["rotation_euler"]
                 out += [(path + ".rotation_euler", i, eulers[:, i]) for i in range(3)]
         if "scale" in self.posed:
-            out += [(path + ".scale", i, self.base["scale"][:, i]) for i in range(3)]
+            rest = self.rest["scale"]
+            # a bone scaled to 0 at rest has no ratio to key: its pose scale is not shown
+            scale = np.where(np.abs(rest) > 1e-9, self.base["scale"] / np.where(np.abs(rest) > 1e-9, rest, 1.0), 1.0)
+            out += [(path + ".scale", i, scale[:, i]) for i in range(3)]
         return [(p, i, np.ascontiguousarray(v, np.float32)) for p, i, v in out]
 
 
 class _Builder:
     def __init__(self, armature, n):
         self.armature, self.n = armature, n
+        self.resting = Resting(armature, layers.artist_channels(armature))
         self.bones = {}
         self.other = {}              # (path, index) -> values: non-transform properties of poses
 
     def bone(self, name):
         if name not in self.bones:
-            self.bones[name] = _BonePose(self.armature, name, self.n)
+            self.bones[name] = _BonePose(self.armature, name, self.n, self.resting)
         return self.bones[name]
 
     def curves(self, warnings):
+        """([(data path, index, values)] relative to the resting values, labels)."""
         out, labels = [], []
         for name, pose in self.bones.items():
             curves = pose.curves(warnings)
@@ -161,9 +191,62 @@ class _Builder:
                 out += curves
                 labels.append(name)
         for (path, index), values in self.other.items():
-            out.append((path, index, np.ascontiguousarray(values, np.float32)))
+            change = values - self.resting.value(path, index) + neutral_value(self.armature, path, index)
+            out.append((path, index, np.ascontiguousarray(change, np.float32)))
             labels.append(path)
         return out, labels
+
+
+# --- Combine: what Blender's NLA does with the relative curves --------------------------------
+
+_IDPROP = re.compile(r'^(.*)\["((?:[^"\\]|\\.)*)"\]$')
+
+
+def neutral_value(armature, path, index) -> float:
+    """The value of (path, index) that a Combine strip adds nothing with: 1 for a quaternion's
+    w and for scale, else the property's default (a custom property's UI default, else 0),
+    which Blender's NLA subtracts before adding."""
+    _, prop = _transform_of(path)
+    if prop == "rotation_quaternion":
+        return 1.0 if index == 0 else 0.0
+    if prop is not None:
+        return 1.0 if prop == "scale" else 0.0
+    match = _IDPROP.match(path)
+    try:
+        if match:
+            owner = armature.path_resolve(match.group(1)) if match.group(1) else armature
+            default = owner.id_properties_ui(re.sub(r'\\(.)', r'\1', match.group(2))).as_dict().get("default", 0.0)
+        else:
+            owner_path, _, name = path.rpartition(".")
+            owner = armature.path_resolve(owner_path) if owner_path else armature
+            rna = owner.bl_rna.properties[name]
+            default = rna.default_array if getattr(rna, "is_array", False) else rna.default
+    except (TypeError, KeyError, ValueError, AttributeError):
+        return 0.0
+    if isinstance(default, (int, float, bool)):
+        return float(default)
+    return float(default[index]) if len(default) > index else 0.0
+
+
+def combined(under: dict, keyed: dict, neutral: dict) -> dict:
+    """What a Combine strip at full influence shows ({(data path, index): value}) over the
+    values `under` it: quaternions multiplied on (both normalised, as Blender does), scale
+    multiplied, everything else added as its change from `neutral`."""
+    out = {}
+    quaternions = {path for path, _ in keyed if path.endswith(".rotation_quaternion")}
+    for path in quaternions:
+        below = _unit(np.array([under[(path, i)] for i in range(4)], np.float64))
+        mine = _unit(np.array([keyed[(path, i)] for i in range(4)], np.float64))
+        q = _multiply(below[None], mine[None])[0]
+        out.update({(path, i): float(q[i]) for i in range(4)})
+    for (path, index), value in keyed.items():
+        if path in quaternions:
+            continue
+        if _transform_of(path)[1] == "scale":
+            out[(path, index)] = float(under[(path, index)] * value)
+        else:
+            out[(path, index)] = float(under[(path, index)] + value - neutral[(path, index)])
+    return out
 
 
 # --- the sources -----------------------------------------------------------------------------
@@ -193,17 +276,21 @@ def _apply_poses(builder, armature, pose_map, perf, fps, intensity, smoothing, m
     weights = core_pose_map.pose_weights(shapes, perf.channels, perf.weights * gains, perf.fps)
     weights = {s: np.clip(keying.smooth(np.asarray(resample(w[:, None], perf.fps, fps), np.float32), smoothing)[:n, 0],
                           0.0, 1.0) for s, w in weights.items()}
-    # the rest pose, where mapped, is what no pose means; else each property's value now
+    # the rest pose, where mapped, is what no pose means; else each property's resting value
     rest_bones, rest_keys = poses.get("rest", ({}, {}))
-    bone_base, key_base = {}, {}
+    bone_base, key_base, key_resting = {}, {}, {}
     for bone_values, key_values in poses.values():
         for prop in bone_values:
             if prop not in bone_base:
-                bone_base[prop] = rest_bones.get(prop, _current(armature, *prop))
+                bone_base[prop] = rest_bones[prop] if prop in rest_bones else builder.resting.value(*prop)
         for prop in key_values:
             if prop not in key_base:
                 mesh, key = prop
-                key_base[prop] = rest_keys.get(prop, bpy.data.objects[mesh].data.shape_keys.key_blocks[key].value)
+                if mesh not in key_resting:
+                    shape_keys = bpy.data.objects[mesh].data.shape_keys
+                    key_resting[mesh] = Resting(shape_keys, layers.artist_channels(shape_keys))
+                key_base[prop] = rest_keys[prop] if prop in rest_keys else \
+                    key_resting[mesh].value(keying.data_path(key), 0)
     bone_poses = {s: dict(_aligned(v[0], bone_base)) for s, v in poses.items()}
     for (path, index), values in core_pose_map.blend_poses(weights, bone_poses, bone_base).items():
         owner, prop = _transform_of(path)
@@ -216,11 +303,6 @@ def _apply_poses(builder, armature, pose_map, perf, fps, intensity, smoothing, m
     for (mesh, key), values in blended.items():
         key_curves.setdefault(mesh, []).append((key, np.clip(values, 0.0, 1.0).astype(np.float32)))
     return key_curves, core_pose_map.shape_channels([s for s in shapes if s in weights])
-
-
-def _current(armature, path, index):
-    value = armature.path_resolve(path)
-    return float(value if isinstance(value, (int, float)) else value[index])
 
 
 def _aligned(values, base):
@@ -335,4 +417,5 @@ def plan_bones(armature, perf, fps, n_frames, intensity, smoothing, keys_read, g
     curves, labels = builder.curves(warnings)
     if not curves and not key_curves:
         return None
-    return BonePlan(armature, curves, labels, sources, shown, key_curves)
+    neutral = {(path, index): neutral_value(armature, path, index) for path, index, _ in curves}
+    return BonePlan(armature, curves, labels, sources, shown, key_curves, neutral)

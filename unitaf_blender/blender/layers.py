@@ -6,8 +6,9 @@ A datablock can already carry the artist's animation: an active action, NLA trac
 take: `unitaf_take`, the rest layer: `unitaf_rest`); everything else is the artist's and keeps
 playing outside every take:
 
-* `artist_channels` lists what it plays: a take replaces those channels for its length and
-  eases in and out of them; the rest layer never holds them.
+* `artist_channels` lists what it plays: a take on shape keys replaces those channels for its
+  length (a take on bones adds its motion to them) and eases in and out of them; the rest
+  layer never holds them.
 * The active action plays above the whole NLA, so a take could never show through it:
   `push_down` moves it onto an NLA track of its own, set to play exactly as it did (same
   frames at 1:1 time, extrapolation, blend type, influence).

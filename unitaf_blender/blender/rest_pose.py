@@ -52,20 +52,28 @@ def current_value(id_block, path, index):
     return float(value if isinstance(value, (int, float)) else value[index])
 
 
+class Resting:
+    """What each channel of `id_block` shows outside every take, whatever frame is current:
+    the rest layer's value for a channel it holds, else the channel's value now. A channel
+    the artist's own animation plays (in `artist`) is read now: it is the artist's, and the
+    rest layer's old value (if any) no longer shows."""
+
+    def __init__(self, id_block, artist=frozenset()):
+        self.id_block, self.artist = id_block, artist
+        self.stored = rest_values(id_block)
+
+    def value(self, path, index) -> float:
+        if (path, index) in self.stored and (path, index) not in self.artist:
+            return float(self.stored[(path, index)])
+        return current_value(self.id_block, path, index)
+
+
 def planned_values(id_block, channels, artist) -> dict:
     """{(data path, index): rest value} for the `channels` the rest layer holds or will hold
     once a take keys them: those it already has keep their stored value, new ones their value
     now; channels in `artist` (the artist's own animation plays them) are left out. Reads only."""
-    stored = rest_values(id_block)
-    out = {}
-    for path, index in channels:
-        if (path, index) in artist:
-            continue
-        if (path, index) in stored:
-            out[(path, index)] = float(stored[(path, index)])
-        else:
-            out[(path, index)] = current_value(id_block, path, index)
-    return out
+    resting = Resting(id_block, artist)
+    return {(path, index): resting.value(path, index) for path, index in channels if (path, index) not in artist}
 
 
 class RestLayer:

@@ -4,9 +4,9 @@ Public API used by the CLI and the operators. `apply_take` runs in named steps: 
 check, before anything is touched; the take is keyed relative to the character's resting
 values) -> rest layer (rest_pose.py) -> empty the active action slot (the artist's action is
 pushed down, layers.py) -> write the action, padded to ease in and out (ease.py) -> place it
-(NLA strip or active action) -> sound strip -> verify that Blender really plays it -> retire
-the take it re-generates. It is atomic: on any failure it removes everything it created and
-restores the previous animation, then re-raises.
+(NLA strip or active action; bones: a Combine strip, bone_targets.py) -> sound strip ->
+verify that Blender really plays it -> retire the take it re-generates. It is atomic: on any
+failure it removes everything it created and restores the previous animation, then re-raises.
 """
 import json
 import os
@@ -24,7 +24,7 @@ from ..core.signal import n_frames_for
 from ..core.staging import StagedFiles
 from . import bone_targets, character, compat, ease, face_target, keying, layers, pose_library, rest_pose, rig
 from .mapping_store import object_plan
-from .rest_pose import REST_MARK, RestLayer, current_value, rest_values
+from .rest_pose import REST_MARK, RestLayer, rest_values
 from .sound import SoundPlacement, point_sound_at, relative_take_sounds, wav_path_for
 
 MIN_FRAME, MAX_FRAME = -1048574, 1048574   # Blender's MINAFRAME/MAXFRAME
@@ -206,10 +206,17 @@ class _Part:
     replaces: object = None         # this part's earlier take of the same name, or None
     nla_only: bool = False          # bones: the armature's own action (a body clip) keeps playing
     roles: list = field(default_factory=list)   # bones: what moved them (pose map, face rig, head...)
+    neutral: dict = None            # bones: curves are changes for a Combine strip; {channel: no change}
 
     @property
     def channels(self):
         return [(path, index) for path, index, _ in self.curves]
+
+    @property
+    def blend_type(self):
+        """Shape keys replace what is under them; bones add their motion to it (the artist's
+        clip, the rest layer), see bone_targets.py."""
+        return 'REPLACE' if self.neutral is None else 'COMBINE'
 
 
 @dataclass
@@ -364,7 +371,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
             _with_pose_keys(parts, bones.key_curves, warnings)
             if bones.curves:
                 parts.append(_Part(target.armature, target.armature, None, bones.curves, bones.labels,
-                                   nla_only=True, roles=bones.sources))
+                                   nla_only=True, roles=bones.sources, neutral=bones.neutral))
             driven |= bones.channels
     if not parts:
         raise TakeError(f"Nothing of '{obj.name}' moves with this performance: its bones show none of the "
@@ -461,11 +468,11 @@ def _take_track(ad, start, end, undo):
     return track
 
 
-def _new_take_strip(track, action, slot, start, blend):
+def _new_take_strip(track, action, slot, start, blend, blend_type='REPLACE'):
     """A take's strip: plays only over its own frames, easing in and out over `blend` frames."""
     strip = compat.new_nla_strip(track, action.name, start, action, slot)
     strip.extrapolation = 'NOTHING'
-    strip.blend_type = 'REPLACE'
+    strip.blend_type = blend_type
     strip.use_auto_blend = False
     strip.blend_in = blend
     strip.blend_out = blend
@@ -508,7 +515,7 @@ def _clear_active(plan, part, undo):
         if plan.in_nla(part):
             first, last = (int(round(f)) for f in prev.frame_range)
             track = _take_track(ad, first, last, undo)
-            undo.nla_strips.append((track, _new_take_strip(track, prev, slot, first, 0)))
+            undo.nla_strips.append((track, _new_take_strip(track, prev, slot, first, 0, part.blend_type)))
         else:
             prev.use_fake_user = True
             plan.warnings.append(f"Previous take '{prev.name}' on '{part.obj.name}' was kept (fake user).")
@@ -570,7 +577,7 @@ def _place(plan, part, action, slot, undo):
     ad = part.key.animation_data
     if plan.in_nla(part):
         track = _take_track(ad, plan.first, plan.last, undo)
-        nla_strip = _new_take_strip(track, action, slot, plan.first, plan.ease)
+        nla_strip = _new_take_strip(track, action, slot, plan.first, plan.ease, part.blend_type)
         undo.nla_strips.append((track, nla_strip))
         return nla_strip
     compat.assign_action(part.key, action, slot)
@@ -599,38 +606,51 @@ def _place_sound(plan, undo, stage):
     return strip, undo.sound.wav_path
 
 
-def _verify(plan, part, action):
+def _verify(plan, part, action, nla_strip):
     """Check that the keyed take really plays: the action has a user and, at the frame where
-    one channel moves furthest from its rest value, Blender evaluates the keyed value of every
-    channel that is away from its rest there (a driver on one bone of a rig is caught too)."""
+    one channel moves furthest from its rest value (bones: from no change), Blender evaluates
+    every channel that moves there as the take keys it -- bones: its change combined with
+    what plays under the take, read with the take's strip muted (a driver on one bone of a
+    rig is caught too)."""
     if action.users == 0:
         raise TakeError(f"The take was keyed but nothing uses its action on '{part.obj.name}'.")
-    rest = rest_values(part.key)
+    still = part.neutral if part.neutral is not None else rest_values(part.key)
     best = None
     for path, index, values in part.curves:
-        swing = np.abs(values - rest.get((path, index), values[0]))
+        swing = np.abs(values - still.get((path, index), values[0]))
         i = int(np.argmax(swing))
         if swing[i] > 1e-3 and (best is None or swing[i] > best[0]):
             best = (float(swing[i]), i)
     if best is None:
         return   # a take that never leaves the rest pose looks the same either way
     i = best[1]
-    moved = [(path, index, float(values[i])) for path, index, values in part.curves
-             if abs(values[i] - rest.get((path, index), values[0])) > 1e-3]
-    scene = plan.scene
-    frame, subframe = scene.frame_current, scene.frame_subframe
-    try:
-        scene.frame_set(plan.start + i)
-        wrong = [(path, index, current_value(part.key, path, index), expected) for path, index, expected in moved]
-    finally:
-        scene.frame_set(frame, subframe=subframe)
-    wrong = [w for w in wrong if abs(w[2] - w[3]) > 1e-3]
+    frame = plan.start + i
+    keyed = {(path, index): float(values[i]) for path, index, values in part.curves}
+    moved = [(path, index) for path, index, values in part.curves
+             if abs(values[i] - still.get((path, index), values[0])) > 1e-3]
+    expected = keyed
+    if part.neutral is not None:
+        nla_strip.mute = True
+        try:
+            under = _evaluated(plan.scene, part.key, keyed, frame)
+        finally:
+            nla_strip.mute = False
+        expected = bone_targets.combined(under, keyed, part.neutral)
+    got = _evaluated(plan.scene, part.key, moved, frame)
+    wrong = [(path, index, got[(path, index)], expected[(path, index)]) for path, index in moved
+             if abs(got[(path, index)] - expected[(path, index)]) > 1e-3]
     if wrong:
-        path, index, got, expected = wrong[0]
+        path, index, value, wanted = wrong[0]
         raise TakeError(
-            f"The take was keyed on '{part.obj.name}' but does not play: at frame {plan.start + i} "
-            f"{path}[{index}] evaluates to {got:.3f}, not {expected:.3f}. A driver, a muted NLA "
+            f"The take was keyed on '{part.obj.name}' but does not play: at frame {frame} "
+            f"{path}[{index}] evaluates to {value:.3f}, not {wanted:.3f}. A driver, a muted NLA "
             "track or a constraint may override it.")
+
+
+def _evaluated(scene, block, channels, frame):
+    """{(data path, index): value} of `block` as Blender evaluates it at `frame`."""
+    values = ease.values_under(scene, [(block, list(channels))], [frame])[0]
+    return {channel: float(v[0]) for channel, v in values.items()}
 
 
 def _bones_note(part):
@@ -658,7 +678,7 @@ def _retire_replaced(plan, part, action, nla_strip):
             # the API cannot move a strip between tracks: make it again there
             slot = compat.strip_slot(nla_strip)
             _track_of(ad, nla_strip).strips.remove(nla_strip)
-            nla_strip = _new_take_strip(home, action, slot, plan.first, plan.ease)
+            nla_strip = _new_take_strip(home, action, slot, plan.first, plan.ease, part.blend_type)
         nla_strip.name = action.name
     for track in list(ad.nla_tracks):
         if track.name.startswith(TAKE_TRACK) and len(track.strips) == 0:
@@ -707,8 +727,8 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
         strip, audio_path = _place_sound(plan, undo, stage or own_stage)
         if plan.last > scene.frame_end:
             scene.frame_end = plan.last
-        for part, action, _ in placed:
-            _verify(plan, part, action)
+        for part, action, nla_strip in placed:
+            _verify(plan, part, action, nla_strip)
         head_action, head_strip = placed[0][1], placed[0][2]
         result = TakeResult(action=head_action, strip=strip, frame_start=plan.start, frame_end=plan.end,
                             mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
