@@ -193,8 +193,12 @@ class Espeak:
     def _unraisable(self, previous):
         """A sys.unraisablehook that keeps what the callback raised before its first line (a
         signal handler runs there) and passes everything else on to `previous`."""
+        ours = repr(self._on_synth_bound)
+
         def hook(report):
-            if report.object == self._on_synth_bound and self._raised is None:
+            # Python 3.11 passes the callback as the report's object; 3.13 names it in err_msg
+            if self._raised is None and (report.object == self._on_synth_bound or (
+                    report.object is None and ours in (report.err_msg or ""))):
                 self._raised = report.exc_value
             else:
                 previous(report)
