@@ -539,16 +539,17 @@ def cmd_models(args):
 def cmd_install_runtime(args):
     """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
     from .engines import Cancelled, EngineError
-    from .engines.unitaf.torch_install import build_command, install
+    from .engines.unitaf.torch_install import build_commands, install
     target = getattr(args, "target", None)
     flavour = getattr(args, "flavour", None) or "cpu"
     if not target:
         print("install-runtime: give --target DIR (the folder to install PyTorch into)", file=sys.stderr)
         return 2
     try:
-        cmd = build_command(os.path.abspath(target) + ".partial", flavour)
+        commands = build_commands(os.path.abspath(target) + ".partial", flavour)
         if getattr(args, "dry_run", False):
-            print(" ".join(cmd))
+            for cmd, requirements in commands:     # one pip run per index, each reading its lock section
+                print(" ".join(cmd) + " <section>\n" + "".join(f"    {line}\n" for line in requirements.splitlines()))
             return 0
         install(target, flavour, _progress)
     except EngineError as exc:
