@@ -26,6 +26,7 @@ from . import checkpoint as ckpt
 from .generate import _warp
 from .gpt import KVCache
 from .options import SamplingConfig
+from .packed import PackedLinear, packing_works
 
 __all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids",
            "generate_ids_batch"]
@@ -271,45 +272,19 @@ class Qwen3(nn.Module):
         return grid.view(B, T, -1)
 
 
-class _PackedLinear(nn.Module):
-    """A bf16 CPU Linear whose weight oneDNN has laid out once for its kernels. The plain bf16
-    F.linear was 1.5-5x slower for the few rows of a decoding pass (bench/README.md), the layout
-    work apparently redone on every call. Rows (N, in) only; same products, same rounding."""
-
-    def __init__(self, weight: torch.Tensor):
-        super().__init__()
-        self.out_features, self.in_features = weight.shape
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach())
-
-    def forward(self, x):
-        return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.packed, None, "none", [], "")
-
-
-def _packing_works() -> bool:
-    """oneDNN can pack and multiply bf16 weights on this CPU (probed once, at a tiny shape)."""
-    try:
-        if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-            return False
-        w = torch.randn(16, 32).to(torch.bfloat16)
-        x = torch.randn(3, 32).to(torch.bfloat16)
-        return bool(torch.equal(_PackedLinear(w)(x), F.linear(x, w)))
-    except (RuntimeError, AttributeError):
-        return False
-
-
 def pack_for_cpu(model: "Qwen3") -> bool:
     """bf16 on a CPU: every projection and the output head get oneDNN-packed weights (a tied
     head as a copy, as the embedding lookups still read the matrix: +0.3 GB for Qwen3-0.6B).
     False, and nothing changed, for other float types, devices, or where packing does not work."""
-    if model.device.type != "cpu" or model.dtype != torch.bfloat16 or not _packing_works():
+    if model.device.type != "cpu" or model.dtype != torch.bfloat16 or not packing_works():
         return False
     for block in model.model.layers:
         for owner, names in ((block.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
                              (block.mlp, ("gate_proj", "up_proj", "down_proj"))):
             for name in names:
-                setattr(owner, name, _PackedLinear(getattr(owner, name).weight))
+                setattr(owner, name, PackedLinear(getattr(owner, name).weight))
     head = model.model.embed_tokens.weight if model.lm_head is None else model.lm_head.weight
-    model.head = _PackedLinear(head)
+    model.head = PackedLinear(head)
     model.lm_head = None          # an untied head now lives in `head` only
     return True
 
@@ -466,7 +441,7 @@ class _Rows:
 
 @torch.inference_mode()
 def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids, drafter=None,
-                       max_draft: int = 32, free_tokens: int = 24) -> list[list[int]]:
+                       max_draft: int = 32, free_tokens: int = 200) -> list[list[int]]:
     """Greedy continuations of several prompts decoded together; each row's ids end with its eos
     id when one was produced, and equal generate_ids row by row.
 
@@ -480,10 +455,11 @@ def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids
     model's own next token, so a correct guess of n tokens costs one pass instead of n.
     Where the answer's shape is known and only its numbers are not (a drafter with `wildcards`:
     the digit tokens), a row's block stops before its first guessed digit: the pass itself
-    gives the digit, and no token after a wrong digit is computed in vain. Only while a pass
-    holds fewer than `free_tokens` tokens (a pass costs about the same up to there: reading the
-    weights, not the arithmetic, bounds it) do rows guess on through digits, which saves passes
-    when few rows decode.
+    gives the digit, and no token after a wrong digit is computed in vain. While a pass holds
+    fewer than `free_tokens` tokens, rows guess on through digits (shared out row by row): a
+    pass has a fixed cost (reading every weight once, ~0.1 s at full size on a 2-core CPU),
+    so a few passes with a little waste beat many exact ones; 200 (with max_draft 32) gave the
+    fewest passes for the least waste in bench/bench_text_emotion.py.
     Each row guesses as far as its last guess held (doubling after a fully right guess; after a
     wrong first token one pass without guessing; a wrong digit changes nothing): wrong guesses
     cost compute, which bounds the cost of a drafter that does not know the answers' shape to
