@@ -19,6 +19,7 @@ class FakeHub(http.server.ThreadingHTTPServer):
         self.cut_once = set()      # filenames whose first GET is cut half way
         self.corrupt = set()       # filenames served with wrong bytes of the right length
         self.log = []              # (method, filename, Range header)
+        self.revisions = []        # the revision of every request
 
     @property
     def url(self):
@@ -38,6 +39,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         repo, rest = path.lstrip("/").split("/resolve/", 1)
         revision, _, filename = rest.partition("/")
         repo, revision, filename = (urllib.parse.unquote(x) for x in (repo, revision, filename))
+        self.server.revisions.append(revision)
         data = self.server.files.get((repo, filename))
         if data is None or revision not in ("main", self.server.commit):
             return None

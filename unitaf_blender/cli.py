@@ -155,7 +155,9 @@ def build_parser(prog="unitaf"):
 
     m = sub.add_parser("models", help="UniTAF model weights: status and download")
     msub = m.add_subparsers(dest="models_command", metavar="ACTION", parser_class=_ArgParser)
-    for name, helptext in (("status", "what is present, sizes, licences"), ("download", "download missing weights")):
+    for name, helptext in (("status", "what is present, sizes, revisions, licences"),
+                           ("download", "download missing weights"),
+                           ("licence", "print the licence texts downloaded with the weights")):
         sp = msub.add_parser(name, help=helptext)
         sp.add_argument("--cache-dir", default=None, help="model cache folder (default: HF cache / UNITAF_CACHE)")
         sp.add_argument("--model-dir", default=None, help="weights laid out like the download cache")
@@ -694,22 +696,25 @@ def cmd_models(args):
         return cli_status(args)
     if args.models_command == "download":
         return cli_download(args)
-    raise BadInput("models: choose an action: status or download")
+    if args.models_command == "licence":
+        return cli_licence(args)
+    raise BadInput("models: choose an action: status, download or licence")
 
 
 def cmd_install_runtime(args):
     """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
     from .engines import Cancelled, EngineError
-    from .engines.unitaf.torch_install import build_command, install
+    from .engines.unitaf.torch_install import build_commands, install
     target = getattr(args, "target", None)
     flavour = getattr(args, "flavour", None) or "cpu"
     if not target:
         print("install-runtime: give --target DIR (the folder to install PyTorch into)", file=sys.stderr)
         return 2
     try:
-        cmd = build_command(os.path.abspath(target) + ".partial", flavour)
+        commands = build_commands(os.path.abspath(target) + ".partial", flavour)
         if getattr(args, "dry_run", False):
-            print(" ".join(cmd))
+            for cmd, requirements in commands:     # one pip run per index, each reading its lock section
+                print(" ".join(cmd) + " <section>\n" + "".join(f"    {line}\n" for line in requirements.splitlines()))
             return 0
         install(target, flavour, _progress)
     except EngineError as exc:
@@ -804,16 +809,21 @@ def format_status(store, features=None) -> str:
             state = "present"
         size = human_size(st.size if st.present else spec.approx_size)
         flag = "  [UNVERIFIED path]" if "path inferred" in spec.note else ""
-        lines.append(f"  {state:<8} {size:>9}  {','.join(spec.features):<22} {spec.display}{flag}")
+        feats = "all" if set(spec.features) == set(FEATURES) else ",".join(spec.features)
+        lines.append(f"  {state:<8} {size:>9}  {feats:<22} {spec.display}{flag}")
+        lines.append(f"{'':11}{_pin_text(store, spec)}")
     lines.append("Revisions:")
     for repo in dict.fromkeys(s.spec.repo_id for s in rows):
         spec = next(s.spec for s in rows if s.spec.repo_id == repo)
-        pin = spec.revision if spec.revision_verified else f"{spec.revision} (UNVERIFIED revision" + (
-            "; content pinned by sha256)" if any(s.spec.sha256 for s in rows if s.spec.repo_id == repo) else ")")
-        lines.append(f"  {repo} @ {pin}")
+        lines.append(f"  {repo} @ {_revision_text(store, spec)}")
     lines.append("Licences:")
     for repo in dict.fromkeys(s.spec.repo_id for s in rows):
         lines.append(f"  {repo}: {LICENCES.get(repo, 'unknown')}")
+    for st in rows:
+        if st.spec.filename.rsplit("/", 1)[-1].upper().startswith("LICENSE"):
+            where = st.path if st.present else "not downloaded yet (`models download` fetches it)"
+            lines.append(f"  full text of {st.spec.repo_id}'s licence: {where}"
+                         + (" (print it: `models licence`)" if st.present else ""))
     default = [st for st in rows if set(st.spec.features) & set(DEFAULT_FEATURES)]
     need = [st for st in default if st.needed]
     extra = [st for st in default if not st.ok and not st.needed]
@@ -827,6 +837,48 @@ def format_status(store, features=None) -> str:
         lines.append(f"Optional, not present ({len(extra)}): " + ", ".join(st.spec.display for st in extra)
                      + " (fetched by `models download`; defaults are used without them).")
     return "\n".join(lines)
+
+
+def _pin_text(store, spec) -> str:
+    """What a file is checked against: its exact size and sha256, as far as they are known."""
+    size = f"exactly {spec.size:,} B" if spec.size is not None else "size not pinned"
+    if spec.sha256:
+        digest = f"sha256 {spec.sha256}"
+    elif store.locked_commit(spec):
+        digest = "sha256 as recorded in the lock file"
+    else:
+        digest = "sha256 not pinned (checked against the Hub's content hash where it sends one)"
+    probable = " (probable)" if "probable" in spec.note else ""
+    return f"{size}, {digest}{probable}"
+
+
+def _revision_text(store, spec) -> str:
+    """The pinned commit, or the branch with the commit this cache's lock file recorded."""
+    if spec.revision_verified:
+        return spec.revision
+    locked = store.locked_commit(spec)
+    if locked:
+        from .engines.model_lock import lock_path
+        return (f"{spec.revision}, locked to {locked} (the commit downloaded; recorded in "
+                f"{lock_path(store.cache_dir)})")
+    return f"{spec.revision} (UNVERIFIED revision: no public commit to pin; a download records the commit it got)"
+
+
+def cli_licence(args) -> int:
+    """`models licence`: print the licence texts downloaded with the weights."""
+    store = _store_from_args(args)
+    texts = [st for st in store.status(getattr(args, "features", None) or None)
+             if st.spec.filename.rsplit("/", 1)[-1].upper().startswith("LICENSE")]
+    shown = 0
+    for st in texts:
+        if not st.present:
+            print(f"{st.spec.display}: not downloaded yet (`models download` fetches it with the weights)",
+                  file=sys.stderr)
+            continue
+        with open(st.path, encoding="utf-8", errors="replace") as f:
+            print(f"===== {st.spec.display} ({st.path}) =====\n{f.read().rstrip()}\n")
+        shown += 1
+    return EXIT_OK if shown else EXIT_FAIL
 
 
 def _store_from_args(args):

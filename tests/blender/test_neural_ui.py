@@ -382,11 +382,9 @@ def test_download_dialog_lists_sizes_licences_and_the_nc_warning(registered, tmp
     store = ModelStore(cache_dir=str(tmp_path / "cache"))
     # one small file already in the cache is not offered again
     spec = store.spec("indextts2.w2v_stats")
-    repo = tmp_path / "cache" / "models--IndexTeam--IndexTTS-2"
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text("c0ffee")
-    (repo / "snapshots" / "c0ffee").mkdir(parents=True)
-    (repo / "snapshots" / "c0ffee" / spec.filename).write_bytes(b"\0" * spec.size)
+    snapshot = tmp_path / "cache" / "models--IndexTeam--IndexTTS-2" / "snapshots" / spec.revision   # pinned commit
+    snapshot.mkdir(parents=True)
+    (snapshot / spec.filename).write_bytes(b"\0" * spec.size)
     lines = neural.download_listing(store)
     missing = store.missing(DEFAULT_FEATURES)
     assert spec.id not in {st.spec.id for st in missing} and len(missing) >= 10

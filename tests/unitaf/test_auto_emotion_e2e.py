@@ -38,6 +38,13 @@ def test_embedded_engine_speaks_the_inferred_emotions(tmp_path):
     resolved, notes = resolve_auto(request)
     assert resolved.text.startswith("[calm:0.60] I won the prize!") and "[angry] Stop it now." in resolved.text
     assert notes and "calm" in notes[0]
+    # this folder has no chat_template.jinja: the stock prompt is used, and the notes say so
+    assert any("no chat_template.jinja" in note and "stock Qwen3 rendering" in note for note in notes)
+    (tmp_path / "models" / "IndexTeam" / "IndexTTS-2" / "qwen0.6bemo4-merge" / "chat_template.jinja").write_bytes(
+        (FIXTURE / "chat_template.jinja").read_bytes())
+    from unitaf_blender.engines import auto_emotion
+    auto_emotion._models.clear()
+    assert not any("chat_template" in note for note in resolve_auto(request)[1])
     perf = engine.generate(engine.check(resolved).request)
     spans = perf.meta["spans"]
     assert [s["emotion"] for s in spans] == [f"calm:{AUTO_EMO_ALPHA:.2f}", "angry:1.00"]

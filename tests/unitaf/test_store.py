@@ -230,7 +230,8 @@ def test_catalogue_has_w2v_bert_config():
     cfg, weights = spec["w2vbert.config"], spec["w2vbert.model"]
     assert (cfg.repo_id, cfg.filename, cfg.revision) == (weights.repo_id, "config.json", weights.revision)
     assert cfg.optional and cfg.revision_verified and set(cfg.features) == set(weights.features)
-    assert not any(f.optional for f in catalog.MODEL_FILES if f.id != "w2vbert.config")
+    optional = {"w2vbert.config", "indextts2.licence", "qwen_emo.chat_template", "qwen_emo.tokenizer_config"}
+    assert {f.id for f in catalog.MODEL_FILES if f.optional} == optional
 
 
 def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
@@ -248,7 +249,11 @@ def test_format_status_real_catalogue(tmp_path, capsys):
     assert "MISSING" in text and "IndexTeam/IndexTTS-2/gpt.pth" in text
     assert "amphion/MaskGCT: CC-BY-NC-4.0 (NON-COMMERCIAL" in text
     assert "bilibili Model Use License" in text
-    assert "ATA-space/UniTAF @ main (UNVERIFIED revision)" in text
+    assert "ATA-space/UniTAF @ main (UNVERIFIED revision" in text
+    assert "IndexTeam/IndexTTS-2 @ 740dcaff396282ffb241903d150ac011cd4b1ede" in text
+    assert "except IndexTTS derivatives and non-commercial models" in text
+    assert "full text of IndexTeam/IndexTTS-2's licence: not downloaded yet" in text
+    assert "exactly 3,484,663,079 B, sha256 baaaeb8b56328da81731dc540a85a7dee32eca9da28f174b05757cb651c602a4" in text
     assert "Missing for the default features" in text and "GB to download" in text
     # every catalogue entry is well formed
     ids = [f.id for f in catalog.MODEL_FILES]
@@ -368,4 +373,105 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
     exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
-    assert "found" in ms._size_note(exact, exact.size + 1) and ms._size_note(exact, exact.size) == ""
+    assert "found" in ms._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""
+
+
+# Public evidence for the catalogue (issue table): exact byte counts and sha256 of every file.
+PINNED = {
+    "indextts2.gpt": (3_484_663_079, "baaaeb8b"), "indextts2.s2mel": (1_202_198_223, "aae1bb12"),
+    "indextts2.bpe": (475_997, "b2a5ce8090d32da3642cc4f81fdc996376bc6dd3f4cd5e3d165f71120d9f2bc8"),
+    "indextts2.config": (2882, "ea9c2815ecc3874577c7ac158b97248c027250e5b05972fbbb1216b6d6539081"),
+    "indextts2.feat2": (374_866, "9c4292e96dee535aea9a6206e9a0c856dd578dde9212acdb16dd3ada4d12bf80"),
+    "w2vbert.model": (2_322_063_736, "eb890c96"),
+    "w2vbert.config": (1874, "f5572bd5998b68182e9c328a43127ed21fed687f6910497136b91a4e3b0e3675"),
+    "w2vbert.preprocessor": (275, "8e6281aad64f97e40534135a59dcc5d33571efae376f2a25adf5551951897ab4"),
+    "maskgct.semantic_codec": (177_183_712, "ec947271"),
+    "campplus.model": (28_036_335, "3388cf5fd3493c9ac9c69851d8e7a8badcfb4f3dc631020c4961371646d5ada8"),
+    "bigvgan.generator": (449_228_171, "e95ba25972d3de0628d99cd156e9315a9c018899bf739988959ebe3544080ced"),
+    "bigvgan.config": (1405, "88a1f47acf747db0b21e97a389d838566147f7a5464583ff5c8d819d870f03ee"),
+    "qwen_emo.model": (1_192_135_096, "11293257a8df593c154a8ecd5fc039f3076de35411e35f06d41b471e136f6641"),
+    "qwen_emo.tokenizer": (11_422_654, "aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4"),
+    "qwen_emo.config": (727, None), "qwen_emo.generation_config": (117, None),
+    "qwen_emo.chat_template": (550, None),
+}
+
+
+def test_catalogue_pins_every_file_of_the_public_evidence():
+    spec = {f.id: f for f in catalog.MODEL_FILES}
+    for spec_id, (size, digest) in PINNED.items():
+        assert spec[spec_id].size == size, spec_id
+        assert (spec[spec_id].sha256 or "").startswith(digest or ""), spec_id
+    itts = [f for f in catalog.MODEL_FILES if f.repo_id == "IndexTeam/IndexTTS-2"]
+    assert {f.revision for f in itts} == {"740dcaff396282ffb241903d150ac011cd4b1ede"}
+    assert spec["indextts2.licence"].filename == "LICENSE.txt"
+    assert set(spec["indextts2.licence"].features) == set(catalog.FEATURES)
+    # only the files no public page gives a byte count for stay approximate
+    assert {f.id for f in catalog.MODEL_FILES if f.size is None} == {
+        "indextts2.licence", "qwen_emo.tokenizer_config", "unitaf.projector", "unitaf.a2f"}
+
+
+def test_real_sizes_of_small_files_check_out_in_a_cache(tmp_path):
+    """The real preprocessor_config.json (275 B) and generation_config.json (117 B) are good; one
+    byte more is flagged (the approximate sizes of before would have flagged the real files)."""
+    spec = {f.id: f for f in catalog.MODEL_FILES}
+    store = st.ModelStore(cache_dir=tmp_path)
+    for spec_id in ("w2vbert.preprocessor", "qwen_emo.generation_config"):
+        f = spec[spec_id]
+        snap = tmp_path / ("models--" + f.repo_id.replace("/", "--")) / "snapshots" / f.revision
+        path = snap.joinpath(*f.filename.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x" * f.size)
+        assert store.file_status(f).ok
+        path.write_bytes(b"x" * (f.size + 1))
+        assert store.file_status(f).size_ok is False and f"expected {f.size} B" in store.file_status(f).problem
+
+
+def test_unpinned_download_records_its_commit_and_later_ones_reuse_it(hub, tmp_path, capsys):
+    """acme/speech is asked for at 'main' (no pin): the lock beside the models records the commit it
+    resolved and each file's hash; status shows it; later downloads ask for that commit."""
+    import json
+
+    from unitaf_blender.engines import model_lock
+    store = st.ModelStore(cache_dir=tmp_path, files=_specs(pin_sha=False))
+    store.download(["speech", "face"])
+    lock = json.loads((tmp_path / model_lock.LOCK_NAME).read_text(encoding="utf-8"))["repos"]
+    assert set(lock) == {"acme/speech"}      # acme/face is pinned to a commit: nothing to record
+    assert lock["acme/speech"]["commit"] == COMMIT and lock["acme/speech"]["branch"] == "main"
+    assert lock["acme/speech"]["files"]["big.bin"] == {
+        "size": 300_000, "sha256": hashlib.sha256(FILES[("acme/speech", "big.bin")]).hexdigest()}
+    assert set(lock["acme/speech"]["files"]) == {"big.bin", "sub/dir/small.json"}
+    text = cli.format_status(store, ["speech", "face"])
+    assert f"acme/speech @ main, locked to {COMMIT} (the commit downloaded; recorded in " in text
+    assert f"acme/face @ {COMMIT}" in text
+    # the branch ref disappears (or moves): the lock still finds the files of its commit
+    os.remove(tmp_path / "models--acme--speech" / "refs" / "main")
+    assert store.file_status(store.spec("t.big")).ok
+    # a file lost from the cache comes back from the locked commit, not from the branch
+    os.remove(store.path("t.big"))
+    hub.revisions.clear()
+    store.download("speech")
+    assert hub.revisions and set(hub.revisions) == {COMMIT}
+    # verify checks the lock's hash: a changed file is caught though the catalogue pins none
+    entry = json.loads((tmp_path / model_lock.LOCK_NAME).read_text(encoding="utf-8"))
+    entry["repos"]["acme/speech"]["files"]["sub/dir/small.json"]["sha256"] = "0" * 64
+    (tmp_path / model_lock.LOCK_NAME).write_text(json.dumps(entry), encoding="utf-8")
+    problems = {s.spec.id: p for s, p in store.verify("speech")}
+    assert problems["t.small"].startswith("sha256 ") and problems["t.big"] == ""
+    # a damaged lock pins nothing: back to the branch
+    (tmp_path / model_lock.LOCK_NAME).write_text("{not json", encoding="utf-8")
+    assert store.locked_commit(store.spec("t.big")) is None
+    assert "acme/speech @ main (UNVERIFIED revision" in cli.format_status(store, "speech")
+
+
+def test_models_licence_prints_the_downloaded_text(tmp_path, capsys):
+    spec = {f.id: f for f in catalog.MODEL_FILES}["indextts2.licence"]
+    assert cli.run(["models", "licence", "--cache-dir", str(tmp_path)]) == 1
+    assert "LICENSE.txt: not downloaded yet" in capsys.readouterr().err
+    snap = tmp_path / "models--IndexTeam--IndexTTS-2" / "snapshots" / spec.revision
+    snap.mkdir(parents=True)
+    (snap / "LICENSE.txt").write_text("bilibili Model Use License Agreement\nterms...\n", encoding="utf-8")
+    assert cli.run(["models", "licence", "--cache-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "IndexTeam/IndexTTS-2/LICENSE.txt" in out and "terms..." in out
+    assert f"full text of IndexTeam/IndexTTS-2's licence: {snap / 'LICENSE.txt'}" in cli.format_status(
+        st.ModelStore(cache_dir=tmp_path))

@@ -198,3 +198,86 @@ def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch, cpu_
     assert int8 is auto and (bf16 is auto) == (auto.model.dtype == torch.bfloat16)   # one model per float type
     assert auto.model.dtype == (torch.bfloat16 if cpu_outcome == "cpu-with-bf16" else torch.float32)
     assert np.isfinite(bf16.vector("Hi.")).all()
+
+
+# -- numbers left to the model, packed rows, packed bf16 weights ---------------------------
+
+class ShapeAware(Oracle):
+    """Knows each reply except its 'digits' (the tokens at `places`, its wildcards), where it
+    guesses wrong at `wrong` (all places by default), as the JSON template guesses 0 where a
+    score is not."""
+
+    def __init__(self, replies, places, wrong=None):
+        super().__init__(replies)
+        self.places, self.miss = set(places), set(places if wrong is None else wrong)
+        self.wildcards = {r[p] + (p in self.miss) for r in replies for p in places if p < len(r)}   # its digit guesses
+
+    def draft(self, ids, k):
+        guess = super().draft(ids, k)
+        return [t + 1 if len(ids) + i in self.miss else t for i, t in enumerate(guess)]
+
+
+def fed_tokens(model):
+    """Count the tokens each pass computes (valid ones, when a pass holds padding)."""
+    calls = []
+    forward = model.forward
+
+    def count(ids, *a, **kw):
+        valid = kw.get("valid")
+        calls.append(int(valid.sum()) if valid is not None else ids.numel())
+        return forward(ids, *a, **kw)
+    return count, calls
+
+
+def test_a_batch_stops_before_each_number_and_wastes_nothing(emo, plain, monkeypatch):
+    """With the answer's shape known, a full pass never feeds a token after a wrong digit:
+    every token computed is kept (prompts once, then each reply token once), and the digits
+    come from the model; the tokens are plain greedy's."""
+    prompts, want = (x[1:3] for x in plain)        # replies that start differently: the guesser is exact
+    places = (3, 9, 10, 20)
+    count, calls = fed_tokens(emo.model)
+    monkeypatch.setattr(emo.model, "forward", count)
+    got = qwen3.generate_ids_batch(emo.model, prompts, N, (), ShapeAware(want, places), 16, free_tokens=0)
+    assert got == want
+    shared = qwen3._common_prefix(prompts) - 1
+    assert sum(calls) == shared + sum(len(p) - shared for p in prompts) + sum(len(w) - 1 for w in want)
+
+
+def test_few_rows_guess_through_numbers_and_stay_greedy(emo, plain, monkeypatch):
+    """A pass with room left (one row) guesses on through the digits (8 numbers, 2 of them
+    guessed wrong): fewer passes than stopping at each, the same tokens."""
+    prompts, want = plain
+    places, wrong = (3, 5, 9, 11, 15, 17, 21, 23), (9, 21)
+    count, calls = fed_tokens(emo.model)
+    monkeypatch.setattr(emo.model, "forward", count)
+    passes = {}
+    for free in (0, 24):
+        calls.clear()
+        for prompt, reply in zip(prompts, want):
+            assert qwen3.generate_ids_batch(emo.model, [prompt], N, (), ShapeAware([reply], places, wrong), 16,
+                                            free_tokens=free) == [reply]
+        passes[free] = len(calls)
+    assert passes[24] < passes[0]
+
+
+def test_packed_bf16_weights_change_nothing(emo, plain):
+    """bf16 on a CPU: oneDNN-packed projections and head give the unpacked model's tokens and
+    logits (skipped where this CPU cannot pack bf16)."""
+    prompts, _ = plain
+    a = TextEmotion.load(FX, dtype=torch.bfloat16, greedy=True, max_new_tokens=N).model
+    if a.head is None:
+        pytest.skip("no oneDNN bf16 packing on this CPU")
+    ids = torch.tensor([prompts[2]])
+    ref = _unpacked(FX)
+    with torch.inference_mode():
+        got, want = (m(ids, m.new_cache(1, ids.shape[1]), 0).numpy() for m in (a, ref))
+    np.testing.assert_array_equal(got, want)
+    never = qwen3.GenerationSettings(eos_token_ids=())
+    assert [qwen3.generate_ids(a, p, N, never) for p in prompts] == [qwen3.generate_ids(ref, p, N, never)
+                                                                    for p in prompts]
+
+
+def _unpacked(folder):
+    import unittest.mock
+    with unittest.mock.patch.object(qwen3, "pack_for_cpu", lambda model: False):
+        return qwen3.load_qwen3(folder, dtype=torch.bfloat16)

@@ -206,16 +206,36 @@ def fake_python(tmp_path, script):
 TARGET_OF = 'for a in "$@"; do if [ "$prev" = "--target" ]; then T="$a"; fi; prev="$a"; done\n'
 
 
-def test_install_command_is_pinned():
-    cmd = nr.build_command("/x/rt", "cpu", python="/py")
-    assert cmd[:4] == ["/py", "-m", "pip", "install"] and "--target" in cmd
-    assert f"torch=={nr.TORCH_VERSION}" in cmd and nr.TORCH_VERSION == "2.13.0"
-    assert any(p.startswith("PyYAML") for p in cmd) and any(p.startswith("huggingface_hub") for p in cmd)
-    if sys.platform != "darwin":
-        assert f"{nr.TORCH_INDEX}/cpu" in cmd
-        assert f"{nr.TORCH_INDEX}/{nr.DEFAULT_CUDA}" in nr.build_command("/x", "cuda", python="/py")
+@pytest.fixture(autouse=True)
+def runtime_lock_here(tmp_path, monkeypatch):
+    """A lock for this platform and every flavour, so the installer tests do not depend on which
+    platforms the shipped lock covers."""
+    from unitaf_blender.engines.unitaf import runtime_lock
+    target, python = runtime_lock.this_target()
+    lock = tmp_path / "runtime.lock"
+    lock.write_text("".join(f"[{f} {target} {python} {nr.TORCH_INDEX}/{f}]\ntorch=={nr.TORCH_VERSION}+{f} "
+                            f"--hash=sha256:{'a' * 64}\n" for f in ("cpu",) + nr.CUDA_FLAVOURS))
+    monkeypatch.setattr(runtime_lock, "LOCK_FILE", str(lock))
+    return lock
+
+
+def test_install_commands_follow_the_lock(tmp_path):
+    """One pip run per lock section: its index only, hashes required, no dependency resolution,
+    and pip's own configuration ignored (tests/unitaf/test_runtime_lock.py installs for real)."""
+    lock = tmp_path / "runtime.lock"
+    lock.write_text("[cpu linux-x86_64 cp311 https://download.pytorch.org/whl/cpu]\n"
+                    f"torch=={nr.TORCH_VERSION}+cpu --hash=sha256:{'a' * 64}\n"
+                    "[cpu linux-x86_64 cp311 https://pypi.org/simple]\n"
+                    f"PyYAML==6.0.4 --hash=sha256:{'b' * 64}\n")
+    commands = nr.build_commands("/x/rt", "cpu", python="/py", lock=str(lock), where=("linux-x86_64", "cp311"))
+    assert [c[c.index("--index-url") + 1] for c, _ in commands] == [f"{nr.TORCH_INDEX}/cpu", nr.PYPI_INDEX]
+    for cmd, _ in commands:
+        assert cmd[:5] == ["/py", "-m", "pip", "--isolated", "install"] and cmd[-1] == "-r"
+        assert {"--require-hashes", "--no-deps", "--target"} <= set(cmd) and "--extra-index-url" not in cmd
+    assert commands[0][1] == f"torch=={nr.TORCH_VERSION}+cpu --hash=sha256:{'a' * 64}\n"
+    assert nr.EXTRA_PACKAGES == ("PyYAML==6.0.4", "huggingface_hub==2.4.0", "Jinja2==3.1.6")
     with pytest.raises(EngineError, match="flavour"):
-        nr.build_command("/x", "rocm-ish")
+        nr.build_commands("/x", "rocm-ish", lock=str(lock))
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="fake pip is a POSIX shell script")

@@ -1,8 +1,9 @@
 """Emotion "auto": each sentence's emotion read from its words by the text-emotion model
 (IndexTTS2's Qwen3 fine-tune, engines/unitaf/text_emotion.py), for every engine.
 
-Decoding is greedy (the reference samples at temperature 0.6), so a script always gets the
-same emotions. The inferred emotions become inline tags (core.emotion.auto_tagged), so both engines —
+Decoding is greedy, so a script always gets the same emotions (the model's 117 B
+generation_config.json has no room for a sampling block: the reference most likely decodes
+greedily too). The inferred emotions become inline tags (core.emotion.auto_tagged), so both engines —
 the embedded one too, which never imports the neural engine — speak and animate them exactly
 like tags a writer typed; tags already in the script win. The model loads once per model
 folder and answers are cached by sentence.
@@ -60,7 +61,7 @@ def text_emotion_model(options):
     key = (store.cache_dir, store.model_dir, str(device), str(prec.dtype))
     if key not in _models:
         from .unitaf.text_emotion import TextEmotion
-        # Greedy: the same script gives the same emotions (the reference samples, T 0.6).
+        # Greedy: the same script gives the same emotions.
         _models[key] = TextEmotion.load(store, device=device, dtype=prec.dtype, greedy=True)
     return _models[key]
 
@@ -80,6 +81,8 @@ def resolve_auto(request):
     tagged, inferred = auto_tagged(text, model.vector, AUTO_EMO_ALPHA)
     notes = ["Emotion from the words: " + "; ".join(
         f"\"{sentence[:30]}{'…' if len(sentence) > 30 else ''}\" {emotion_label(vec)}" for sentence, vec in inferred)]
+    if inferred and model.chat_template is None:
+        notes.append("Note: " + model.prompt_note + ".")
     return replace(request, **{text_field: tagged}, emotion="calm:0"), notes if inferred else []
 
 

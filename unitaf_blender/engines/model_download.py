@@ -39,12 +39,16 @@ def env_offline() -> bool:
 
 
 def fetch(missing, cache_dir: str, check: Callable[[ModelFile, str], str], endpoint: Optional[str] = None,
-          token=None, progress: Optional[Callable[[DownloadProgress], None]] = None, cancel=None) -> None:
+          token=None, progress: Optional[Callable[[DownloadProgress], None]] = None, cancel=None,
+          revision_of: Callable[[ModelFile], str] = lambda spec: spec.revision,
+          done: Optional[Callable[[ModelFile, str], None]] = None) -> None:
     """Download every file of `missing` (store FileStatus entries) into the HF cache at `cache_dir`.
 
     A present file of the wrong size is removed first (else the hub returns it as cached).
     `check(spec, path)` returns '' for a good file, else the problem; a file that fails is deleted
-    and DownloadError raised. Cancel stops between chunks; files finished before it are kept.
+    and DownloadError raised; `done(spec, path)` is told of each good one. `revision_of(spec)` is
+    the revision to ask for (a locked commit for an unpinned repository). Cancel stops between
+    chunks; files finished before it are kept.
     """
     try:
         import huggingface_hub
@@ -60,14 +64,15 @@ def fetch(missing, cache_dir: str, check: Callable[[ModelFile, str], str], endpo
         if st.present:
             _remove_cached(st.path)
         bar = _progress_class(spec, index, len(missing), total, session, progress, cancel)
+        revision = revision_of(spec)
         try:
             path = huggingface_hub.hf_hub_download(
-                spec.repo_id, spec.filename, revision=spec.revision, cache_dir=cache_dir,
+                spec.repo_id, spec.filename, revision=revision, cache_dir=cache_dir,
                 endpoint=endpoint or os.environ.get("HF_ENDPOINT") or None, token=token, tqdm_class=bar)
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - every hub/network error becomes one clear message
-            raise DownloadError(f"Could not download {spec.display} @ {spec.revision}: "
+            raise DownloadError(f"Could not download {spec.display} @ {revision}: "
                                 f"{type(exc).__name__}: {first_line(exc)}") from exc
         # Not cancellable: a complete file must be verified before it may stay in the cache.
         problem = check(spec, path)
@@ -75,6 +80,8 @@ def fetch(missing, cache_dir: str, check: Callable[[ModelFile, str], str], endpo
             _remove_cached(path)
             raise DownloadError(f"Downloaded {spec.display} does not check out ({problem}); the file was "
                                 "deleted. Try again; if it persists the upstream file changed.")
+        if done is not None:
+            done(spec, path)
         session["done"] += os.path.getsize(path)
 
 

@@ -18,9 +18,10 @@ No torch and no bpy here, and huggingface_hub is imported only when downloading 
   the catalogue's is reported (FileStatus.problem, `size_report()`), not refused.
 
 Integrity: the size is checked whenever it is known exactly; `verify()` and every download
-check sha256 against the pinned value (taken from the official Hugging Face file page) or, for
-Git-LFS files without a pinned value, against the content hash the Hub sent as ETag (the blob
-name in the cache). A file that fails is deleted, never left looking complete.
+check sha256 against the pinned value (the engine's catalogue) or, for a file without one, against
+the hash the lock file recorded (model_lock.py: the commit each download of an unpinned repository
+resolved), else for Git-LFS files against the content hash the Hub sent as ETag (the blob name
+in the cache). A file that fails is deleted, never left looking complete.
 """
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-from . import EngineUnavailable, check_cancel
+from . import EngineUnavailable, check_cancel, model_lock
 from .model_download import DownloadProgress, env_offline, fetch
 from .model_files import ModelFile, human_size
 
@@ -118,11 +119,21 @@ class ModelStore:
     def model_dir_path(self, spec: ModelFile) -> str:
         return os.path.join(self.model_dir, *spec.repo_id.split("/"), *spec.filename.split("/"))
 
+    def locked_commit(self, spec: ModelFile) -> Optional[str]:
+        """The commit the lock file records for an unpinned repository (cache mode only)."""
+        if self.model_dir or spec.revision_verified:
+            return None
+        return model_lock.locked_commit(self.cache_dir, spec.repo_id)
+
+    def revision_to_fetch(self, spec: ModelFile) -> str:
+        return self.locked_commit(spec) or spec.revision
+
     def _cached_path(self, spec: ModelFile) -> Optional[str]:
-        """Resolve a file in the HF cache without any network (refs/<branch> -> snapshot)."""
+        """Resolve a file in the HF cache without any network: the pinned commit, else the commit
+        the lock file records, else refs/<branch> -> snapshot."""
         repo_dir = os.path.join(self.cache_dir, "models--" + spec.repo_id.replace("/", "--"))
-        commit = spec.revision
-        if not spec.revision_verified:
+        commit = self.locked_commit(spec) or spec.revision
+        if not spec.revision_verified and commit == spec.revision:
             try:
                 with open(os.path.join(repo_dir, "refs", spec.revision), encoding="utf-8") as f:
                     commit = f.read().strip()
@@ -211,11 +222,16 @@ class ModelStore:
 
     # -- integrity ---------------------------------------------------------------------
 
-    @staticmethod
-    def expected_sha256(spec: ModelFile, path: str) -> Optional[str]:
-        """Pinned sha256, else the Hub's content hash kept as the blob name (Git-LFS files only)."""
+    def expected_sha256(self, spec: ModelFile, path: str) -> Optional[str]:
+        """Pinned sha256, else the one the lock file recorded for this commit's file, else the
+        Hub's content hash kept as the blob name (Git-LFS files only)."""
         if spec.sha256:
             return spec.sha256
+        locked = model_lock.read_lock(self.cache_dir).get(spec.repo_id) if self.locked_commit(spec) else None
+        if locked and locked["commit"] == model_lock.commit_of_snapshot_path(path):
+            entry = locked.get("files", {}).get(spec.filename)
+            if isinstance(entry, dict) and re.fullmatch(r"[0-9a-f]{64}", str(entry.get("sha256", ""))):
+                return entry["sha256"]
         if os.path.islink(path):
             blob = os.path.basename(os.path.realpath(path))
             if re.fullmatch(r"[0-9a-f]{64}", blob):
@@ -272,8 +288,14 @@ class ModelStore:
                 raise ModelsMissing(self.missing_message(required, blocked), required)
             return [self.locate(s) for s in specs]   # only optional files absent: fine without them
         fetch(missing, self.cache_dir, self.check_file, endpoint=self.endpoint, token=token,
-              progress=progress, cancel=cancel)
+              progress=progress, cancel=cancel, revision_of=self.revision_to_fetch, done=self._record)
         return [self.locate(s) for s in specs]
+
+    def _record(self, spec: ModelFile, path: str) -> None:
+        """Write a file of an unpinned repository into the lock, with the commit it came from."""
+        if not spec.revision_verified:
+            model_lock.record(self.cache_dir, spec, path,
+                              self.expected_sha256(spec, path) or sha256_file(path))
 
 
 def _size_note(spec: ModelFile, size: int) -> str:

@@ -26,6 +26,7 @@ from . import checkpoint as ckpt
 from .generate import _warp
 from .gpt import KVCache
 from .options import SamplingConfig
+from .packed import PackedLinear, packing_works
 
 __all__ = ["Qwen3Dims", "Qwen3", "GenerationSettings", "load_qwen3", "read_generation_config", "generate_ids",
            "generate_ids_batch"]
@@ -93,35 +94,52 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
         self.k_norm = RMSNorm(d.head_dim, d.rms_norm_eps)
 
-    def forward(self, x, cos, sin, cache: KVCache, layer: int, pos: int, keep=None):
-        """keep: None, or a bool mask [B, 1, T, L] of the keys each query may see (batched rows
-        that are left-padded, see Qwen3.forward's `pad`)."""
-        B, T, _ = x.shape
+    def forward(self, x, cos, sin, cache: KVCache, layer: int, pos: int, keep, shape, flat=None):
+        """x: the (B*T, hidden) tokens of a (B, T) block (`shape`), or only N of them: `flat`, the
+        index of each in the B*T grid (the rest are padding and never computed).
+        keep: None, or a bool mask [B, 1, T, L] of the cache slots each query may see (rows with
+        holes: left padding, rejected guesses; see Qwen3.forward's `seen`)."""
         d = self.d
-        q = self.q_norm(self.q_proj(x).view(B, T, d.heads, d.head_dim)).transpose(1, 2)
-        k = self.k_norm(self.k_proj(x).view(B, T, d.kv_heads, d.head_dim)).transpose(1, 2)
-        v = self.v_proj(x).view(B, T, d.kv_heads, d.head_dim).transpose(1, 2)
+        B, T = shape
+        q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
+        if flat is not None:         # the attention itself works on the (B, T) grid
+            q, k, v = (_unflat(t, flat, B * T) for t in (q, k, v))
+        q = self.q_norm(q.view(B, T, d.heads, d.head_dim)).transpose(1, 2)
+        k = self.k_norm(k.view(B, T, d.kv_heads, d.head_dim)).transpose(1, 2)
+        v = v.view(B, T, d.kv_heads, d.head_dim).transpose(1, 2)
         q = q * cos + _rotate_half(q) * sin
         k = k * cos + _rotate_half(k) * sin
         k, v = cache.update(layer, pos, k, v)
         rep = d.heads // d.kv_heads
-        if T == 1:
-            # one new query sees every cached key: the `rep` query heads of a KV group share one
-            # batched matmul (no copy of the cache per head; CPU SDPA is slow for a 1-row query)
-            qg = q.reshape(B, d.kv_heads, rep, d.head_dim)
-            att = (qg @ k.transpose(-1, -2)) * d.head_dim ** -0.5
+        if T == 1 or keep is not None:
+            # decoding and checked guesses (a few queries per row): the `rep` query heads of a KV
+            # group share one batched matmul (no copy of the cache per head; CPU SDPA is slow
+            # for a few rows, and with a mask)
+            L = k.shape[2]
+            qg = q.reshape(B, d.kv_heads, rep * T, d.head_dim)
+            att = ((qg @ k.transpose(-1, -2)) * d.head_dim ** -0.5).view(B, d.kv_heads, rep, T, L)
+            if T > 1:                # query i (absolute pos+i) sees keys 0..pos+i
+                keys = torch.arange(L, device=x.device)
+                causal = keys[None, :] <= (pos + torch.arange(T, device=x.device))[:, None]
+                att = att.masked_fill(~causal, float("-inf"))
             if keep is not None:
-                att = att.masked_fill(~keep, float("-inf"))
-            y = (att.float().softmax(-1).to(v.dtype) @ v).reshape(B, d.heads, 1, d.head_dim)
-        else:                    # query i (absolute pos+i) sees keys 0..pos+i
+                att = att.masked_fill(~keep[:, :, None], float("-inf"))
+            probs = att.float().softmax(-1).to(v.dtype).view(B, d.kv_heads, rep * T, L)
+            y = (probs @ v).view(B, d.heads, T, d.head_dim)
+        else:                    # one prompt, all of it new: query i (absolute pos+i) sees keys 0..pos+i
             if rep > 1:
                 k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
             keys = torch.arange(pos + T, device=x.device)
             mask = keys[None, :] <= (pos + torch.arange(T, device=x.device))[:, None]
-            if keep is not None:
-                mask = mask & keep
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-        return self.o_proj(y.transpose(1, 2).reshape(B, T, d.heads * d.head_dim))
+        y = y.transpose(1, 2).reshape(B * T, d.heads * d.head_dim)
+        return self.o_proj(y if flat is None else y.index_select(0, flat))
+
+
+def _unflat(t, flat, rows):
+    """(N, F) packed rows -> (rows, F) with zeros where no token is."""
+    out = t.new_zeros(rows, t.shape[-1])
+    return out.index_copy_(0, flat, t)
 
 
 class MLP(nn.Module):
@@ -143,8 +161,8 @@ class Block(nn.Module):
         self.post_attention_layernorm = RMSNorm(d.hidden_size, d.rms_norm_eps)
         self.mlp = MLP(d)
 
-    def forward(self, x, cos, sin, cache, layer, pos, keep=None):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, pos, keep)
+    def forward(self, x, cos, sin, cache, layer, pos, keep, shape, flat=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache, layer, pos, keep, shape, flat)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -168,6 +186,7 @@ class Qwen3(nn.Module):
         self.dims = dims
         self.model = _Body(dims)
         self.lm_head = None if dims.tie_word_embeddings else nn.Linear(dims.hidden_size, dims.vocab_size, bias=False)
+        self.head = None      # the output head as a packed Linear, set by pack_for_cpu
         self.register_buffer("inv_freq", _inv_freq(dims), persistent=False)
 
     @property
@@ -200,25 +219,74 @@ class Qwen3(nn.Module):
         return (seen[:, None, :] | own[None]).unsqueeze(1)
 
     def forward(self, ids: torch.Tensor, cache: KVCache, pos: int = 0, all_logits: bool = False,
-                positions=None, seen=None):
+                positions=None, seen=None, valid=None, argmax: bool = False):
         """ids (B, T) written to cache slots pos..pos+T-1 -> fp32 logits (B, V) of the last position
         (or (B, T, V) with all_logits).
 
         positions (B, T) + seen (B, pos+T) bool, for batches whose rows hold holes in the cache
         (left padding, rejected guesses): each token's RoPE position (a row counts from its first
         real token, as HF's position_ids do), and the slots each row may attend (within the block,
-        causality still applies). Without them: positions pos..pos+T-1, every slot seen."""
-        T = ids.shape[1]
+        causality still applies). Without them: positions pos..pos+T-1, every slot seen.
+        valid (B, T) bool: the tokens to compute; the others are padding (no compute, their
+        slots must stay unseen; their outputs are meaningless). Rows of different lengths then
+        cost only their own tokens.
+        argmax: instead of logits, the greedy token of each position ((B,) or (B, T) with
+        all_logits; -1 where not valid), taken on the logits in the model's float type (the
+        fp32 cast is exact and changes no argmax) and computed only where needed."""
+        B, T = ids.shape
         if positions is None:
             positions = torch.arange(pos, pos + T, device=ids.device)
-        x = self.model.embed_tokens(ids)
+        x = self.model.embed_tokens(ids).reshape(B * T, -1)
         cos, sin = self._rope(positions, x.dtype)
         keep = None if seen is None else self._keep(pos, T, seen)
+        flat = None if valid is None else valid.reshape(-1).nonzero().squeeze(1)
+        if flat is not None:
+            x = x.index_select(0, flat)
         for i, block in enumerate(self.model.layers):
-            x = block(x, cos, sin, cache, i, pos, keep)
-        h = self.model.norm(x if all_logits else x[:, -1])
-        w = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
-        return F.linear(h, w).float()
+            x = block(x, cos, sin, cache, i, pos, keep, (B, T), flat)
+        if all_logits:
+            out_rows, h = (torch.arange(B * T, device=ids.device) if flat is None else flat), x
+        else:               # the last position of each row (which must be valid)
+            last = torch.arange(B, device=ids.device) * T + T - 1
+            out_rows = last
+            h = x.index_select(0, last if flat is None else torch.searchsorted(flat, last))
+        h = self.model.norm(h)
+        if self.head is not None:
+            logits = self.head(h)
+        else:
+            logits = F.linear(h, self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight)
+        if argmax:
+            best = logits.argmax(-1)
+            if not all_logits:
+                return best
+            grid = torch.full((B * T,), -1, dtype=torch.long, device=ids.device)
+            grid[out_rows] = best
+            return grid.view(B, T)
+        logits = logits.float()
+        if not all_logits:
+            return logits
+        if flat is None:
+            return logits.view(B, T, -1)
+        grid = logits.new_zeros(B * T, logits.shape[-1])
+        grid[flat] = logits
+        return grid.view(B, T, -1)
+
+
+def pack_for_cpu(model: "Qwen3") -> bool:
+    """bf16 on a CPU: every projection and the output head get oneDNN-packed weights (a tied
+    head as a copy, as the embedding lookups still read the matrix: +0.3 GB for Qwen3-0.6B).
+    False, and nothing changed, for other float types, devices, or where packing does not work."""
+    if model.device.type != "cpu" or model.dtype != torch.bfloat16 or not packing_works():
+        return False
+    for block in model.model.layers:
+        for owner, names in ((block.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
+                             (block.mlp, ("gate_proj", "up_proj", "down_proj"))):
+            for name in names:
+                setattr(owner, name, PackedLinear(getattr(owner, name).weight))
+    head = model.model.embed_tokens.weight if model.lm_head is None else model.lm_head.weight
+    model.head = PackedLinear(head)
+    model.lm_head = None          # an untied head now lives in `head` only
+    return True
 
 
 def _stored_keys(model: Qwen3):
@@ -246,7 +314,9 @@ def load_qwen3(model_dir, device="cpu", dtype: Optional[torch.dtype] = None,
     model = ckpt.on_meta(lambda: Qwen3(dims)).to(dtype or torch.float32)
     ckpt.load_into(model, ckpt.read_safetensors(weights, keys=_stored_keys(model)), weights, consume=True)
     model.inv_freq = _inv_freq(dims)   # the one non-persistent buffer: still on meta until here
-    return ckpt.require_loaded(model, weights).to(device=device).eval()
+    model = ckpt.require_loaded(model, weights).to(device=device).eval()
+    pack_for_cpu(model)
+    return model
 
 
 @dataclass
@@ -328,12 +398,13 @@ class _Rows:
         self.slot = 0
 
     def prefill(self, prompts):
-        """Prompts right-aligned after their longest common prefix, which is computed once."""
+        """Prompts right-aligned after their longest common prefix, which is computed once; the
+        padding on the left costs nothing. Returns each row's greedy first token (B,)."""
         model = self.model
         shared = max(0, _common_prefix(prompts) - 1)       # leave every row one own token to predict from
         if shared:
             one = model.new_cache(1, shared)
-            model(torch.tensor([prompts[0][:shared]], device=model.device), one, 0)
+            model(torch.tensor([prompts[0][:shared]], device=model.device), one, 0, argmax=True)
             self.cache.k[:, :, :, :shared] = one.k
             self.cache.v[:, :, :, :shared] = one.v
             self.seen[:, :shared] = True
@@ -343,11 +414,13 @@ class _Rows:
         ids = torch.tensor([[0] * (width - len(r)) + r for r in rest], device=model.device)
         slots = torch.arange(width, device=model.device)
         positions = shared + (slots[None, :] - pad[:, None]).clamp(min=0)
-        self.seen[:, shared:shared + width] = slots[None, :] >= pad[:, None]
-        logits = model(ids, self.cache, shared, positions=positions, seen=self.seen[:, :shared + width])
+        valid = slots[None, :] >= pad[:, None]
+        self.seen[:, shared:shared + width] = valid
+        first = model(ids, self.cache, shared, positions=positions, seen=self.seen[:, :shared + width],
+                      valid=valid, argmax=True)
         self.next_pos[:] = torch.tensor([len(p) for p in prompts], device=model.device)
         self.slot = shared + width
-        return logits
+        return first
 
     def squeeze(self, keep: list):
         """Keep batch rows `keep` (indices into self.rows), their valid slots packed to the right."""
@@ -368,29 +441,39 @@ class _Rows:
 
 @torch.inference_mode()
 def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids, drafter=None,
-                       max_draft: int = 16) -> list[list[int]]:
+                       max_draft: int = 32, free_tokens: int = 200) -> list[list[int]]:
     """Greedy continuations of several prompts decoded together; each row's ids end with its eos
     id when one was produced, and equal generate_ids row by row.
 
-    Batching: decoding reads every weight once per step whatever the batch, so N sentences cost
+    Batching: decoding reads every weight once per pass whatever the batch, so N sentences cost
     about as much as one while the CPU is memory-bound. Prompts share their common prefix (the
-    chat template's system part), computed once.
+    chat template's system part), computed once; rows of different lengths are packed (padding
+    is never computed).
     drafter: an object with draft(ids, k) (drafting.LookupDrafter) whose guesses are checked
     (speculative decoding without a draft model): each pass feeds a row's last token plus up to
     `max_draft` guessed tokens, keeps the guesses that equal the model's argmax and then the
     model's own next token, so a correct guess of n tokens costs one pass instead of n.
+    Where the answer's shape is known and only its numbers are not (a drafter with `wildcards`:
+    the digit tokens), a row's block stops before its first guessed digit: the pass itself
+    gives the digit, and no token after a wrong digit is computed in vain. While a pass holds
+    fewer than `free_tokens` tokens, rows guess on through digits (shared out row by row): a
+    pass has a fixed cost (reading every weight once, ~0.1 s at full size on a 2-core CPU),
+    so a few passes with a little waste beat many exact ones; 200 (with max_draft 32) gave the
+    fewest passes for the least waste in bench/bench_text_emotion.py.
     Each row guesses as far as its last guess held (doubling after a fully right guess; after a
-    wrong first token one pass without guessing): wrong guesses cost compute, which bounds the
-    cost of a drafter that does not know the answers' shape to ~1.5x plain greedy."""
+    wrong first token one pass without guessing; a wrong digit changes nothing): wrong guesses
+    cost compute, which bounds the cost of a drafter that does not know the answers' shape to
+    ~1.5x plain greedy."""
     prompts = [list(p) for p in prompts]
     if not prompts or max_new_tokens <= 0:
         return [[] for _ in prompts]
     eos = set(int(e) for e in eos_token_ids)
     max_draft = max_draft if drafter is not None else 0
+    uncertain = frozenset(getattr(drafter, "wildcards", ()))
     out = [[] for _ in prompts]
     budget = [max_draft] * len(prompts)      # how many tokens each row guesses next
     state = _Rows(model, list(range(len(prompts))), max(len(p) for p in prompts) + max_new_tokens + max_draft + 1)
-    firsts = state.prefill(prompts).argmax(-1).tolist()
+    firsts = state.prefill(prompts).tolist()
     for row, tok in zip(state.rows, firsts):
         out[row].append(tok)
 
@@ -401,23 +484,26 @@ def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids
         live = [i for i, row in enumerate(state.rows) if not finished(row)]
         if not live:
             return out
-        guesses = {}
+        drafts, sure = {}, {}
         for i in live:
             row = out[state.rows[i]]
             room = min(budget[state.rows[i]], max_new_tokens - len(row) - 1)   # guesses + the model's token fit
-            guesses[i] = drafter.draft(row, room)[:room] if room > 0 else []
+            drafts[i] = drafter.draft(row, room)[:room] if room > 0 else []
+            sure[i] = next((j for j, t in enumerate(drafts[i]) if t in uncertain), len(drafts[i]))
+        guesses = _spend(drafts, sure, free_tokens)
         k = max(len(g) for g in guesses.values())
         if len(live) < len(state.rows) or state.slot + 1 + k > state.cap:
             state.squeeze(live)                 # finished rows cost compute, holes cost room
             guesses = {j: guesses[i] for j, i in enumerate(live)}
-        block = torch.tensor([[out[row][-1]] + (guesses[i] + [out[row][-1]] * k)[:k]
-                              for i, row in enumerate(state.rows)], device=model.device)
+        block = torch.tensor([[out[row][-1]] + (guesses[i] + [0] * k)[:k] for i, row in enumerate(state.rows)],
+                             device=model.device)
+        lengths = torch.tensor([1 + len(guesses[i]) for i in range(len(state.rows))], device=model.device)
+        valid = torch.arange(1 + k, device=model.device)[None, :] < lengths[:, None]
         slot = state.slot
         positions = state.next_pos[:, None] + torch.arange(1 + k, device=model.device)
-        state.seen[:, slot:slot + 1 + k] = True
-        logits = model(block, state.cache, slot, all_logits=True, positions=positions,
-                       seen=state.seen[:, :slot + 1 + k])
-        best = logits.argmax(-1).tolist()
+        state.seen[:, slot:slot + 1 + k] = valid
+        best = model(block, state.cache, slot, all_logits=True, positions=positions,
+                     seen=state.seen[:, :slot + 1 + k], valid=valid, argmax=True).tolist()
         for i, row in enumerate(state.rows):
             guess, taken = guesses[i], 0
             while taken < len(guess) and guess[taken] == best[i][taken] and guess[taken] not in eos:
@@ -429,8 +515,28 @@ def generate_ids_batch(model: Qwen3, prompts, max_new_tokens: int, eos_token_ids
                 out[row].extend(guess[:taken] + [best[i][taken]])
             state.seen[i, slot + 1 + taken:slot + 1 + k] = False      # rejected guesses are holes
             state.next_pos[i] += 1 + taken
-            if not guess:
-                budget[row] = min(1, max_draft)
-            else:
-                budget[row] = min(max_draft, 2 * len(guess)) if taken >= len(guess) else taken
+            if not guess:               # nothing guessed (a probe after a miss, or a digit next)
+                budget[row] = max(budget[row], min(1, max_draft))
+            elif taken >= len(guess):
+                budget[row] = min(max_draft, max(budget[row], 2 * len(guess)))
+            elif guess[taken] not in uncertain:      # a wrong digit is expected; a wrong key is not
+                budget[row] = taken
         state.slot = slot + 1 + k
+
+
+def _spend(drafts: dict, sure: dict, free_tokens: int) -> dict:
+    """Each row's guess to check this pass: its sure part (before the first uncertain token),
+    then, while the pass holds fewer than `free_tokens` tokens, more of its guess, shared out
+    row by row."""
+    take = dict(sure)
+    spare = free_tokens - sum(1 + n for n in take.values())
+    while spare > 0:
+        grew = False
+        for i in take:
+            if spare > 0 and take[i] < len(drafts[i]):
+                take[i] += 1
+                spare -= 1
+                grew = True
+        if not grew:
+            break
+    return {i: drafts[i][:n] for i, n in take.items()}

@@ -2,17 +2,23 @@
 feature "emotion-text") answers a chat prompt with a JSON dict of 8 Chinese emotion keys, which is
 parsed into the 8-value emotion vector (core.performance.EMOTIONS order).
 
-Prompt (the reference's QwenEmotion): system "文本情感分类", user = the text, generation prompt with
-thinking disabled, i.e. the Qwen3 template's
-    <|im_start|>system\\n文本情感分类<|im_end|>\\n<|im_start|>user\\n{text}<|im_end|>\\n
-    <|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n
+Prompt (the reference's QwenEmotion): messages system "文本情感分类" and user = the text, rendered
+by `apply_chat_template(..., add_generation_prompt=True, enable_thinking=False)` from the model
+folder's own `chat_template.jinja` (a custom 550 B template; chat_template.py renders it as
+transformers does, with tokenizer_config.json's special tokens). Only when the folder has no
+template (a cache or model folder from before it was catalogued) the stock Qwen3 rendering is
+used, and `TextEmotion.prompt_note` says so:
+    <|im_start|>system\n文本情感分类<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n
+    <|im_start|>assistant\n<think>\n\n</think>\n\n
 The reply after the last `</think>` is decoded without special tokens and parsed by
 `parse_emotion_answer` (torch-free, so the core of the feature is testable anywhere).
 
-Decoding follows the model's generation_config.json (the reference calls HF generate with the
-model's own config: sampling); `greedy=True` makes it deterministic, and then fast: the answer's
-keys and punctuation are guessed (drafting.LookupDrafter: a JSON template, then answers already
-seen) and checked many tokens per forward pass, which gives exactly greedy's tokens. New tokens are capped at
+Decoding reads generation_config.json as HF does. The real file is 117 B: too small for stock
+Qwen3's sampling block (do_sample, T 0.6, top-k 20, top-p 0.95 take >= 140 B with the eos id and
+version), so the reference most likely decodes greedily. Auto emotion always decodes greedily
+(`greedy=True`: the same script gives the same emotions), and fast: the answer's keys and
+punctuation are guessed (drafting.LookupDrafter: a JSON template, then answers already seen) and
+checked many tokens per forward pass, which gives exactly greedy's tokens. New tokens are capped at
 MAX_NEW_TOKENS instead of the reference's 32768: the answer is one short JSON object (~70
 tokens for all 8 keys with thinking off), so 256 leaves ample room while a model that never
 emits <|im_end|> costs seconds, not minutes.
@@ -30,8 +36,8 @@ import numpy as np
 
 from ...core.performance import EMOTIONS
 
-__all__ = ["TextEmotion", "parse_emotion_answer", "emotion_prompt", "SYSTEM_PROMPT", "MAX_NEW_TOKENS",
-           "QWEN_EMOTION_FILES"]
+__all__ = ["TextEmotion", "parse_emotion_answer", "emotion_prompt", "emotion_messages", "SYSTEM_PROMPT",
+           "MAX_NEW_TOKENS", "QWEN_EMOTION_FILES", "QWEN_TEMPLATE_FILES"]
 
 SYSTEM_PROMPT = "文本情感分类"
 MAX_NEW_TOKENS = 256
@@ -44,11 +50,23 @@ _PAIR = re.compile(r'([^\s":.,]+?)"?\s*:\s*([\d.]+)')   # `key : number`, the re
 # catalogue id -> file name inside qwen0.6bemo4-merge/
 QWEN_EMOTION_FILES = {"qwen_emo.config": "config.json", "qwen_emo.generation_config": "generation_config.json",
                       "qwen_emo.model": "model.safetensors", "qwen_emo.tokenizer": "tokenizer.json"}
+# optional: the prompt is rendered from these when present (else the stock Qwen3 rendering)
+QWEN_TEMPLATE_FILES = {"qwen_emo.chat_template": "chat_template.jinja",
+                       "qwen_emo.tokenizer_config": "tokenizer_config.json"}
+STOCK_PROMPT_NOTE = ("the text-emotion model folder has no chat_template.jinja (nor a chat template in "
+                     "tokenizer_config.json): its prompt uses the stock Qwen3 rendering, which may differ from the "
+                     "reference's; `models download --feature emotion-text` fetches the template")
 
 
-def emotion_prompt(text: str) -> str:
-    """The chat prompt exactly as the Qwen3 template renders the reference's messages
-    (add_generation_prompt=True, enable_thinking=False)."""
+def emotion_messages(text: str) -> list:
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": text}]
+
+
+def emotion_prompt(text: str, template=None) -> str:
+    """The reference's chat prompt for `text`: rendered from `template` (a chat_template.ChatTemplate)
+    with add_generation_prompt=True, enable_thinking=False; without one, the stock Qwen3 rendering."""
+    if template is not None:
+        return template.render(emotion_messages(text), add_generation_prompt=True, enable_thinking=False)
     return (f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n{text}<|im_end|>\n"
             "<|im_start|>assistant\n<think>\n\n</think>\n\n")
 
@@ -109,20 +127,25 @@ def parse_emotion_answer(answer: str, text: str) -> dict:
 
 def _emotion_paths(store_or_dir) -> dict:
     """{catalogue id: path}: from a ModelStore (missing files raise ModelsMissing naming them with
-    sizes) or from a folder holding the files themselves."""
+    sizes) or from a folder holding the files themselves; optional files absent -> None."""
     if hasattr(store_or_dir, "require") and hasattr(store_or_dir, "path"):
         store = store_or_dir
         store.require(("emotion-text",))
-        return {sid: store.path(sid) for sid in QWEN_EMOTION_FILES}
+        paths = {sid: store.path(sid) for sid in QWEN_EMOTION_FILES}
+        return {**paths, **{sid: store.optional_path(sid) for sid in QWEN_TEMPLATE_FILES}}
     folder = os.fspath(store_or_dir)
-    return {sid: os.path.join(folder, name) for sid, name in QWEN_EMOTION_FILES.items()}
+    paths = {sid: os.path.join(folder, name) for sid, name in QWEN_EMOTION_FILES.items()}
+    for sid, name in QWEN_TEMPLATE_FILES.items():
+        path = os.path.join(folder, name)
+        paths[sid] = path if os.path.isfile(path) else None
+    return paths
 
 
 class TextEmotion:
     """Text -> 8 emotion scores with the Qwen emotion model. Answers are cached per text (LRU)."""
 
     def __init__(self, model, tokenizer, settings, max_new_tokens: int = MAX_NEW_TOKENS,
-                 seed: Optional[int] = None, cache_size: int = 256):
+                 seed: Optional[int] = None, cache_size: int = 256, chat_template=None):
         import torch
 
         from .drafting import LookupDrafter
@@ -130,6 +153,10 @@ class TextEmotion:
         self.model = model
         self.tokenizer = tokenizer
         self.settings = settings
+        self.chat_template = chat_template
+        # where the prompt comes from; the stock fallback is worth telling the user
+        self.prompt_note = (f"prompt rendered from {chat_template.origin}" if chat_template is not None
+                            else STOCK_PROMPT_NOTE)
         self.max_new_tokens = int(max_new_tokens)
         self.think_end_id = tokenizer.token_to_id("</think>")
         self.generator = None
@@ -150,9 +177,11 @@ class TextEmotion:
     def load(cls, store_or_dir, device="cpu", dtype=None, *, greedy: bool = False, seed: Optional[int] = None,
              max_new_tokens: int = MAX_NEW_TOKENS) -> "TextEmotion":
         """store_or_dir: a ModelStore (files of the "emotion-text" feature) or a folder with
-        config.json, generation_config.json (optional in a folder), model.safetensors and tokenizer.json.
+        config.json, generation_config.json (optional in a folder), model.safetensors and tokenizer.json,
+        and optionally chat_template.jinja / tokenizer_config.json (the prompt's template).
         dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path)."""
         from . import qwen3
+        from .chat_template import load_chat_template
         from .qwen_bpe import ByteLevelBPE
 
         paths = _emotion_paths(store_or_dir)
@@ -165,10 +194,11 @@ class TextEmotion:
         if greedy:
             settings.do_sample = False
         tokenizer = ByteLevelBPE.from_file(paths["qwen_emo.tokenizer"])
-        return cls(model, tokenizer, settings, max_new_tokens=max_new_tokens, seed=seed)
+        template = load_chat_template(paths["qwen_emo.chat_template"], paths["qwen_emo.tokenizer_config"])
+        return cls(model, tokenizer, settings, max_new_tokens=max_new_tokens, seed=seed, chat_template=template)
 
     def prompt_ids(self, text: str) -> list[int]:
-        return self.tokenizer.encode(emotion_prompt(text))
+        return self.tokenizer.encode(emotion_prompt(text, self.chat_template))
 
     def reply_ids(self, text: str) -> list[int]:
         """The generated ids (the prompt's empty think block is in the prompt, not here)."""

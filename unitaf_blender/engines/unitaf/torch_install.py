@@ -1,4 +1,6 @@
-"""'Install neural runtime': PyTorch (pinned) + PyYAML + huggingface_hub into a folder of our own.
+"""'Install neural runtime': PyTorch + PyYAML + huggingface_hub + Jinja2, and every package they
+need, exactly as locked (runtime_lock.py: versions, sha256 hashes and one index per package),
+into a folder of our own.
 
 Torch is far too big for the extension zip (the CPU wheel alone is ~190 MB, CUDA builds are GBs),
 so it is pip-installed on request into a folder the caller gives (in Blender: the extension's
@@ -6,10 +8,15 @@ user folder), never into Blender's own Python. The install goes to a staging fol
 renamed into place only when pip succeeded, so a cancelled or failed install leaves nothing
 half-written. `activate(folder)` puts an installed runtime on sys.path.
 
+Each section of the lock is installed by one pip run from its own index (`--index-url` only)
+with `--no-deps --require-hashes`, and pip ignores the user's pip configuration and PIP_*
+variables (a configured extra index would mix indexes again).
+
 No torch and no bpy here: this module must work before torch exists.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -22,9 +29,12 @@ import time
 from typing import Callable, Optional
 
 from .. import Cancelled, EngineError
+from . import runtime_lock
 
 TORCH_VERSION = "2.13.0"
-EXTRA_PACKAGES = ("PyYAML==6.0.4", "huggingface_hub==2.4.0")  # the versions the tests run with
+# the top of the lock (scripts/lock_runtime.py resolves their dependencies); the versions the
+# tests run with. Jinja2 renders the text-emotion model's chat template.
+EXTRA_PACKAGES = ("PyYAML==6.0.4", "huggingface_hub==2.4.0", "Jinja2==3.1.6")
 TORCH_INDEX = "https://download.pytorch.org/whl"
 PYPI_INDEX = "https://pypi.org/simple"
 CUDA_FLAVOURS = ("cu126", "cu128", "cu130")
@@ -49,16 +59,34 @@ def _flavour(flavour: str) -> str:
     return f
 
 
-def build_command(target_dir, flavour: str = "cpu", python: Optional[str] = None) -> list:
-    """The pip command line that installs the runtime into `target_dir` (a staging folder)."""
+def build_commands(target_dir, flavour: str = "cpu", python: Optional[str] = None,
+                   lock: Optional[str] = None, where: Optional[tuple] = None) -> list:
+    """[(pip command, requirements text)] installing the locked runtime into `target_dir` (a
+    staging folder), one per section of the lock: the command reads the text from the file
+    given after its last argument (`-r FILE`). `where`: (target, python) of the lock, default
+    this interpreter's. EngineError when the lock has nothing for this flavour and platform."""
     f = _flavour(flavour)
-    cmd = [python or sys.executable, "-m", "pip", "install", "--target", os.fspath(target_dir),
-           "--no-input", "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar", "off",
-           "--upgrade"]
-    # macOS wheels (with MPS) live on PyPI; elsewhere the PyTorch index picks the CPU or CUDA build
-    if sys.platform != "darwin":
-        cmd += ["--index-url", f"{TORCH_INDEX}/{f}", "--extra-index-url", PYPI_INDEX]
-    return cmd + [f"torch=={TORCH_VERSION}", *EXTRA_PACKAGES]
+    target, py = where or runtime_lock.this_target()
+    sections = runtime_lock.sections_for(f, target, py, lock)
+    if not sections:
+        locked = ", ".join(runtime_lock.available(lock)) or "none"
+        raise EngineError(f"No locked neural runtime for the '{f}' flavour on {target} with Python {py[2]}.{py[3:]} "
+                          f"(locked: {locked}). The lock is made by scripts/lock_runtime.py.")
+    out = []
+    for section in sections:
+        cmd = [python or sys.executable, "-m", "pip", "--isolated", "install", "--target", os.fspath(target_dir),
+               "--no-input", "--disable-pip-version-check", "--no-warn-script-location", "--progress-bar", "off",
+               "--upgrade", "--no-deps", "--require-hashes", "--only-binary=:all:", "--index-url", section.index, "-r"]
+        out.append((cmd, "\n".join(section.lines) + "\n"))
+    return out
+
+
+def lock_digest(lock: Optional[str] = None) -> str:
+    try:
+        with open(lock or runtime_lock.LOCK_FILE, "rb") as fh:
+            return hashlib.sha256(fh.read()).hexdigest()
+    except OSError:
+        return ""
 
 
 def installed_info(target_dir) -> Optional[dict]:
@@ -88,6 +116,9 @@ def _classify_failure(lines: list, returncode: int) -> EngineError:
         return EngineError("Cannot reach the package index: this computer looks offline (or a proxy/firewall "
                            "blocks pypi.org and download.pytorch.org). Connect to the internet (in Blender also "
                            "allow online access in Preferences > System > Network) and try again.\n" + tail)
+    if "DO NOT MATCH THE HASHES" in text:
+        return EngineError("A downloaded package does not match the sha256 the runtime lock gives for it, so nothing "
+                           "was installed (a changed upstream file, or a proxy altering downloads).\n" + tail)
     if "No matching distribution found" in text:
         return EngineError(f"pip found no PyTorch {TORCH_VERSION} build for this Python "
                            f"({sys.version_info.major}.{sys.version_info.minor}) and platform with that flavour; "
@@ -117,8 +148,9 @@ def _progress_from(line: str, state: dict) -> Optional[tuple]:
 
 
 def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float, str], None]] = None,
-            cancel=None, python: Optional[str] = None, allow_network: bool = True, timeout: float = 3600.0) -> dict:
-    """Install the pinned runtime into `target_dir` (replacing an older one only on success).
+            cancel=None, python: Optional[str] = None, allow_network: bool = True, timeout: float = 3600.0,
+            lock: Optional[str] = None) -> dict:
+    """Install the locked runtime into `target_dir` (replacing an older one only on success).
     progress(fraction, line) gets pip's lines; `cancel` (threading.Event) stops pip and cleans up.
     Returns the installed info. Raises EngineError (offline, no build, pip failure) or Cancelled."""
     if not allow_network:
@@ -127,17 +159,48 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
     f = _flavour(flavour)
     target_dir = os.path.abspath(os.fspath(target_dir))
     parent = os.path.dirname(target_dir)
-    os.makedirs(parent, exist_ok=True)
     staging = f"{target_dir}.partial-{os.getpid()}"
+    commands = build_commands(staging, f, python, lock)      # no lock for this platform: refused here
+    os.makedirs(parent, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
-    cmd = build_command(staging, f, python)
 
     def report(frac, msg):
         if progress is not None:
             progress(frac, msg)
 
     report(0.0, f"installing PyTorch {TORCH_VERSION} ({f}) into {target_dir}")
-    env = dict(os.environ, PYTHONNOUSERSITE="1", PIP_NO_INPUT="1")
+    # no pip configuration and no PIP_* variables: the lock alone says what comes from where
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PYTHONNOUSERSITE="1", PIP_NO_INPUT="1", PIP_CONFIG_FILE=os.devnull)
+    try:
+        for step, (cmd, requirements) in enumerate(commands):
+            req = os.path.join(staging + ".req", f"section{step}.txt")
+            os.makedirs(os.path.dirname(req), exist_ok=True)
+            with open(req, "w", encoding="utf-8") as fh:
+                fh.write(requirements)
+            low, width = step / len(commands), 1 / len(commands)
+            _run_pip(cmd + [req], env, lambda frac, msg, low=low, width=width: report(low + frac * width, msg),
+                     cancel, timeout)
+        if not os.path.isdir(os.path.join(staging, "torch")):
+            raise EngineError("pip finished but no 'torch' package was installed.")
+        info = {"torch": TORCH_VERSION, "flavour": f, "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+                "lock": lock_digest(lock)}
+        with open(os.path.join(staging, MARKER), "w", encoding="utf-8") as fh:
+            json.dump(info, fh)
+        old = f"{target_dir}.old-{os.getpid()}"
+        if os.path.exists(target_dir):
+            os.replace(target_dir, old)
+        os.replace(staging, target_dir)
+        shutil.rmtree(old, ignore_errors=True)
+        report(1.0, f"PyTorch {TORCH_VERSION} ({f}) installed; restart Blender if torch was already imported")
+        return info
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(staging + ".req", ignore_errors=True)
+
+
+def _run_pip(cmd, env, report, cancel, timeout):
+    """One pip run, its lines turned into progress; raises on failure or cancel (pip stopped)."""
     try:
         # Its own process group (POSIX): a cancel must stop pip's children too, or one of them
         # could still write into the staging folder after it was removed.
@@ -176,21 +239,8 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
         code = proc.wait()
         if code != 0:
             raise _classify_failure(lines, code)
-        if not os.path.isdir(os.path.join(staging, "torch")):
-            raise EngineError("pip finished but no 'torch' package was installed:\n" + "\n".join(lines[-6:]))
-        info = {"torch": TORCH_VERSION, "flavour": f, "python": f"{sys.version_info.major}.{sys.version_info.minor}"}
-        with open(os.path.join(staging, MARKER), "w", encoding="utf-8") as fh:
-            json.dump(info, fh)
-        old = f"{target_dir}.old-{os.getpid()}"
-        if os.path.exists(target_dir):
-            os.replace(target_dir, old)
-        os.replace(staging, target_dir)
-        shutil.rmtree(old, ignore_errors=True)
-        report(1.0, f"PyTorch {TORCH_VERSION} ({f}) installed; restart Blender if torch was already imported")
-        return info
     finally:
         _stop(proc)
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _stop(proc):

@@ -1,0 +1,146 @@
+"""Write the neural runtime lock (unitaf_blender/engines/unitaf/runtime.lock): every package that
+Install Neural Runtime installs, per flavour, platform and Python, with its exact version, the one
+index it comes from and the sha256 of every file of that version on that index.
+
+uv (`uv pip compile`, pinned in requirements-test.txt; it resolves for another platform with that
+platform's markers, which pip cannot) resolves torch at the flavour's local version (e.g.
+2.13.0+cpu) with PyYAML, huggingface_hub and Jinja2 (torch_install.EXTRA_PACKAGES), reading the
+flavour's PyTorch index and PyPI (macOS: PyPI only, where PyTorch publishes its macOS wheels),
+each package taken from the index with its best version, and writes the index it came from and
+its hashes. The lock then sections the packages by that index, and the installer fetches each
+from there alone with --require-hashes. A target that does not resolve (no build of that flavour
+for it) is listed as not locked, and the installer refuses it with a clear message.
+
+    python scripts/lock_runtime.py [--flavours cpu cu126 cu128 cu130] [--targets linux-x86_64 ...]
+        [--pythons cp311 cp313] [--torch-index URL] [--torch-files MIRROR] [--pypi-index URL] [--out FILE]
+
+Needs the network, or local indexes (file:// URLs with PEP 503 pages, as the tests use);
+`--torch-files` reads the PyTorch index's pages from a mirror while the lock names the real one.
+uv's and pip's configuration files and variables are ignored: only the indexes named here are read.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from unitaf_blender.engines.unitaf import runtime_lock, torch_install  # noqa: E402
+
+TORCH_INDEX = torch_install.TORCH_INDEX
+PYPI_INDEX = torch_install.PYPI_INDEX
+FLAVOURS = ("cpu",) + torch_install.CUDA_FLAVOURS
+# uv's name for each target platform; the Pythons of the Blender releases the extension supports
+# (4.2-5.0: 3.11, 5.1-5.2: 3.13). torch 2.13's macOS wheels need macOS 14.
+TARGETS = {"linux-x86_64": "x86_64-manylinux_2_28", "linux-aarch64": "aarch64-manylinux_2_28",
+           "windows-x86_64": "x86_64-pc-windows-msvc", "macos-arm64": "aarch64-apple-darwin"}
+PYTHONS = ("cp311", "cp313")
+
+
+def resolve(uv: list, flavour: str, target: str, python: str, pins: list, indexes: list) -> list:
+    """[(name, version, [sha256...], index)] for `pins` on that target, or [] when it does not resolve.
+    `indexes`: the PyPI index first, then the PyTorch one (or none)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        requirements = os.path.join(tmp, "in.txt")
+        with open(requirements, "w", encoding="utf-8") as f:
+            f.write("\n".join(pins) + "\n")
+        cmd = uv + ["pip", "compile", "--no-config", requirements, "--python-platform", TARGETS[target],
+                    "--python-version", f"{python[2]}.{python[3:]}", "--generate-hashes", "--emit-index-annotation",
+                    "--no-header", "--no-annotate", "--only-binary", ":all:", "--index-url", indexes[0],
+                    "--index-strategy", "unsafe-best-match", "--quiet"]
+        for extra in indexes[1:]:
+            cmd += ["--extra-index-url", extra]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+        env.update(MACOSX_DEPLOYMENT_TARGET="14.0", UV_NO_CONFIG="1", UV_CACHE_DIR=os.path.join(tmp, "cache"))
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        why = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()][:2]
+        print(f"  {flavour} {target} {python}: not resolved ({' '.join(why)[:200]})", file=sys.stderr)
+        return []
+    return parse_compiled(done.stdout)
+
+
+def parse_compiled(text: str) -> list:
+    """uv's `name==version \\ --hash=... # from INDEX` blocks -> [(name, version, hashes, index)]."""
+    out = []
+    for block in re.split(r"\n(?=\S)", text.strip()):
+        head = re.match(r"([A-Za-z0-9._-]+)==(\S+)", block)
+        index = re.search(r"# from (\S+)", block)
+        if head and index:
+            out.append((head[1], head[2], sorted(re.findall(r"--hash=sha256:([0-9a-f]{64})", block)), index[1]))
+    return out
+
+
+def lock(uv, flavours, targets, pythons, torch_index, pypi_index, pins_for, torch_files=None) -> str:
+    """The lock's text. `torch_files`: where the PyTorch index's pages are read (a mirror of it,
+    e.g. local copies of its wheels); the lock still names `torch_index`."""
+    torch_files = torch_files or torch_index
+    lines = [f"# Neural runtime lock, written by scripts/lock_runtime.py on {datetime.date.today()}; do not edit.",
+             "# [flavour target python index]: installed by one pip run from that index alone,",
+             "# with --no-deps --require-hashes (engines/unitaf/runtime_lock.py).", ""]
+    missing = []
+    for flavour in flavours:
+        for target in targets:
+            macos = target.startswith("macos")
+            if flavour != "cpu" and macos:
+                continue
+            indexes = [pypi_index] if macos else [pypi_index, f"{torch_files}/{flavour}"]
+            for python in pythons:
+                resolved = resolve(uv, flavour, target, python, pins_for(flavour, target), indexes)
+                if not resolved:
+                    missing.append(f"{flavour} {target} {python}")
+                    continue
+                by_index = {}
+                for name, version, hashes, index in resolved:
+                    index = index.rstrip("/").replace(torch_files, torch_index)
+                    if not hashes:
+                        raise SystemExit(f"{name} {version}: no hash from {index}; cannot lock {flavour} {target}")
+                    by_index.setdefault(index, []).append(
+                        f"{name}=={version} " + " ".join(f"--hash=sha256:{h}" for h in hashes))
+                for index in sorted(by_index, key=lambda i: i == pypi_index):       # torch's index first
+                    lines.append(f"[{flavour} {target} {python} {index}]")
+                    lines += sorted(by_index[index], key=str.lower)
+                    lines.append("")
+                print(f"  {flavour} {target} {python}: {len(resolved)} packages", file=sys.stderr)
+    if missing:
+        lines.append("# not locked (did not resolve here): " + "; ".join(missing))
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--flavours", nargs="+", default=list(FLAVOURS), choices=FLAVOURS)
+    ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    ap.add_argument("--pythons", nargs="+", default=list(PYTHONS))
+    ap.add_argument("--torch-index", default=TORCH_INDEX, help="the PyTorch index root (flavour folders below it)")
+    ap.add_argument("--torch-files", default=None,
+                    help="read the PyTorch index's pages here instead (a mirror: file:// or URL; flavour folders below)")
+    ap.add_argument("--pypi-index", default=PYPI_INDEX)
+    ap.add_argument("--packages", nargs="+", default=list(torch_install.EXTRA_PACKAGES),
+                    help="pins installed beside torch")
+    ap.add_argument("--torch-version", default=torch_install.TORCH_VERSION)
+    ap.add_argument("--out", default=runtime_lock.LOCK_FILE)
+    ap.add_argument("--uv", default=None, help="the uv command (default: this Python's `-m uv`)")
+    args = ap.parse_args(argv)
+    uv = args.uv.split() if args.uv else [sys.executable, "-m", "uv"]
+
+    def pins_for(flavour, target):
+        local = "" if target.startswith("macos") else f"+{flavour}"
+        return [f"torch=={args.torch_version}{local}", *args.packages]
+
+    text = lock(uv, args.flavours, args.targets, args.pythons, args.torch_index.rstrip("/"),
+                args.pypi_index.rstrip("/"), pins_for, args.torch_files.rstrip("/") if args.torch_files else None)
+    runtime_lock.parse(text)       # what the installer will read
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
