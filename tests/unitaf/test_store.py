@@ -373,7 +373,7 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
     exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
-    assert "found" in ms._size_note(exact, exact.size + 1) and st._size_note(exact, exact.size) == ""
+    assert "found" in ms._size_note(exact, exact.size + 1) and ms._size_note(exact, exact.size) == ""
 
 
 # Public evidence for the catalogue (issue table): exact byte counts and sha256 of every file.
