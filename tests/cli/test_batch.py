@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import make_perf
 
 from unitaf_blender.core.batch import load_batch, parse_batch
-from unitaf_blender.core.performance import Performance
-from unitaf_blender.engines import CheckedRequest, GenerateRequest
+from unitaf_blender.engines import GenerateRequest
 
 
 def test_parse_inherits_from_character_and_defaults():
@@ -60,15 +60,15 @@ def _head(bpy, name):
 
 
 def _perf(seconds, value):
-    n = int(seconds * 30) + 1
-    return Performance(audio=np.zeros(int(seconds * 22050), np.float32), sample_rate=22050, fps=30,
-                       channels=("jawOpen",), weights=np.full((n, 1), value, np.float32))
+    return make_perf(seconds, 30.0, ("jawOpen",), fn=lambda t, i: np.full_like(t, value), frames=int(seconds * 30) + 1,
+                     sample_rate=22050)
 
 
 def test_batch_places_lines_after_each_other(clean_scene):
     """Line 2 starts gap seconds after line 1 ends; a pinned frame is honoured; all lines play via NLA."""
     bpy = clean_scene
-    from unitaf_blender.blender.batch import CheckedLine, run_batch
+    from unitaf_blender.blender.batch import PreparedLine, run_batch
+    from unitaf_blender.engines.request_path import Prepared
     scene = bpy.context.scene
     scene.render.fps = 24
     scene.frame_start = 1
@@ -82,14 +82,14 @@ def test_batch_places_lines_after_each_other(clean_scene):
     lengths = {"one": 2.0, "two": 1.0, "three": 1.5, "four": 0.5}
     calls = []
 
-    def generate(engine, request):
-        calls.append(request.text)
-        return _perf(lengths[request.text], 0.25 * len(calls))
+    def perform(prepared):
+        calls.append(prepared.request.text)
+        return _perf(lengths[prepared.request.text], 0.25 * len(calls))
 
     heads = {"Ada": ada, "Bob": bob}
-    lines = [CheckedLine(i, heads[line.object], None, CheckedRequest(GenerateRequest(text=line.text)))
+    lines = [PreparedLine(i, heads[line.object], Prepared(None, GenerateRequest(text=line.text)))
              for i, line in enumerate(plan.lines, 1)]
-    results = run_batch(scene, plan, lines, generate)
+    results = run_batch(scene, plan, lines, perform)
     starts = [r.frame_start for _, r in results]
     assert starts[0] == 1
     assert starts[1] == results[0][1].frame_end + 12           # 0.5 s at 24 fps
@@ -106,7 +106,7 @@ def test_batch_places_lines_after_each_other(clean_scene):
 def test_batch_checks_every_line_before_anything(clean_scene):
     bpy = clean_scene
     from unitaf_blender.blender.batch import BatchError, check_lines
-    from unitaf_blender.cli import _find_object
+    from unitaf_blender.cli.inputs import find_object as _find_object
     _head(bpy, "Ada")
     plan = parse_batch({"lines": [{"object": "Ada", "text": "one"}, {"object": "Ghost", "text": "two"},
                                   {"object": "Ada", "text": "[sda] three"}]})

@@ -1,14 +1,13 @@
 """The headless CLI: exit codes, output only on success, inputs never modified."""
-import hashlib
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from cli_testutil import digest
 
 from shared_paths import ASSETS, ROOT, need
 
@@ -21,10 +20,6 @@ def run_module(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "unitaf_blender", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=600)
-
-
-def digest(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -216,7 +211,7 @@ def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
     need(LLF_CSV)
     import bpy
 
-    from unitaf_blender.blender import _cli_execute
+    from unitaf_blender.blender.panel import _cli_execute
     bpy.ops.wm.open_mainfile(filepath=str(llf_copy))
     out = tmp_path / "farm.blend"
     assert _cli_execute(["import-performance", "--object", "FBHead", "--csv", str(LLF_CSV),

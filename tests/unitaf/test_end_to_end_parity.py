@@ -8,11 +8,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import need  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import E2E, EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
+from shared_paths import need
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import E2E, EXPRESSION, SPEAKER, tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines import Cancelled  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_blender.engines import Cancelled
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf.face import to_performance_channels
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import SPEAKER, tiny_model_dir
 
 SR, FPS = 22050, 25.0
 

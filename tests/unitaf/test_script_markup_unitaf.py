@@ -6,12 +6,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines import EngineError, GenerateRequest  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.engine import UniTAFEngine  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_blender.engines import EngineError, GenerateRequest
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf.engine import UniTAFEngine
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import SPEAKER, tiny_model_dir
 
 SR = 22050
 

@@ -11,8 +11,8 @@ from unitaf_blender.engines.unitaf.drafting import LookupDrafter
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
-from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion  # noqa: E402
+from unitaf_blender.engines.unitaf import qwen3
+from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion
 
 pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 

@@ -12,8 +12,8 @@ from unitaf_blender.core.performance import EMOTIONS
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
-from unitaf_blender.engines.unitaf.text_emotion import TextEmotion  # noqa: E402
+from unitaf_blender.engines.unitaf import qwen3
+from unitaf_blender.engines.unitaf.text_emotion import TextEmotion
 
 FX = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 EXP = json.loads((FX / "expected.json").read_text(encoding="utf-8"))

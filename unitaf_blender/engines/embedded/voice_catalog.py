@@ -131,6 +131,19 @@ def download_spec(name: str) -> Optional[ModelFile]:
     return next((f for f in DOWNLOADABLE if f.features == (name,)), None)
 
 
+def download_feature(voice_id) -> Optional[str]:
+    """The download a voice id needs (its voice name), or None: built in, not a natural voice, or
+    no voice at all."""
+    text = str(voice_id or "").strip()
+    if not text.lower().startswith(HIBARI + ":"):
+        return None
+    try:
+        spec = download_spec(parse_voice(text).name)
+    except VoiceIdError:
+        return None
+    return spec.features[0] if spec is not None else None
+
+
 VOICE_TITLE = "natural voice"
 VOICE_DOWNLOAD_HINT = ("download it with `voices download {name}` (CLI) or Download Voice in the panel "
                        "(needs Blender's Allow Online Access)")

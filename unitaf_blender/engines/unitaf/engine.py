@@ -1,21 +1,13 @@
 """The UniTAF engine: text + emotion + voice prompt -> neural speech and a 25 fps face.
 
-request.options (all optional):
-  model_dir / cache_dir   where the weights are (model folder `<dir>/<repo_id>/<file>`, or the HF cache)
-  device                  auto | cuda | mps | cpu;  precision: auto | fp32 | fp16 | bf16 | int8
-  emo_alpha               0..1 strength of the emotion (vector, preset or clip); default 1.0
-  emotion_clip            a .wav whose emotion to copy (blended with emo_alpha)
-  expression_layer        True | False | "auto" (auto: on unless a trained expression model is present)
-  expression_checkpoint   a trained UniTAF expression model (.pt); expression_mode cross_attn | film
-  sampling                fast (1 sequence, default) | reference (3-beam sampling) | greedy
-  max_mel_tokens, diffusion_steps, interval_silence_ms, max_text_tokens, face_timing (fixed | reference)
+request.options: the options declared in options.OPTIONS (model folders, device, precision,
+sampling, emotion strength and clip, expression layer, synthesis settings); all optional.
 
 lipsync(LipsyncRequest): a face for a RECORDED line from its ground-truth tokens (lipsync.py); the
-transcript is required. Options as above (model_dir, device, emo_alpha, emotion_clip, expression_*)
-plus:
+transcript is required. Besides the declared options (max_segment_s among them), the request path
+passes:
   segments                [(start_s, end_s, text)] the transcript aligned to the recording (an aligner's
                           split); absent: cut at pauses, the text split by speaking time
-  max_segment_s           longest segment the GPT is run on (default 20 s; the model's code limit may cut it)
   words / phonemes        [(start_s, end_s, label)] passed through to the Performance
 """
 from __future__ import annotations
@@ -23,13 +15,18 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance, TimedLabel
+from ...core.recording import RecordingError, check_given
 from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, LipsyncRequest, check_cancel, reporter
+from ..option_schema import VoiceInput
 from .options import (
+    MAX_SEGMENT,
+    OPTIONS,
     SAMPLING_PRESETS,
     SamplingConfig,
     SynthesisOptions,
@@ -37,7 +34,7 @@ from .options import (
     expression_mode_name,
     precision_name,
 )
-from .recording import MAX_SEGMENT_S, check_audio, check_segments, parse_transcript
+from .segment_plan import MAX_SEGMENT_S, check_segments, parse_transcript
 from .store import ModelStore
 from .text import check_script, use_chinese
 
@@ -121,10 +118,10 @@ class _Settings(_Runtime):
 @dataclass
 class _LipsyncSettings(_Runtime):
     """Everything `check_lipsync` parsed from a LipsyncRequest, for `lipsync` to use as is."""
-    audio: object = None             # float32 [N], the recording as given
+    audio: object = None             # float32 [N], the recording as given (None: only its length was)
     default_emotion: object = None   # float32 [8]
-    transcript: object = None        # recording.Transcript (tags removed, emotion per character range)
-    segments: Optional[list] = None  # [recording.GivenSegment] from options["segments"]
+    transcript: object = None        # segment_plan.Transcript (tags removed, emotion per character range)
+    segments: Optional[list] = None  # [segment_plan.GivenSegment] from options["segments"]
     max_segment_s: float = MAX_SEGMENT_S
     emo_alpha: float = 1.0
     labels: tuple = ((), ())         # (phonemes, words) as TimedLabel lists, when given
@@ -247,9 +244,25 @@ def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, m
 class UniTAFEngine:
     id = "unitaf"
     label = "UniTAF (neural)"
-    # lipsync works segment by segment: callers pass the aligner's text<->time split
+    options = OPTIONS
+    voice_input = VoiceInput("clip", "Voice Clip", "A .wav of the voice to speak in (3-15 s of clear speech); "
+                             "empty = the bundled LJ Speech voice", empty="Voice: bundled LJ Speech")
+    emotion_mix = True
+    # lipsync works segment by segment: the request path passes the aligner's text<->time split
     # (engines.segments.with_segments) as options["segments"] for long recordings
     wants_segments = True
+
+    def assets(self, options=None) -> list:
+        """The model weights and the neural runtime (assets.py)."""
+        from .assets import model_files, runtime
+        return [model_files(options), runtime()]
+
+    @staticmethod
+    def release_models() -> int:
+        """Free the loaded models and their (GPU) memory; how many model sets were freed. Never
+        imports torch: nothing can be loaded before devices.py is."""
+        devices = sys.modules.get(__package__ + ".devices")
+        return devices.release() if devices is not None else 0
 
     def available(self, options=None):
         """(True, description) or (False, what is missing and how to get it)."""
@@ -336,14 +349,18 @@ class UniTAFEngine:
             raise EngineError(_NO_TRANSCRIPT)
         default_emotion = _parse_default_emotion(request.emotion)
         _check_script(request.transcript, default_emotion)
+        try:   # while `audio` is None only its length is known (the request path's cheap check)
+            audio, seconds = check_given(request.audio, request.sample_rate, request.seconds)
+        except RecordingError as exc:
+            raise EngineError(str(exc)) from None
         try:
-            audio = check_audio(request.audio, request.sample_rate)
-            segments = check_segments(opts.get("segments"), len(audio) / int(request.sample_rate))
+            segments = check_segments(opts.get("segments"), seconds)
             max_segment_s = float(opts.get("max_segment_s", MAX_SEGMENT_S))
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Cannot animate this recording: {exc}") from exc
-        if not max_segment_s >= 4.0:   # below ~2 cuts' minimum spacing the splitter has no room
-            raise EngineError(f"Bad UniTAF option: max_segment_s must be at least 4 seconds, got {max_segment_s}")
+        if not max_segment_s >= MAX_SEGMENT.minimum:
+            raise EngineError(f"Bad UniTAF option: max_segment_s must be at least {MAX_SEGMENT.minimum:g} seconds, "
+                              f"got {max_segment_s}")
         labels = (_timed_labels(opts.get("phonemes"), "phonemes"), _timed_labels(opts.get("words"), "words"))
         settings = _LipsyncSettings(
             **_runtime(opts), audio=audio, default_emotion=default_emotion,
@@ -357,8 +374,10 @@ class UniTAFEngine:
         """The face of a recorded line from its ground-truth tokens; the Performance's audio is the
         recording itself (same samples, same rate) and frame k sits at k / 25 s of it."""
         settings = self.check_lipsync(request).settings
+        if settings.audio is None:
+            raise EngineError("Lip-sync needs the recording's samples; only its length was given.")
         from . import devices, lipsync
-        from .recording import emotion_timeline
+        from .segment_plan import emotion_timeline
 
         rate = int(request.sample_rate)
         with _loaded(settings, progress, cancel, "recording analysis") as (models, device, prec, report):
