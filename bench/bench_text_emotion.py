@@ -7,7 +7,7 @@ Random weights never emit <|im_end|>, so every reply decodes exactly --answer-to
 are estimated: 19 template tokens + ~1 token per 3.5 UTF-8 bytes of the text, the first 10 (the
 system part) shared by every prompt, as the real template's are.
 
-Guessed decoding (qwen3.generate_ids_batch with a drafter) gives greedy's exact tokens; its speed
+Guessed decoding (qwen3_generate.generate_ids_batch with a drafter) gives greedy's exact tokens; its speed
 depends on how many guesses are right, which random weights cannot show: the guesser here knows
 each reply (computed first without guesses) and is made wrong at chosen tokens. "2 wrong" per reply
 stands for a real answer with two non-zero scores (the template guesses `0.0` for every key, so
@@ -35,10 +35,9 @@ from bench_load import QWEN3_CONFIG  # noqa: E402  (bench/ is the script's folde
 from timing import once, sync  # noqa: E402
 
 from unitaf_blender.engines.unitaf.devices import native_bf16  # noqa: E402
-from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
+from unitaf_blender.engines.unitaf.qwen3 import Qwen3, Qwen3Dims  # noqa: E402
+from unitaf_blender.engines.unitaf.qwen3_generate import (  # noqa: E402
     GenerationSettings,
-    Qwen3,
-    Qwen3Dims,
     generate_ids,
     generate_ids_batch,
 )
