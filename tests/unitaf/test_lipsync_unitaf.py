@@ -13,7 +13,7 @@ from unitaf_blender.core.audio_io import read_wav
 from unitaf_blender.core.signal import n_frames_for
 from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine
 from unitaf_blender.engines.unitaf import lipsync as ls
-from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf import model_set as ms
 from unitaf_blender.engines.unitaf import segment_plan as rec
 from unitaf_blender.engines.unitaf.audio import resample, resample_hq
 from unitaf_blender.engines.unitaf.face import to_performance_channels
@@ -42,7 +42,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def models():
-    return pl.load_models(ModelStore(model_dir=tiny_model_dir()))
+    return ms.load_models(ModelStore(model_dir=tiny_model_dir()))
 
 
 def request(audio, sr, transcript=LJ_TEXT, **options):

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from unitaf_blender.cli import setup_commands
 from unitaf_blender.engines import Cancelled, EngineError, EngineUnavailable, GenerateRequest, get_engine, list_engines
-from unitaf_blender.engines.unitaf import devices, pipeline
+from unitaf_blender.engines.unitaf import devices, model_set
 from unitaf_blender.engines.unitaf import torch_install as nr
 from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice
 from unitaf_blender.engines.unitaf.store import ModelsMissing
@@ -67,7 +67,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch, cpu_outcome):
 
     def no_reload(*a, **k):
         raise AssertionError("models were loaded twice")
-    monkeypatch.setattr(pipeline, "load_models", no_reload)
+    monkeypatch.setattr(model_set, "load_models", no_reload)
     again = engine.generate(request())
     np.testing.assert_array_equal(again.audio, perf.audio)          # same seed, same result
     np.testing.assert_array_equal(again.weights, perf.weights)

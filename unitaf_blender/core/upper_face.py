@@ -4,7 +4,7 @@ Engine-neutral, so it lives in core: it needs the emotion timeline (times [K] + 
 in core.performance.EMOTIONS order) and, for a speaking face, the voice's prosody
 (core.voice_prosody.VoiceProsody: per-frame F0 and loudness, measured from the audio or given
 by a voice that predicts them). The embedded engine lays it over its viseme mouth and the
-UniTAF engine over its neural mouth (option `expression_layer`), both with `upper_face` +
+UniTAF engine over its neural mouth (its option `expression_layer`), both with `upper_face` +
 `merge_layers`.
 
 What the prosody drives (all eased in over a take's first and out over its last EASE_S):
@@ -98,8 +98,8 @@ def _soft_clip(x, knee=0.8):
     return np.where(x < knee, x, knee + top * np.tanh((x - knee) / top))
 
 
-def expression_layer(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0, emotions=None,
-                     intensity=None, line=0):
+def emotion_expression(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0, emotions=None,
+                       intensity=None, line=0):
     """Emotion expression over ARKIT_52: float32 [T, 52], values in [0, 1].
 
     Each emotion's shape (EMOTION_SHAPES) is scaled by its intensity at that frame, with
@@ -172,7 +172,7 @@ def upper_face(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0
         level = BREATH_PAUSE + (BREATH_PHRASE - BREATH_PAUSE) * cues.activity + BREATH_ACCENT * cues.accents
         fade = _edge_fade(n_frames, fps)
         breath = (1.0 + (level - 1.0) * fade)[:, None]
-    expression = expression_layer(None, None, n_frames, fps, seed, emotions=emotions, intensity=breath, line=line)
+    expression = emotion_expression(None, None, n_frames, fps, seed, emotions=emotions, intensity=breath, line=line)
     out[:, :len(ARKIT_52)] = expression
     if cues is not None:
         out[:, :len(ARKIT_52)] += prosodic_layer(cues, emotions, fps)

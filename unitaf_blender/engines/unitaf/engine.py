@@ -96,7 +96,7 @@ _SYNTH_FIELDS = {"diffusion_steps": int, "cfg_rate": float, "interval_silence_ms
 
 
 @dataclass
-class _Runtime:
+class _ModelSettings:
     """What generate and lipsync share: the emotion clip, the face layers, device and models."""
     emotion_clip: Optional[str]
     layer: str                       # on | off | auto
@@ -108,7 +108,7 @@ class _Runtime:
 
 
 @dataclass
-class _Settings(_Runtime):
+class _Settings(_ModelSettings):
     """Everything `check` parsed from a request, for `generate` to use as is."""
     voice_path: str = ""
     default_emotion: object = None   # float32 [8]
@@ -116,7 +116,7 @@ class _Settings(_Runtime):
 
 
 @dataclass
-class _LipsyncSettings(_Runtime):
+class _LipsyncSettings(_ModelSettings):
     """Everything `check_lipsync` parsed from a LipsyncRequest, for `lipsync` to use as is."""
     audio: object = None             # float32 [N], the recording as given (None: only its length was)
     default_emotion: object = None   # float32 [8]
@@ -129,11 +129,11 @@ class _LipsyncSettings(_Runtime):
 
 @dataclass
 class UniTAFCheckedRequest(CheckedRequest):
-    settings: Optional[_Runtime] = None
+    settings: Optional[_ModelSettings] = None
 
 
-def _runtime(opts) -> dict:
-    """The _Runtime fields from request options; the torch and model-file checks come last, so a
+def _model_settings(opts) -> dict:
+    """The _ModelSettings fields from request options; the torch and model-file checks come last, so a
     misspelt option is reported first and without importing torch."""
     emotion_clip = opts.get("emotion_clip") or None
     if emotion_clip and not os.path.isfile(emotion_clip):
@@ -209,10 +209,10 @@ _LANGUAGES = {"en": "English", "zh": "Chinese", "cmn": "Chinese"}
 
 
 @contextlib.contextmanager
-def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
+def _loaded(settings: _ModelSettings, progress, cancel, first_stage: str):
     """(models, device, devices.Precision, report) for these settings, loaded once per session
     (devices.get_or_load); the body runs under the out-of-memory guard of that device."""
-    from . import devices, pipeline
+    from . import devices, model_set
     device = devices.pick_device(settings.device)
     prec = devices.pick_precision(device, settings.precision)
     report = reporter(progress)
@@ -222,23 +222,10 @@ def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
         # the precision and why (e.g. "cpu, bf16: native bf16 on this CPU") shows in the panel and CLI
         report(0.0, f"loading models ({device.type}, {prec.name}: {prec.why})" if key not in devices.cached_keys()
                else first_stage)
-        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, prec.dtype, expr_ckpt, expr_mode,
+        models = devices.get_or_load(key, lambda: model_set.load_models(store, device, prec.dtype, expr_ckpt, expr_mode,
                                                                         gpt_int8=prec.int8))
         check_cancel(cancel)
         yield models, device, prec, report
-
-
-def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, models, seed) -> tuple:
-    """(channels, weights, expression meta): our expression layer over the neural face, or the
-    face as the model made it (with a trained expression model, "auto" leaves the layer off)."""
-    from .face import to_performance_channels
-    from .pipeline import with_expression_layer
-    use_layer = settings.layer == "on" or (settings.layer == "auto" and models.face.expression is None)
-    if use_layer:
-        channels, weights = with_expression_layer(face, audio, times, vectors, int(seed), sample_rate=sample_rate)
-    else:
-        channels, weights = to_performance_channels(face)
-    return channels, weights, ("layer" if use_layer else "none") + ("+model" if models.face.expression is not None else "")
 
 
 class UniTAFEngine:
@@ -302,18 +289,21 @@ class UniTAFEngine:
             synth.check()
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Bad UniTAF option: {exc}") from exc
-        settings = _Settings(**_runtime(opts), voice_path=voice_path, default_emotion=default_emotion, synth=synth)
+        settings = _Settings(**_model_settings(opts), voice_path=voice_path, default_emotion=default_emotion, synth=synth)
         return UniTAFCheckedRequest(request, [], settings)
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
         settings = self.check(request).settings   # the same errors as check, before anything loads
         from . import devices, pipeline
+        from .face import FACE_FPS
+        from .face_layers import face_layers
+        from .voice import analyse_voice
 
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
         with _loaded(settings, progress, cancel, "voice analysis") as (models, device, prec, report):
             report(0.05, "voice analysis")
-            voice = pipeline.analyse_voice(models, settings.voice_path)
+            voice = analyse_voice(models, settings.voice_path)
             try:
                 segments = models.text.script_segments(request.text, settings.default_emotion, synth.max_text_tokens)
             except ValueError as exc:
@@ -321,11 +311,11 @@ class UniTAFEngine:
             result = pipeline.synthesize(models, segments, voice, synth, report, cancel, settings.emotion_clip)
 
         times, vectors = pipeline.emotion_timeline(result)
-        channels, weights, expression = _face_layers(result.face, result.audio, result.sample_rate, times, vectors,
-                                                     settings, models, request.seed)
+        channels, weights, expression = face_layers(result.face, result.audio, result.sample_rate, times, vectors,
+                                                    settings.layer, models, request.seed)
         report(1.0, "done")
         return Performance(
-            audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
+            audio=result.audio, sample_rate=result.sample_rate, fps=FACE_FPS, channels=channels,
             weights=weights, emotion_times=times, emotion_vectors=vectors,
             meta={"engine": self.id, "text": request.text, "emotion": emotion_label(settings.default_emotion),
                   "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
@@ -363,7 +353,7 @@ class UniTAFEngine:
                               f"got {max_segment_s}")
         labels = (_timed_labels(opts.get("phonemes"), "phonemes"), _timed_labels(opts.get("words"), "words"))
         settings = _LipsyncSettings(
-            **_runtime(opts), audio=audio, default_emotion=default_emotion,
+            **_model_settings(opts), audio=audio, default_emotion=default_emotion,
             transcript=parse_transcript(request.transcript, default_emotion), segments=segments,
             max_segment_s=max_segment_s, emo_alpha=_emo_alpha(opts), labels=labels)
         notes = [] if segments else ["The transcript is split over the recording's pauses by speaking time "
@@ -377,6 +367,7 @@ class UniTAFEngine:
         if settings.audio is None:
             raise EngineError("Lip-sync needs the recording's samples; only its length was given.")
         from . import devices, lipsync
+        from .face_layers import face_layers
         from .segment_plan import emotion_timeline
 
         rate = int(request.sample_rate)
@@ -386,8 +377,8 @@ class UniTAFEngine:
                                      emotion_clip=settings.emotion_clip, source=request.source,
                                      progress=report, cancel=cancel)
         times, vectors = emotion_timeline(result.plan, settings.transcript, rate)
-        channels, weights, expression = _face_layers(result.face, settings.audio, rate, times, vectors,
-                                                     settings, models, request.seed)
+        channels, weights, expression = face_layers(result.face, settings.audio, rate, times, vectors,
+                                                    settings.layer, models, request.seed)
         report(1.0, "done")
         phonemes, words = settings.labels
         return Performance(

@@ -22,9 +22,11 @@ from ...core.retime import align_face
 from .. import EngineError, check_cancel, reporter
 from .audio import ENCODER_RATE, PROMPT_MAX_SECONDS, emotion_prompt_from_array, speaker_prompt_from_array
 from .face import FACE_FPS
-from .pipeline import FEATURE_RATE, Models, SegmentOutput, Voice, a2f_feature, emotion_vector, voice_from_audio
+from .model_set import Models
+from .pipeline import FEATURE_RATE, SegmentOutput, a2f_feature
 from .segment_plan import MAX_SEGMENT_S, PlannedSegment, Transcript, plan_segments
 from .semantic import semantic_embedding
+from .voice import Voice, emotion_vector, voice_from_audio
 
 _REPLANS = 4        # tries at a shorter segment cap when a segment's text is too long for the GPT
 

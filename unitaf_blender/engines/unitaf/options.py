@@ -110,9 +110,10 @@ OPTIONS = STORE_OPTIONS + (
            "how strongly the emotion (mix, preset or clip) colours the voice", minimum=0.0, maximum=1.0,
            panel="emotion"),
     Option("emotion_clip", "file", None, "Emotion Clip", "a .wav whose emotion to copy (blended with the strength)"),
-    Option("expression_layer", "choice", "auto", "Expression Layer", "emotion-driven brows, eyes and cheeks", choices=(
+    Option("expression_layer", "choice", "auto", "Expression Layer",
+           "the upper face over the neural mouth: emotion-driven brows, eyes and cheeks, blinks, gaze, head", choices=(
         Choice("auto", "Auto", "On unless a trained expression model is installed"),
-        Choice("on", "On", "Add emotion-driven brows/eyes/cheeks to the neural face"),
+        Choice("on", "On", "Add the emotion-driven upper face (brows, eyes, cheeks, blinks, gaze, head)"),
         Choice("off", "Off", "The neural face only"))),
     Option("expression_checkpoint", "file", None, "Expression Model", "a trained UniTAF expression model (.pt)",
            panel=None),
