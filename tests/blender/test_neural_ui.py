@@ -29,7 +29,7 @@ from unitaf_blender.engines import (
     request_path,
 )
 from unitaf_blender.engines.assets import find_assets
-from unitaf_blender.engines.unitaf import torch_install as neural_runtime
+from unitaf_blender.engines.unitaf import torch_install
 from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES
 from unitaf_blender.engines.unitaf.store import ModelStore
 
@@ -273,10 +273,10 @@ def test_runtime_folder_is_activated_at_register(clean_scene, monkeypatch, tmp_p
     import unitaf_blender
     from unitaf_blender.blender import props
     folder = pathlib.Path(neural.runtime_dir_for(ADDON))
-    assert folder.name == "neural_runtime" and "unitaf_blender_data" in str(folder)
+    assert folder.name == "torch_install" and "unitaf_blender_data" in str(folder)
     assert not folder.exists()
     os.makedirs(folder / "torch")
-    (folder / neural_runtime.MARKER).write_text(json.dumps({"torch": "9.9.9", "flavour": "cpu"}))
+    (folder / torch_install.MARKER).write_text(json.dumps({"torch": "9.9.9", "flavour": "cpu"}))
     props.unregister_properties()
     try:
         unitaf_blender.register(ADDON)
@@ -304,7 +304,7 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
             assert not errors and mod is not None
             panel = sys.modules[addon_id + ".unitaf_blender.blender.panel"]
             runtime_dir = panel.engine_setup.RUNTIME_DIR
-            assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
+            assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="torch_install")
             assert os.path.isdir(runtime_dir)
             for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback",
                        "check_engine"):
@@ -321,7 +321,7 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
 def no_network_calls(monkeypatch):
     """Record any call into the installer or the downloader (there must be none)."""
     calls = []
-    monkeypatch.setattr(neural_runtime, "install", lambda *a, **k: calls.append(("install", a, k)))
+    monkeypatch.setattr(torch_install, "install", lambda *a, **k: calls.append(("install", a, k)))
     from unitaf_blender.engines import model_store  # the shared store: UniTAF weights and natural voices
     monkeypatch.setattr(model_store.ModelStore, "download", lambda *a, **k: calls.append(("download", a, k)))
     return calls
@@ -355,8 +355,8 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
     def install(target, flavour, progress, cancel, allow_network=True):
         no_network_calls.append((target, flavour))
         progress(0.5, "Downloading torch")
-        return {"torch": neural_runtime.TORCH_VERSION, "flavour": "cu128"}
-    monkeypatch.setattr(neural_runtime, "install", install)
+        return {"torch": torch_install.TORCH_VERSION, "flavour": "cu128"}
+    monkeypatch.setattr(torch_install, "install", install)
     assert bpy.ops.unitaf.install_runtime(flavour="cuda") == {'FINISHED'}
     assert no_network_calls == [(neural.RUNTIME_DIR, "cuda")]
     assert jobs.current().state == jobs.DONE and "installed" in jobs.current().result
@@ -453,12 +453,12 @@ import os; sys.stdout.flush(); os._exit(0)  # bpy 4.2/4.5 modules crash or hang 
 
 def test_release_models_frees_loaded_models(registered):
     pytest.importorskip("torch")
-    from unitaf_blender.engines.unitaf import devices as runtime
-    runtime.release()
-    runtime.get_or_load(("test", 1), lambda: object())
-    runtime.get_or_load(("test", 2), lambda: object())
+    from unitaf_blender.engines.unitaf import devices
+    devices.release()
+    devices.get_or_load(("test", 1), lambda: object())
+    devices.get_or_load(("test", 2), lambda: object())
     assert bpy.ops.unitaf.release_models() == {'FINISHED'}
-    assert runtime.cached_keys() == []
+    assert devices.cached_keys() == []
 
 
 # ------------------------------------------------------------------------------ out of memory

@@ -89,7 +89,7 @@ def _raise_if(problems):
 
 
 def run_batch(scene, plan: BatchPlan, lines, perform, start_frame=None, audio_dir=None,
-              stage=None, progress=None, pose_maps=()):
+              staged=None, progress=None, pose_maps=()):
     """Key every prepared line (from `prepare_lines`); returns [(object, TakeResult)] in order.
 
     `perform(prepared)` returns a Performance (for recorded lines the recording's: their strip
@@ -115,7 +115,7 @@ def run_batch(scene, plan: BatchPlan, lines, perform, start_frame=None, audio_di
         # Every line goes to the NLA so that several lines of one character all play.
         opts = TakeOptions(start_frame=frame, push_to_nla=True, take_name=f"line{line.number:03d}",
                            audio_dir=audio_dir, recording=spec.audio, pose_maps=tuple(pose_maps))
-        result = apply_take(scene, line.object, perf, opts, stage=stage)
+        result = apply_take(scene, line.object, perf, opts, staged=staged)
         results.append((line.object, result))
         cursor = result.frame_end
     scene.frame_end = max(scene.frame_end, cursor)

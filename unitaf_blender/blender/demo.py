@@ -112,7 +112,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
     blend = os.path.join(out_dir, "demo.blend")
     save_blend(blend)
     timings["keying+save"] = time.perf_counter() - t
-    rotations_only = set(perf.channels) - take.mapping.channels_read() <= set(HEAD_EYE_ROTATIONS)
+    rotations_only = set(perf.channels) - take.target_plan.channels_read() <= set(HEAD_EYE_ROTATIONS)
     for w in take.warnings:
         if not (rotations_only and w.startswith(("dropped: head turns", "dropped: eye turns"))):   # handled above
             say(f"  note: {w}")

@@ -119,40 +119,40 @@ def speech_seconds(text):
 
 @contextlib.contextmanager
 def staged_outputs(inputs=()):
-    """A StagedFiles stage that is discarded unless the block reached `write_outputs`; it never
-    moves an output onto one of the `inputs` ([(what, path)])."""
+    """StagedFiles that are discarded unless the block reached `write_outputs`; they never
+    move an output onto one of the `inputs` ([(what, path)])."""
     from ..core.staging import StagedFiles
-    stage = StagedFiles(protect=[path for _, path in inputs])
+    staged = StagedFiles(protect=[path for _, path in inputs])
     try:
-        yield stage
+        yield staged
     except BaseException:
-        stage.discard()
+        staged.discard()
         raise
 
 
-def write_outputs(stage, results, save_path):
+def write_outputs(staged, results, save_path):
     """The command succeeded: move the staged files into place, point the take sounds at
     them and save the .blend; if saving fails, every moved file is taken back."""
     from ..blender.sound import point_sound_at
     from ..blender.takes import save_blend
     interrupts.commit_point()
-    stage.commit()
+    staged.commit()
     try:
         for result in results:
             if result.strip is not None and result.audio_path:
                 point_sound_at(result.strip.sound, result.audio_path)
         save_blend(os.path.abspath(save_path))
     except BaseException:
-        stage.restore()
+        staged.restore()
         raise
-    stage.finish()
+    staged.finish()
 
 
-def export_performance(perf, path, stage):
-    """Write `perf` as <path> (.npz) + the .wav beside it, both through the stage."""
+def export_performance(perf, path, staged):
+    """Write `perf` as <path> (.npz) + the .wav beside it, both staged."""
     final_npz = os.path.abspath(path)
     final_wav = os.path.splitext(final_npz)[0] + ".wav"
-    tmp_npz = stage.path_for(final_npz)
+    tmp_npz = staged.path_for(final_npz)
     tmp_wav = os.path.splitext(tmp_npz)[0] + ".wav"
-    stage.add(tmp_wav, final_wav)
+    staged.add(tmp_wav, final_wav)
     perf.save(tmp_npz)

@@ -71,11 +71,11 @@ def performance(checked):
 def key_and_write(scene, obj, perf, opts, args, inputs):
     """Key the take, export it if asked, and write every output together (or none)."""
     from ..blender.takes import apply_take
-    with staged_outputs(inputs) as stage:
-        result = apply_take(scene, obj, perf, opts, stage=stage)
+    with staged_outputs(inputs) as staged:
+        result = apply_take(scene, obj, perf, opts, staged=staged)
         if getattr(args, "export", None):   # import-performance has no --export
-            export_performance(perf, args.export, stage)
-        write_outputs(stage, [result], args.save)
+            export_performance(perf, args.export, staged)
+        write_outputs(staged, [result], args.save)
     print_summary(result, obj)
 
 
@@ -176,11 +176,11 @@ def cmd_batch(args):
     prepared = prepare_lines(lines, print_progress)
     for line in prepared:
         print_notes(line.prepared.notes, f"line {line.number}: ")
-    with staged_outputs(inputs) as stage:
+    with staged_outputs(inputs) as staged:
         results = run_batch(scene, plan, prepared, lambda request: perform(request, print_progress),
-                            start_frame=args.frame, audio_dir=audio_dir_for(args.save), stage=stage,
+                            start_frame=args.frame, audio_dir=audio_dir_for(args.save), staged=staged,
                             progress=print_progress, pose_maps=pose_maps)
-        write_outputs(stage, [result for _, result in results], args.save)
+        write_outputs(staged, [result for _, result in results], args.save)
     for obj, result in results:
         print_summary(result, obj)
     return EXIT_OK

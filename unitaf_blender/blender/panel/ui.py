@@ -21,8 +21,8 @@ def _mapping_report(obj):
     if key not in _report_cache:
         if len(_report_cache) > 32:
             _report_cache.clear()
-        mapping = mapping_store.object_plan(obj)
-        _report_cache[key] = (mapping.report().splitlines(), mapping_store.missing_shapes(obj))
+        target_plan = mapping_store.object_plan(obj)
+        _report_cache[key] = (target_plan.report().splitlines(), mapping_store.missing_shapes(obj))
     return _report_cache[key]
 
 
