@@ -156,3 +156,37 @@ def test_example_batch_file_is_valid():
     for line in plan.lines:
         checked = EmbeddedEngine().check(GenerateRequest(text=line.text, voice=line.voice))
         assert checked.request.voice == line.voice
+
+
+def test_checking_lines_reads_headers_and_loads_no_model(clean_scene, tmp_path, monkeypatch):
+    """Checking 30 lines decodes no recording and runs no model; preparing them does, line by line,
+    listing what the samples show (a silent take) as `line N:`."""
+    bpy = clean_scene
+    from unitaf_blender.blender import recording
+    from unitaf_blender.blender.batch import BatchError, check_lines, prepare_lines
+    from unitaf_blender.cli.inputs import find_object
+    from unitaf_blender.core.audio_io import write_wav
+    from unitaf_blender.engines import auto_emotion
+    _head(bpy, "Ada")
+    voice = 0.3 * np.sin(np.arange(24000) / 16000 * 2 * np.pi * 180)
+    write_wav(tmp_path / "take.wav", voice, 16000)
+    write_wav(tmp_path / "quiet.wav", np.zeros(16000), 16000)
+    lines = [{"object": "Ada", "audio": "take.wav", "text": f"Line {n}."} for n in range(1, 30)]
+    lines.append({"object": "Ada", "audio": "quiet.wav"})
+    (tmp_path / "lines.json").write_text(json.dumps({"lines": lines}))
+    plan = load_batch(str(tmp_path / "lines.json"))
+
+    def refuse(*a, **k):
+        raise AssertionError("checking read a recording's samples or ran a model")
+    with monkeypatch.context() as m:
+        m.setattr(recording, "_read_file", refuse)
+        m.setattr(auto_emotion, "text_emotion_model", refuse)
+        checked = check_lines(plan, find_object)
+    assert len(checked) == 30 and all(line.checked.request.audio is None for line in checked)
+    assert checked[0].checked.request.seconds == pytest.approx(1.5)
+    stages = []
+    with pytest.raises(BatchError, match=r"1 line of the batch is bad.*\nline 30: The recording is silent"):
+        prepare_lines(checked, lambda fraction, stage: stages.append(stage))
+    assert "line 1/30: reading the recording" in stages
+    prepared = prepare_lines(checked[:2])
+    assert len(prepared[1].prepared.request.audio) == 24000
