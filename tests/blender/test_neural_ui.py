@@ -273,7 +273,7 @@ def test_runtime_folder_is_activated_at_register(clean_scene, monkeypatch, tmp_p
     import unitaf_blender
     from unitaf_blender.blender import props
     folder = pathlib.Path(neural.runtime_dir_for(ADDON))
-    assert folder.name == "torch_install" and "unitaf_blender_data" in str(folder)
+    assert folder.name == "neural_runtime" and "unitaf_blender_data" in str(folder)
     assert not folder.exists()
     os.makedirs(folder / "torch")
     (folder / torch_install.MARKER).write_text(json.dumps({"torch": "9.9.9", "flavour": "cpu"}))
@@ -304,7 +304,7 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
             assert not errors and mod is not None
             panel = sys.modules[addon_id + ".unitaf_blender.blender.panel"]
             runtime_dir = panel.engine_setup.RUNTIME_DIR
-            assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="torch_install")
+            assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
             assert os.path.isdir(runtime_dir)
             for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback",
                        "check_engine"):

@@ -37,7 +37,7 @@ def test_enabled_as_installed_extension(fresh_types, tmp_path):
         assert addon is not None and addon.preferences is not None   # keyed by the top-level id
         assert addon.preferences.device == "AUTO"
         assert bpy.types.UNITAF_PT_main.bl_category == "UniTAF"
-        assert sys.modules[addon_id + ".unitaf_blender.blender.panel"]._cli_handle is not None
+        assert sys.modules[addon_id + ".unitaf_blender"]._cli_handle is not None
         assert hasattr(bpy.context.scene, "unitaf") and hasattr(bpy.types.Object, "unitaf_mapping")
         # the operators run (background mode calls execute) and fail with a clear message
         with pytest.raises(RuntimeError, match="No target object"):

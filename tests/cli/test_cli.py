@@ -211,7 +211,7 @@ def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
     need(LLF_CSV)
     import bpy
 
-    from unitaf_blender.blender.panel import _cli_execute
+    from unitaf_blender import _cli_execute
     bpy.ops.wm.open_mainfile(filepath=str(llf_copy))
     out = tmp_path / "farm.blend"
     assert _cli_execute(["import-performance", "--object", "FBHead", "--csv", str(LLF_CSV),

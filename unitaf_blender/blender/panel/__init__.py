@@ -1,7 +1,7 @@
 """The panel: the UniTAF sidebar, its scene settings and each engine's options, the operators and
-their jobs, the add-on preferences with the downloads and installs, and the `unitaf` CLI command
-registered with Blender. Loaded by `unitaf_blender.register()` only: nothing outside this
-package imports it, so keying a take (the CLI, scripts) never loads the panel.
+their jobs, the add-on preferences with the downloads and installs. Loaded by
+`unitaf_blender.register()` only: nothing outside this package imports it, so keying a take (the
+CLI, scripts) never loads the panel.
 
 `register(addon_id)` takes the TOP-LEVEL add-on package name (e.g. "bl_ext.user_default.unitaf_blender"):
 AddonPreferences must be keyed by it, not by this sub-package.
@@ -11,17 +11,10 @@ import bpy
 from .. import props
 from . import engine_options, engine_setup, jobs, operators, rig_ui, scene_settings, settings, ui, voice_setup
 
-_cli_handle = None
 _registered = []
 
 
-def _cli_execute(argv):
-    from ...cli import blender_command  # lazy: the CLI imports engines only when run
-    return blender_command(argv)
-
-
 def register(addon_id):
-    global _cli_handle
     settings.ADDON_ID = addon_id
     ui.UNITAF_AP_preferences.bl_idname = addon_id
     props.register_properties()
@@ -32,20 +25,14 @@ def register(addon_id):
                 + ui.CLASSES + rig_ui.CLASSES):
         bpy.utils.register_class(cls)
         _registered.append(cls)
-    if hasattr(bpy.utils, "register_cli_command"):
-        _cli_handle = bpy.utils.register_cli_command("unitaf", _cli_execute)
 
 
 def unregister():
-    global _cli_handle
     job = jobs.current()
     if job is not None and not job.finished:
         job.request_cancel()
         job.wait(timeout=10.0)   # no thread may outlive the add-on
     jobs.set_current(None)
-    if _cli_handle is not None:
-        bpy.utils.unregister_cli_command(_cli_handle)
-        _cli_handle = None
     while _registered:
         bpy.utils.unregister_class(_registered.pop())
     engine_options.unregister_engine_options()
