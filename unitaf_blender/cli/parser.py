@@ -132,7 +132,9 @@ def build_parser(prog="unitaf"):
                                       "`voices download NAME` fetches a natural voice")
     v.add_argument("--engine", default=None)
     vsub = v.add_subparsers(dest="voices_command", metavar="ACTION", parser_class=_ArgParser)
-    vd = vsub.add_parser("download", help="download natural voices (fenrir, kore, emma, fable: 7.9 MB each)")
+    voices = find_assets("voices")
+    listed = ", ".join(voices.store.features) if voices else "none"
+    vd = vsub.add_parser("download", help=f"download voices ({listed}; sizes and licences shown first)")
     vd.add_argument("names", nargs="+", metavar="NAME")
     vd.add_argument("--cache-dir", default=None, help="model cache folder (default: the Hugging Face cache)")
     vd.add_argument("--offline", action="store_true", help="never touch the network")

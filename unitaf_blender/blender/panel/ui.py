@@ -6,6 +6,7 @@ from bpy.props import EnumProperty, StringProperty
 from ...core.performance import EMOTIONS
 from ...engines import EngineError
 from ...engines.auto_emotion import DEVICE
+from ...engines.option_schema import CACHE_DIR, MODEL_DIR
 from .. import character, mapping_store
 from . import engine_setup, jobs, voice_setup
 from .engine_options import draw_options, panel_options
@@ -229,12 +230,8 @@ class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
 class UNITAF_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # replaced at register() by the top-level add-on id
 
-    cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
-                              description="Where downloaded model weights are kept "
-                                          "(empty = the Hugging Face cache, ~/.cache/huggingface/hub)")
-    model_dir: StringProperty(name="Model Folder", subtype='DIR_PATH',
-                              description="A folder holding the model files as <repo_id>/<file>; when set, "
-                                          "nothing is ever downloaded")
+    cache_dir: StringProperty(name=CACHE_DIR.label, subtype='DIR_PATH', description=CACHE_DIR.help.capitalize())
+    model_dir: StringProperty(name=MODEL_DIR.label, subtype='DIR_PATH', description=MODEL_DIR.help.capitalize())
     device: EnumProperty(name="Device", default=DEVICE.default.upper(),
                          items=[(c.value.upper(), c.label, c.help) for c in DEVICE.choices])
     default_engine: EnumProperty(name="Default Engine", items=engine_items)

@@ -33,7 +33,7 @@ def missing_voice(context):
 
 
 class UNITAF_OT_download_voice(_NetworkJob, bpy.types.Operator):
-    """Download a voice (a natural voice is 7.9 MB); its size and licence are shown first"""
+    """Download a voice; its size and licence are shown first"""
     bl_idname = "unitaf.download_voice"
     bl_label = "Download Voice"
 

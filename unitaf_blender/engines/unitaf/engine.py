@@ -27,6 +27,7 @@ from ..option_schema import VoiceInput
 from .options import (
     MAX_SEGMENT,
     OPTIONS,
+    SAMPLING,
     SAMPLING_PRESETS,
     SamplingConfig,
     SynthesisOptions,
@@ -79,7 +80,7 @@ def _flag(value, name) -> str:
 
 
 def _sampling(options) -> SamplingConfig:
-    name = str(options.get("sampling", "fast")).lower()
+    name = str(options.get("sampling", SAMPLING.default)).lower()
     if name not in SAMPLING_PRESETS:
         raise EngineError(f"sampling must be one of {', '.join(SAMPLING_PRESETS)}, got {name!r}")
     cfg = SamplingConfig(**SAMPLING_PRESETS[name])
@@ -321,7 +322,7 @@ class UniTAFEngine:
                   "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
                   "engine_version": ENGINE_VERSION, "device": devices.describe(device, prec.dtype, prec.int8),
                   "precision": prec.name,
-                  "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
+                  "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", SAMPLING.default)),
                   "emo_alpha": synth.emo_alpha, "emotion_clip": settings.emotion_clip, "face_timing": synth.face_timing,
                   "expression": expression,
                   "spans": [{"text": o.text, "emotion": emotion_label(o.emotion),

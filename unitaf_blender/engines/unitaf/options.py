@@ -30,7 +30,14 @@ PRECISIONS = PRECISION.values                  # int8: GPT weights, CPU only
 EXPRESSION_MODES = ("cross_attn", "film")
 
 # the engine's `sampling` option: the reference's 3-beam sampling, or lighter presets
-SAMPLING_PRESETS = {"fast": dict(num_beams=1), "reference": {}, "greedy": dict(do_sample=False, num_beams=1)}
+SAMPLING = Option("sampling", "choice", "fast", "Sampling", "how the GPT picks speech codes", choices=(
+    Choice("fast", "Fast", "One sampled sequence (default)"),
+    Choice("reference", "Reference", "The reference implementation's 3-beam sampling (slower)"),
+    Choice("greedy", "Greedy", "Deterministic, no sampling")))
+SAMPLING_PRESETS = dict(zip(SAMPLING.values, (dict(num_beams=1), {}, dict(do_sample=False, num_beams=1))))
+FACE_TIMING = Option("face_timing", "choice", "fixed", "Face Timing", "when the face moves", choices=(
+    Choice("fixed", "Fixed", "The face follows the audio"), Choice("reference", "Reference", "The reference's drift")),
+    panel=None)
 
 def device_name(pref: Optional[str]) -> str:
     """The device option as a checked lower-case name ('auto' for None or ''); whether that
@@ -82,7 +89,7 @@ class SynthesisOptions:
     max_text_tokens: int = 120
     sampling: SamplingConfig = field(default_factory=SamplingConfig)   # reference: 3-beam sampling
     emo_alpha: float = 1.0
-    face_timing: str = "fixed"         # "fixed": face follows the audio; "reference": the reference's drift
+    face_timing: str = FACE_TIMING.default   # "fixed": face follows the audio; "reference": the reference's drift
     seed: int = 0
 
     def check(self):
@@ -90,7 +97,7 @@ class SynthesisOptions:
             raise ValueError("diffusion_steps must be at least 1")
         if self.interval_silence_ms < 0:
             raise ValueError("interval_silence_ms must be >= 0")
-        if self.face_timing not in ("fixed", "reference"):
+        if self.face_timing not in FACE_TIMING.values:
             raise ValueError(f"face_timing must be 'fixed' or 'reference', got {self.face_timing!r}")
         if not 0.0 <= float(self.emo_alpha) <= 1.0:
             raise ValueError(f"emo_alpha must lie in 0..1, got {self.emo_alpha}")
@@ -102,10 +109,7 @@ MAX_SEGMENT = Option("max_segment_s", "number", MAX_SEGMENT_S, "Longest Segment"
                      minimum=4.0, panel=None)
 OPTIONS = STORE_OPTIONS + (
     DEVICE, PRECISION,
-    Option("sampling", "choice", "fast", "Sampling", "how the GPT picks speech codes", choices=(
-        Choice("fast", "Fast", "One sampled sequence (default)"),
-        Choice("reference", "Reference", "The reference implementation's 3-beam sampling (slower)"),
-        Choice("greedy", "Greedy", "Deterministic, no sampling"))),
+    SAMPLING,
     Option("emo_alpha", "number", SynthesisOptions.emo_alpha, "Emotion Strength",
            "how strongly the emotion (mix, preset or clip) colours the voice", minimum=0.0, maximum=1.0,
            panel="emotion"),
@@ -128,8 +132,6 @@ OPTIONS = STORE_OPTIONS + (
            "silence between segments (ms)", minimum=0, panel=None),
     Option("max_text_tokens", "integer", SynthesisOptions.max_text_tokens, "Segment Text",
            "most text tokens per segment", minimum=1, panel=None),
-    Option("face_timing", "choice", SynthesisOptions.face_timing, "Face Timing", "when the face moves", choices=(
-        Choice("fixed", "Fixed", "The face follows the audio"), Choice("reference", "Reference", "The reference's drift")),
-        panel=None),
+    FACE_TIMING,
     MAX_SEGMENT,
 )
