@@ -245,3 +245,17 @@ def test_a_csv_without_some_blendshape_columns_warns(llf_copy, tmp_path, capsys)
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert any("no column for 3 blendshape(s)" in w and "JawOpen" in w and "MouthClose" in w
                and "EyeBlinkLeft" in w for w in warnings), warnings
+
+
+def test_setup_commands_find_what_engines_declare(monkeypatch, capsys, tmp_path):
+    """`models`, `voices download` and `install-runtime` act on what the engines declare; with no
+    engine declaring one, a clear refusal (exit 2), not a crash."""
+    from unitaf_blender.cli import run
+    from unitaf_blender.engines import registry
+    assert run(["models", "status", "--cache-dir", str(tmp_path)]) == 0
+    assert "UniTAF model files" in capsys.readouterr().out
+    monkeypatch.setattr(registry, "_ENGINES", {})
+    for argv in (["models", "status"], ["voices", "download", "emma", "--offline"],
+                 ["install-runtime", "--target", str(tmp_path / "rt"), "--dry-run"]):
+        assert run(argv) == 2, argv
+        assert "no engine of this build declares" in capsys.readouterr().err

@@ -37,7 +37,7 @@ def cmd_models(args):
 def cmd_install_runtime(args):
     """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
     from ..engines import Cancelled, EngineError
-    runtime = find_assets("runtime")
+    runtime = _declared("runtime")
     target = getattr(args, "target", None)
     flavour = getattr(args, "flavour", None) or "cpu"
     if not target:
@@ -57,6 +57,14 @@ def cmd_install_runtime(args):
         return 1
     print(f"{runtime.label} installed in {os.path.abspath(target)}")
     return 0
+
+
+def _declared(asset_id, options=None):
+    """The asset group an engine of this build declares under `asset_id`; BadInput when none does."""
+    group = find_assets(asset_id, options)
+    if group is None:
+        raise BadInput(f"no engine of this build declares {asset_id} to download or install")
+    return group
 
 
 # ----------------------------------------------------------------------------- `models` printing
@@ -110,7 +118,7 @@ def format_status(store, features=None) -> str:
 
 def _store_from_args(args):
     options = {"cache_dir": getattr(args, "cache_dir", None), "model_dir": getattr(args, "model_dir", None)}
-    return find_assets("models", options).store
+    return _declared("models", options).store
 
 
 def cli_status(args) -> int:
@@ -129,7 +137,7 @@ def cli_download(args) -> int:
 
 def cli_voice_download(args) -> int:
     """`voices download NAME... [--offline]`: natural voices through the same model store."""
-    voices = find_assets("voices", {"cache_dir": getattr(args, "cache_dir", None)})
+    voices = _declared("voices", {"cache_dir": getattr(args, "cache_dir", None)})
     names = [n.strip().lower().removeprefix("hibari:") for n in args.names]
     unknown = [n for n in names if n not in voices.features]
     if unknown:
