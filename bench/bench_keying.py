@@ -59,7 +59,7 @@ def main():
             res = apply_take(bpy.context.scene, obj, perf, TakeOptions(start_frame=1, add_sound=False))
             full.append(time.perf_counter() - t0)
             # the F-curve write alone, same data
-            _, tracks = keying.prepare_tracks(perf, res.mapping.pairs, obj.data.shape_keys.key_blocks,
+            _, tracks = keying.prepare_tracks(perf, res.target_plan.pairs, obj.data.shape_keys.key_blocks,
                                               24.0, {}, 0)
             action, slot = compat.new_action("raw", obj.data.shape_keys)
             t0 = time.perf_counter()

@@ -37,7 +37,9 @@ from bench_s2mel_vocoder import OFFICIAL_BIGVGAN, OFFICIAL_S2MEL  # noqa: E402
 from timing import sync  # noqa: E402
 
 from unitaf_blender.engines.unitaf import devices  # noqa: E402
+from unitaf_blender.engines.unitaf import model_set as ms
 from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf import voice as vc
 from unitaf_blender.engines.unitaf.campplus import CAMPPlus, CAMPPlusDims  # noqa: E402
 from unitaf_blender.engines.unitaf.face import (  # noqa: E402
     AudioFeatureProjector,
@@ -48,7 +50,7 @@ from unitaf_blender.engines.unitaf.face import (  # noqa: E402
 )
 from unitaf_blender.engines.unitaf.gpt import GPTDims, UnifiedVoice  # noqa: E402
 from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram  # noqa: E402
-from unitaf_blender.engines.unitaf.options import SamplingConfig  # noqa: E402
+from unitaf_blender.engines.unitaf.options import SamplingConfig, SynthesisOptions  # noqa: E402
 from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims  # noqa: E402
 from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
     SEMANTIC_LAYER,
@@ -90,7 +92,7 @@ def load_reference(value: str) -> dict:
     return ref
 
 
-def build_models(device, dtype) -> pl.Models:
+def build_models(device, dtype) -> ms.Models:
     t0 = time.perf_counter()
     with torch.no_grad():
         gpt = UnifiedVoice(GPTDims())
@@ -102,9 +104,9 @@ def build_models(device, dtype) -> pl.Models:
         face = FaceHead(AudioFeatureProjector(ProjectorDims()), UniTalkerDecoder(DecoderDims(n_identities=20)))
         stats = SemanticStats(torch.zeros(1024), torch.ones(1024))
     half = dtype if device.type != "cpu" else torch.float32
-    models = pl.Models(
+    models = ms.Models(
         TextFrontend(BPE),
-        gpt.to(device=device, dtype=pl.gpt_dtype(device, dtype)).eval().optimize_for_inference(),
+        gpt.to(device=device, dtype=ms.gpt_dtype(device, dtype)).eval().optimize_for_inference(),
         s2mel.to(device).set_compute_dtype(dtype).eval(),
         w2v.to(device).eval(), stats.to(device), codec.to(device).eval(), campplus.to(device).eval(),
         vocoder.to(device).set_compute_dtype(half).eval(), face.to(device).eval(), MelSpectrogram(MelConfig()).to(device),
@@ -139,13 +141,13 @@ def timed_run(models, voice_path, codes, beams, steps, seed=0):
                 "face": "face"}.get(stage.split(" ")[0], mark[2])
         close_stage(now, cpu)
         mark[:] = [now, cpu, name]
-    voice = pl.analyse_voice(models, voice_path)
+    voice = vc.analyse_voice(models, voice_path)
     sync(models.device)
     close_stage(time.perf_counter(), time.process_time())
     mark[:] = [time.perf_counter(), time.process_time(), "emotion vector"]
     ids = list(range(100, 162))                                   # 62 text tokens, as the reference run
     seg = TextSegment(ids, [str(i) for i in ids], np.zeros(8, np.float32), "bench", 0, 5)
-    opts = pl.SynthesisOptions(sampling=SamplingConfig(num_beams=beams, min_new_tokens=codes, max_new_tokens=codes),
+    opts = SynthesisOptions(sampling=SamplingConfig(num_beams=beams, min_new_tokens=codes, max_new_tokens=codes),
                                diffusion_steps=steps, seed=seed)
     t1 = time.perf_counter()
     result = pl.synthesize(models, [seg], voice, opts, progress=progress)

@@ -7,7 +7,7 @@ Random weights never emit <|im_end|>, so every reply decodes exactly --answer-to
 are estimated: 19 template tokens + ~1 token per 3.5 UTF-8 bytes of the text, the first 10 (the
 system part) shared by every prompt, as the real template's are.
 
-Guessed decoding (qwen3.generate_ids_batch with a drafter) gives greedy's exact tokens; its speed
+Guessed decoding (qwen3_generate.generate_ids_batch with a drafter) gives greedy's exact tokens; its speed
 depends on where guesses are wrong, which random weights cannot show (and in bf16 a batch's
 rounding differs from one row's, so random weights' near-ties would not even repeat). So the
 guessed runs use a scripted answer: the model computes every pass in full (all layers, the head,
@@ -38,13 +38,11 @@ from bench_load import QWEN3_CONFIG  # noqa: E402  (bench/ is the script's folde
 from timing import once  # noqa: E402
 
 from unitaf_blender.engines.unitaf.devices import native_bf16  # noqa: E402
-from unitaf_blender.engines.unitaf.qwen3 import (  # noqa: E402
+from unitaf_blender.engines.unitaf.qwen3 import Qwen3, Qwen3Dims, pack_for_cpu  # noqa: E402
+from unitaf_blender.engines.unitaf.qwen3_generate import (  # noqa: E402
     GenerationSettings,
-    Qwen3,
-    Qwen3Dims,
     generate_ids,
     generate_ids_batch,
-    pack_for_cpu,
 )
 
 SENTENCES = [

@@ -1,8 +1,7 @@
 """Fixtures for the Blender-layer tests."""
 import pytest
 from face_rig_testutil import build_rigify
-
-from blender_testutil import make_face
+from helpers import make_face
 
 
 @pytest.fixture

@@ -27,11 +27,11 @@ from face_rig_testutil import (
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from mathutils import Vector  # noqa: E402
+from mathutils import Vector
 
-from unitaf_blender import cli  # noqa: E402
-from unitaf_blender.blender import face_rigs, rig  # noqa: E402
-from unitaf_blender.core.recordings import load_recording  # noqa: E402
+from unitaf_blender import cli
+from unitaf_blender.blender import face_rigs, rig
+from unitaf_blender.core.performance_files import load_performance
 
 ROCKETBOX = ASSETS / "models" / "Rocketbox_Female_Adult_01_facial.fbx"
 RPM = ASSETS / "models" / "noncommercial" / "brunette-t.glb"
@@ -112,7 +112,7 @@ def test_rocketbox_biped_face_bones(tmp_path):
                 "--frame", 10, "--save", out, "--export", npz) == 0
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     armature, mesh = bpy.data.objects["Bip01"], bpy.data.objects["f001_hipoly_81_bones_opacity"]
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     frames, n = _take_frames(perf)
     upper, lower = _dominated(mesh, "Bip01 MUpperLip"), _dominated(mesh, "Bip01 MBottomLip")
     lid = _dominated(mesh, "Bip01 LEyeBlinkTop")
@@ -207,7 +207,7 @@ def test_ready_player_me_armature_only(tmp_path, capsys):
     assert "dropped: eyelids" in captured.err
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     armature = bpy.data.objects["Armature"]
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     frames, n = _take_frames(perf)
     facing = over_frames(bpy, frames, lambda: (_bone_facing_x(armature, "Head"), _bone_facing_x(armature, "LeftEye")))
     assert correlation(facing[:, 0], at_scene_rate(perf, "headYaw", 30, n)) >= 0.8
@@ -230,7 +230,7 @@ def test_ready_player_me_with_a_jaw_bone_the_user_adds(tmp_path):
                 "--save", out, "--export", npz) == 0
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     head = bpy.data.objects["Wolf3D_Head"]
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     frames, n = _take_frames(perf)
 
     def opening():
@@ -257,7 +257,7 @@ def test_a_jaw_only_face_closes_on_every_bilabial(tmp_path):
                 "--save", out, "--export", npz) == 0
     bpy.ops.wm.open_mainfile(filepath=str(out), load_ui=False)
     key = bpy.data.objects["Chicken"].data.shape_keys.key_blocks["jawOpen"]
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     frames, n = _take_frames(perf, start=1)
     jaw = over_frames(bpy, frames, lambda: key.value)
     assert correlation(jaw, sealed_jaw(perf, 30, n)) >= 0.8
@@ -311,7 +311,8 @@ def test_a_chosen_jaw_bone_wins(clean_scene):
 def test_head_turns_in_world_space_on_a_turned_armature(clean_scene):
     """FBX armatures are often turned (Rocketbox: 90 degrees about Z): the head still turns
     toward the character's left for yaw > 0."""
-    from blender_testutil import make_face, make_perf
+    from helpers import make_face, make_perf
+
     from unitaf_blender.blender.takes import TakeOptions, apply_take
     from unitaf_blender.core.channels import HEAD_EYE_ROTATIONS
     arm = _armature_with(("Head",))

@@ -5,14 +5,15 @@ refused and library overrides work, and a take that does not play is caught by e
 import numpy as np
 import pytest
 from face_rig_testutil import pose_snapshot, same_pose
-
-from blender_testutil import make_face, make_perf
+from helpers import make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import jobs, takes  # noqa: E402
-from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS  # noqa: E402
-from unitaf_blender.engines import GenerateRequest  # noqa: E402
+from unitaf_blender.blender import takes
+from unitaf_blender.blender.panel import jobs
+from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take
+from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
+from unitaf_blender.engines import CheckedRequest, GenerateRequest
+from unitaf_blender.engines.request_path import Checked
 
 CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
 
@@ -246,9 +247,12 @@ def test_a_cancelled_generation_changes_nothing(clean_scene):
     arm, face = _rig()
 
     class Engine:
+        def check(self, request):
+            return CheckedRequest(request)
+
         def generate(self, request, progress, cancel):
             return _talking()
-    job = jobs.GenerateJob(Engine(), GenerateRequest(text="hi"),
+    job = jobs.GenerateJob(Checked(Engine(), GenerateRequest(text="hi")),
                            lambda perf: apply_take(bpy.context.scene, arm, perf,
                                                    TakeOptions(start_frame=1, add_sound=False)))
     job.start()

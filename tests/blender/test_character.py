@@ -5,14 +5,14 @@ import math
 
 import numpy as np
 import pytest
+from helpers import make_face, make_perf
 
-from blender_testutil import make_face, make_perf
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import character, mapping_store, rig  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS  # noqa: E402
+from unitaf_blender.blender import character, mapping_store, rig
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 
 RPM = ASSETS / "models" / "noncommercial" / "brunette-t.glb"
 
@@ -146,12 +146,12 @@ def test_head_turn_is_shared_with_the_neck(clean_scene):
 def test_an_imported_live_link_take_moves_the_eye_bones_when_no_key_can(rpm):
     """Recorded takes go through the same path. With the eyeLook keys removed (a rig whose
     eyes are bones only), the Live Link CSV's eye rotations turn the LeftEye/RightEye bones."""
-    from unitaf_blender.core.recordings import load_recording
+    from unitaf_blender.core.performance_files import load_performance
     for obj in bpy.data.objects:
         if obj.type == 'MESH' and obj.data.shape_keys:
             for kb in [kb for kb in obj.data.shape_keys.key_blocks if kb.name.startswith("eyeLook")]:
                 obj.shape_key_remove(kb)
-    perf = load_recording(need(ASSETS / "performances" / "alex_rom_3.csv"))
+    perf = load_performance(need(ASSETS / "performances" / "alex_rom_3.csv"))
     result = apply_take(bpy.context.scene, rpm, perf, TakeOptions(start_frame=1, add_sound=False))
     parts = {name: what for name, _, what, _ in result.parts}
     assert parts["Armature"] == ["LeftEye", "RightEye"]    # the CSV has no head rotation

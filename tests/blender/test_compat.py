@@ -1,11 +1,10 @@
 """Version helpers behave as documented on the bpy this suite runs with."""
 import numpy as np
 import pytest
-
-from blender_testutil import make_face
+from helpers import make_face
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat  # noqa: E402
+from unitaf_blender.blender import compat
 
 
 def test_slotted_detection_matches_rna(clean_scene):

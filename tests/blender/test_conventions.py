@@ -7,10 +7,10 @@ import pytest
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.engines import GenerateRequest  # noqa: E402
-from unitaf_blender.engines.embedded.engine import EmbeddedEngine  # noqa: E402
+from unitaf_blender.blender import compat, keying
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.engines import GenerateRequest
+from unitaf_blender.engines.embedded.engine import EmbeddedEngine
 
 MODELS = ASSETS / "models"
 SCRIPT = "Bob may paint a map of Paris. [happy] I am so happy to be home!"

@@ -6,13 +6,13 @@ import threading
 import time
 
 import pytest
-
-from blender_testutil import make_perf
+from helpers import make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import jobs  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.engines import Cancelled, EngineError, GenerateRequest, check_cancel  # noqa: E402
+from unitaf_blender.blender.panel import jobs
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.engines import Cancelled, CheckedRequest, EngineError, GenerateRequest, check_cancel
+from unitaf_blender.engines.request_path import Checked
 
 
 class SteppedEngine:
@@ -22,6 +22,9 @@ class SteppedEngine:
         self.step = threading.Semaphore(0)
         self.fail = fail
         self.thread_ids = set()
+
+    def check(self, request):
+        return CheckedRequest(request)
 
     def generate(self, request, progress, cancel):
         self.thread_ids.add(threading.get_ident())
@@ -52,7 +55,7 @@ def _n_actions():
 def _job(face, engine):
     scene = bpy.context.scene
     apply = lambda perf: apply_take(scene, face, perf, TakeOptions(start_frame=1, add_sound=False))  # noqa: E731
-    return jobs.GenerateJob(engine, GenerateRequest(text="hi"), apply)
+    return jobs.GenerateJob(Checked(engine, GenerateRequest(text="hi")), apply)
 
 
 def test_progress_then_result_applied_on_main_thread(face):
@@ -117,10 +120,10 @@ def test_engine_failure_leaves_no_trace(face, error, message):
 
 
 def test_apply_failure_is_reported_and_rolled_back(clean_scene):
-    from blender_testutil import make_face
+    from helpers import make_face
     obj = make_face(bpy, keys=("NotArkit",))
     engine = SteppedEngine()
-    job = jobs.GenerateJob(engine, GenerateRequest(text="hi"),
+    job = jobs.GenerateJob(Checked(engine, GenerateRequest(text="hi")),
                            lambda perf: apply_take(bpy.context.scene, obj, perf, TakeOptions()))
     job.start()
     for _ in range(4):
@@ -131,7 +134,7 @@ def test_apply_failure_is_reported_and_rolled_back(clean_scene):
 
 
 def test_engine_cancelled_exception_maps_to_cancelled(face):
-    class Quits:
+    class Quits(SteppedEngine):
         def generate(self, request, progress, cancel):
             raise Cancelled()
     job = _job(face, Quits())

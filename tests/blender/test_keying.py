@@ -1,13 +1,14 @@
 """Keying: values, frame times, intensity, smoothing, interpolation, clamping, save/reload."""
 import numpy as np
 import pytest
+from helpers import make_face, make_perf
 
-from blender_testutil import ALL_CHANNELS, make_face, make_perf
+from blender_testutil import ALL_CHANNELS
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
+from unitaf_blender.blender import compat, keying
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.core.channels import ARKIT_52
 
 
 def _keys(action, name):

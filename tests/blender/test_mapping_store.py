@@ -1,12 +1,11 @@
 """The per-object mapping table: stored in the .blend, used by apply_take, report/missing."""
 import pytest
-
-from blender_testutil import make_face, make_perf
+from helpers import make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying, mapping_store  # noqa: E402
-from unitaf_blender.blender.mapping_store import object_mapping  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
+from unitaf_blender.blender import compat, keying, mapping_store
+from unitaf_blender.blender.mapping_store import object_mapping
+from unitaf_blender.blender.takes import TakeOptions, apply_take
 
 
 def test_auto_mapping_without_a_stored_table(clean_scene):
@@ -71,7 +70,7 @@ def test_duplicate_key_in_table_keys_once(clean_scene):
 
 
 def test_panel_report_lines(clean_scene):
-    from unitaf_blender.blender.ui import _mapping_report
+    from unitaf_blender.blender.panel.ui import _mapping_report
     obj = make_face(bpy, keys=("jawOpen", "eyeBlinkLeft", "Extra"))
     lines, missing = _mapping_report(obj)
     assert lines[0].startswith("2/52 channels mapped") and missing == []

@@ -13,21 +13,25 @@ import threading
 import time
 
 import pytest
+from helpers import make_face, make_perf
 
-from blender_testutil import enabled_as_extension, make_face, make_perf
+from blender_testutil import enabled_as_extension
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import job_ui, jobs, settings, ui  # noqa: E402
-from unitaf_blender.blender import neural_setup as neural  # noqa: E402
-from unitaf_blender.core.performance import EMOTIONS  # noqa: E402
-from unitaf_blender.engines import (  # noqa: E402
-    CheckedRequest,  # noqa: E402
+from unitaf_blender.blender.panel import engine_setup as neural
+from unitaf_blender.blender.panel import job_ui, jobs, settings, ui
+from unitaf_blender.core.performance import EMOTIONS
+from unitaf_blender.engines import (
+    CheckedRequest,
     check_cancel,
+    engine_class,
     get_engine,
+    request_path,
 )
-from unitaf_blender.engines.unitaf import torch_install as neural_runtime  # noqa: E402
-from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
+from unitaf_blender.engines.assets import find_assets
+from unitaf_blender.engines.unitaf import torch_install
+from unitaf_blender.engines.unitaf.catalog import DEFAULT_FEATURES
+from unitaf_blender.engines.unitaf.store import ModelStore
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ADDON = "unitaf_blender"
@@ -96,7 +100,12 @@ def registered(clean_scene, monkeypatch, tmp_path):
 
 
 class RecordingEngine:
-    """Records every request; raises `fail(request)` when that returns an exception."""
+    """Records every request; raises `fail(request)` when that returns an exception. It declares what
+    the UniTAF engine declares (its options, voice clip and emotion mix), so the panel sends it the
+    same request."""
+    _real = engine_class("unitaf")
+    id, label, options, voice_input = _real.id, _real.label, _real.options, _real.voice_input
+    emotion_mix, wants_segments = _real.emotion_mix, _real.wants_segments
 
     def __init__(self, fail=None):
         self.requests, self.fail = [], fail
@@ -123,28 +132,28 @@ def _neural_scene(tmp_path):
 # ------------------------------------------------------------------------------ properties
 
 def test_neural_properties_save_and_reload(registered, tmp_path):
-    s = bpy.context.scene.unitaf
+    s, o = bpy.context.scene.unitaf, bpy.context.scene.unitaf_options.unitaf
     s.engine = "unitaf"
     s.voice_clip = "//voices/me.wav"
     s.emotion_mode = "VECTOR"
     s.emotion_vector = (0.1, 0.0, 0.5, 0.0, 0.0, 0.25, 0.0, 1.0)
-    s.emo_alpha = 0.6
-    s.emotion_clip = "/tmp/angry.wav"
-    s.expression_layer = "OFF"
-    s.device_override = "CPU"
-    s.precision = "BF16"
-    s.sampling = "GREEDY"
+    o.emo_alpha = 0.6
+    o.emotion_clip = "/tmp/angry.wav"
+    o.expression_layer = "OFF"
+    o.device = "CPU"
+    o.precision = "BF16"
+    o.sampling = "GREEDY"
     path = str(tmp_path / "neural.blend")
     bpy.ops.wm.save_as_mainfile(filepath=path)
     bpy.ops.wm.read_factory_settings(use_empty=True)
     assert bpy.context.scene.unitaf.emotion_mode == "PRESET"
     bpy.ops.wm.open_mainfile(filepath=path)
-    s = bpy.context.scene.unitaf
-    assert (s.engine, s.voice_clip, s.emotion_mode, s.emotion_clip) == (
+    s, o = bpy.context.scene.unitaf, bpy.context.scene.unitaf_options.unitaf
+    assert (s.engine, s.voice_clip, s.emotion_mode, o.emotion_clip) == (
         "unitaf", "//voices/me.wav", "VECTOR", "/tmp/angry.wav")
     assert list(s.emotion_vector) == pytest.approx([0.1, 0.0, 0.5, 0.0, 0.0, 0.25, 0.0, 1.0])
-    assert s.emo_alpha == pytest.approx(0.6)
-    assert (s.expression_layer, s.device_override, s.precision, s.sampling) == ("OFF", "CPU", "BF16", "GREEDY")
+    assert o.emo_alpha == pytest.approx(0.6)
+    assert (o.expression_layer, o.device, o.precision, o.sampling) == ("OFF", "CPU", "BF16", "GREEDY")
     assert len(s.emotion_vector) == len(EMOTIONS) == 8
 
 
@@ -158,7 +167,7 @@ def test_preferences_have_model_folder_and_device(registered):
 
 def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path, monkeypatch):
     engine = RecordingEngine()
-    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(request_path, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
     prefs = registered
     prefs.device = "CUDA"
@@ -168,11 +177,12 @@ def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path
     s.voice_clip = str(clip)
     s.emotion_mode = "VECTOR"
     s.emotion_vector = (0.0, 0.0, 0.7, 0.0, 0.0, 0.0, 0.3, 0.0)
-    s.emo_alpha = 0.5
-    s.emotion_clip = str(tmp_path / "emo.wav")
-    s.expression_layer = "ON"
-    s.precision = "FP16"
-    s.sampling = "REFERENCE"
+    o = bpy.context.scene.unitaf_options.unitaf
+    o.emo_alpha = 0.5
+    o.emotion_clip = str(tmp_path / "emo.wav")
+    o.expression_layer = "ON"
+    o.precision = "FP16"
+    o.sampling = "REFERENCE"
     s.seed = 9
     assert bpy.ops.unitaf.generate() == {'FINISHED'}
     req = engine.requests[-1]
@@ -185,7 +195,7 @@ def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path
                            "emo_alpha": 0.5, "expression_layer": "on", "emotion_clip": str(tmp_path / "emo.wav")}
     assert obj.data.shape_keys.animation_data.action is not None
     # the per-scene device wins over the preferences; an empty voice clip = the bundled voice
-    s.device_override, s.voice_clip, s.emotion_clip = "CPU", "", ""
+    o.device, s.voice_clip, o.emotion_clip = "CPU", "", ""
     s.emotion_mode, s.emotion, s.emotion_intensity = "PRESET", "sad", 0.4
     assert bpy.ops.unitaf.generate() == {'FINISHED'}
     req = engine.requests[-1]
@@ -195,7 +205,7 @@ def test_emotion_vector_and_neural_options_reach_the_engine(registered, tmp_path
 
 def test_embedded_engine_gets_no_neural_options_and_ignores_extra_ones(registered, tmp_path, monkeypatch):
     engine = RecordingEngine()
-    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(request_path, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
     s.engine, s.voice, s.emotion_mode = "embedded", "en-us", "VECTOR"   # vector mode is UniTAF only
     s.emotion, s.emotion_intensity = "happy", 0.5
@@ -226,7 +236,7 @@ def test_panel_shows_neural_settings_only_for_unitaf(registered, tmp_path):
     log = _draw(ui.UNITAF_PT_main.draw)
     props = {e[1] for e in log if e[0] == "prop"}
     assert "voice" in props and not props & {"voice_clip", "emo_alpha", "emotion_mode"}
-    assert not ui.UNITAF_PT_neural.poll(bpy.context)
+    assert not ui.UNITAF_PT_engine_options.poll(bpy.context)
     s.engine = "unitaf"
     s.emotion_mode = "VECTOR"
     log = _draw(ui.UNITAF_PT_main.draw)
@@ -234,9 +244,9 @@ def test_panel_shows_neural_settings_only_for_unitaf(registered, tmp_path):
     assert ("operator", "unitaf.emotion_from_preset", "Set from Preset") in log
     assert {"voice_clip", "emo_alpha", "emotion_mode"} <= {e[1] for e in log if e[0] == "prop"}
     assert "Voice: bundled LJ Speech" in _text(log)
-    assert ui.UNITAF_PT_neural.poll(bpy.context)
-    log = _draw(ui.UNITAF_PT_neural.draw)
-    assert {"emotion_clip", "expression_layer", "device_override", "precision", "sampling"} <= {
+    assert ui.UNITAF_PT_engine_options.poll(bpy.context)
+    log = _draw(ui.UNITAF_PT_engine_options.draw)
+    assert {"emotion_clip", "expression_layer", "device", "precision", "sampling"} <= {
         e[1] for e in log if e[0] == "prop"}
     assert ("operator", "unitaf.release_models", None) in log
 
@@ -266,13 +276,13 @@ def test_runtime_folder_is_activated_at_register(clean_scene, monkeypatch, tmp_p
     assert folder.name == "neural_runtime" and "unitaf_blender_data" in str(folder)
     assert not folder.exists()
     os.makedirs(folder / "torch")
-    (folder / neural_runtime.MARKER).write_text(json.dumps({"torch": "9.9.9", "flavour": "cpu"}))
+    (folder / torch_install.MARKER).write_text(json.dumps({"torch": "9.9.9", "flavour": "cpu"}))
     props.unregister_properties()
     try:
         unitaf_blender.register(ADDON)
         assert neural.RUNTIME_DIR == str(folder)
         assert sys.path[0] == str(folder)
-        assert neural.torch_status() == (True, "PyTorch 9.9.9 (cpu) installed")
+        assert neural.runtime_status(find_assets("runtime")) == (True, "PyTorch 9.9.9 (cpu) installed")
         unitaf_blender.unregister()
     finally:   # an empty 'torch' folder on sys.path would shadow the real one
         while str(folder) in sys.path:
@@ -292,8 +302,8 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
     try:
         with enabled_as_extension(bpy, ROOT, tmp_path, "unitaf_neural") as (addon_id, mod, errors):
             assert not errors and mod is not None
-            blender_pkg = sys.modules[addon_id + ".unitaf_blender.blender"]
-            runtime_dir = blender_pkg.neural_setup.RUNTIME_DIR
+            panel = sys.modules[addon_id + ".unitaf_blender.blender.panel"]
+            runtime_dir = panel.engine_setup.RUNTIME_DIR
             assert runtime_dir == bpy.utils.extension_path_user(addon_id, path="neural_runtime")
             assert os.path.isdir(runtime_dir)
             for op in ("install_runtime", "download_models", "release_models", "retry_on_fallback",
@@ -311,7 +321,7 @@ def test_runtime_folder_of_an_installed_extension(clean_scene, tmp_path):
 def no_network_calls(monkeypatch):
     """Record any call into the installer or the downloader (there must be none)."""
     calls = []
-    monkeypatch.setattr(neural_runtime, "install", lambda *a, **k: calls.append(("install", a, k)))
+    monkeypatch.setattr(torch_install, "install", lambda *a, **k: calls.append(("install", a, k)))
     from unitaf_blender.engines import model_store  # the shared store: UniTAF weights and natural voices
     monkeypatch.setattr(model_store.ModelStore, "download", lambda *a, **k: calls.append(("download", a, k)))
     return calls
@@ -345,8 +355,8 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
     def install(target, flavour, progress, cancel, allow_network=True):
         no_network_calls.append((target, flavour))
         progress(0.5, "Downloading torch")
-        return {"torch": neural_runtime.TORCH_VERSION, "flavour": "cu128"}
-    monkeypatch.setattr(neural_runtime, "install", install)
+        return {"torch": torch_install.TORCH_VERSION, "flavour": "cu128"}
+    monkeypatch.setattr(torch_install, "install", install)
     assert bpy.ops.unitaf.install_runtime(flavour="cuda") == {'FINISHED'}
     assert no_network_calls == [(neural.RUNTIME_DIR, "cuda")]
     assert jobs.current().state == jobs.DONE and "installed" in jobs.current().result
@@ -365,7 +375,7 @@ def test_download_runs_on_a_worker_with_progress_and_cancel(tmp_path, monkeypatc
         check_cancel(cancel)
         return []
     monkeypatch.setattr(ModelStore, "download", download)
-    job = jobs.Job(neural.download_work(ModelStore(cache_dir=str(tmp_path))), label="Download models")
+    job = jobs.Job(neural.download_work(find_assets("models", {"cache_dir": str(tmp_path)})), label="Download models")
     job.start()
     end = time.monotonic() + 5.0
     while job.progress == 0.0 and time.monotonic() < end:
@@ -379,13 +389,14 @@ def test_download_runs_on_a_worker_with_progress_and_cancel(tmp_path, monkeypatc
 
 
 def test_download_dialog_lists_sizes_licences_and_the_nc_warning(registered, tmp_path):
-    store = ModelStore(cache_dir=str(tmp_path / "cache"))
+    files = find_assets("models", {"cache_dir": str(tmp_path / "cache")})
+    store = files.store
     # one small file already in the cache is not offered again
     spec = store.spec("indextts2.w2v_stats")
     snapshot = tmp_path / "cache" / "models--IndexTeam--IndexTTS-2" / "snapshots" / spec.revision   # pinned commit
     snapshot.mkdir(parents=True)
     (snapshot / spec.filename).write_bytes(b"\0" * spec.size)
-    lines = neural.download_listing(store)
+    lines = neural.download_listing(files)
     missing = store.missing(DEFAULT_FEATURES)
     assert spec.id not in {st.spec.id for st in missing} and len(missing) >= 10
     assert lines[0].startswith(f"{len(missing)} file(s), ") and " GB in total" in lines[0]
@@ -400,7 +411,7 @@ def test_download_dialog_lists_sizes_licences_and_the_nc_warning(registered, tmp
     log = _draw(neural.UNITAF_OT_download_models.draw)
     assert [e[1] for e in log if e[0] == "label"] == lines
     # nothing missing: no listing
-    assert neural.download_listing(store, missing=[]) == []
+    assert neural.download_listing(files, missing=[]) == []
 
 
 def test_download_refuses_a_model_folder(registered, monkeypatch, no_network_calls, tmp_path):
@@ -420,7 +431,7 @@ import sys
 sys.path.insert(0, {str(ROOT)!r})
 import bpy, unitaf_blender
 unitaf_blender.register("unitaf_blender")
-from unitaf_blender.blender import neural_setup as neural
+from unitaf_blender.blender.panel import engine_setup as neural
 class L:
     enabled = True
     def __getattr__(self, name):
@@ -440,12 +451,12 @@ import os; sys.stdout.flush(); os._exit(0)  # bpy 4.2/4.5 modules crash or hang 
 
 def test_release_models_frees_loaded_models(registered):
     pytest.importorskip("torch")
-    from unitaf_blender.engines.unitaf import devices as runtime
-    runtime.release()
-    runtime.get_or_load(("test", 1), lambda: object())
-    runtime.get_or_load(("test", 2), lambda: object())
+    from unitaf_blender.engines.unitaf import devices
+    devices.release()
+    devices.get_or_load(("test", 1), lambda: object())
+    devices.get_or_load(("test", 2), lambda: object())
     assert bpy.ops.unitaf.release_models() == {'FINISHED'}
-    assert runtime.cached_keys() == []
+    assert devices.cached_keys() == []
 
 
 # ------------------------------------------------------------------------------ out of memory
@@ -455,9 +466,10 @@ def test_out_of_memory_offers_retry_on_cpu(registered, tmp_path, monkeypatch):
     from unitaf_blender.engines.unitaf.devices import OutOfMemory
     engine = RecordingEngine(fail=lambda req: OutOfMemory("The GPU ran out of memory while generating")
                              if req.options.get("device") != "cpu" else None)
-    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(request_path, "get_engine", lambda engine_id=None: engine)
     obj, s = _neural_scene(tmp_path)
-    s.device_override, s.sampling = "CUDA", "GREEDY"
+    o = bpy.context.scene.unitaf_options.unitaf
+    o.device, o.sampling = "CUDA", "GREEDY"
     n_actions = len(bpy.data.actions)
     with pytest.raises(RuntimeError, match="ran out of memory.*Retry on CPU"):
         bpy.ops.unitaf.generate()
@@ -481,7 +493,7 @@ def test_out_of_memory_offers_retry_on_cpu(registered, tmp_path, monkeypatch):
 def test_other_failures_offer_no_retry(registered, tmp_path, monkeypatch):
     from unitaf_blender.engines import EngineError
     engine = RecordingEngine(fail=lambda req: EngineError("Voice clip not found: x.wav"))
-    monkeypatch.setattr(settings, "get_engine", lambda engine_id=None: engine)
+    monkeypatch.setattr(request_path, "get_engine", lambda engine_id=None: engine)
     _neural_scene(tmp_path)
     with pytest.raises(RuntimeError, match="Voice clip not found"):
         bpy.ops.unitaf.generate()
@@ -495,9 +507,9 @@ def test_check_engine_reports_what_is_missing(registered, tmp_path):
     pytest.importorskip("torch")
     registered.cache_dir = str(tmp_path / "empty-cache")
     s = bpy.context.scene.unitaf
-    s.engine, s.device_override = "unitaf", "CPU"
+    s.engine, bpy.context.scene.unitaf_options.unitaf.device = "unitaf", "CPU"
     assert bpy.ops.unitaf.check_engine() == {'FINISHED'}   # a WARNING report, not an error
-    ok, text = get_engine("unitaf").available(settings.engine_options(bpy.context))
+    ok, text = get_engine("unitaf").available(settings.request_options(bpy.context))
     assert not ok and "missing" in text and str(tmp_path / "empty-cache") in text
 
 
@@ -505,9 +517,9 @@ def test_voice_ids_pass_through_and_clips_become_absolute(registered, tmp_path):
     s = bpy.context.scene.unitaf
     s.engine = "unitaf"
     s.voice_clip = "lj_speech"
-    assert settings.request_voice(bpy.context) == "lj_speech"
+    assert settings.request_voice(bpy.context, engine_class("unitaf")) == "lj_speech"
     s.voice_clip = str(tmp_path / "sub" / ".." / "me.wav")
-    assert settings.request_voice(bpy.context) == str(tmp_path / "me.wav")
+    assert settings.request_voice(bpy.context, engine_class("unitaf")) == str(tmp_path / "me.wav")
 
 
 def test_download_models_runs_the_store_download_when_online(registered, monkeypatch, no_network_calls, tmp_path):
@@ -535,13 +547,13 @@ def test_timer_fallback_polls_a_job_to_the_end():
 
 def test_default_engine_follows_the_preferences(registered, monkeypatch):
     """A scene left on "Default" generates with the engine picked in the add-on preferences."""
-    from unitaf_blender.blender import props
+    from unitaf_blender.blender.panel import scene_settings
 
     class Prefs:
         default_engine = "unitaf"
         device, cache_dir, model_dir = "AUTO", "", ""
     s = bpy.context.scene.unitaf
-    assert s.engine == props.DEFAULT_ENGINE          # new scenes follow the preferences
+    assert s.engine == scene_settings.DEFAULT_ENGINE          # new scenes follow the preferences
     monkeypatch.setattr(settings, "preferences", lambda context: Prefs)
     assert settings.active_engine_id(bpy.context) == "unitaf"
     Prefs.default_engine = "embedded"
@@ -553,19 +565,19 @@ def test_default_engine_follows_the_preferences(registered, monkeypatch):
 # ------------------------------------------------------------------------------ natural voices
 
 def test_voice_field_lists_natural_voices_first(registered):
-    from unitaf_blender.blender import props
+    from unitaf_blender.blender.panel import scene_settings
     s = bpy.context.scene.unitaf
-    ids = [vid for vid, _ in props.voice_search(s, bpy.context, "")]
+    ids = [vid for vid, _ in scene_settings.voice_search(s, bpy.context, "")]
     assert ids[0] == "hibari:heart" and "espeak:en-us+f3" in ids
     assert ids.index("hibari:fable+younger") < ids.index("espeak:en-us")
-    assert [vid for vid, _ in props.voice_search(s, bpy.context, "emma")][:2] == ["hibari:emma", "hibari:emma+deep"]
+    assert [vid for vid, _ in scene_settings.voice_search(s, bpy.context, "emma")][:2] == ["hibari:emma", "hibari:emma+deep"]
     log = _draw(ui.UNITAF_PT_main.draw)
     assert ("prop", "voice", -1) in log and not any(e[0] == "operator" and e[1] == "unitaf.download_voice" for e in log)
 
 
 def test_a_missing_natural_voice_offers_a_download_that_respects_online_access(registered, monkeypatch,
                                                                                no_network_calls, tmp_path):
-    from unitaf_blender.blender import voice_setup
+    from unitaf_blender.blender.panel import voice_setup
     registered.cache_dir = str(tmp_path / "cache")
     s = bpy.context.scene.unitaf
     s.voice = "hibari:emma+older"

@@ -23,14 +23,14 @@ from face_rig_testutil import (
 )
 
 bpy = pytest.importorskip("bpy")
-from mathutils import Quaternion, Vector  # noqa: E402
+from mathutils import Quaternion, Vector
 
-from unitaf_blender import cli  # noqa: E402
-from unitaf_blender.blender import compat, pose_library  # noqa: E402
-from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.pose_map import PoseMap, PoseRef, parse_pose_map  # noqa: E402
-from unitaf_blender.core.recordings import load_recording  # noqa: E402
-from unitaf_blender.core.visemes import VISEME_INDEX, viseme_signatures  # noqa: E402
+from unitaf_blender import cli
+from unitaf_blender.blender import compat, pose_library
+from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take
+from unitaf_blender.core.performance_files import load_performance
+from unitaf_blender.core.pose_map import PoseMap, PoseRef, parse_pose_map
+from unitaf_blender.core.visemes import VISEME_INDEX, viseme_signatures
 
 MM = 0.001
 
@@ -154,7 +154,7 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
     assert cli.run(["generate", "--blend", str(blend), "--object", "rig", "--text", BLINK_LINE, "--frame", "10",
                     "--poses", str(pose_map), "--save", str(out), "--export", str(npz)]) == 0
     armature, face = _open(out)
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     n = take_length(perf, 30)
     frames = range(10, 10 + n)
     index = {g.name: g.index for g in face.vertex_groups}
@@ -211,7 +211,8 @@ def test_a_pose_that_carries_a_shape_key(rigify_blend):
     bones_slot = next(s for s in action.slots if s.target_id_type == 'OBJECT')
     fc = compat.FCurveWriter(action, bones_slot, "pose").new('pose.bones["jaw_master"]["mouth_lock"]')
     fc.keyframe_points.insert(1, 1.0)
-    from blender_testutil import make_perf
+    from helpers import make_perf
+
     from unitaf_blender.core.channels import ARKIT_52
     closed, opened = _viseme("PP"), _viseme("aa")
     perf = make_perf(seconds=1.0, fps=30.0, channels=ARKIT_52, audio=False,
@@ -235,7 +236,8 @@ def test_a_pose_that_carries_a_shape_key(rigify_blend):
 def test_any_armature_with_poses(clean_scene):
     """Bones with names nothing recognises move through poses alone; a custom property a pose
     sets (default 1, not 0: the take adds its change from the resting value) follows too."""
-    from blender_testutil import make_face, make_perf
+    from helpers import make_face, make_perf
+
     from unitaf_blender.core.channels import ARKIT_52
     arm = bpy.data.objects.new("Puppet", bpy.data.armatures.new("Puppet"))
     bpy.context.scene.collection.objects.link(arm)

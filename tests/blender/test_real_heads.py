@@ -1,14 +1,13 @@
 """Key a synthetic performance onto real third-party heads (../shared/assets/models)."""
 import numpy as np
 import pytest
-
-from blender_testutil import make_perf
+from helpers import make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying  # noqa: E402
-from unitaf_blender.blender.mapping_store import object_mapping  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
+from unitaf_blender.blender import compat, keying
+from unitaf_blender.blender.mapping_store import object_mapping
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.core.channels import ARKIT_52
 
 
 def _key_and_check(obj, expected_pairs, min_mapped, sealed=False):

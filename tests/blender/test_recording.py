@@ -6,8 +6,8 @@ import pytest
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, recording  # noqa: E402
-from unitaf_blender.core.audio_io import read_wav  # noqa: E402
+from unitaf_blender.blender import compat, recording
+from unitaf_blender.core.audio_io import read_wav
 
 LJ = ASSETS / "audio" / "LJ001-0001.wav"
 

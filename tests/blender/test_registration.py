@@ -3,8 +3,9 @@ import pathlib
 import sys
 
 import pytest
+from helpers import make_face
 
-from blender_testutil import enabled_as_extension, make_face
+from blender_testutil import enabled_as_extension
 
 bpy = pytest.importorskip("bpy")
 
@@ -36,7 +37,7 @@ def test_enabled_as_installed_extension(fresh_types, tmp_path):
         assert addon is not None and addon.preferences is not None   # keyed by the top-level id
         assert addon.preferences.device == "AUTO"
         assert bpy.types.UNITAF_PT_main.bl_category == "UniTAF"
-        assert sys.modules[addon_id + ".unitaf_blender.blender"]._cli_handle is not None
+        assert sys.modules[addon_id + ".unitaf_blender"]._cli_handle is not None
         assert hasattr(bpy.context.scene, "unitaf") and hasattr(bpy.types.Object, "unitaf_mapping")
         # the operators run (background mode calls execute) and fail with a clear message
         with pytest.raises(RuntimeError, match="No target object"):
@@ -80,7 +81,7 @@ def test_operators_in_use(fresh_types, assets, monkeypatch):
         n_actions = len(bpy.data.actions)
         scene.unitaf.text = "Hello there."
         with monkeypatch.context() as m:
-            m.setattr(engines, "_ENGINES", {})
+            m.setattr(engines.registry, "_ENGINES", {})
             with pytest.raises(RuntimeError, match="No engine is installed"):
                 bpy.ops.unitaf.generate()
         assert len(bpy.data.actions) == n_actions

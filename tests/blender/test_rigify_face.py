@@ -27,11 +27,11 @@ from face_rig_testutil import (
 from shared_paths import need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender import cli  # noqa: E402
-from unitaf_blender.blender import face_rigs, rig, takes  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.face_bones import JAW_OPEN_RADIANS  # noqa: E402
-from unitaf_blender.core.recordings import load_recording  # noqa: E402
+from unitaf_blender import cli
+from unitaf_blender.blender import face_rigs, rig, takes
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.core.face_bones import JAW_OPEN_RADIANS
+from unitaf_blender.core.performance_files import load_performance
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +78,7 @@ def _head_facing_x(armature, bone):
 def check_lip_sync(out_blend, npz, start=10):
     """Open the CLI's output and measure its take against the exported performance."""
     armature, face = _open(out_blend)
-    perf = load_recording(npz)
+    perf = load_performance(npz)
     scene = bpy.context.scene
     fps = scene.render.fps / scene.render.fps_base
     n = take_length(perf, fps)
@@ -167,7 +167,8 @@ def test_modular_rigify_face_lip_syncs(modular_blend, tmp_path):
 def test_shape_keys_and_bones_key_together(rigify_blend):
     """A mesh of the rig with blink keys: the keys blink, the bones leave the lids alone and
     move the mouth; both in one take, one action each."""
-    from blender_testutil import make_face, make_perf
+    from helpers import make_face, make_perf
+
     from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
     armature, _ = _open(rigify_blend)
     lids = make_face(bpy, name="Lids", keys=("eyeBlinkLeft", "eyeBlinkRight"))
@@ -188,7 +189,8 @@ def test_shape_keys_and_bones_key_together(rigify_blend):
 def test_amplitudes_scale_with_the_rig(rigify_blend):
     """The same take on the rig scaled up 2x in edit mode moves its lip corners twice as far
     (amplitudes are in eye distances), and the jaw by the same angle."""
-    from blender_testutil import make_perf
+    from helpers import make_perf
+
     from unitaf_blender.core.channels import ARKIT_52
     channels = ARKIT_52
 

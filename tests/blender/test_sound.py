@@ -4,13 +4,12 @@ import shutil
 
 import numpy as np
 import pytest
-
-from blender_testutil import make_perf
+from helpers import make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, sound  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take, save_blend  # noqa: E402
-from unitaf_blender.core.audio_io import read_wav, write_wav  # noqa: E402
+from unitaf_blender.blender import compat, sound
+from unitaf_blender.blender.takes import TakeOptions, apply_take, save_blend
+from unitaf_blender.core.audio_io import read_wav, write_wav
 
 pytestmark = pytest.mark.usefixtures("needs_audio")
 

@@ -4,16 +4,16 @@ whatever is under it (the rest layer, the artist's animation) and keeps the char
 resting values during the line. Checked on the evaluated face track, every frame."""
 import numpy as np
 import pytest
+from helpers import make_perf
 
-from blender_testutil import make_perf
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying, layers  # noqa: E402
-from unitaf_blender.blender.takes import TakeOptions, apply_take  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
-from unitaf_blender.engines import GenerateRequest  # noqa: E402
-from unitaf_blender.engines.embedded.engine import EmbeddedEngine  # noqa: E402
+from unitaf_blender.blender import compat, keying, layers
+from unitaf_blender.blender.takes import TakeOptions, apply_take
+from unitaf_blender.core.channels import ARKIT_52
+from unitaf_blender.engines import GenerateRequest
+from unitaf_blender.engines.embedded.engine import EmbeddedEngine
 
 MODELS = ASSETS / "models"
 MODES = ["active", "nla"]

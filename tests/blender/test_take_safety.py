@@ -3,13 +3,13 @@ refused, success only when Blender really plays the take, checks change nothing 
 import os
 
 import pytest
+from helpers import make_perf
 
-from blender_testutil import make_perf
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying, mapping_store, rest_pose, takes  # noqa: E402
-from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
+from unitaf_blender.blender import compat, keying, mapping_store, rest_pose, takes
+from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
 

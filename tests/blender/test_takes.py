@@ -3,12 +3,11 @@ import os
 
 import numpy as np
 import pytest
-
-from blender_testutil import make_face, make_perf
+from helpers import make_face, make_perf
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat, keying, rest_pose, sound, takes  # noqa: E402
-from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take  # noqa: E402
+from unitaf_blender.blender import compat, keying, rest_pose, sound, takes
+from unitaf_blender.blender.takes import TakeError, TakeOptions, apply_take
 
 
 def _artist_action(obj):

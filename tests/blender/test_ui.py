@@ -4,8 +4,7 @@ The recorder checks that every property a panel shows exists on its data and eve
 names a registered operator, so renamed properties or operators fail here.
 """
 import pytest
-
-from blender_testutil import make_face
+from helpers import make_face
 
 bpy = pytest.importorskip("bpy")
 
@@ -70,7 +69,7 @@ def registered(clean_scene):
 
 
 def test_panels_draw(registered):
-    from unitaf_blender.blender import jobs, ui
+    from unitaf_blender.blender.panel import jobs, ui
     obj = make_face(bpy, keys=("jawOpen", "Extra"))
     bpy.context.view_layer.objects.active = obj
     log = _draw(ui.UNITAF_PT_main)
@@ -105,7 +104,7 @@ def test_panels_draw(registered):
 def test_face_bones_panel_draws_and_fills_the_pose_map(registered):
     """The Face Bones sub-panel of an armature target: its bones (choosable), its pose map with
     Auto-fill; drawing adds nothing to the armature."""
-    from unitaf_blender.blender import rig_ui
+    from unitaf_blender.blender.panel import rig_ui
     arm = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
     bpy.context.scene.collection.objects.link(arm)
     bpy.context.view_layer.objects.active = arm

@@ -6,10 +6,10 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from unitaf_blender.blender import demo  # noqa: E402
-from unitaf_blender.core.audio_io import read_wav  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
-from unitaf_blender.engines import EngineUnavailable, get_engine  # noqa: E402
+from unitaf_blender.blender import demo
+from unitaf_blender.core.audio_io import read_wav
+from unitaf_blender.core.channels import ARKIT_52
+from unitaf_blender.engines import EngineUnavailable, get_engine
 
 
 def _fcurve_paths(action):

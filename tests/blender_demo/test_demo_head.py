@@ -6,9 +6,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from unitaf_blender.blender import demo_head as dh  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
-from unitaf_blender.core.mapping import auto_map  # noqa: E402
+from unitaf_blender.blender import demo_head as dh
+from unitaf_blender.core.channels import ARKIT_52
+from unitaf_blender.core.mapping import auto_map
 
 SIDED = [n for n in ARKIT_52 if n.endswith("Left") and n not in ("jawLeft", "mouthLeft")]
 

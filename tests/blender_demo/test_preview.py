@@ -6,9 +6,9 @@ import pytest
 
 bpy = pytest.importorskip("bpy")
 
-from unitaf_blender.blender import preview  # noqa: E402
-from unitaf_blender.blender.demo_head import SCALE, build_demo_head  # noqa: E402
-from unitaf_blender.core.audio_io import write_wav  # noqa: E402
+from unitaf_blender.blender import preview
+from unitaf_blender.blender.demo_head import SCALE, build_demo_head
+from unitaf_blender.core.audio_io import write_wav
 
 
 @pytest.fixture

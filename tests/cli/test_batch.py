@@ -3,10 +3,10 @@ import json
 
 import numpy as np
 import pytest
+from helpers import make_perf
 
 from unitaf_blender.core.batch import load_batch, parse_batch
-from unitaf_blender.core.performance import Performance
-from unitaf_blender.engines import CheckedRequest, GenerateRequest
+from unitaf_blender.engines import GenerateRequest
 
 
 def test_parse_inherits_from_character_and_defaults():
@@ -60,15 +60,15 @@ def _head(bpy, name):
 
 
 def _perf(seconds, value):
-    n = int(seconds * 30) + 1
-    return Performance(audio=np.zeros(int(seconds * 22050), np.float32), sample_rate=22050, fps=30,
-                       channels=("jawOpen",), weights=np.full((n, 1), value, np.float32))
+    return make_perf(seconds, 30.0, ("jawOpen",), fn=lambda t, i: np.full_like(t, value), frames=int(seconds * 30) + 1,
+                     sample_rate=22050)
 
 
 def test_batch_places_lines_after_each_other(clean_scene):
     """Line 2 starts gap seconds after line 1 ends; a pinned frame is honoured; all lines play via NLA."""
     bpy = clean_scene
-    from unitaf_blender.blender.batch import CheckedLine, run_batch
+    from unitaf_blender.blender.batch import PreparedLine, run_batch
+    from unitaf_blender.engines.request_path import Prepared
     scene = bpy.context.scene
     scene.render.fps = 24
     scene.frame_start = 1
@@ -82,14 +82,14 @@ def test_batch_places_lines_after_each_other(clean_scene):
     lengths = {"one": 2.0, "two": 1.0, "three": 1.5, "four": 0.5}
     calls = []
 
-    def generate(engine, request):
-        calls.append(request.text)
-        return _perf(lengths[request.text], 0.25 * len(calls))
+    def perform(prepared):
+        calls.append(prepared.request.text)
+        return _perf(lengths[prepared.request.text], 0.25 * len(calls))
 
     heads = {"Ada": ada, "Bob": bob}
-    lines = [CheckedLine(i, heads[line.object], None, CheckedRequest(GenerateRequest(text=line.text)))
+    lines = [PreparedLine(i, heads[line.object], Prepared(None, GenerateRequest(text=line.text)))
              for i, line in enumerate(plan.lines, 1)]
-    results = run_batch(scene, plan, lines, generate)
+    results = run_batch(scene, plan, lines, perform)
     starts = [r.frame_start for _, r in results]
     assert starts[0] == 1
     assert starts[1] == results[0][1].frame_end + 12           # 0.5 s at 24 fps
@@ -106,7 +106,7 @@ def test_batch_places_lines_after_each_other(clean_scene):
 def test_batch_checks_every_line_before_anything(clean_scene):
     bpy = clean_scene
     from unitaf_blender.blender.batch import BatchError, check_lines
-    from unitaf_blender.cli import _find_object
+    from unitaf_blender.cli.inputs import find_object as _find_object
     _head(bpy, "Ada")
     plan = parse_batch({"lines": [{"object": "Ada", "text": "one"}, {"object": "Ghost", "text": "two"},
                                   {"object": "Ada", "text": "[sda] three"}]})
@@ -156,3 +156,37 @@ def test_example_batch_file_is_valid():
     for line in plan.lines:
         checked = EmbeddedEngine().check(GenerateRequest(text=line.text, voice=line.voice))
         assert checked.request.voice == line.voice
+
+
+def test_checking_lines_reads_headers_and_loads_no_model(clean_scene, tmp_path, monkeypatch):
+    """Checking 30 lines decodes no recording and runs no model; preparing them does, line by line,
+    listing what the samples show (a silent take) as `line N:`."""
+    bpy = clean_scene
+    from unitaf_blender.blender import recording
+    from unitaf_blender.blender.batch import BatchError, check_lines, prepare_lines
+    from unitaf_blender.cli.inputs import find_object
+    from unitaf_blender.core.audio_io import write_wav
+    from unitaf_blender.engines import auto_emotion
+    _head(bpy, "Ada")
+    voice = 0.3 * np.sin(np.arange(24000) / 16000 * 2 * np.pi * 180)
+    write_wav(tmp_path / "take.wav", voice, 16000)
+    write_wav(tmp_path / "quiet.wav", np.zeros(16000), 16000)
+    lines = [{"object": "Ada", "audio": "take.wav", "text": f"Line {n}."} for n in range(1, 30)]
+    lines.append({"object": "Ada", "audio": "quiet.wav"})
+    (tmp_path / "lines.json").write_text(json.dumps({"lines": lines}))
+    plan = load_batch(str(tmp_path / "lines.json"))
+
+    def refuse(*a, **k):
+        raise AssertionError("checking read a recording's samples or ran a model")
+    with monkeypatch.context() as m:
+        m.setattr(recording, "_read_file", refuse)
+        m.setattr(auto_emotion, "text_emotion_model", refuse)
+        checked = check_lines(plan, find_object)
+    assert len(checked) == 30 and all(line.checked.request.audio is None for line in checked)
+    assert checked[0].checked.request.seconds == pytest.approx(1.5)
+    stages = []
+    with pytest.raises(BatchError, match=r"1 line of the batch is bad.*\nline 30: The recording is silent"):
+        prepare_lines(checked, lambda fraction, stage: stages.append(stage))
+    assert "line 1/30: reading the recording" in stages
+    prepared = prepare_lines(checked[:2])
+    assert len(prepared[1].prepared.request.audio) == 24000

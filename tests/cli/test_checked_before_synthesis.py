@@ -7,8 +7,8 @@ import pytest
 from cli_testutil import listing
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.cli import run  # noqa: E402
-from unitaf_blender.engines.embedded.engine import EmbeddedEngine  # noqa: E402
+from unitaf_blender.cli import run
+from unitaf_blender.engines.embedded.engine import EmbeddedEngine
 
 
 @pytest.fixture

@@ -1,14 +1,13 @@
 """The headless CLI: exit codes, output only on success, inputs never modified."""
-import hashlib
 import json
 import os
-import pathlib
 import shutil
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from cli_testutil import digest
 
 from shared_paths import ASSETS, ROOT, need
 
@@ -21,10 +20,6 @@ def run_module(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "unitaf_blender", *map(str, args)],
                           capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=600)
-
-
-def digest(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture
@@ -216,7 +211,7 @@ def test_blender_command_entry_point(llf_copy, tmp_path, capsys):
     need(LLF_CSV)
     import bpy
 
-    from unitaf_blender.blender import _cli_execute
+    from unitaf_blender import _cli_execute
     bpy.ops.wm.open_mainfile(filepath=str(llf_copy))
     out = tmp_path / "farm.blend"
     assert _cli_execute(["import-performance", "--object", "FBHead", "--csv", str(LLF_CSV),
@@ -250,3 +245,17 @@ def test_a_csv_without_some_blendshape_columns_warns(llf_copy, tmp_path, capsys)
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert any("no column for 3 blendshape(s)" in w and "JawOpen" in w and "MouthClose" in w
                and "EyeBlinkLeft" in w for w in warnings), warnings
+
+
+def test_setup_commands_find_what_engines_declare(monkeypatch, capsys, tmp_path):
+    """`models`, `voices download` and `install-runtime` act on what the engines declare; with no
+    engine declaring one, a clear refusal (exit 2), not a crash."""
+    from unitaf_blender.cli import run
+    from unitaf_blender.engines import registry
+    assert run(["models", "status", "--cache-dir", str(tmp_path)]) == 0
+    assert "UniTAF model files" in capsys.readouterr().out
+    monkeypatch.setattr(registry, "_ENGINES", {})
+    for argv in (["models", "status"], ["voices", "download", "emma", "--offline"],
+                 ["install-runtime", "--target", str(tmp_path / "rt"), "--dry-run"]):
+        assert run(argv) == 2, argv
+        assert "no engine of this build declares" in capsys.readouterr().err

@@ -1,24 +1,18 @@
 """The CLI's guarantees (issue 10): inputs never modified, every output checked before any work,
 nothing written on failure, every bad batch line found before the first is generated."""
-import hashlib
 import json
 import os
-import pathlib
 import stat
 
 import pytest
-from cli_testutil import listing
+from cli_testutil import digest, listing
 
 from shared_paths import ASSETS, ROOT, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.cli import run  # noqa: E402
+from unitaf_blender.cli import run
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
-
-
-def digest(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture

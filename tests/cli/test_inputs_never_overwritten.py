@@ -1,29 +1,23 @@
 """No output ever replaces an input (issue 19, item 3): --save, --export and its .wav and the take
 audio are compared with every file the command reads, links and relative paths resolved, and
 refused (exit 2) before anything is generated; the stage itself never moves a file onto an input."""
-import hashlib
 import json
 import os
-import pathlib
 import shutil
 
 import numpy as np
 import pytest
-from cli_testutil import listing
+from cli_testutil import digest, listing
 
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.cli import run  # noqa: E402
-from unitaf_blender.core.performance import Performance  # noqa: E402
-from unitaf_blender.core.staging import OutputError, StagedFiles, same_file  # noqa: E402
+from unitaf_blender.cli import run
+from unitaf_blender.core.performance import Performance
+from unitaf_blender.core.staging import OutputError, StagedFiles, same_file
 
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
-
-
-def digest(path):
-    return hashlib.sha256(pathlib.Path(path).read_bytes()).hexdigest()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from cli_testutil import listing
 from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
-from unitaf_blender.blender import compat  # noqa: E402
-from unitaf_blender.cli import run  # noqa: E402
+from unitaf_blender.blender import compat
+from unitaf_blender.cli import run
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
 LJ = ASSETS / "audio" / "LJ001-0001.wav"

@@ -6,7 +6,7 @@ from helpers import emotion, neutral
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
 from unitaf_blender.core.gaze_head import phrase_gestures
 from unitaf_blender.core.performance import EMOTIONS
-from unitaf_blender.core.upper_face import FACE_CHANNELS, FACE_INDEX, expression_layer, merge_layers, upper_face
+from unitaf_blender.core.upper_face import FACE_CHANNELS, FACE_INDEX, emotion_expression, merge_layers, upper_face
 from unitaf_blender.core.voice_prosody import VoiceProsody
 
 FPS = 30.0
@@ -44,20 +44,20 @@ def test_expression_scales_with_intensity_and_follows_the_timeline():
     n = 120
     levels = [0.0, 0.3, 0.6, 0.9]
     smile = ARKIT_52.index("mouthSmileLeft")
-    smiles = [expression_layer(*emotion("happy", v), n, FPS, seed=1)[:, smile].mean() for v in levels]
+    smiles = [emotion_expression(*emotion("happy", v), n, FPS, seed=1)[:, smile].mean() for v in levels]
     assert smiles[0] == 0.0 and np.all(np.diff(smiles) > 0.05)
     # a timeline going from angry to surprised: brows go from down to up
     times = np.array([0.0, 1.9, 2.1, 4.0])
     vec = np.zeros((4, 8))
     vec[:2, EMOTIONS.index("angry")] = 0.8
     vec[2:, EMOTIONS.index("surprised")] = 0.8
-    w = expression_layer(times, vec, n, FPS, seed=1)
+    w = emotion_expression(times, vec, n, FPS, seed=1)
     down, up = w[:, ARKIT_52.index("browDownLeft")], w[:, ARKIT_52.index("browOuterUpLeft")]
     assert down[:45].mean() > 0.4 and down[75:].mean() < 0.05
     assert up[75:].mean() > 0.4 and up[:45].mean() < 0.05
     assert np.all(np.abs(np.diff(down)) < 0.15)          # eased, not a pop
     # not frozen: a held emotion still varies slowly
-    held = expression_layer(*emotion("sad", 0.8), 300, FPS, seed=2)[:, ARKIT_52.index("browInnerUp")]
+    held = emotion_expression(*emotion("sad", 0.8), 300, FPS, seed=2)[:, ARKIT_52.index("browInnerUp")]
     assert held.std() > 0.01
 
 

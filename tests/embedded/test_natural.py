@@ -69,7 +69,7 @@ def test_the_edit_refuses_what_is_not_the_expected_graph():
 def test_timeline_covers_the_audio_exactly_and_reads_as_visemes():
     s = speak(LINE + " " + LINE + " [sad] " + LINE)
     ph = s.phonemes
-    assert s.sample_rate == natural.SAMPLE_RATE
+    assert s.sample_rate == natural.NATURAL_RATE
     assert ph[0].start == 0.0 and ph[-1].end == len(s.audio) / s.sample_rate   # the last sample
     for a, b in zip(ph, ph[1:]):
         assert a.end == b.start and b.end > b.start

@@ -3,12 +3,12 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import in_threads
+from helpers import in_threads, rms
 
 from unitaf_blender.core.emotion import parse_emotion
 from unitaf_blender.core.performance import EMOTIONS
 from unitaf_blender.engines import Cancelled, EngineError
-from unitaf_blender.engines.embedded.prosody import NEUTRAL, PRESETS, prosody_for
+from unitaf_blender.engines.embedded.prosody import EMOTION_PROSODY, NEUTRAL, prosody_for
 from unitaf_blender.engines.embedded.speech import (
     EMOTION_RAMP_S,
     MAX_SCRIPT_CHARS,
@@ -40,10 +40,6 @@ def f0_median(audio, sr):
             out.append(sr / lag)
     assert len(out) > 10, "too few voiced frames"
     return float(np.median(out))
-
-
-def rms(audio):
-    return float(np.sqrt(np.mean(audio ** 2)))
 
 
 def speak(text, emotion="neutral", **kw):
@@ -100,11 +96,11 @@ def test_same_input_gives_identical_output():
 
 def test_prosody_presets_and_blending():
     assert prosody_for(np.zeros(8)) == NEUTRAL
-    assert prosody_for(parse_emotion("sad")) == PRESETS["sad"]
+    assert prosody_for(parse_emotion("sad")) == EMOTION_PROSODY["sad"]
     half = prosody_for(parse_emotion("sad:0.5"))
-    assert half.rate == pytest.approx((NEUTRAL.rate + PRESETS["sad"].rate) / 2)
+    assert half.rate == pytest.approx((NEUTRAL.rate + EMOTION_PROSODY["sad"].rate) / 2)
     mix = prosody_for(parse_emotion("happy:1, sad:1"))   # normalised: the average
-    assert mix.pitch == pytest.approx((PRESETS["happy"].pitch + PRESETS["sad"].pitch) / 2)
+    assert mix.pitch == pytest.approx((EMOTION_PROSODY["happy"].pitch + EMOTION_PROSODY["sad"].pitch) / 2)
     with pytest.raises(ValueError):
         prosody_for(np.zeros(5))
 

@@ -73,14 +73,15 @@ def test_cli_generate_auto_with_the_unitaf_engine(tmp_path, capsys):
 def test_panel_job_runs_the_emotion_model_on_its_worker(tmp_path):
     """The panel checks 'auto' cheaply on the UI thread and the GenerateJob runs the model."""
     pytest.importorskip("bpy")
-    from unitaf_blender.blender import jobs
+    from unitaf_blender.blender.panel import jobs
     from unitaf_blender.engines import GenerateRequest, get_engine
     from unitaf_blender.engines.auto_emotion import check_request
+    from unitaf_blender.engines.request_path import Checked
     engine = get_engine("embedded")
     request = GenerateRequest(text="Hello there.", emotion="auto", options={"model_dir": _model_dir(tmp_path), "device": "cpu"})
     checked = check_request(engine, request)          # what the operator does before starting
     assert checked.request.emotion == "auto"
-    job = jobs.GenerateJob(engine, checked.request, apply=lambda perf: perf)
+    job = jobs.GenerateJob(Checked(engine, checked.request), apply=lambda perf: perf)
     assert job.run_sync() == jobs.DONE, job.error
     assert [s["emotion"] for s in job.result.meta["spans"]] == ["calm:0.60"]
     with pytest.raises(Exception, match="(?s)text-emotion model.*qwen0.6bemo4-merge"):   # refused before any work
@@ -92,7 +93,7 @@ def test_batch_checks_every_line_before_the_emotion_model_runs(tmp_path, monkeyp
     """Issue 19, item 5: a bad line 2 is reported before line 1's 'auto' runs the model."""
     bpy = pytest.importorskip("bpy")
     from unitaf_blender.blender.batch import BatchError, check_lines
-    from unitaf_blender.cli import _find_object
+    from unitaf_blender.cli.inputs import find_object as _find_object
     from unitaf_blender.core.batch import parse_batch
     from unitaf_blender.engines import auto_emotion
 

@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.checkpoint import CheckpointError, read_checkpoint  # noqa: E402
-from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims, kaiser_sinc_filter, to_int16_range  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.checkpoint import CheckpointError, read_checkpoint
+from unitaf_blender.engines.unitaf.vocoder import BigVGAN, BigVGANDims, kaiser_sinc_filter, to_int16_range
 
 BV = PARITY / "bigvgan"
 

@@ -7,16 +7,16 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.campplus import (  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.campplus import (
     CAMPPlus,
     CAMPPlusDims,
     campplus_features,
     load_campplus,
     speaker_style,
 )
-from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
-from unitaf_blender.engines.unitaf.fbank import kaldi_fbank  # noqa: E402
+from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+from unitaf_blender.engines.unitaf.fbank import kaldi_fbank
 
 CP = PARITY / "campplus"
 TOL = dict(atol=1e-4, rtol=1e-4)

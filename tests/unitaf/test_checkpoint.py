@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.checkpoint import (  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.checkpoint import (
     CheckpointError,
     flatten,
     load_into,

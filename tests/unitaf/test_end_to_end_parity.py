@@ -8,21 +8,24 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import need  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import E2E, EXPRESSION, SPEAKER, tiny_model_dir  # noqa: E402
+from shared_paths import need
+from unitaf_blender.engines.unitaf import model_set as ms
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf import voice as vc
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.options import SynthesisOptions
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import E2E, EXPRESSION, SPEAKER, tiny_model_dir
 
 
 @pytest.fixture(scope="module")
 def run():
     need(E2E / "expected.npz")
     torch.set_num_threads(1)
-    models = pl.load_models(ModelStore(model_dir=tiny_model_dir()), expression_checkpoint=EXPRESSION)
+    models = ms.load_models(ModelStore(model_dir=tiny_model_dir()), expression_checkpoint=EXPRESSION)
     E, I = dict(np.load(E2E / "expected.npz")), dict(np.load(E2E / "inputs.npz"))
     cfg = json.loads((E2E / "inputs.json").read_text())
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     segments = models.text.script_segments(cfg["text"], cfg["emo_vector"], cfg["max_text_tokens_per_segment"])
     # the fixture ran top_k=1 sampling = greedy on the repetition-penalised logits
     sampling = SamplingConfig(do_sample=False, num_beams=1, repetition_penalty=10.0,
@@ -30,7 +33,7 @@ def run():
     noise = [torch.from_numpy(I[f"cfm_noise_seg{i}"]) for i in range(len(segments))]
     out = {}
     for timing in ("reference", "fixed"):
-        opts = pl.SynthesisOptions(sampling=sampling, emo_alpha=cfg["emo_alpha"], face_timing=timing,
+        opts = SynthesisOptions(sampling=sampling, emo_alpha=cfg["emo_alpha"], face_timing=timing,
                                    interval_silence_ms=cfg["interval_silence"],
                                    diffusion_steps=int(I["diffusion_steps"]), cfg_rate=float(I["inference_cfg_rate"]))
         out[timing] = pl.synthesize(models, segments, voice, opts, noise=noise)

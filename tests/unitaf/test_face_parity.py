@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.core.channels import ARKIT_52  # noqa: E402
-from unitaf_blender.engines.unitaf import face  # noqa: E402
-from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.core.channels import ARKIT_52
+from unitaf_blender.engines.unitaf import face
+from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
 
 A2F = PARITY / "unitaf_a2f"
 TOL = dict(atol=1e-4, rtol=1e-4)

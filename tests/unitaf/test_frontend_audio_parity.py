@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.audio import (  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.audio import (
     PROMPT_MAX_SECONDS,
     Resampler,
     SoxrHQResampler,
@@ -19,7 +19,7 @@ from unitaf_blender.engines.unitaf.audio import (  # noqa: E402
     resample_hq,
     speaker_prompt_from_array,
 )
-from unitaf_blender.engines.unitaf.fbank import FbankConfig, kaldi_fbank, kaldi_mel_banks  # noqa: E402
+from unitaf_blender.engines.unitaf.fbank import FbankConfig, kaldi_fbank, kaldi_mel_banks
 
 FE = PARITY / "frontend"
 RESAMPLES = [("resample_22050_to_16000", "wav22", 22050, 16000),

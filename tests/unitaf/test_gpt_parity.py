@@ -9,10 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf import emotion_matrix  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig, generate, iter_codes  # noqa: E402
-from unitaf_blender.engines.unitaf.gpt import load_gpt  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf import emotion_matrix
+from unitaf_blender.engines.unitaf.generate import SamplingConfig, generate, iter_codes
+from unitaf_blender.engines.unitaf.gpt import load_gpt
 
 ATOL = RTOL = 1e-4
 GREEDY = dict(do_sample=False, num_beams=1)

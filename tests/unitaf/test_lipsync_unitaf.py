@@ -8,18 +8,18 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import ASSETS, need  # noqa: E402
-from unitaf_blender.core.audio_io import read_wav  # noqa: E402
-from unitaf_blender.core.signal import n_frames_for  # noqa: E402
-from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine  # noqa: E402
-from unitaf_blender.engines.unitaf import lipsync as ls  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf import recording as rec  # noqa: E402
-from unitaf_blender.engines.unitaf.audio import resample, resample_hq  # noqa: E402
-from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
-from unitaf_blender.engines.unitaf.semantic import semantic_embedding  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir  # noqa: E402
+from shared_paths import ASSETS, need
+from unitaf_blender.core.audio_io import read_wav
+from unitaf_blender.core.signal import n_frames_for
+from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine
+from unitaf_blender.engines.unitaf import lipsync as ls
+from unitaf_blender.engines.unitaf import model_set as ms
+from unitaf_blender.engines.unitaf import segment_plan as rec
+from unitaf_blender.engines.unitaf.audio import resample, resample_hq
+from unitaf_blender.engines.unitaf.face import to_performance_channels
+from unitaf_blender.engines.unitaf.semantic import semantic_embedding
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir
 
 pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 
@@ -42,7 +42,7 @@ def engine():
 
 @pytest.fixture(scope="module")
 def models():
-    return pl.load_models(ModelStore(model_dir=tiny_model_dir()))
+    return ms.load_models(ModelStore(model_dir=tiny_model_dir()))
 
 
 def request(audio, sr, transcript=LJ_TEXT, **options):

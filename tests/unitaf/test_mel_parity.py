@@ -7,8 +7,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram, hz_to_mel, mel_filterbank  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.mel import MelConfig, MelSpectrogram, hz_to_mel, mel_filterbank
 
 FE = PARITY / "frontend"
 

@@ -7,12 +7,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines import Cancelled  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.face import to_performance_channels  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_blender.engines import Cancelled, EngineError
+from unitaf_blender.engines.unitaf import face_layers as fl
+from unitaf_blender.engines.unitaf import model_set as ms
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf import voice as vc
+from unitaf_blender.engines.unitaf.face import to_performance_channels
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.options import SynthesisOptions
+from unitaf_blender.engines.unitaf.semantic import SEMANTIC_LAYER
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import SPEAKER, tiny_model_dir
 
 SR, FPS = 22050, 25.0
 
@@ -20,13 +25,13 @@ SR, FPS = 22050, 25.0
 @pytest.fixture(scope="module")
 def models():
     torch.set_num_threads(1)
-    return pl.load_models(ModelStore(model_dir=tiny_model_dir()))
+    return ms.load_models(ModelStore(model_dir=tiny_model_dir()))
 
 
 def fixed_length(n_codes, steps=2):
     """Every segment exactly n_codes long (the tiny model would stop early), few CFM steps: the
     sync logic does not depend on either."""
-    return pl.SynthesisOptions(sampling=SamplingConfig(num_beams=1, min_new_tokens=n_codes, max_new_tokens=n_codes),
+    return SynthesisOptions(sampling=SamplingConfig(num_beams=1, min_new_tokens=n_codes, max_new_tokens=n_codes),
                                diffusion_steps=steps)
 
 
@@ -60,7 +65,7 @@ def test_long_script_stays_in_sync(models):
     words = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
              "sixteen seventeen eighteen nineteen twenty twentyone twentytwo twentythree twentyfour twentyfive")
     text = " ".join(f"Line {w}." for w in words.split())
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     segments = models.text.script_segments(text, None, max_tokens=9)
     assert len(segments) >= 25
     r = pl.synthesize(models, segments, voice, fixed_length(115))
@@ -81,7 +86,7 @@ def test_long_script_stays_in_sync(models):
 
 
 def test_progress_stages_and_cancel(models):
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     segments = models.text.script_segments("Hello there. How are you today?", None)
     stages = []
     pl.synthesize(models, segments, voice, fixed_length(20), progress=lambda f, s: stages.append((f, s)))
@@ -108,8 +113,8 @@ def test_progress_stages_and_cancel(models):
 
 
 def test_inline_emotions_per_segment_and_caches(models):
-    voice = pl.analyse_voice(models, SPEAKER)
-    assert pl.analyse_voice(models, SPEAKER) is voice              # analysed once per session
+    voice = vc.analyse_voice(models, SPEAKER)
+    assert vc.analyse_voice(models, SPEAKER) is voice              # analysed once per session
     segments = models.text.script_segments("[angry] Stop that now. [happy:0.5] Thank you.", "calm:0.2")
     r = pl.synthesize(models, segments, voice, fixed_length(15, steps=1))
     assert len(r.segments) == 2
@@ -126,11 +131,11 @@ def test_inline_emotions_per_segment_and_caches(models):
 def test_emotion_clip_blends_with_alpha(models):
     """An emotion reference clip: emovec = base + alpha * (emovec(clip) - base), base = the voice's."""
     from unitaf_blender.engines.unitaf.engine import resolve_voice
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     clip = resolve_voice(None)              # a different recording than the voice prompt
-    base = pl.emotion_vector(models, voice, None, 0.0, emotion_clip=clip)
-    full = pl.emotion_vector(models, voice, None, 1.0, emotion_clip=clip)
-    half = pl.emotion_vector(models, voice, None, 0.5, emotion_clip=clip)
+    base = vc.emotion_vector(models, voice, None, 0.0, emotion_clip=clip)
+    full = vc.emotion_vector(models, voice, None, 1.0, emotion_clip=clip)
+    half = vc.emotion_vector(models, voice, None, 0.5, emotion_clip=clip)
     torch.testing.assert_close(base, models.gpt.emotion_vector(voice.spk_cond_emb))
     torch.testing.assert_close(half, (base + full) / 2, atol=1e-5, rtol=1e-5)
     assert not torch.allclose(base, full, atol=1e-3)
@@ -138,12 +143,12 @@ def test_emotion_clip_blends_with_alpha(models):
 
 def test_expression_layer_makes_angry_look_angry(models):
     """Our upper-face layer, driven by the emotion timeline, over the neural mouth."""
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     segments = models.text.script_segments("Stop that now.", None)
     r = pl.synthesize(models, segments, voice, fixed_length(60, steps=1))
     faces = {}
     for name, vec in (("angry", [0, 1, 0, 0, 0, 0, 0, 0]), ("calm", [0, 0, 0, 0, 0, 0, 0, 1])):
-        names, w = pl.with_expression_layer(r.face, r.audio, [0.0], [vec], seed=1)
+        names, w = fl.with_upper_face(r.face, r.audio, [0.0], [vec], seed=1)
         faces[name] = w
     idx = names.index("browDownLeft")
     assert faces["angry"][:, idx].mean() > faces["calm"][:, idx].mean() + 0.3
@@ -156,14 +161,14 @@ def test_expression_layer_makes_angry_look_angry(models):
 
 
 def test_bad_inputs(models):
-    voice = pl.analyse_voice(models, SPEAKER)
+    voice = vc.analyse_voice(models, SPEAKER)
     segments = models.text.script_segments("Hi there.", None)
     with pytest.raises(ValueError, match="face_timing"):
-        pl.synthesize(models, segments, voice, pl.SynthesisOptions(face_timing="late"))
-    with pytest.raises(pl.EngineError, match="not found"):
-        pl.analyse_voice(models, "/nonexistent/voice.wav")
-    with pytest.raises(pl.EngineError, match="Nothing to say"):
-        pl.synthesize(models, [], voice, pl.SynthesisOptions())
+        pl.synthesize(models, segments, voice, SynthesisOptions(face_timing="late"))
+    with pytest.raises(EngineError, match="not found"):
+        vc.analyse_voice(models, "/nonexistent/voice.wav")
+    with pytest.raises(EngineError, match="Nothing to say"):
+        pl.synthesize(models, [], voice, SynthesisOptions())
 
 
 def test_w2v_config_from_catalogue_else_beside_else_official(tmp_path):
@@ -180,11 +185,11 @@ def test_w2v_config_from_catalogue_else_beside_else_official(tmp_path):
     alone.mkdir()
     shutil.copyfile(src / "model.safetensors", alone / "model.safetensors")
     with pytest.raises(CheckpointError, match="shape"):
-        pl._load_w2v(str(alone / "model.safetensors"))                      # no config: official dims
-    w2v = pl._load_w2v(str(alone / "model.safetensors"), str(src / "config.json"))
-    assert w2v.dims.hidden == hidden != 1024 and len(w2v.encoder.layers) == pl.SEMANTIC_LAYER
+        ms._load_w2v(str(alone / "model.safetensors"))                      # no config: official dims
+    w2v = ms._load_w2v(str(alone / "model.safetensors"), str(src / "config.json"))
+    assert w2v.dims.hidden == hidden != 1024 and len(w2v.encoder.layers) == SEMANTIC_LAYER
     shutil.copyfile(src / "config.json", alone / "config.json")
-    assert pl._load_w2v(str(alone / "model.safetensors")).dims.hidden == hidden   # beside the weights
+    assert ms._load_w2v(str(alone / "model.safetensors")).dims.hidden == hidden   # beside the weights
 
 
 def test_checkpoint_error_in_a_model_folder_names_files_of_the_wrong_size(tmp_path):
@@ -197,7 +202,7 @@ def test_checkpoint_error_in_a_model_folder_names_files_of_the_wrong_size(tmp_pa
     partial.write_bytes(b"\0" * 1_000_000)
     store = ModelStore(model_dir=build_model_dir(tmp_path / "md", {**sources(), "indextts2.gpt": partial}))
     with pytest.raises(CheckpointError) as exc:
-        pl.load_models(store)
+        ms.load_models(store)
     first, *rest = str(exc.value).splitlines()
     assert "gpt.pth" in first and first == str(exc.value.__cause__).splitlines()[0]
     assert "  - IndexTeam/IndexTTS-2/gpt.pth: expected 3.48 GB, found 1.0 MB" in rest

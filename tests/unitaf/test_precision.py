@@ -12,11 +12,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines import EngineError  # noqa: E402
-from unitaf_blender.engines.unitaf import devices, gpt  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig, generate  # noqa: E402
-from unitaf_blender.engines.unitaf.gpt import Conv1D, int8_linear, load_gpt, quantize_int8  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines import EngineError
+from unitaf_blender.engines.unitaf import devices, gpt
+from unitaf_blender.engines.unitaf.generate import SamplingConfig, generate
+from unitaf_blender.engines.unitaf.gpt import Conv1D, int8_linear, load_gpt, quantize_int8
 
 AVX2_EPYC = "fpu sse sse2 avx f16c fma avx2 bmi2 sha_ni vaes".split()
 SAPPHIRE_RAPIDS = AVX2_EPYC + "avx512f avx512bw avx512_vnni avx512_bf16 amx_tile amx_bf16 amx_int8".split()

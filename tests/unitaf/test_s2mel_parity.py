@@ -6,9 +6,9 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
-from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, load_s2mel, target_mel_frames  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+from unitaf_blender.engines.unitaf.s2mel import S2Mel, S2MelDims, load_s2mel, target_mel_frames
 
 S2 = PARITY / "s2mel"
 MODULE_TOL = dict(atol=1e-4, rtol=1e-4)

@@ -6,12 +6,15 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines import EngineError, GenerateRequest  # noqa: E402
-from unitaf_blender.engines.unitaf import pipeline as pl  # noqa: E402
-from unitaf_blender.engines.unitaf.engine import UniTAFEngine  # noqa: E402
-from unitaf_blender.engines.unitaf.generate import SamplingConfig  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelStore  # noqa: E402
-from unitaf_tiny_models import SPEAKER, tiny_model_dir  # noqa: E402
+from unitaf_blender.engines import EngineError, GenerateRequest
+from unitaf_blender.engines.unitaf import model_set as ms
+from unitaf_blender.engines.unitaf import pipeline as pl
+from unitaf_blender.engines.unitaf import voice as vc
+from unitaf_blender.engines.unitaf.engine import UniTAFEngine
+from unitaf_blender.engines.unitaf.generate import SamplingConfig
+from unitaf_blender.engines.unitaf.options import SynthesisOptions
+from unitaf_blender.engines.unitaf.store import ModelStore
+from unitaf_tiny_models import SPEAKER, tiny_model_dir
 
 SR = 22050
 
@@ -19,16 +22,16 @@ SR = 22050
 @pytest.fixture(scope="module")
 def models():
     torch.set_num_threads(1)
-    return pl.load_models(ModelStore(model_dir=tiny_model_dir()))
+    return ms.load_models(ModelStore(model_dir=tiny_model_dir()))
 
 
 def test_breaks_are_the_silences_between_segments(models):
     script = '<speak><break time="500ms"/>Hello there. <break time="1s"/> Goodbye now.<break time="250ms"/></speak>'
     segments = models.text.script_segments(script, None)
     assert [s.pause_before for s in segments] == [0.5, 1.0] and segments[-1].pause_after == 0.25
-    options = pl.SynthesisOptions(sampling=SamplingConfig(num_beams=1, min_new_tokens=20, max_new_tokens=20),
+    options = SynthesisOptions(sampling=SamplingConfig(num_beams=1, min_new_tokens=20, max_new_tokens=20),
                                   diffusion_steps=1)
-    r = pl.synthesize(models, segments, pl.analyse_voice(models, SPEAKER), options)
+    r = pl.synthesize(models, segments, vc.analyse_voice(models, SPEAKER), options)
     first, second = r.segments
     assert first.start == int(0.5 * SR)                                  # the leading break
     assert second.start - (first.start + len(first.audio)) == SR          # exactly the break, not the 200 ms gap

@@ -10,10 +10,10 @@ import pytest
 torch = pytest.importorskip("torch")
 yaml = pytest.importorskip("yaml")
 
-from shared_paths import PARITY, need  # noqa: E402
-from unitaf_blender.engines.unitaf.checkpoint import CheckpointError  # noqa: E402
-from unitaf_blender.engines.unitaf.fbank import W2vBertFeatureConfig, w2v_bert_features  # noqa: E402
-from unitaf_blender.engines.unitaf.semantic import (  # noqa: E402
+from shared_paths import PARITY, need
+from unitaf_blender.engines.unitaf.checkpoint import CheckpointError
+from unitaf_blender.engines.unitaf.fbank import W2vBertFeatureConfig, w2v_bert_features
+from unitaf_blender.engines.unitaf.semantic import (
     SEMANTIC_LAYER,
     RepCodec,
     RepCodecDims,

@@ -12,6 +12,7 @@ from fake_hub import serve_fake_hub
 
 from shared_paths import PARITY, need
 from unitaf_blender import cli
+from unitaf_blender.cli import setup_commands
 from unitaf_blender.engines import Cancelled
 from unitaf_blender.engines import model_download as dl
 from unitaf_blender.engines import model_store as ms
@@ -213,7 +214,7 @@ def test_optional_file_is_fetched_but_never_required(hub, tmp_path):
     assert store.download("speech", offline=True)[1] is None    # nothing required missing: no error
     assert store.download("speech", allow_network=False)[1] is None
     assert hub.log == []
-    text = cli.format_status(store, "speech")
+    text = setup_commands.format_status(store, "speech")
     assert "optional" in text and "MISSING" not in text and "All files for the default features" in text
     assert "Optional, not present (1): acme/speech/sub/dir/small.json" in text
     store.download("speech")                                     # online: the optional file comes back
@@ -245,7 +246,7 @@ def test_hf_home_and_hub_cache_env(monkeypatch, tmp_path):
 
 
 def test_format_status_real_catalogue(tmp_path, capsys):
-    text = cli.format_status(st.ModelStore(cache_dir=tmp_path))
+    text = setup_commands.format_status(st.ModelStore(cache_dir=tmp_path))
     assert "MISSING" in text and "IndexTeam/IndexTTS-2/gpt.pth" in text
     assert "amphion/MaskGCT: CC-BY-NC-4.0 (NON-COMMERCIAL" in text
     assert "bilibili Model Use License" in text
@@ -266,14 +267,14 @@ def test_format_status_real_catalogue(tmp_path, capsys):
         assert spec_id in ids
     import argparse
     # missing files are information: status exits 0; --check (for scripts) exits 1
-    rc = cli.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None))
+    rc = setup_commands.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None))
     assert rc == 0 and "MISSING" in capsys.readouterr().out
-    rc = cli.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None, check=True))
+    rc = setup_commands.cli_status(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=None, check=True))
     assert rc == 1 and "MISSING" in capsys.readouterr().out
     assert cli.run(["models", "status", "--cache-dir", str(tmp_path)]) == 0
     assert cli.run(["models", "status", "--cache-dir", str(tmp_path), "--check"]) == 1
     capsys.readouterr()
-    rc = cli.cli_download(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=["face"],
+    rc = setup_commands.cli_download(argparse.Namespace(cache_dir=str(tmp_path), model_dir=None, features=["face"],
                                             offline=True))
     assert rc == 1 and "offline" in capsys.readouterr().err
 
@@ -370,7 +371,7 @@ def test_model_folder_file_of_the_wrong_size_is_reported(tmp_path):
     status = store.file_status(gpt)
     assert status.ok and status.problem == "expected 3.48 GB, found 1.0 MB"   # reported, not refused
     assert "expected 3.48 GB, found 1.0 MB" in store.size_report()
-    assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in cli.format_status(store)
+    assert "SIZE? (expected 3.48 GB, found 1.0 MB)" in setup_commands.format_status(store)
     exact = next(f for f in catalog.MODEL_FILES if f.size is not None)
     assert st.ModelStore(model_dir=tmp_path).size_report() == ""
     assert "found" in ms._size_note(exact, exact.size + 1) and ms._size_note(exact, exact.size) == ""

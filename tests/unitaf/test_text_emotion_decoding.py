@@ -1,5 +1,5 @@
 """Fast greedy decoding of the text-emotion model: guessed tokens checked many per pass
-(qwen3.generate_ids_batch with a drafter) must give exactly plain greedy's tokens, whatever the
+(qwen3_generate.generate_ids_batch with a drafter) must give exactly plain greedy's tokens, whatever the
 guesses; the guesses of drafting.LookupDrafter; the float type that auto emotion uses."""
 import pathlib
 import random
@@ -11,8 +11,8 @@ from unitaf_blender.engines.unitaf.drafting import LookupDrafter
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
-from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion  # noqa: E402
+from unitaf_blender.engines.unitaf import qwen3, qwen3_generate
+from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion
 
 pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 
@@ -33,7 +33,7 @@ def emo():
 def plain(emo):
     """Each prompt's greedy reply, one at a time and without guesses."""
     prompts = [emo.prompt_ids(t) for t in TEXTS]
-    return prompts, [qwen3.generate_ids(emo.model, p, N, emo.settings) for p in prompts]
+    return prompts, [qwen3_generate.generate_ids(emo.model, p, N, emo.settings) for p in prompts]
 
 
 class Oracle:
@@ -79,7 +79,7 @@ def test_wrong_guesses_cost_at_most_half_again(emo, plain, monkeypatch):
     prompts, want = plain
     count, calls = counted(emo.model)
     monkeypatch.setattr(emo.model, "forward", count)
-    assert qwen3.generate_ids_batch(emo.model, prompts, N, (), Oracle(want, wrong=1), 16) == want
+    assert qwen3_generate.generate_ids_batch(emo.model, prompts, N, (), Oracle(want, wrong=1), 16) == want
     fed = sum(shape[1] for shape in calls[2:])
     assert fed <= 1.5 * N + 16
 
@@ -92,11 +92,11 @@ def test_guessed_decoding_gives_plain_greedy_tokens(emo, plain, drafter, max_dra
              "lookup": LookupDrafter([want[1]])}[drafter]
     count, calls = counted(emo.model)
     monkeypatch.setattr(emo.model, "forward", count)
-    assert qwen3.generate_ids_batch(emo.model, prompts, N, emo.settings.eos_token_ids, guess, max_draft) == want
+    assert qwen3_generate.generate_ids_batch(emo.model, prompts, N, emo.settings.eos_token_ids, guess, max_draft) == want
     if drafter == "oracle":      # right guesses, one prompt: a pass per max_draft+1 tokens (+ 2 prompt passes)
         for p, w in zip(prompts, want):
             calls.clear()
-            assert qwen3.generate_ids_batch(emo.model, [p], N, (), Oracle([w]), max_draft) == [w]
+            assert qwen3_generate.generate_ids_batch(emo.model, [p], N, (), Oracle([w]), max_draft) == [w]
             assert len(calls) <= 2 + -(-(N - 1) // (max_draft + 1))
         return
     if drafter == "none":
@@ -114,19 +114,20 @@ def test_rows_that_stop_early_leave_the_batch(emo, plain, monkeypatch):
     monkeypatch.setattr(emo.model, "forward", count)
     for guess in (None, Oracle(want), Oracle(want, 4)):
         calls.clear()
-        got = qwen3.generate_ids_batch(emo.model, prompts, N, [stop], guess, 6)
+        got = qwen3_generate.generate_ids_batch(emo.model, prompts, N, [stop], guess, 6)
         assert got == cut
         assert min(shape[0] for shape in calls) < len(prompts)      # finished rows were dropped
-    alone = [qwen3.generate_ids(emo.model, p, N, qwen3.GenerationSettings(eos_token_ids=(stop,))) for p in prompts]
+    settings = qwen3_generate.GenerationSettings(eos_token_ids=(stop,))
+    alone = [qwen3_generate.generate_ids(emo.model, p, N, settings) for p in prompts]
     assert alone == cut
 
 
 def test_reply_budget_is_kept_with_long_guesses(emo, plain):
     prompts, want = plain
-    assert qwen3.generate_ids_batch(emo.model, prompts, 0, (), Oracle(want)) == [[]] * len(prompts)
-    assert qwen3.generate_ids_batch(emo.model, [], 5, ()) == []
+    assert qwen3_generate.generate_ids_batch(emo.model, prompts, 0, (), Oracle(want)) == [[]] * len(prompts)
+    assert qwen3_generate.generate_ids_batch(emo.model, [], 5, ()) == []
     for budget in (1, 2, 5):
-        got = qwen3.generate_ids_batch(emo.model, prompts, budget, emo.settings.eos_token_ids, Oracle(want), 16)
+        got = qwen3_generate.generate_ids_batch(emo.model, prompts, budget, emo.settings.eos_token_ids, Oracle(want), 16)
         assert got == [w[:budget] for w in want]
 
 
@@ -243,7 +244,7 @@ def test_a_batch_stops_before_each_number_and_wastes_nothing(emo, plain, monkeyp
     places = (3, 9, 10, 20)
     count, calls = fed_tokens(emo.model)
     monkeypatch.setattr(emo.model, "forward", count)
-    got = qwen3.generate_ids_batch(emo.model, prompts, N, (), ShapeAware(want, places), 16, free_tokens=0)
+    got = qwen3_generate.generate_ids_batch(emo.model, prompts, N, (), ShapeAware(want, places), 16, free_tokens=0)
     assert got == want
     shared = qwen3._common_prefix(prompts) - 1
     assert sum(calls) == shared + sum(len(p) - shared for p in prompts) + sum(len(w) - 1 for w in want)
@@ -260,7 +261,7 @@ def test_few_rows_guess_through_numbers_and_stay_greedy(emo, plain, monkeypatch)
     for free in (0, 24):
         calls.clear()
         for prompt, reply in zip(prompts, want):
-            assert qwen3.generate_ids_batch(emo.model, [prompt], N, (), ShapeAware([reply], places, wrong), 16,
+            assert qwen3_generate.generate_ids_batch(emo.model, [prompt], N, (), ShapeAware([reply], places, wrong), 16,
                                             free_tokens=free) == [reply]
         passes[free] = len(calls)
     assert passes[24] < passes[0]
@@ -278,8 +279,8 @@ def test_packed_bf16_weights_change_nothing(emo, plain):
     with torch.inference_mode():
         got, want = (m(ids, m.new_cache(1, ids.shape[1]), 0).numpy() for m in (a, ref))
     np.testing.assert_array_equal(got, want)
-    never = qwen3.GenerationSettings(eos_token_ids=())
-    assert [qwen3.generate_ids(a, p, N, never) for p in prompts] == [qwen3.generate_ids(ref, p, N, never)
+    never = qwen3_generate.GenerationSettings(eos_token_ids=())
+    assert [qwen3_generate.generate_ids(a, p, N, never) for p in prompts] == [qwen3_generate.generate_ids(ref, p, N, never)
                                                                     for p in prompts]
 
 

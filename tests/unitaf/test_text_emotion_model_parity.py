@@ -12,8 +12,8 @@ from unitaf_blender.core.performance import EMOTIONS
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender.engines.unitaf import qwen3  # noqa: E402
-from unitaf_blender.engines.unitaf.text_emotion import TextEmotion  # noqa: E402
+from unitaf_blender.engines.unitaf import qwen3, qwen3_generate
+from unitaf_blender.engines.unitaf.text_emotion import TextEmotion
 
 FX = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 EXP = json.loads((FX / "expected.json").read_text(encoding="utf-8"))
@@ -70,21 +70,21 @@ def test_cached_decoding_equals_full_forward(emo):
 
 
 def test_greedy_continuations(emo):
-    greedy = qwen3.GenerationSettings(do_sample=False, eos_token_ids=emo.settings.eos_token_ids)
+    greedy = qwen3_generate.GenerationSettings(do_sample=False, eos_token_ids=emo.settings.eos_token_ids)
     for p in EXP["prompts"]:
-        assert qwen3.generate_ids(emo.model, p["ids"], 20, greedy) == p["greedy"], p["text"]
+        assert qwen3_generate.generate_ids(emo.model, p["ids"], 20, greedy) == p["greedy"], p["text"]
 
 
 def test_sampled_continuations_with_the_same_seed(emo):
     for p in EXP["prompts"]:
         torch.manual_seed(p["sampled_seed"])   # HF draws from the default generator
-        assert qwen3.generate_ids(emo.model, p["ids"], 20, emo.settings) == p["sampled"], p["text"]
+        assert qwen3_generate.generate_ids(emo.model, p["ids"], 20, emo.settings) == p["sampled"], p["text"]
 
 
 def test_text_emotion_end_to_end_and_cache():
     e = TextEmotion.load(FX, greedy=True, max_new_tokens=20)
     p = EXP["prompts"][0]
-    ids = qwen3.generate_ids(e.model, p["ids"], 20, e.settings)
+    ids = qwen3_generate.generate_ids(e.model, p["ids"], 20, e.settings)
     assert ids == p["greedy"]
     assert e.answer(p["text"]) == e.answer_from_ids(p["greedy"])
     v = e.vector(p["text"])
@@ -133,8 +133,8 @@ def test_batched_greedy_answers_equal_one_by_one():
     texts = ["Hi.", "今天天气很好，我们去公园散步吧！", "I am so tired of waiting for the bus every single morning, again."]
     prompts = [model.prompt_ids(t) for t in texts]
     assert len({len(p) for p in prompts}) >= 2      # rows really are padded
-    alone = [qwen3.generate_ids(model.model, p, 12, model.settings) for p in prompts]
-    together = qwen3.generate_ids_batch(model.model, prompts, 12, model.settings.eos_token_ids)
+    alone = [qwen3_generate.generate_ids(model.model, p, 12, model.settings) for p in prompts]
+    together = qwen3_generate.generate_ids_batch(model.model, prompts, 12, model.settings.eos_token_ids)
     assert together == alone
     model.prefetch(texts)
     assert [model.answer(t) for t in texts] == [model.answer_from_ids(ids) for ids in alone]

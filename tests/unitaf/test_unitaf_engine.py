@@ -12,13 +12,13 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from unitaf_blender import cli  # noqa: E402
-from unitaf_blender.engines import Cancelled, EngineError, EngineUnavailable, GenerateRequest, get_engine, list_engines  # noqa: E402
-from unitaf_blender.engines.unitaf import devices, pipeline  # noqa: E402
+from unitaf_blender.cli import setup_commands
+from unitaf_blender.engines import Cancelled, EngineError, EngineUnavailable, GenerateRequest, get_engine, list_engines
+from unitaf_blender.engines.unitaf import devices, model_set
 from unitaf_blender.engines.unitaf import torch_install as nr
-from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice  # noqa: E402
-from unitaf_blender.engines.unitaf.store import ModelsMissing  # noqa: E402
-from unitaf_tiny_models import EXPRESSION, SPEAKER, run_fresh_python, tiny_head_blend, tiny_model_dir  # noqa: E402
+from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice
+from unitaf_blender.engines.unitaf.store import ModelsMissing
+from unitaf_tiny_models import EXPRESSION, SPEAKER, run_fresh_python, tiny_head_blend, tiny_model_dir
 
 pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 
@@ -67,7 +67,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch, cpu_outcome):
 
     def no_reload(*a, **k):
         raise AssertionError("models were loaded twice")
-    monkeypatch.setattr(pipeline, "load_models", no_reload)
+    monkeypatch.setattr(model_set, "load_models", no_reload)
     again = engine.generate(request())
     np.testing.assert_array_equal(again.audio, perf.audio)          # same seed, same result
     np.testing.assert_array_equal(again.weights, perf.weights)
@@ -280,19 +280,19 @@ def test_install_offline_failure_and_cancel(tmp_path):
 def test_cli_install_runtime_dry_run(capsys, tmp_path):
     class Args:
         target, flavour, dry_run = str(tmp_path / "rt"), "cuda", True
-    assert cli.cmd_install_runtime(Args) == 0
+    assert setup_commands.cmd_install_runtime(Args) == 0
     assert f"torch=={nr.TORCH_VERSION}" in capsys.readouterr().out
     Args.target = None
-    assert cli.cmd_install_runtime(Args) == 2
+    assert setup_commands.cmd_install_runtime(Args) == 2
 
 
 def test_cli_install_runtime_prints_the_cli_progress_line(capsys, monkeypatch, tmp_path):
     """install-runtime reports like generate: one '[ 40.0%] stage' line per step, on stderr."""
-    monkeypatch.setattr(nr, "install", lambda target, flavour, progress: progress(0.4, "Collecting torch"))
+    monkeypatch.setattr(nr, "install", lambda target, flavour, progress, *a, **k: progress(0.4, "Collecting torch"))
 
     class Args:
         target, flavour, dry_run = str(tmp_path / "rt"), "cpu", False
-    assert cli.cmd_install_runtime(Args) == 0
+    assert setup_commands.cmd_install_runtime(Args) == 0
     assert "[ 40.0%] Collecting torch\n" in capsys.readouterr().err
 
 

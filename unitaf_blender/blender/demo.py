@@ -12,7 +12,8 @@ import numpy as np
 
 from ..core.audio_io import write_wav
 from ..core.channels import HEAD_EYE_ROTATIONS
-from ..engines import EngineError, GenerateRequest, get_engine
+from ..engines import EngineError
+from ..engines.request_path import RawRequest, check, perform, prepare
 from . import compat
 from .demo_head import SCALE, build_demo_head
 from .preview import render_preview, setup_preview_scene
@@ -21,23 +22,24 @@ from .takes import TakeOptions, apply_take, save_blend
 DEFAULT_SCRIPT = ("[happy:0.8] Hi! I'm your new talking head. "
                   "[surprised:0.7] Wow, it all runs offline? "
                   "[calm:0.5] Let's make something together.")
-DEFAULT_EMOTION = "happy:0.7"
-FPS = 30
+DEMO_EMOTION = "happy:0.7"
+DEMO_FPS = 30
 
 
-def generate_performance(text=DEFAULT_SCRIPT, emotion=DEFAULT_EMOTION, seed=0, engine_id=None,
+def generate_performance(text=DEFAULT_SCRIPT, emotion=DEMO_EMOTION, seed=0, engine_id=None,
                          progress=print):
-    """Run an engine on the script (no bpy involved)."""
+    """Run an engine on the script through the request path (no bpy involved)."""
     if not str(text or "").strip():
         raise ValueError("The demo script is empty: pass some text (e.g. --text \"Hello there!\").")
-    engine = get_engine(engine_id)
     say = progress or (lambda *a: None)
 
     def report(fraction, stage):
         say(f"  {100 * fraction:5.1f}%  {stage}")
 
-    perf = engine.generate(GenerateRequest(text=str(text), emotion=str(emotion), seed=int(seed)),
-                           report, None)
+    checked = check(RawRequest(engine_id=engine_id, text=str(text), emotion=str(emotion), seed=int(seed)))
+    for note in checked.notes:
+        say(f"  note: {note}")
+    perf = perform(prepare(checked, report), report)
     if perf.n_frames == 0:
         raise EngineError("The engine returned an empty performance.")
     return perf
@@ -88,7 +90,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
     # read_factory_settings, which also resets the preferences in a real Blender).
     bpy.ops.wm.read_homefile(use_empty=True, use_factory_startup=True)
     scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = FPS, 1.0
+    scene.render.fps, scene.render.fps_base = DEMO_FPS, 1.0
     head = build_demo_head()
     # Frame the face: the head spans about +/-1.05 head units around its origin.
     setup_preview_scene(scene, head, center=(0.0, 0.0, 0.03 * SCALE), height=2.1 * SCALE)
@@ -102,7 +104,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
         wav = None
     # No audio_dir: the take's sound is packed into the .blend, so demo.blend is self-contained.
     take = apply_take(scene, head, perf, TakeOptions(start_frame=1))
-    if key_head_motion(head, perf, take.frame_start, FPS) is not None:
+    if key_head_motion(head, perf, take.frame_start, DEMO_FPS) is not None:
         say("  head rotation -> object rotation; eye rotation is shown by the eyeLook* keys")
     scene.frame_start, scene.frame_end = take.frame_start, max(take.frame_end, take.frame_start + 1)
     scene.frame_set(take.frame_start)
@@ -110,11 +112,11 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
     blend = os.path.join(out_dir, "demo.blend")
     save_blend(blend)
     timings["keying+save"] = time.perf_counter() - t
-    rotations_only = set(perf.channels) - take.mapping.channels_read() <= set(HEAD_EYE_ROTATIONS)
+    rotations_only = set(perf.channels) - take.target_plan.channels_read() <= set(HEAD_EYE_ROTATIONS)
     for w in take.warnings:
         if not (rotations_only and w.startswith(("dropped: head turns", "dropped: eye turns"))):   # handled above
             say(f"  note: {w}")
-    say(f"wrote {blend} (frames {scene.frame_start}-{scene.frame_end} at {FPS} fps)")
+    say(f"wrote {blend} (frames {scene.frame_start}-{scene.frame_end} at {DEMO_FPS} fps)")
     if wav:
         say(f"wrote {wav} ({perf.audio_seconds:.1f} s)")
 
@@ -128,7 +130,7 @@ def build_demo(perf, out_dir="out", render=True, progress=print, resolution=(320
             "frame_end": scene.frame_end, "warnings": list(take.warnings), "seconds": timings}
 
 
-def run_demo(out_dir="out", text=DEFAULT_SCRIPT, emotion=DEFAULT_EMOTION, seed=0, engine_id=None,
+def run_demo(out_dir="out", text=DEFAULT_SCRIPT, emotion=DEMO_EMOTION, seed=0, engine_id=None,
              render=True, progress=print):
     """The README's main command: generate, key, save and preview. Returns build_demo's dict."""
     say = progress or (lambda *a: None)

@@ -11,17 +11,41 @@ import tempfile
 import bpy
 import numpy as np
 
-from ..core.audio_io import read_wav
+from ..core.audio_io import WavError, read_wav, wav_info
+from ..core.recording import MAX_RECORDING_S, RecordedSamples, RecordingError, RecordingInfo
 from . import compat
 
-MAX_SECONDS = 30 * 60     # one take of recorded dialogue; split longer sessions
+
+class RecordingFile:
+    """A recorded line in a file, for the request path (core.recording.RecordingSource): its
+    header is read when the request is checked, its samples when it is prepared."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(bpy.path.abspath(os.fspath(path)))
+        self.source = self.path
+
+    def info(self) -> RecordingInfo:
+        """Length and sample rate from the header alone (the whole file is not decoded)."""
+        if not os.path.isfile(self.path):
+            raise RecordingError(f"Audio file not found: {self.path}")
+        if os.path.splitext(self.path)[1].lower() == ".wav":
+            try:
+                seconds, rate = wav_info(self.path)
+            except (OSError, WavError) as e:
+                raise RecordingError(f"{self.path}: {e}") from None
+            return RecordingInfo(seconds, rate)
+        sound = _aud_sound(self.path)
+        try:
+            rate = int(round(sound.specs[0]))
+            return RecordingInfo(sound.length / rate, rate)
+        except Exception as e:   # aud raises plain exceptions for unreadable files
+            raise RecordingError(f"{self.path}: Blender cannot decode this audio file ({e}).") from None
+
+    def read(self):
+        return _read_file(self.path)
 
 
-class RecordingError(ValueError):
-    """The recording cannot be read; the message says why."""
-
-
-def _decode_with_aud(path):
+def _aud_sound(path):
     try:
         import aud
     except ImportError:
@@ -29,7 +53,14 @@ def _decode_with_aud(path):
             f"{os.path.basename(path)}: this Blender build has no audio library (Audaspace), so only "
             ".wav files can be read here; convert the recording to WAV.") from None
     try:
-        sound = aud.Sound(path)
+        return aud.Sound(path)
+    except Exception as e:   # aud raises plain exceptions for unreadable files
+        raise RecordingError(f"{path}: Blender cannot decode this audio file ({e}).") from None
+
+
+def _decode_with_aud(path):
+    sound = _aud_sound(path)
+    try:
         rate, channels = sound.specs
         samples = np.asarray(sound.data(), np.float32)
     except Exception as e:   # aud raises plain exceptions for unreadable files
@@ -41,7 +72,11 @@ def _decode_with_aud(path):
 
 def read_recording(path):
     """(float32 mono samples, sample rate) of an audio file; RecordingError when unreadable."""
-    path = os.path.abspath(bpy.path.abspath(os.fspath(path)))
+    return _read_file(os.path.abspath(bpy.path.abspath(os.fspath(path))))
+
+
+def _read_file(path):
+    """read_recording of an absolute path, without bpy (a job's worker thread reads it)."""
     if not os.path.isfile(path):
         raise RecordingError(f"Audio file not found: {path}")
     if os.path.splitext(path)[1].lower() == ".wav":
@@ -56,9 +91,9 @@ def read_recording(path):
         audio, rate = _decode_with_aud(path)
     if len(audio) == 0:
         raise RecordingError(f"{path}: the recording has no samples.")
-    if len(audio) / rate > MAX_SECONDS:
+    if len(audio) / rate > MAX_RECORDING_S:
         raise RecordingError(f"{path}: the recording is {len(audio) / rate / 60:.0f} minutes long; one take "
-                             f"reads at most {MAX_SECONDS // 60} minutes. Split it (e.g. one file per scene).")
+                             f"reads at most {MAX_RECORDING_S // 60} minutes. Split it (e.g. one file per scene).")
     return audio, rate
 
 
@@ -74,6 +109,13 @@ def find_sound_strip(scene, name):
     sounds = sorted(s.name for s in strips if s.type == 'SOUND')
     hint = f" Sound strips: {', '.join(sounds)}." if sounds else " The scene has no sound strips."
     raise RecordingError(f"No strip named '{name}'.{hint}")
+
+
+def strip_recording(strip):
+    """(the strip's recording read into memory (bpy data is read on the main thread only), the
+    frame its first sample plays at)."""
+    audio, rate, first = read_strip(strip)
+    return RecordedSamples(audio, rate, strip.name), first
 
 
 def read_strip(strip):

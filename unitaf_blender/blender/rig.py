@@ -107,14 +107,6 @@ def matrices_to_quaternions(m) -> np.ndarray:
     return q
 
 
-def quaternion_multiply(a, b) -> np.ndarray:
-    """a (4,) times b [T, 4] (w, x, y, z)."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b[:, 0], b[:, 1], b[:, 2], b[:, 3]
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=1)
-
-
 def local_rotations(rest_3x3, turns) -> np.ndarray:
     """World-space turns [T, 3, 3] expressed in a bone's rest frame (rest_3x3: the bone's
     orthonormal rest orientation in world space, the armature's rotation included): B^T R B."""

@@ -3,7 +3,7 @@
 Where the WAV goes is the caller's choice, never a guess from the open file (a take must not
 write beside a .blend the user only opened, e.g. inside an asset library):
 * no `audio_dir` (the panel): the audio is packed into the .blend;
-* `audio_dir` + a `StagedFiles` stage (the CLI): the WAV is written under a temporary name in
+* `audio_dir` + `StagedFiles` (the CLI): the WAV is written under a temporary name in
   `audio_dir` and moved to `<audio_dir>/<take>.wav` only when the whole command succeeded;
   the CLI then points the sound at the final file, relative (`//...`) to the saved .blend;
 * `audio_dir` alone (scripts): written straight to `<audio_dir>/<take>.wav`.
@@ -82,13 +82,13 @@ class SoundPlacement:
     def __init__(self):
         self.strip = None
         self.sound = None
-        self.wav_path = None        # the take's WAV under its final name (written by the stage)
+        self.wav_path = None        # the take's WAV under its final name (written by the staging)
         self.sound_name = None      # the sound's own name (Blender adds .001 while a replaced take's exists)
         self._tmp_path = None       # temporary file used for packing (always removed)
         self._made_editor = False
 
     def place(self, scene, take_name: str, audio, sample_rate: int, start: int, fps: float,
-              audio_dir=None, stage=None):
+              audio_dir=None, staged=None):
         folder = audio_folder(audio_dir)
         if folder is None:
             fd, self._tmp_path = tempfile.mkstemp(prefix="unitaf_", suffix=".wav")
@@ -96,7 +96,7 @@ class SoundPlacement:
             path = self._tmp_path
         else:
             self.wav_path = wav_path_for(take_name, audio_dir)
-            path = stage.path_for(self.wav_path)   # the stage removes it if the take fails
+            path = staged.path_for(self.wav_path)   # the staging removes it if the take fails
         write_wav(path, audio, sample_rate)
         if not os.path.isfile(path):   # new_sound silently accepts a missing file
             raise RuntimeError(f"could not write audio file {path}")

@@ -57,7 +57,7 @@ class TakeResult:
     strip: object                              # sound strip or None
     frame_start: int
     frame_end: int
-    mapping: object                            # core.targets.TargetPlan of the target mesh
+    target_plan: object                        # core.targets.TargetPlan of the target mesh
     audio_path: Optional[str]
     warnings: list = field(default_factory=list)
     take_name: str = ""
@@ -152,18 +152,18 @@ def _action_name(obj, take):
     return f"UniTAF_{obj.name}_{take}"
 
 
-def _wav_in_use(path, stage) -> bool:
+def _wav_in_use(path, staged) -> bool:
     """True when a sound of this file, a file staged by this command or one of its inputs
-    (protected by the stage) already has `path`."""
+    (protected by the staging) already has `path`."""
     if path is None:
         return False
-    if stage is not None and (path in stage.finals or stage.protects(path)):
+    if staged is not None and (path in staged.finals or staged.protects(path)):
         return True
     return any(os.path.normcase(os.path.abspath(bpy.path.abspath(s.filepath))) == os.path.normcase(path)
                for s in bpy.data.sounds if s.filepath)
 
 
-def _take_name(objects, wanted, audio_dir, stage):
+def _take_name(objects, wanted, audio_dir, staged):
     """(take name, {object name: its existing take of that name}).
 
     An explicit name that the character already has is re-generated (the old take is replaced
@@ -182,7 +182,7 @@ def _take_name(objects, wanted, audio_dir, stage):
     while True:
         take = f"{base}{n}" if not wanted else (base if n == 0 else f"{base}_{n + 1}")
         if all(_action_name(o, take) not in bpy.data.actions for o in objects) \
-                and not _wav_in_use(wav_path_for(take, audio_dir), stage):
+                and not _wav_in_use(wav_path_for(take, audio_dir), staged):
             return take, {}
         n += 1
 
@@ -199,7 +199,7 @@ class _Part:
     shape keys, or the armature's bones (bone_targets.py)."""
     obj: object                     # the object the action is named after
     key: object                     # what the action animates: a shape-key datablock or the armature object
-    mapping: object                 # core.targets.TargetPlan (None for bones and pose-only keys)
+    target_plan: object             # core.targets.TargetPlan (None for bones and pose-only keys)
     curves: list                    # [(data path, array index, float32 values per frame)]
     labels: list                    # what is animated, for the report (shape keys or bones)
     rest: dict = field(default_factory=dict)    # {(data path, index): resting value} the rest layer holds
@@ -328,7 +328,7 @@ def _keys_performance(perf, keys_read):
                        weights=sealed_jaw(perf.channels, perf.weights), meta=perf.meta)
 
 
-def _plan(scene, obj, perf, opts, stage) -> _Plan:
+def _plan(scene, obj, perf, opts, staged) -> _Plan:
     target = _checked_target(obj, opts.pose_maps)
     _check_performance(perf)
     intensity = check_take_options(opts)
@@ -386,7 +386,7 @@ def _plan(scene, obj, perf, opts, stage) -> _Plan:
         missing = [c for c in part.channels if c not in part.rest]
         if missing:
             part.rest.update(_resting(part.key, missing))
-    take, replaces = _take_name([p.obj for p in parts], opts.take_name, opts.audio_dir, stage)
+    take, replaces = _take_name([p.obj for p in parts], opts.take_name, opts.audio_dir, staged)
     for part in parts:
         part.replaces = replaces.get(part.obj.name)
     return _Plan(scene, perf, opts, fps, start, start + n_frames - 1, pad, take, parts, warnings)
@@ -587,7 +587,7 @@ def _place(plan, part, action, slot, undo):
     return None
 
 
-def _place_sound(plan, undo, stage):
+def _place_sound(plan, undo, staged):
     perf, opts = plan.perf, plan.opts
     if not opts.add_sound:
         return None, None
@@ -602,7 +602,7 @@ def _place_sound(plan, undo, stage):
         path = os.path.abspath(bpy.path.abspath(opts.recording))
         return undo.sound.reference(plan.scene, plan.take, path, plan.start, length), path
     strip = undo.sound.place(plan.scene, plan.take, perf.audio, perf.sample_rate, plan.start, plan.fps,
-                             opts.audio_dir, stage)
+                             opts.audio_dir, staged)
     return strip, undo.sound.wav_path
 
 
@@ -707,14 +707,14 @@ def _retire_replaced_sound(plan, placement):
         placement.settle(plan.scene, channel)
 
 
-def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None) -> TakeResult:
+def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, staged=None) -> TakeResult:
     """Key `perf` on `obj` (and the other meshes of its character, see character.py) as one
-    take. With a `stage` (core.staging.StagedFiles) the take's WAV stays a temporary file until
-    the caller commits the stage; without one it is moved into `opts.audio_dir` when the take
+    take. With `staged` (core.staging.StagedFiles) the take's WAV stays a temporary file until
+    the caller commits them; without one it is moved into `opts.audio_dir` when the take
     succeeds."""
     opts = opts or TakeOptions()
-    plan = _plan(scene, obj, perf, opts, stage)
-    own_stage = StagedFiles() if stage is None else None
+    plan = _plan(scene, obj, perf, opts, staged)
+    own_staged = StagedFiles() if staged is None else None
     undo = _Undo(scene, plan.parts)
     try:
         for part, key_undo in zip(plan.parts, undo.keys):
@@ -724,20 +724,20 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
         for part, key_undo, under in zip(plan.parts, undo.keys, _under_keyed(plan)):
             action, slot = _write_action(plan, part, key_undo, under)
             placed.append((part, action, _place(plan, part, action, slot, key_undo)))
-        strip, audio_path = _place_sound(plan, undo, stage or own_stage)
+        strip, audio_path = _place_sound(plan, undo, staged or own_staged)
         if plan.last > scene.frame_end:
             scene.frame_end = plan.last
         for part, action, nla_strip in placed:
             _verify(plan, part, action, nla_strip)
         head_action, head_strip = placed[0][1], placed[0][2]
         result = TakeResult(action=head_action, strip=strip, frame_start=plan.start, frame_end=plan.end,
-                            mapping=plan.head.mapping, audio_path=audio_path, warnings=plan.warnings,
+                            target_plan=plan.head.target_plan, audio_path=audio_path, warnings=plan.warnings,
                             take_name=plan.take, nla_strip=head_strip, ease_frames=plan.ease,
                             parts=[(part.obj.name, action, part.labels, "bones" if part.roles else "keys")
                                    for part, action, _ in placed],
                             notes=[_bones_note(part) for part in plan.parts if part.roles])
-        if own_stage is not None:
-            own_stage.commit()
+        if own_staged is not None:
+            own_staged.commit()
             if strip is not None and audio_path:
                 point_sound_at(strip.sound, audio_path)
         # last: it deletes the old take for good
@@ -750,11 +750,11 @@ def apply_take(scene, obj, perf, opts: Optional[TakeOptions] = None, stage=None)
             head_action["unitaf_sound_strip"] = strip.name
     except BaseException:   # includes KeyboardInterrupt: never leave half a take behind
         undo.rollback()
-        if own_stage is not None:
-            own_stage.restore()
+        if own_staged is not None:
+            own_staged.restore()
         raise
-    if own_stage is not None:
-        own_stage.finish()
+    if own_staged is not None:
+        own_staged.finish()
     return result
 
 

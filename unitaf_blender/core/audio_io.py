@@ -4,6 +4,7 @@ The extension must not ship per-Python-ABI binaries (Blender 4.2-5.0 run Python 
 run 3.13), so we avoid soundfile/cffi here; tests cross-check against soundfile.
 Writes 16-bit PCM (what every sequencer and DAW reads); reads PCM 8/16/24/32 and float32.
 """
+import os
 import struct
 
 import numpy as np
@@ -27,6 +28,33 @@ def write_wav(path, audio, sample_rate):
     with open(path, "wb") as f:
         f.write(header + b"fmt " + struct.pack("<I", len(fmt)) + fmt)
         f.write(b"data" + struct.pack("<I", len(pcm)) + pcm)
+
+
+def wav_info(path):
+    """(seconds, sample_rate) from a WAV file's header, without reading its samples."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            raise WavError(f"{path}: not a RIFF/WAVE file")
+        fmt, data_size = None, None
+        while fmt is None or data_size is None:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                break
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"fmt ":
+                fmt = f.read(size)
+                f.seek(size & 1, 1)
+            else:
+                if cid == b"data":   # a truncated file holds fewer samples than its header says
+                    data_size = min(size, os.fstat(f.fileno()).st_size - f.tell())
+                f.seek(size + (size & 1), 1)
+    if fmt is None or data_size is None or len(fmt) < 16:
+        raise WavError(f"{path}: missing fmt or data chunk")
+    _, channels, rate, _, block, _ = struct.unpack("<HHIIHH", fmt[:16])
+    if channels < 1 or block < 1 or rate < 1:
+        raise WavError(f"{path}: bad WAV header")
+    return data_size // block / rate, int(rate)
 
 
 def read_wav(path):

@@ -9,24 +9,26 @@ Format (JSON)::
       "lines": [
         {"character": "Ada", "text": "[happy] Hello Bob!", "emotion": "happy:0.8"},
         {"object": "BobHead", "text": "Oh. Hi.", "emotion": "sad:0.4", "gap": 1.0, "seed": 7},
-        {"object": "BobHead", "text": "Again.", "frame": 400}
+        {"object": "BobHead", "text": "Again.", "frame": 400, "options": {"emo_alpha": 0.6}}
       ]
     }
 
-A line takes its fields from itself, then its character, then `defaults`. `gap` on a line is
-the silence before it; `frame` pins its start frame (later lines follow it). A line with
-`"audio": "takes/line3.wav"` (relative to the batch file) is a recorded line: its face follows
-the recording, and `text`, if given, is the recording's transcript.
+A line takes its fields from itself, then its character, then `defaults`; its `options` (the
+engine's declared options, checked against the line's engine) merge in the same order. `gap` on
+a line is the silence before it; `frame` pins its start frame (later lines follow it). A line
+with `"audio": "takes/line3.wav"` (relative to the batch file) is a recorded line: its face
+follows the recording, and `text`, if given, is the recording's transcript.
 A bare JSON list is accepted as the `lines` array.
 """
 import math
 import os
 from dataclasses import dataclass, field
 
+from .emotion import DEFAULT_EMOTION
 from .json_files import read_json
 
 _LINE_FIELDS = {"object", "character", "text", "audio", "emotion", "engine", "voice", "language", "seed",
-                "gap", "frame"}
+                "gap", "frame", "options"}
 _INHERITED = ("object", "emotion", "engine", "voice", "language")
 
 
@@ -34,7 +36,7 @@ _INHERITED = ("object", "emotion", "engine", "voice", "language")
 class BatchLine:
     object: str
     text: str
-    emotion: str = "calm:0.5"
+    emotion: str = DEFAULT_EMOTION
     engine: str = None
     voice: str = None
     language: str = None   # None: the engine's default, or picked from the text's writing system
@@ -43,6 +45,7 @@ class BatchLine:
     frame: int = None      # pinned start frame
     audio: str = None      # a recorded line: the face follows this file (text = its transcript, optional)
     number: int = 0        # 1-based position in the file (messages, take names)
+    options: dict = field(default_factory=dict)   # engine option values (the request path checks them)
 
 
 @dataclass
@@ -123,7 +126,13 @@ def _line(number, raw, defaults, characters, base_dir) -> BatchLine:
             raise ValueError(f"'{key}' must be text, got {merged[key]!r}")
     if merged["emotion"] is not None and not merged["emotion"].strip():
         raise ValueError("'emotion' is empty: give one (e.g. \"calm:0.5\", \"neutral\") or leave it out")
-    line = BatchLine(object=merged["object"], text=text, audio=audio, number=number,
+    options = {}
+    for where, given in (("defaults", defaults), ("the character", character), ("the line", raw)):
+        found = given.get("options", {})
+        if not isinstance(found, dict):
+            raise ValueError(f"'options' of {where} must be an object of option values, got {found!r}")
+        options.update(found)
+    line = BatchLine(object=merged["object"], text=text, audio=audio, number=number, options=options,
                      seed=_whole(raw.get("seed", number - 1), "seed", minimum=0))
     for key in ("emotion", "engine", "voice", "language"):
         if merged[key] is not None:

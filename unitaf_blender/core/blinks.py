@@ -10,21 +10,21 @@ they cluster where the speaker starts a phrase or pauses, go with large gaze shi
 2. between anchors a renewal process fills in (gamma intervals, shape 3, mean 60 /
    BLINKS_PER_MINUTE s scaled by the emotion); an anchor that comes first pre-empts it;
 3. a blink that would peak on a pitch accent moves to the quietest moment within 0.3 s.
-   Blinks stay MIN_GAP_S apart except double blinks; a take of ALWAYS_BLINK_S or more that
+   Blinks stay MIN_BLINK_GAP_S apart except double blinks; a take of ALWAYS_BLINK_S or more that
    drew none gets one (at an anchor when there is one).
 
 How long. Closing 60-100 ms, a closed hold (mostly under 40 ms, 30 % 40-120 ms, 6 % long
 blinks of 200-400 ms), opening slower (lognormal, median 190 ms); 7 % are double blinks. The
 closure peaks on a frame, so a 30 fps track never misses it. No blink starts in the first
-or ends in the last EDGE_S of a take, so a take's first and last frames stay open-eyed.
+or ends in the last BLINK_FREE_EDGE_S of a take, so a take's first and last frames stay open-eyed.
 
 The random draws come from the caller's generator (seeded by seed and line, upper_face.py).
 """
 import numpy as np
 
 BLINKS_PER_MINUTE = 11.0
-MIN_GAP_S = 0.6
-EDGE_S = 0.2
+MIN_BLINK_GAP_S = 0.6
+BLINK_FREE_EDGE_S = 0.2
 P_PHRASE_START, P_PAUSE, P_GAZE = 0.6, 0.5, 0.3
 LONG_PAUSE_S = 0.5
 BIG_SACCADE = 0.05         # radians of gaze change that count as a large shift
@@ -52,14 +52,14 @@ def blink_times(duration, rate_factor, fps, rng, cues=None, gaze_shifts=()):
     peaks, last = [], -rng.uniform(0.0, mean_s)      # the previous blink fell before the take
     while True:
         f = rate_factor[min(max(int(round(last * fps)), 0), n - 1)] if n else 1.0
-        nxt = last + max(MIN_GAP_S, rng.gamma(3.0, mean_s / 3.0) / f)
-        early = [a for a in anchors if last + MIN_GAP_S <= a <= nxt]
+        nxt = last + max(MIN_BLINK_GAP_S, rng.gamma(3.0, mean_s / 3.0) / f)
+        early = [a for a in anchors if last + MIN_BLINK_GAP_S <= a <= nxt]
         t = early[0] if early else nxt
         if t > duration:
             break
         peaks.append(t)
         last = t
-    lo, hi = EDGE_S + 0.1, duration - EDGE_S - 0.4
+    lo, hi = BLINK_FREE_EDGE_S + 0.1, duration - BLINK_FREE_EDGE_S - 0.4
     peaks = [t for t in peaks if lo <= t <= hi]
     if not peaks and duration >= ALWAYS_BLINK_S:   # a face on screen this long blinks once at least
         inside = [a for a in anchors if lo <= a <= hi]
@@ -98,7 +98,7 @@ def blink_track(emotions, rate_multipliers, fps, rng, cues=None, gaze_shifts=())
         peaks.append(t)
         if rng.random() < P_DOUBLE:
             peaks.append(t + rng.uniform(0.25, 0.4))
-    limit = duration - EDGE_S
+    limit = duration - BLINK_FREE_EDGE_S
     for peak in peaks:
         _add_blink(out, peak, fps, rng, limit)
     return out

@@ -25,11 +25,12 @@ import numpy as np
 
 from .markup import PLAIN, Pause, Voicing, has_markup, read_markup, without_markup
 from .performance import EMOTIONS
-from .signal import smooth
+from .signal import DEFAULT_FPS, smooth
 
 _ALIASES = {"fear": "afraid", "fearful": "afraid", "scared": "afraid", "disgust": "disgusted",
             "surprise": "surprised", "melancholy": "melancholic"}
 _NEUTRAL = "neutral"
+DEFAULT_EMOTION = _NEUTRAL      # every front end's emotion when the user gives none (panel, CLI, batch)
 _TAG = re.compile(r"\[\s*([A-Za-z][A-Za-z_]*)\s*(?::\s*([^\]\[]*?))?\s*\]")
 _EPS = 1e-6
 # One performance's script: about 20 minutes of speech keeps audio and face arrays reasonable;
@@ -238,7 +239,7 @@ def strip_tags(text) -> str:
     return re.sub(r"\s+", " ", " ".join(words)).strip()
 
 
-def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=30.0):
+def emotion_frames(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS):
     """The emotion vector at each frame [T, 8]: interpolated, then eased over ~0.15 s so a
     step in the script becomes a natural onset rather than a pop. No timeline -> zeros."""
     n_frames = int(n_frames)

@@ -163,11 +163,6 @@ REGIONS = {
 }
 
 
-def region_channels(region) -> set:
-    """The channels a region's motions read."""
-    return {c for m in REGIONS[region] for c in m.channels()}
-
-
 def drive_values(motion, columns: dict):
     """sum(weight * channel) over the motion's channels present in `columns` ({name: [T]}),
     or None when none of them is."""

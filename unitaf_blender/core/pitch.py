@@ -8,8 +8,8 @@ contour, not studio accuracy. Works on clean synthetic speech and on ordinary re
 """
 import numpy as np
 
-HOP_S = 0.02             # one F0 value per 20 ms (a face frame is 33-42 ms)
-WINDOW_S = 0.04          # at least two periods of the lowest voice
+F0_HOP_S = 0.02             # one F0 value per 20 ms (a face frame is 33-42 ms)
+F0_WINDOW_S = 0.04          # at least two periods of the lowest voice
 F0_MIN, F0_MAX = 60.0, 500.0
 THRESHOLD = 0.2          # YIN's absolute threshold on the normalised difference
 VOICED_MAX = 0.35        # frames whose best dip stays above this are unvoiced
@@ -19,9 +19,9 @@ ANALYSIS_RATE = 4000     # Hz the audio is brought down to first
 
 
 def f0_track(audio, sample_rate):
-    """(f0 [N] in Hz with 0 where unvoiced, frame times [N] in s): frames every ~HOP_S."""
+    """(f0 [N] in Hz with 0 where unvoiced, frame times [N] in s): frames every ~F0_HOP_S."""
     x, sr = decimated(audio, sample_rate)
-    hop, width = max(1, int(round(HOP_S * sr))), int(round(WINDOW_S * sr))
+    hop, width = max(1, int(round(F0_HOP_S * sr))), int(round(F0_WINDOW_S * sr))
     n = int(len(x) // hop) + 1 if len(x) else 0
     times = np.arange(n) * hop / sr
     if n == 0 or width < 8:

@@ -47,6 +47,7 @@ import numpy as np
 from .channels import ARKIT_52, index_of
 from .json_files import read_json
 from .mapping import normalize_key_name
+from .signal import DEFAULT_FPS
 from .visemes import VisemeSet, is_mouth_channel, solve_visemes
 
 MOUTH_SHAPES = {
@@ -54,7 +55,7 @@ MOUTH_SHAPES = {
     "U": {"ou": 1.0}, "FV": {"FF": 1.0}, "L": {"TH": 0.5, "nn": 0.5}, "WQ": {"RR": 0.5, "ou": 0.5},
     "etc": {"DD": 0.25, "kk": 0.25, "SS": 0.25, "nn": 0.25},
 }
-EXPRESSION_SHAPES = {
+EXPRESSION_POSES = {
     "blink": {"eyeBlinkLeft": 0.5, "eyeBlinkRight": 0.5},
     "blink_L": {"eyeBlinkLeft": 1.0}, "blink_R": {"eyeBlinkRight": 1.0},
     "brows_up": {"browInnerUp": 1 / 3, "browOuterUpLeft": 1 / 3, "browOuterUpRight": 1 / 3},
@@ -62,7 +63,7 @@ EXPRESSION_SHAPES = {
     "smile": {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5},
     "frown": {"mouthFrownLeft": 0.5, "mouthFrownRight": 0.5},
 }
-SHAPES = tuple(MOUTH_SHAPES) + tuple(EXPRESSION_SHAPES)
+SHAPES = tuple(MOUTH_SHAPES) + tuple(EXPRESSION_POSES)
 
 # Names an action (or pose marker) may carry for each shape, compared after
 # `normalize_key_name` and after dropping a leading word such as "mouth" or "pose".
@@ -109,7 +110,7 @@ class PoseMap:
         return [s for s in MOUTH_SHAPES if s in self.poses]
 
     def expression_shapes(self) -> list:
-        return [s for s in EXPRESSION_SHAPES if s in self.poses]
+        return [s for s in EXPRESSION_POSES if s in self.poses]
 
 
 def shape_for_name(name: str):
@@ -198,11 +199,11 @@ def shape_channels(shapes) -> set:
         sig = mouth_set(mouth).signatures()
         used |= {c for c, col in zip(ARKIT_52, sig.T) if col.any() and is_mouth_channel(c)}
     for s in shapes:
-        used |= set(EXPRESSION_SHAPES.get(s, {}))
+        used |= set(EXPRESSION_POSES.get(s, {}))
     return used
 
 
-def pose_weights(shapes, channels, weights, fps=30.0) -> dict:
+def pose_weights(shapes, channels, weights, fps=DEFAULT_FPS) -> dict:
     """{shape: float32 [T]}: how much of each mapped pose every frame holds (module
     docstring). Shapes whose channels the take lacks are left out."""
     weights = np.asarray(weights, np.float32)
@@ -211,8 +212,8 @@ def pose_weights(shapes, channels, weights, fps=30.0) -> dict:
     mouth = [s for s in MOUTH_SHAPES if s in shapes]
     if any(s != "rest" for s in mouth):
         out.update(solve_visemes(tuple(channels), weights, mouth_set(mouth), fps))
-    for shape in (s for s in EXPRESSION_SHAPES if s in shapes):
-        mix = dict(EXPRESSION_SHAPES[shape])
+    for shape in (s for s in EXPRESSION_POSES if s in shapes):
+        mix = dict(EXPRESSION_POSES[shape])
         if shape == "blink":   # a side with its own blink pose is left to it
             for side, own in (("eyeBlinkLeft", "blink_L"), ("eyeBlinkRight", "blink_R")):
                 if own in shapes:

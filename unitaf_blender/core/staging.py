@@ -60,16 +60,6 @@ def check_free_space(folder: str, needed_bytes: int, what: str) -> None:
                           f"about {(needed_bytes + SPACE_MARGIN_BYTES) / 1e6:.0f} MB needed.")
 
 
-def nearest_existing_folder(path: str) -> str:
-    folder = os.path.abspath(path)
-    while not os.path.isdir(folder):
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    return folder
-
-
 def same_file(a: str, b: str) -> bool:
     """Whether two paths name one file: links and relative parts resolved (realpath), and
     for files that exist, the same file on disk (hard links, case-insensitive disks)."""
@@ -123,11 +113,6 @@ class StagedFiles:
         self._check_final(os.path.abspath(final_path))
         self._moves.append((os.path.abspath(temporary_path), os.path.abspath(final_path)))
 
-    def final_for(self, temporary_path: str):
-        for tmp, final in self._moves:
-            if tmp == os.path.abspath(temporary_path):
-                return final
-        return None
 
     @property
     def finals(self) -> list:

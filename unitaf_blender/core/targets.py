@@ -62,6 +62,7 @@ import numpy as np
 
 from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, index_of
 from .mapping import _AK_KEY, _SIDES, _first, _words, auto_map, unused_line
+from .signal import DEFAULT_FPS
 from .visemes import VISEME_SETS, is_mouth_channel, solve_visemes
 
 _ROTATIONS = set(HEAD_EYE_ROTATIONS)
@@ -293,7 +294,7 @@ class TargetPlan:
             used |= {c for c, col in zip(ARKIT_52, sig.T) if col.any() and is_mouth_channel(c)}
         return used
 
-    def evaluate(self, channels, weights, fps=30.0) -> dict:
+    def evaluate(self, channels, weights, fps=DEFAULT_FPS) -> dict:
         """{key: float32 [T]} at the input frames.
 
         direct: the channel's values; derived: clip(sum weight * channel, 0, 1); visemes:

@@ -4,10 +4,10 @@ Engine-neutral, so it lives in core: it needs the emotion timeline (times [K] + 
 in core.performance.EMOTIONS order) and, for a speaking face, the voice's prosody
 (core.voice_prosody.VoiceProsody: per-frame F0 and loudness, measured from the audio or given
 by a voice that predicts them). The embedded engine lays it over its viseme mouth and the
-UniTAF engine over its neural mouth (option `expression_layer`), both with `upper_face` +
+UniTAF engine over its neural mouth (its option `expression_layer`), both with `upper_face` +
 `merge_layers`.
 
-What the prosody drives (all eased in over a take's first and out over its last EDGE_S):
+What the prosody drives (all eased in over a take's first and out over its last EASE_S):
 * the expression breathes with the phrases: an emotion's shapes are held at 80 % in pauses,
   110 % in a phrase and swell on its pitch accents;
 * brows rise on pitch accents and more on a question's final rise; in a negative emotion an
@@ -30,7 +30,7 @@ from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, index_of, shape_vector
 from .emotion import emotion_frames
 from .gaze_head import gaze_head_track
 from .performance import EMOTIONS
-from .signal import slow_noise
+from .signal import DEFAULT_FPS, slow_noise
 
 FACE_CHANNELS = ARKIT_52 + HEAD_EYE_ROTATIONS
 FACE_INDEX = index_of(FACE_CHANNELS)
@@ -38,7 +38,7 @@ FACE_INDEX = index_of(FACE_CHANNELS)
 # Full-intensity expression of each emotion (names without Left/Right apply to both sides).
 # Cheek and eye squint of a smile come mostly from merge_layers (a Duchenne smile raises the
 # cheeks as far as the mouth smiles), so happy holds only a little of its own.
-EXPRESSION_SHAPES = {
+EMOTION_SHAPES = {
     "happy": {"mouthSmile": 0.6, "cheekSquint": 0.15, "eyeSquint": 0.1, "mouthDimple": 0.15,
               "browOuterUp": 0.08},
     "angry": {"browDown": 0.7, "noseSneer": 0.35, "eyeSquint": 0.35, "mouthPress": 0.12,
@@ -71,14 +71,14 @@ STRESS_SQUINT = 0.15           # eyeSquint per unit of accent/emphasis
 BLINK_EDGE_SQUINT = 0.3        # eyeSquint at a blink's half-closed moments
 EMPHASIS_BROW = 0.06
 BREATH_PAUSE, BREATH_PHRASE, BREATH_ACCENT = 0.8, 1.1, 0.2
-EDGE_S = 0.25
+EASE_S = 0.25
 
 # Duchenne smile (merge_layers): cheeks and lower lids rise with the smiling mouth; the lip
 # spreading of a vowel (the mouth layer's smile) raises them half as much.
 DUCHENNE_CHEEK, DUCHENNE_EYE = 0.6, 0.3
 SPEECH_SPREAD_CHEEK = 0.5
 
-_SHAPES = np.stack([shape_vector(EXPRESSION_SHAPES[e]) for e in EMOTIONS])        # [8, 52]
+_SHAPES = np.stack([shape_vector(EMOTION_SHAPES[e]) for e in EMOTIONS])        # [8, 52]
 _BLINK_RATE = np.array([BLINK_RATE[e] for e in EMOTIONS], np.float64)
 _NEGATIVE = np.array([NEGATIVE.get(e, 0.0) for e in EMOTIONS], np.float64)
 _PAIRS = [(ARKIT_52.index(n + "Left"), ARKIT_52.index(n + "Right"))
@@ -98,11 +98,11 @@ def _soft_clip(x, knee=0.8):
     return np.where(x < knee, x, knee + top * np.tanh((x - knee) / top))
 
 
-def expression_layer(emotion_times, emotion_vectors, n_frames, fps=30.0, seed=0, emotions=None,
-                     intensity=None, line=0):
+def emotion_expression(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0, emotions=None,
+                       intensity=None, line=0):
     """Emotion expression over ARKIT_52: float32 [T, 52], values in [0, 1].
 
-    Each emotion's shape (EXPRESSION_SHAPES) is scaled by its intensity at that frame, with
+    Each emotion's shape (EMOTION_SHAPES) is scaled by its intensity at that frame, with
     a slow seeded wobble of intensity (±18 %) and a fixed small left/right asymmetry so the
     face never looks frozen or mirrored. `emotions` ([T, 8], optional) skips interpolation;
     `intensity` ([T, 1] or [T, 8], optional) scales it further (the phrase breathing).
@@ -123,9 +123,9 @@ def expression_layer(emotion_times, emotion_vectors, n_frames, fps=30.0, seed=0,
 
 
 def _edge_fade(n_frames, fps):
-    """[T]: 0 on a take's first and last frame, 1 from EDGE_S inside (a raised cosine)."""
+    """[T]: 0 on a take's first and last frame, 1 from EASE_S inside (a raised cosine)."""
     k = np.arange(n_frames)
-    dist = np.minimum(k, n_frames - 1 - k) / max(EDGE_S * fps, 1.0)
+    dist = np.minimum(k, n_frames - 1 - k) / max(EASE_S * fps, 1.0)
     return 0.5 - 0.5 * np.cos(np.pi * np.clip(dist, 0.0, 1.0))
 
 
@@ -152,7 +152,7 @@ def prosodic_layer(cues, emotions, fps):
     return out[:, :len(ARKIT_52)] * _edge_fade(n, fps)[:, None]
 
 
-def upper_face(emotion_times, emotion_vectors, n_frames, fps=30.0, seed=0, prosody=None):
+def upper_face(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0, prosody=None):
     """Expression + prosodic expression + blinks + gaze + head: float32 [T, len(FACE_CHANNELS)].
 
     `prosody` (core.voice_prosody.VoiceProsody over the same n_frames, optional) is the voice's
@@ -172,7 +172,7 @@ def upper_face(emotion_times, emotion_vectors, n_frames, fps=30.0, seed=0, proso
         level = BREATH_PAUSE + (BREATH_PHRASE - BREATH_PAUSE) * cues.activity + BREATH_ACCENT * cues.accents
         fade = _edge_fade(n_frames, fps)
         breath = (1.0 + (level - 1.0) * fade)[:, None]
-    expression = expression_layer(None, None, n_frames, fps, seed, emotions=emotions, intensity=breath, line=line)
+    expression = emotion_expression(None, None, n_frames, fps, seed, emotions=emotions, intensity=breath, line=line)
     out[:, :len(ARKIT_52)] = expression
     if cues is not None:
         out[:, :len(ARKIT_52)] += prosodic_layer(cues, emotions, fps)

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .channels import ARKIT_52, shape_vector
+from .signal import DEFAULT_FPS
 
 VISEMES = ("sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "ih", "oh", "ou")
 VISEME_INDEX = {v: i for i, v in enumerate(VISEMES)}
@@ -230,7 +231,7 @@ def _sharpen(acts, power=SHARPEN):
     return np.where(total > 0, intensity * pw / np.where(total > 0, total, 1.0), 0.0)
 
 
-def solve_visemes(channels, weights, targets="oculus", fps=30.0) -> dict:
+def solve_visemes(channels, weights, targets="oculus", fps=DEFAULT_FPS) -> dict:
     """{target: float32 [T]} for a viseme set (an id of VISEME_SETS or a VisemeSet).
 
     `channels`/`weights` are a performance's names and float [T, C] values; only its mouth

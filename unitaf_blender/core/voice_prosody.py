@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .pitch import HOP_S, decimated, f0_track
+from .pitch import F0_HOP_S, decimated, f0_track
 from .signal import emphasis_curve, gesture, loudness_envelope, smooth
 
 SPEECH_LEVEL = 0.12      # loudness (1 ~ loud vowel) above which a frame is speech
 ACTIVITY_HOP_S = 0.01
 ACTIVITY_DB = -35.0      # 10 ms frames this close to the loud ones are speech ...
-NOISE_MARGIN_DB = 8.0    # ... and this far above the noise floor (the quietest 5 %)
+RMS_NOISE_MARGIN_DB = 8.0    # ... and this far above the noise floor (the quietest 5 %)
 ACTIVITY_SHARE = 0.02    # ... for a voice's own energy track: this share of its loud level
 PAUSE_S = 0.11           # a silence this long ends a phrase (espeak commas ~0.13-0.15 s; stops shorter)
 MIN_PHRASE_S = 0.15
@@ -125,7 +125,7 @@ def _on_frames(f0, times, n_frames, fps):
     """F0 per face frame: the value of the nearest F0 frame (0 where that one is unvoiced)."""
     if len(f0) == 0:
         return np.zeros(n_frames)
-    step = times[1] - times[0] if len(times) > 1 else HOP_S
+    step = times[1] - times[0] if len(times) > 1 else F0_HOP_S
     k = np.clip(np.round(np.arange(n_frames) / fps / step).astype(np.int64), 0, len(f0) - 1)
     return np.where(f0[k] > 0, f0[k], 0.0)
 
@@ -146,7 +146,7 @@ def _voice_activity(audio, sample_rate):
     top = np.percentile(rms, 95)
     if top <= 0:
         return np.zeros(n, bool), np.arange(n) * hop / sample_rate
-    floor = np.percentile(rms, 5) * 10 ** (NOISE_MARGIN_DB / 20)     # a noisy room's pauses
+    floor = np.percentile(rms, 5) * 10 ** (RMS_NOISE_MARGIN_DB / 20)     # a noisy room's pauses
     return rms > max(top * 10 ** (ACTIVITY_DB / 20), floor), np.arange(n) * hop / sample_rate
 
 

@@ -11,18 +11,23 @@ folder and answers are cached by sentence.
 from dataclasses import replace
 
 from ..core.emotion import AUTO_EMO_ALPHA, auto_sentences, auto_tagged, emotion_label, is_auto
-from . import EngineUnavailable
+from .contract import EngineUnavailable
+from .option_schema import STORE_OPTIONS
+from .unitaf.options import DEVICE, PRECISION
 
 FEATURE = "emotion-text"
+# The options a request may carry for the text-emotion model, whatever its engine.
+TEXT_EMOTION_OPTIONS = STORE_OPTIONS + (DEVICE, PRECISION)
 _models = {}      # (cache_dir, model_dir, device) -> TextEmotion
 
 
 def _missing_message(store):
     from .model_files import human_size
+    from .model_store import download_size
     missing = store.missing((FEATURE,))
     if store.model_dir:   # a model folder is never downloaded into: say which files to copy
         return "Emotion 'auto' needs the text-emotion model. " + store.missing_message(missing)
-    size = sum(st.spec.approx_size for st in missing)
+    size = download_size(missing)
     return (f"Emotion 'auto' needs the text-emotion model ({len(missing)} file(s), about {human_size(size)} to "
             f"download): run `models download --feature {FEATURE}` (or Download Models in the add-on "
             "preferences), or choose an emotion.")
@@ -91,7 +96,7 @@ def check_request(engine, request):
     synthesis: an 'auto' emotion is checked as a neutral one and the text-emotion model is not
     run, but its files are required too, and every missing file (the engine's and the emotion
     model's) is named in one message. Returns the CheckedRequest (its request keeps 'auto')."""
-    from . import LipsyncRequest
+    from .contract import LipsyncRequest
     lipsync = isinstance(request, LipsyncRequest)
     check = engine.check_lipsync if lipsync else engine.check
     if not is_auto(request.emotion):

@@ -1,16 +1,16 @@
 """Model store: where each catalogue file (model_files.ModelFile) lives on this computer, and
 whether it is usable: lookup, status, what is missing, `require()`, the user-facing messages and
 size reports. Shared by the engines: each passes its own catalogue, features and wording
-(UniTAF's weights: unitaf/store.py; the embedded engine's natural voices: embedded/voice_store.py).
+(UniTAF's weights: unitaf/store.py; the embedded engine's natural voices: embedded/voice_catalog.py).
 
-No torch and no bpy here, and huggingface_hub is imported only when downloading (download.py), so
+No torch and no bpy here, and huggingface_hub is imported only when downloading (model_download.py), so
 `models status` works on a bare Python. Two layouts are supported:
 
 * cache mode (default): the Hugging Face cache layout
   `<cache_dir>/models--<org>--<name>/snapshots/<commit>/<filename>`; `cache_dir` is the
   explicit argument, else HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub.
   `ModelStore.download()` decides what to fetch and whether the network may be used
-  (HF_HUB_OFFLINE, Blender's online access), then hands the transfer to `download.fetch`.
+  (HF_HUB_OFFLINE, Blender's online access), then hands the transfer to `model_download.fetch`.
 * model-dir mode (`model_dir=...`): a plain folder laid out as `<model_dir>/<repo_id>/<filename>`
   (e.g. `DIR/IndexTeam/IndexTTS-2/gpt.pth`). Nothing is downloaded; files are trusted as given
   (size/sha256 are only checked by `verify()`), so test folders built from small fixtures work.
@@ -65,6 +65,11 @@ class FileStatus:
     def needed(self) -> bool:
         """Blocks the engine: required and not ok, or present with a bad size (optional or not)."""
         return not self.ok and (self.present or not self.spec.optional)
+
+
+def download_size(statuses) -> int:
+    """Bytes to download for these files (FileStatus): the one sum every message and listing shows."""
+    return sum(st.spec.expected_size for st in statuses)
 
 
 def default_cache_dir() -> str:
@@ -182,7 +187,7 @@ class ModelStore:
         that shows one line still tells the user how to fix it); the next lines list the files,
         then the folder they were looked for in. `how` replaces the download hint (e.g. for files
         outside the default features)."""
-        total = sum(st.spec.approx_size for st in missing)
+        total = download_size(missing)
         if self.model_dir and not os.path.isdir(self.model_dir):
             head = (f"{self.title} folder not found: {self.model_dir}. Choose an existing folder laid out as "
                     "<folder>/<repo_id>/<filename>, or no model folder to use the download cache.")
@@ -198,7 +203,7 @@ class ModelStore:
         lines = [head]
         for st in missing:
             extra = f" [{st.problem}]" if st.problem and st.problem != "missing" else ""
-            lines.append(f"  - {st.spec.display} ({human_size(st.spec.approx_size)}){extra}")
+            lines.append(f"  - {st.spec.display} ({human_size(st.spec.expected_size)}){extra}")
         lines.append(f"Model folder: {self.model_dir}" if self.model_dir else f"Cache folder: {self.cache_dir}")
         return "\n".join(lines)
 

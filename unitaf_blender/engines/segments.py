@@ -12,17 +12,17 @@ from ..core.markup import without_markup
 from . import EngineUnavailable, LipsyncRequest, get_engine
 
 SPLIT_ABOVE_S = 15.0      # shorter lines are one segment anyway
-MIN_PAUSE_S = 0.25        # a gap between words this long is a place to cut
-MIN_SEGMENT_S = 2.0       # never cut a segment shorter than this
-MAX_SEGMENT_S = 15.0      # ... and always cut before it grows past this
+WORD_GAP_S = 0.25         # a gap between words this long is a place to cut
+SHORTEST_CUT_S = 2.0      # never cut a segment shorter than this
+LONGEST_CUT_S = 15.0      # ... and always cut before it grows past this
 
 
-def with_segments(engine, request: LipsyncRequest) -> LipsyncRequest:
+def with_segments(engine, request: LipsyncRequest, cancel=None) -> LipsyncRequest:
     """`request` with options["segments"] from the aligner when `engine` works segment by
     segment (it says so with `wants_segments`) and the line is long; else unchanged."""
     if not getattr(engine, "wants_segments", False) or "segments" in request.options:
         return request
-    segments = aligned_segments(request)
+    segments = aligned_segments(request, cancel)
     if segments is None:
         return request
     return replace(request, options=dict(request.options, segments=segments))
@@ -60,9 +60,9 @@ def split_at_pauses(transcript, words):
     for k in range(1, len(words) + 1):
         at_end = k == len(words)
         length = words[k - 1].end - words[first].start
-        pause = not at_end and words[k].start - words[k - 1].end >= MIN_PAUSE_S
-        too_long = not at_end and words[k].end - words[first].start > MAX_SEGMENT_S
-        if at_end or (pause and length >= MIN_SEGMENT_S) or too_long:
+        pause = not at_end and words[k].start - words[k - 1].end >= WORD_GAP_S
+        too_long = not at_end and words[k].end - words[first].start > LONGEST_CUT_S
+        if at_end or (pause and length >= SHORTEST_CUT_S) or too_long:
             groups.append((first, k))
             first = k
     segments = []

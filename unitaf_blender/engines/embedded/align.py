@@ -37,7 +37,7 @@ BAND_MIN_S = 3.0           # the band is at least this wide each side of the dia
 BAND_FRACTION = 0.35       # ...or this share of the longer sequence
 STEP_PENALTY = 0.6         # extra cost of a vertical/horizontal step on a speech frame
 SILENT_STEP_PENALTY = 0.05  # ...and on a silent one (pauses are stretched for free)
-MIN_PAUSE_S = 0.12         # a silence at least this long in the recording becomes "_"
+REST_PAUSE_S = 0.12         # a silence at least this long in the recording becomes "_"
 MIN_PHONEME_S = 0.012      # a phoneme squeezed by the path keeps at least this much
 BLIP_FRAMES = 5            # speech shorter than this inside a pause is a click or noise
 REFINE_FRAMES = 1          # a boundary moves at most this many frames to a spectral change
@@ -313,12 +313,12 @@ def transcript_fit(rec_feat, ref_feat, rec_speech, ref_speech, path):
 
 
 def _carve_pauses(segs, speech, duration, word_of):
-    """Trim speech segments out of the recording's pauses (>= MIN_PAUSE_S of non-speech):
+    """Trim speech segments out of the recording's pauses (>= REST_PAUSE_S of non-speech):
     a phoneme starting inside a pause starts at its end, one ending inside ends at its
     start, one wholly inside goes to the edge where the rest of its word is (`word_of`:
     word index per segment, -1 for none). What is left between phonemes becomes "_" in
     `_finish`."""
-    min_len = int(round(MIN_PAUSE_S / F.HOP_S))
+    min_len = int(round(REST_PAUSE_S / F.HOP_S))
     speech = speech.copy()
     for s, e in _runs(speech):          # clicks and noise blips do not interrupt a pause
         if e - s < BLIP_FRAMES:

@@ -22,6 +22,8 @@ from dataclasses import replace
 
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import MAX_FPS, MIN_FPS, Performance
+from ...core.recording import RecordingError, check_given
+from ...core.signal import DEFAULT_FPS
 from .. import (
     CheckedRequest,
     EngineError,
@@ -31,12 +33,17 @@ from .. import (
     check_cancel,
     reporter,
 )
+from ..assets import ModelFiles
+from ..option_schema import STORE_OPTIONS, Option, VoiceInput
 from . import writing
+from .align import WINDOW_S
 from .voice_catalog import (
     DEFAULT_NATURAL,
     ESPEAK,
     HIBARI,
+    VOICE_FEATURES,
     VoiceIdError,
+    download_feature,
     download_spec,
     natural_voice_list,
     parse_voice,
@@ -44,13 +51,8 @@ from .voice_catalog import (
 )
 
 ENGINE_VERSION = "1"
-DEFAULT_FPS = 30.0
 DEFAULT_LANGUAGE = "en-us"
 _AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
-MAX_RECORDING_S = 30 * 60      # a recorded line for lipsync: 30 minutes at most
-MIN_RECORDING_S = 0.1
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 384000
-SILENT_PEAK = 10 ** (-70 / 20)  # a recording whose peak is under -70 dBFS holds no speech
 MAX_CHARS_PER_S = 60.0         # 4x fast speech: a longer transcript cannot be this recording
 # Voice variants offered for the two main English voices (espeak has ~100 more).
 _VARIANTS = [("f1", "female 1"), ("f2", "female 2"), ("f3", "female 3"), ("f4", "female 4"),
@@ -61,8 +63,29 @@ _VARIANTS = [("f1", "female 1"), ("f2", "female 2"), ("f3", "female 3"), ("f4", 
 class EmbeddedEngine:
     id = "embedded"
     label = "Embedded (offline)"
+    # the model folders are where downloaded natural voices are looked for
+    options = STORE_OPTIONS + (
+        Option("fps", "number", DEFAULT_FPS, "Frame Rate", "frames per second of the face track",
+               minimum=MIN_FPS, maximum=MAX_FPS, panel=None),
+        Option("window_s", "number", WINDOW_S, "Alignment Window",
+               "a recorded line's longest stretch aligned in one piece, in seconds", minimum=1.0, panel=None))
+    voice_input = VoiceInput("id", "Voice", "Engine voice id (empty: the default, a natural voice for English); "
+                             "the list shows natural voices first")
+    emotion_mix = False
+    wants_segments = False
 
-    def available(self):
+    def assets(self, options=None) -> list:
+        """The downloadable natural voices (voice_catalog.py), one feature each."""
+        options = options or {}
+        store = voice_store(cache_dir=options.get("cache_dir"), model_dir=options.get("model_dir"))
+        return [ModelFiles("voices", "Natural voices", store, tuple(VOICE_FEATURES), voice_feature=download_feature)]
+
+    @staticmethod
+    def release_models() -> int:
+        """Nothing stays loaded between takes that a user would want freed."""
+        return 0
+
+    def available(self, options=None):
         """(True, version text) or (False, why not). The natural voices are optional: without
         them English falls back to espeak-ng."""
         from . import natural
@@ -215,48 +238,19 @@ class EmbeddedEngine:
 
 
     def check_lipsync(self, request: LipsyncRequest) -> CheckedRequest:
-        """Cheap checks of a recorded line: the audio (mono samples, not empty, not silent,
-        at most MAX_RECORDING_S, a sample rate in 8..384 kHz, finite), the emotion, the fps
-        option and, when there is a transcript, everything `check` verifies for a script
-        (tags, speakable text, language from its writing system) plus that it is not far
-        too long for the recording. A blank transcript counts as none (said in `notes`).
+        """Cheap checks of a recorded line: the recording (core.recording: its samples, or only
+        its length and rate while `audio` is None and `seconds` gives the length), the emotion,
+        the fps option and, when there is a transcript, everything `check` verifies for a script
+        (tags, speakable text, language from its writing system) plus that it is not far too
+        long for the recording. A blank transcript counts as none (said in `notes`).
 
         Returns a CheckedRequest whose request has `audio` as a 1-D float32 array (the same
-        samples), `language` resolved (transcript only) and options["fps"] checked.
-        Raises EngineError with a sentence the user can act on."""
-        import numpy as np
-
-        try:
-            rate = int(request.sample_rate)
-        except (TypeError, ValueError):
-            raise EngineError(f"The recording's sample rate must be a number, got {request.sample_rate!r}.") from None
-        if not (MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE) or rate != request.sample_rate:
-            raise EngineError(f"The recording's sample rate must be a whole number of Hz between "
-                              f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE}, got {request.sample_rate!r}.")
-        try:
-            audio = np.asarray(request.audio, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise EngineError("The recording must be an array of audio samples.") from None
-        if audio.ndim == 2 and 1 in audio.shape:
-            audio = audio.reshape(-1)
-        if audio.ndim != 1:
-            raise EngineError(f"The recording must be mono (one channel); got samples of shape {audio.shape}. "
-                              "Mix it down to mono first.")
-        seconds = len(audio) / rate
-        if len(audio) == 0:
-            raise EngineError("The recording is empty: there is no audio to lip-sync.")
-        if seconds < MIN_RECORDING_S:
-            raise EngineError(f"The recording is {seconds * 1000:.0f} ms long; lip-sync needs at least "
-                              f"{MIN_RECORDING_S * 1000:.0f} ms of audio.")
-        if seconds > MAX_RECORDING_S:
-            raise EngineError(f"The recording is {seconds / 60:.1f} minutes long; the embedded engine "
-                              f"lip-syncs at most {MAX_RECORDING_S // 60} minutes per take. Cut it into "
-                              "several takes (one per scene or paragraph).")
-        if not np.all(np.isfinite(audio)):
-            raise EngineError("The recording has invalid samples (NaN or infinity); re-export it.")
-        if float(np.abs(audio).max()) < SILENT_PEAK:
-            raise EngineError("The recording is silent (its peak is below -70 dBFS): there is no "
-                              "speech to lip-sync. Check the file or its volume.")
+        samples; still None when it was), `language` resolved (transcript only) and
+        options["fps"] checked. Raises EngineError with a sentence the user can act on."""
+        try:   # while `audio` is None only its length is known (the request path's cheap check)
+            audio, seconds = check_given(request.audio, request.sample_rate, request.seconds)
+        except RecordingError as e:
+            raise EngineError(str(e)) from None
         options = dict(request.options, fps=_check_fps(request.options.get("fps", DEFAULT_FPS)))
         notes = []
         transcript = request.transcript
@@ -307,6 +301,8 @@ class EmbeddedEngine:
         report = reporter(progress)
         checked = self.check_lipsync(request)
         request = checked.request
+        if request.audio is None:
+            raise EngineError("Lip-sync needs the recording's samples; only its length was given.")
         fps = request.options.get("fps", DEFAULT_FPS)
         audio, sr = request.audio, int(request.sample_rate)
         default_emotion = parse_emotion(request.emotion)
@@ -322,7 +318,7 @@ class EmbeddedEngine:
             emo_vectors = np.asarray(default_emotion, np.float32).reshape(1, -1)
             meta.update(mode="signal", transcript=None)
         else:
-            from .align import MISFIT_RATIO, WINDOW_S, align_transcript
+            from .align import MISFIT_RATIO, align_transcript
             from .speech import ScriptError, synthesize_script
             report(0.0, "speech")
             try:

@@ -31,7 +31,6 @@ from .visemes import (
     viseme_tables,
 )
 
-FPS = DEFAULT_FPS
 ANTICIPATION_S = 0.09      # dominance e-folding time before a segment's core
 CARRYOVER_S = 0.06         # ... and after it (carry-over is shorter than anticipation)
 CORE_FRACTION = 0.5        # middle share of a segment where its dominance is flat
@@ -94,7 +93,7 @@ def _blend_tables():
 _JAW_GAIN = np.array([JAW_EMOTION_GAIN[e] for e in EMOTIONS])
 
 
-def mouth_track(phonemes, n_frames, fps=FPS, loudness=None, emotions=None):
+def mouth_track(phonemes, n_frames, fps=DEFAULT_FPS, loudness=None, emotions=None):
     """Coarticulated mouth over ARKIT_52: (float64 [T, 52], closures).
 
     `closures` (bilabial_closures) are the frames of every bilabial, for `enforce_lip_closure`.
@@ -172,7 +171,7 @@ def _pause_postures(starts, ends, ids, stress):
     return tuple(np.asarray(x) for x in out)
 
 
-def bilabial_closures(phonemes, n_frames, fps=FPS):
+def bilabial_closures(phonemes, n_frames, fps=DEFAULT_FPS):
     """(first, last, centre, plosive) frame indices of every /p b m/, merged where they touch.
 
     The closure covers the middle 60 % of the phoneme, at least MIN_SEAL_S (espeak's stops can
@@ -200,7 +199,7 @@ def bilabial_closures(phonemes, n_frames, fps=FPS):
     return closures
 
 
-def enforce_lip_closure(weights, closures, channels=FACE_CHANNELS, fps=FPS):
+def enforce_lip_closure(weights, closures, channels=FACE_CHANNELS, fps=DEFAULT_FPS):
     """Guarantee a visible closure at every bilabial, in place on [T, C] weights.
 
     Over each closure's frames the jaw comes up to a local minimum (clipped to SEAL_JAW, so the
@@ -243,7 +242,7 @@ def enforce_lip_closure(weights, closures, channels=FACE_CHANNELS, fps=FPS):
 
 
 def face_from_timeline(phonemes, audio, sample_rate, emotion_times, emotion_vectors, seed=0,
-                       fps=FPS, prosody=None):
+                       fps=DEFAULT_FPS, prosody=None):
     """The embedded engine's face: (channels, float32 weights [T, C]).
 
     channels = ARKIT_52 + HEAD_EYE_ROTATIONS; T = floor(len(audio) / sample_rate * fps) + 1

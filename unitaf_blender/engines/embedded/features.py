@@ -19,7 +19,7 @@ N_CEPS = 13            # c0..c12; c0 (loudness) is kept, scaled down (see cepstr
 LOW_HZ = 80.0
 TOP_HZ = 7600.0
 FLOOR_DB = 55.0        # log-mel floor below the 95th-percentile frame...
-NOISE_MARGIN_DB = 6.0  # ...or this far above the 10th-percentile frame (the noise floor)
+MEL_NOISE_MARGIN_DB = 6.0  # ...or this far above the 10th-percentile frame (the noise floor)
 
 
 def n_frames(n_samples, sample_rate):
@@ -61,9 +61,9 @@ def log_mel(power, freqs, top_hz):
     total = mel.sum(1)
     loud = np.percentile(total, 95) if len(total) else 0.0
     noise = np.percentile(total, 10) if len(total) else 0.0
-    # at least NOISE_MARGIN_DB over the noise floor: a noisy pause then looks as flat as
+    # at least MEL_NOISE_MARGIN_DB over the noise floor: a noisy pause then looks as flat as
     # espeak's digital silence, instead of a random spectrum the DTW would try to match
-    floor = max(loud * 10 ** (-FLOOR_DB / 10), noise * 10 ** (NOISE_MARGIN_DB / 10), 1e-20) / mel.shape[1]
+    floor = max(loud * 10 ** (-FLOOR_DB / 10), noise * 10 ** (MEL_NOISE_MARGIN_DB / 10), 1e-20) / mel.shape[1]
     return np.log(mel + floor)
 
 

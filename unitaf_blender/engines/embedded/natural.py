@@ -32,7 +32,7 @@ from .onnx_outputs import OnnxEditError, with_duration_output
 from .voice_catalog import CHARACTERS, NATURAL
 from .voice_edit import SPECTRAL_PARTS, VoiceEdit, synthesize
 
-SAMPLE_RATE = 24000
+NATURAL_RATE = 24000
 DURATION_UNIT = 600          # samples per duration unit (2 frames of 300 at 24 kHz)
 TIMELINE_LEAD = 1200         # samples (50 ms): the audio runs this far ahead of the durations
 LEVEL = 2.0                  # hibari peaks near 0.3: this brings it to espeak's loudness
@@ -49,7 +49,7 @@ TELEMETRY_OFF = ("ORT_DISABLE_TELEMETRY", "1")
 
 @dataclass
 class SpanAudio:
-    audio: np.ndarray                              # float32, SAMPLE_RATE
+    audio: np.ndarray                              # float32, NATURAL_RATE
     marks: list = field(default_factory=list)      # [(start sample, espeak label)], contiguous
     words: list = field(default_factory=list)      # [(start sample, end sample, text)]
 
@@ -273,7 +273,7 @@ def speak_span(text, prosody, voice, model_path, noise, cancel=None) -> SpanAudi
     model = load_model(model_path, NATURAL[voice.name].british)
     edit = voice_edit_for(prosody, voice.character)
     speed = speed_for(prosody)
-    gap = int(round(prosody.sentence_pause * SAMPLE_RATE))
+    gap = int(round(prosody.sentence_pause * NATURAL_RATE))
     pieces, marks, words, offset = [], [], [], 0
     for sentence in model.split_sentences(text):
         for chars, token_of, tokens in _chunks(model, sentence):

@@ -34,7 +34,7 @@ class ProsodyParams:
 
 NEUTRAL = ProsodyParams()
 
-PRESETS = {
+EMOTION_PROSODY = {
     "happy":       ProsodyParams(rate=200, pitch=66, pitch_range=85, gain=1.15, word_gap=0, sentence_pause=0.00,
                                   declination=0.0),
     "angry":       ProsodyParams(rate=190, pitch=44, pitch_range=72, gain=1.45, word_gap=0, sentence_pause=0.00,
@@ -52,11 +52,11 @@ PRESETS = {
     "calm":        ProsodyParams(rate=160, pitch=46, pitch_range=38, gain=0.90, word_gap=0, sentence_pause=0.20,
                                   declination=1.0),
 }
-assert tuple(PRESETS) == EMOTIONS
+assert tuple(EMOTION_PROSODY) == EMOTIONS
 
 _FIELDS = [f.name for f in fields(ProsodyParams)]
 _NEUTRAL = np.array([getattr(NEUTRAL, f) for f in _FIELDS], np.float64)
-_DELTAS = np.array([[getattr(PRESETS[e], f) for f in _FIELDS] for e in EMOTIONS]) - _NEUTRAL
+_DELTAS = np.array([[getattr(EMOTION_PROSODY[e], f) for f in _FIELDS] for e in EMOTIONS]) - _NEUTRAL
 
 
 def prosody_for(emotion) -> ProsodyParams:

@@ -3,10 +3,10 @@
 No words are recognised. Each 10 ms frame of the recording is classed from its loudness
 and spectral shape into a stand-in espeak phoneme, and the result is a phoneme timeline
 that the embedded engine's own face model (face.py) animates exactly like a spoken one:
-* silence (a pause of MIN_PAUSE_S or more) -> "_" (lips at rest; face.py opens them a
+* silence (a pause of SIGNAL_PAUSE_S or more) -> "_" (lips at rest; face.py opens them a
   little for a breath before the next sound);
 * a short gap or a sharp energy dip between voiced stretches (a stop or nasal closure,
-  < CLOSURE_MAX_S) -> "p" (lips closed: the closure is enforced by the face model);
+  < SIGNAL_PAUSE_S) -> "p" (lips closed: the closure is enforced by the face model);
 * a quiet frame dominated by energy above 3.5 kHz -> "s" (a fricative: teeth together);
 * a voiced frame -> a vowel from the spectral centroid of 200-3500 Hz, z-scored against the
   speaker's own voiced frames: low -> rounded "u:" / "O:", middle -> open "A:", high ->
@@ -21,11 +21,10 @@ import numpy as np
 from ...core.performance import TimedLabel
 from . import features as F
 
-MIN_PAUSE_S = 0.15       # non-speech at least this long is a pause, shorter is a closure
-CLOSURE_MAX_S = 0.20     # an energy dip this short between voiced stretches is a closure
+SIGNAL_PAUSE_S = 0.15    # non-speech at least this long is a pause, shorter is a closure
 DIP_DB = 9.0             # ...at least this far below the voiced level around it
 FRICATIVE_HF = 0.45      # share of energy above 3.5 kHz that makes a frame a fricative
-MIN_SEGMENT_S = 0.04     # shorter label runs join a neighbour (no 10 ms flickers)
+MIN_RUN_S = 0.04         # shorter label runs join a neighbour (no 10 ms flickers)
 VOWELS = ("u:", "O:", "A:", "i:")
 _Z_EDGES = (-0.9, -0.3, 0.7)   # centroid z-score edges between the four vowels
 
@@ -76,7 +75,7 @@ def frame_labels(audio, sample_rate):
     # short gaps between voiced stretches are closures, long ones pauses
     runs = _runs(labels)
     for i, (s, e, lab) in enumerate(runs):
-        if lab == "_" and 0 < i < len(runs) - 1 and (e - s) * F.HOP_S < MIN_PAUSE_S:
+        if lab == "_" and 0 < i < len(runs) - 1 and (e - s) * F.HOP_S < SIGNAL_PAUSE_S:
             for k in range(s, e):
                 labels[k] = "p"
     return labels
@@ -84,12 +83,12 @@ def frame_labels(audio, sample_rate):
 
 def signal_timeline(audio, sample_rate):
     """[TimedLabel] contiguous over the recording, from `frame_labels`: runs shorter than
-    MIN_SEGMENT_S join their longer neighbour (a closure "p" is kept: it is short on
+    MIN_RUN_S join their longer neighbour (a closure "p" is kept: it is short on
     purpose), times on the recording's clock."""
     audio = np.asarray(audio, np.float32).reshape(-1)
     duration = len(audio) / sample_rate
     labels = frame_labels(audio, sample_rate)
-    min_len = int(round(MIN_SEGMENT_S / F.HOP_S))
+    min_len = int(round(MIN_RUN_S / F.HOP_S))
     runs = _runs(labels)
     merged = []
     for i, r in enumerate(runs):      # one pass: a short run joins its longer neighbour

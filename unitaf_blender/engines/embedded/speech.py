@@ -230,7 +230,7 @@ def _speaker(voice, seed, model_path):
         from . import natural
         path = model_path or natural.bundled_model_path(voice.name)
         noise = natural.GaussianNoise(NATURAL_NOISE_SEED)   # the voice does not depend on the take's seed
-        return (lambda text, p, cancel: natural.speak_span(text, p, voice, path, noise, cancel)), natural.SAMPLE_RATE
+        return (lambda text, p, cancel: natural.speak_span(text, p, voice, path, noise, cancel)), natural.NATURAL_RATE
     es = get_espeak()
 
     def speak(text, p, cancel):

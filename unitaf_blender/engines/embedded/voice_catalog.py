@@ -3,7 +3,7 @@ files, and the voice characters of a cast. Data and id parsing only: no I/O, no 
 
 Voice ids:
 * `hibari:heart` - a natural voice (hibari-tts, English). `heart` ships inside the hibari
-  wheel; the other four are one 7.9 MB download each (`DOWNLOADABLE`).
+  wheel; the other four are one download of about 8 MB each (`DOWNLOADABLE`).
 * `hibari:heart+deep` - the same voice as a character (`CHARACTERS`): F0 scaling plus a
   frequency warp of the predicted spectral envelope, made before the waveform exists.
 * `espeak:en-us+f3` - an espeak-ng voice (any language). The bare espeak ids of earlier
@@ -12,7 +12,7 @@ Voice ids:
 from dataclasses import dataclass
 from typing import Optional
 
-from ..model_files import ModelFile
+from ..model_files import ModelFile, human_size
 from ..model_store import ModelStore
 from .voice_edit import VoiceEdit
 
@@ -32,17 +32,25 @@ HIBARI_LICENCE = ("Apache-2.0 (hibari-tts by Maureese Williams; voices distilled
 @dataclass(frozen=True)
 class NaturalVoice:
     name: str
-    label: str
+    description: str
     british: bool          # hibari's British G2P (misaki gb lexicon) for this voice
     bundled: bool          # inside the hibari wheel: no download
 
+    @property
+    def label(self) -> str:
+        """The description and how the voice comes: built in, or its download's size."""
+        if self.bundled:
+            return f"{self.description} (natural, built in)"
+        size = next(f.expected_size for f in DOWNLOADABLE if f.features == (self.name,))
+        return f"{self.description} (natural, {human_size(size)} download)"
+
 
 NATURAL_VOICES = (
-    NaturalVoice("heart", "American English, female (natural, built in)", False, True),
-    NaturalVoice("fenrir", "American English, male (natural, 8.0 MB download)", False, False),
-    NaturalVoice("kore", "American English, female 2 (natural, 7.9 MB download)", False, False),
-    NaturalVoice("emma", "British English, female (natural, 7.9 MB download)", True, False),
-    NaturalVoice("fable", "British English, male (natural, 7.9 MB download)", True, False),
+    NaturalVoice("heart", "American English, female", False, True),
+    NaturalVoice("fenrir", "American English, male", False, False),
+    NaturalVoice("kore", "American English, female 2", False, False),
+    NaturalVoice("emma", "British English, female", True, False),
+    NaturalVoice("fable", "British English, male", True, False),
 )
 NATURAL = {v.name: v for v in NATURAL_VOICES}
 
@@ -129,6 +137,19 @@ def natural_voice_list() -> list:
 def download_spec(name: str) -> Optional[ModelFile]:
     """The model file to download for a natural voice; None for the built-in one."""
     return next((f for f in DOWNLOADABLE if f.features == (name,)), None)
+
+
+def download_feature(voice_id) -> Optional[str]:
+    """The download a voice id needs (its voice name), or None: built in, not a natural voice, or
+    no voice at all."""
+    text = str(voice_id or "").strip()
+    if not text.lower().startswith(HIBARI + ":"):
+        return None
+    try:
+        spec = download_spec(parse_voice(text).name)
+    except VoiceIdError:
+        return None
+    return spec.features[0] if spec is not None else None
 
 
 VOICE_TITLE = "natural voice"

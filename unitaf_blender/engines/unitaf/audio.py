@@ -25,14 +25,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["PROMPT_MAX_SECONDS", "SPEAKER_RATE", "FEATURE_RATE", "Resampler", "resample", "SoxrHQResampler",
+__all__ = ["PROMPT_MAX_SECONDS", "SPEAKER_RATE", "ENCODER_RATE", "Resampler", "resample", "SoxrHQResampler",
            "resample_hq", "to_mono_tensor",
            "load_audio", "SpeakerPrompt", "load_speaker_prompt", "load_emotion_prompt", "speaker_prompt_from_array",
            "emotion_prompt_from_array"]
 
 PROMPT_MAX_SECONDS = 15      # the reference cuts every prompt to 15 s (after resampling)
 SPEAKER_RATE = 22050         # librosa's default rate: S2Mel mel + BigVGAN side
-FEATURE_RATE = 16000         # w2v-BERT and CAMPPlus side
+ENCODER_RATE = 16000         # w2v-BERT and CAMPPlus side
 
 
 class Resampler(torch.nn.Module):
@@ -366,7 +366,7 @@ def speaker_prompt_from_array(audio, rate: int, max_seconds: float = PROMPT_MAX_
     16 000 Hz (torchaudio's sinc filter)."""
     x = to_mono_tensor(audio)
     audio_22k = _cut(resample_hq(x, rate, SPEAKER_RATE), SPEAKER_RATE, max_seconds)
-    return SpeakerPrompt(audio_22k=audio_22k, audio_16k=resample(audio_22k, SPEAKER_RATE, FEATURE_RATE))
+    return SpeakerPrompt(audio_22k=audio_22k, audio_16k=resample(audio_22k, SPEAKER_RATE, ENCODER_RATE))
 
 
 def load_speaker_prompt(path, max_seconds: float = PROMPT_MAX_SECONDS) -> SpeakerPrompt:
@@ -382,4 +382,4 @@ def load_emotion_prompt(path, max_seconds: float = PROMPT_MAX_SECONDS) -> torch.
 
 
 def emotion_prompt_from_array(audio, rate: int, max_seconds: float = PROMPT_MAX_SECONDS) -> torch.Tensor:
-    return _cut(resample_hq(to_mono_tensor(audio), rate, FEATURE_RATE), FEATURE_RATE, max_seconds)
+    return _cut(resample_hq(to_mono_tensor(audio), rate, ENCODER_RATE), ENCODER_RATE, max_seconds)

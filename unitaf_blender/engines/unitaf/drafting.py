@@ -1,6 +1,7 @@
-"""Guessing the next tokens of a structured answer, for speculative greedy decoding (qwen3.py's
-`generate_ids_drafted`): the model checks a whole guess in one forward pass and keeps the part that
-equals its own greedy choice, so a good guess saves passes and a bad one changes nothing but time.
+"""Guessing the next tokens of a structured answer, for speculative greedy decoding
+(qwen3_generate.generate_ids_batch with a drafter): the model checks a whole guess in one forward
+pass and keeps the part that equals its own greedy choice, so a good guess saves passes and a bad
+one changes nothing but time.
 
 The text-emotion model answers with one JSON object whose keys and punctuation repeat from answer
 to answer; only the numbers change. `LookupDrafter` guesses by "prompt lookup": it finds the

@@ -1,21 +1,13 @@
 """The UniTAF engine: text + emotion + voice prompt -> neural speech and a 25 fps face.
 
-request.options (all optional):
-  model_dir / cache_dir   where the weights are (model folder `<dir>/<repo_id>/<file>`, or the HF cache)
-  device                  auto | cuda | mps | cpu;  precision: auto | fp32 | fp16 | bf16 | int8
-  emo_alpha               0..1 strength of the emotion (vector, preset or clip); default 1.0
-  emotion_clip            a .wav whose emotion to copy (blended with emo_alpha)
-  expression_layer        True | False | "auto" (auto: on unless a trained expression model is present)
-  expression_checkpoint   a trained UniTAF expression model (.pt); expression_mode cross_attn | film
-  sampling                fast (1 sequence, default) | reference (3-beam sampling) | greedy
-  max_mel_tokens, diffusion_steps, interval_silence_ms, max_text_tokens, face_timing (fixed | reference)
+request.options: the options declared in options.OPTIONS (model folders, device, precision,
+sampling, emotion strength and clip, expression layer, synthesis settings); all optional.
 
 lipsync(LipsyncRequest): a face for a RECORDED line from its ground-truth tokens (lipsync.py); the
-transcript is required. Options as above (model_dir, device, emo_alpha, emotion_clip, expression_*)
-plus:
+transcript is required. Besides the declared options (max_segment_s among them), the request path
+passes:
   segments                [(start_s, end_s, text)] the transcript aligned to the recording (an aligner's
                           split); absent: cut at pauses, the text split by speaking time
-  max_segment_s           longest segment the GPT is run on (default 20 s; the model's code limit may cut it)
   words / phonemes        [(start_s, end_s, label)] passed through to the Performance
 """
 from __future__ import annotations
@@ -23,13 +15,19 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from typing import Optional
 
 from ...core.emotion import emotion_label, parse_emotion
 from ...core.performance import Performance, TimedLabel
+from ...core.recording import RecordingError, check_given
 from .. import CheckedRequest, EngineError, EngineUnavailable, GenerateRequest, LipsyncRequest, check_cancel, reporter
+from ..option_schema import VoiceInput
 from .options import (
+    MAX_SEGMENT,
+    OPTIONS,
+    SAMPLING,
     SAMPLING_PRESETS,
     SamplingConfig,
     SynthesisOptions,
@@ -37,7 +35,7 @@ from .options import (
     expression_mode_name,
     precision_name,
 )
-from .recording import MAX_SEGMENT_S, check_audio, check_segments, parse_transcript
+from .segment_plan import MAX_SEGMENT_S, check_segments, parse_transcript
 from .store import ModelStore
 from .text import check_script, use_chinese
 
@@ -82,7 +80,7 @@ def _flag(value, name) -> str:
 
 
 def _sampling(options) -> SamplingConfig:
-    name = str(options.get("sampling", "fast")).lower()
+    name = str(options.get("sampling", SAMPLING.default)).lower()
     if name not in SAMPLING_PRESETS:
         raise EngineError(f"sampling must be one of {', '.join(SAMPLING_PRESETS)}, got {name!r}")
     cfg = SamplingConfig(**SAMPLING_PRESETS[name])
@@ -99,7 +97,7 @@ _SYNTH_FIELDS = {"diffusion_steps": int, "cfg_rate": float, "interval_silence_ms
 
 
 @dataclass
-class _Runtime:
+class _ModelSettings:
     """What generate and lipsync share: the emotion clip, the face layers, device and models."""
     emotion_clip: Optional[str]
     layer: str                       # on | off | auto
@@ -111,7 +109,7 @@ class _Runtime:
 
 
 @dataclass
-class _Settings(_Runtime):
+class _Settings(_ModelSettings):
     """Everything `check` parsed from a request, for `generate` to use as is."""
     voice_path: str = ""
     default_emotion: object = None   # float32 [8]
@@ -119,12 +117,12 @@ class _Settings(_Runtime):
 
 
 @dataclass
-class _LipsyncSettings(_Runtime):
+class _LipsyncSettings(_ModelSettings):
     """Everything `check_lipsync` parsed from a LipsyncRequest, for `lipsync` to use as is."""
-    audio: object = None             # float32 [N], the recording as given
+    audio: object = None             # float32 [N], the recording as given (None: only its length was)
     default_emotion: object = None   # float32 [8]
-    transcript: object = None        # recording.Transcript (tags removed, emotion per character range)
-    segments: Optional[list] = None  # [recording.GivenSegment] from options["segments"]
+    transcript: object = None        # segment_plan.Transcript (tags removed, emotion per character range)
+    segments: Optional[list] = None  # [segment_plan.GivenSegment] from options["segments"]
     max_segment_s: float = MAX_SEGMENT_S
     emo_alpha: float = 1.0
     labels: tuple = ((), ())         # (phonemes, words) as TimedLabel lists, when given
@@ -132,11 +130,11 @@ class _LipsyncSettings(_Runtime):
 
 @dataclass
 class UniTAFCheckedRequest(CheckedRequest):
-    settings: Optional[_Runtime] = None
+    settings: Optional[_ModelSettings] = None
 
 
-def _runtime(opts) -> dict:
-    """The _Runtime fields from request options; the torch and model-file checks come last, so a
+def _model_settings(opts) -> dict:
+    """The _ModelSettings fields from request options; the torch and model-file checks come last, so a
     misspelt option is reported first and without importing torch."""
     emotion_clip = opts.get("emotion_clip") or None
     if emotion_clip and not os.path.isfile(emotion_clip):
@@ -212,10 +210,10 @@ _LANGUAGES = {"en": "English", "zh": "Chinese", "cmn": "Chinese"}
 
 
 @contextlib.contextmanager
-def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
+def _loaded(settings: _ModelSettings, progress, cancel, first_stage: str):
     """(models, device, devices.Precision, report) for these settings, loaded once per session
     (devices.get_or_load); the body runs under the out-of-memory guard of that device."""
-    from . import devices, pipeline
+    from . import devices, model_set
     device = devices.pick_device(settings.device)
     prec = devices.pick_precision(device, settings.precision)
     report = reporter(progress)
@@ -225,31 +223,34 @@ def _loaded(settings: _Runtime, progress, cancel, first_stage: str):
         # the precision and why (e.g. "cpu, bf16: native bf16 on this CPU") shows in the panel and CLI
         report(0.0, f"loading models ({device.type}, {prec.name}: {prec.why})" if key not in devices.cached_keys()
                else first_stage)
-        models = devices.get_or_load(key, lambda: pipeline.load_models(store, device, prec.dtype, expr_ckpt, expr_mode,
+        models = devices.get_or_load(key, lambda: model_set.load_models(store, device, prec.dtype, expr_ckpt, expr_mode,
                                                                         gpt_int8=prec.int8))
         check_cancel(cancel)
         yield models, device, prec, report
 
 
-def _face_layers(face, audio, sample_rate, times, vectors, settings: _Runtime, models, seed) -> tuple:
-    """(channels, weights, expression meta): our expression layer over the neural face, or the
-    face as the model made it (with a trained expression model, "auto" leaves the layer off)."""
-    from .face import to_performance_channels
-    from .pipeline import with_expression_layer
-    use_layer = settings.layer == "on" or (settings.layer == "auto" and models.face.expression is None)
-    if use_layer:
-        channels, weights = with_expression_layer(face, audio, times, vectors, int(seed), sample_rate=sample_rate)
-    else:
-        channels, weights = to_performance_channels(face)
-    return channels, weights, ("layer" if use_layer else "none") + ("+model" if models.face.expression is not None else "")
-
-
 class UniTAFEngine:
     id = "unitaf"
     label = "UniTAF (neural)"
-    # lipsync works segment by segment: callers pass the aligner's text<->time split
+    options = OPTIONS
+    voice_input = VoiceInput("clip", "Voice Clip", "A .wav of the voice to speak in (3-15 s of clear speech); "
+                             "empty = the bundled LJ Speech voice", empty="Voice: bundled LJ Speech")
+    emotion_mix = True
+    # lipsync works segment by segment: the request path passes the aligner's text<->time split
     # (engines.segments.with_segments) as options["segments"] for long recordings
     wants_segments = True
+
+    def assets(self, options=None) -> list:
+        """The model weights and the neural runtime (assets.py)."""
+        from .assets import model_files, runtime
+        return [model_files(options), runtime()]
+
+    @staticmethod
+    def release_models() -> int:
+        """Free the loaded models and their (GPU) memory; how many model sets were freed. Never
+        imports torch: nothing can be loaded before devices.py is."""
+        devices = sys.modules.get(__package__ + ".devices")
+        return devices.release() if devices is not None else 0
 
     def available(self, options=None):
         """(True, description) or (False, what is missing and how to get it)."""
@@ -289,18 +290,21 @@ class UniTAFEngine:
             synth.check()
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Bad UniTAF option: {exc}") from exc
-        settings = _Settings(**_runtime(opts), voice_path=voice_path, default_emotion=default_emotion, synth=synth)
+        settings = _Settings(**_model_settings(opts), voice_path=voice_path, default_emotion=default_emotion, synth=synth)
         return UniTAFCheckedRequest(request, [], settings)
 
     def generate(self, request: GenerateRequest, progress=None, cancel=None) -> Performance:
         settings = self.check(request).settings   # the same errors as check, before anything loads
         from . import devices, pipeline
+        from .face import FACE_FPS
+        from .face_layers import face_layers
+        from .voice import analyse_voice
 
         synth, store = settings.synth, settings.store
         opts = dict(request.options or {})
         with _loaded(settings, progress, cancel, "voice analysis") as (models, device, prec, report):
             report(0.05, "voice analysis")
-            voice = pipeline.analyse_voice(models, settings.voice_path)
+            voice = analyse_voice(models, settings.voice_path)
             try:
                 segments = models.text.script_segments(request.text, settings.default_emotion, synth.max_text_tokens)
             except ValueError as exc:
@@ -308,17 +312,17 @@ class UniTAFEngine:
             result = pipeline.synthesize(models, segments, voice, synth, report, cancel, settings.emotion_clip)
 
         times, vectors = pipeline.emotion_timeline(result)
-        channels, weights, expression = _face_layers(result.face, result.audio, result.sample_rate, times, vectors,
-                                                     settings, models, request.seed)
+        channels, weights, expression = face_layers(result.face, result.audio, result.sample_rate, times, vectors,
+                                                    settings.layer, models, request.seed)
         report(1.0, "done")
         return Performance(
-            audio=result.audio, sample_rate=result.sample_rate, fps=pipeline.FACE_FPS, channels=channels,
+            audio=result.audio, sample_rate=result.sample_rate, fps=FACE_FPS, channels=channels,
             weights=weights, emotion_times=times, emotion_vectors=vectors,
             meta={"engine": self.id, "text": request.text, "emotion": emotion_label(settings.default_emotion),
                   "seed": int(request.seed), "voice": request.voice or DEFAULT_VOICE,
                   "engine_version": ENGINE_VERSION, "device": devices.describe(device, prec.dtype, prec.int8),
                   "precision": prec.name,
-                  "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", "fast")),
+                  "model_dir": store.model_dir or store.cache_dir, "sampling": str(opts.get("sampling", SAMPLING.default)),
                   "emo_alpha": synth.emo_alpha, "emotion_clip": settings.emotion_clip, "face_timing": synth.face_timing,
                   "expression": expression,
                   "spans": [{"text": o.text, "emotion": emotion_label(o.emotion),
@@ -336,17 +340,21 @@ class UniTAFEngine:
             raise EngineError(_NO_TRANSCRIPT)
         default_emotion = _parse_default_emotion(request.emotion)
         _check_script(request.transcript, default_emotion)
+        try:   # while `audio` is None only its length is known (the request path's cheap check)
+            audio, seconds = check_given(request.audio, request.sample_rate, request.seconds)
+        except RecordingError as exc:
+            raise EngineError(str(exc)) from None
         try:
-            audio = check_audio(request.audio, request.sample_rate)
-            segments = check_segments(opts.get("segments"), len(audio) / int(request.sample_rate))
+            segments = check_segments(opts.get("segments"), seconds)
             max_segment_s = float(opts.get("max_segment_s", MAX_SEGMENT_S))
         except (TypeError, ValueError) as exc:
             raise EngineError(f"Cannot animate this recording: {exc}") from exc
-        if not max_segment_s >= 4.0:   # below ~2 cuts' minimum spacing the splitter has no room
-            raise EngineError(f"Bad UniTAF option: max_segment_s must be at least 4 seconds, got {max_segment_s}")
+        if not max_segment_s >= MAX_SEGMENT.minimum:
+            raise EngineError(f"Bad UniTAF option: max_segment_s must be at least {MAX_SEGMENT.minimum:g} seconds, "
+                              f"got {max_segment_s}")
         labels = (_timed_labels(opts.get("phonemes"), "phonemes"), _timed_labels(opts.get("words"), "words"))
         settings = _LipsyncSettings(
-            **_runtime(opts), audio=audio, default_emotion=default_emotion,
+            **_model_settings(opts), audio=audio, default_emotion=default_emotion,
             transcript=parse_transcript(request.transcript, default_emotion), segments=segments,
             max_segment_s=max_segment_s, emo_alpha=_emo_alpha(opts), labels=labels)
         notes = [] if segments else ["The transcript is split over the recording's pauses by speaking time "
@@ -357,8 +365,11 @@ class UniTAFEngine:
         """The face of a recorded line from its ground-truth tokens; the Performance's audio is the
         recording itself (same samples, same rate) and frame k sits at k / 25 s of it."""
         settings = self.check_lipsync(request).settings
+        if settings.audio is None:
+            raise EngineError("Lip-sync needs the recording's samples; only its length was given.")
         from . import devices, lipsync
-        from .recording import emotion_timeline
+        from .face_layers import face_layers
+        from .segment_plan import emotion_timeline
 
         rate = int(request.sample_rate)
         with _loaded(settings, progress, cancel, "recording analysis") as (models, device, prec, report):
@@ -367,8 +378,8 @@ class UniTAFEngine:
                                      emotion_clip=settings.emotion_clip, source=request.source,
                                      progress=report, cancel=cancel)
         times, vectors = emotion_timeline(result.plan, settings.transcript, rate)
-        channels, weights, expression = _face_layers(result.face, settings.audio, rate, times, vectors,
-                                                     settings, models, request.seed)
+        channels, weights, expression = face_layers(result.face, settings.audio, rate, times, vectors,
+                                                    settings.layer, models, request.seed)
         report(1.0, "done")
         phonemes, words = settings.labels
         return Performance(

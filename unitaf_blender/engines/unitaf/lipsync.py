@@ -8,7 +8,7 @@ No sampling, no S2Mel diffusion, no vocoder: the audio is the recording, so the 
 its clock (frame k at k / 25 s from its first sample). The recording is also the speaker prompt
 and, unless an emotion or emotion clip is given, the emotion prompt: the GPT is conditioned the
 way it was when these codes were its training targets. Long recordings run segment by segment
-(recording.plan_segments); each segment's face is moved to where its audio starts.
+(segment_plan.plan_segments); each segment's face is moved to where its audio starts.
 """
 from __future__ import annotations
 
@@ -20,12 +20,13 @@ import torch
 
 from ...core.retime import align_face
 from .. import EngineError, check_cancel, reporter
-from .audio import FEATURE_RATE as RATE_16K
-from .audio import PROMPT_MAX_SECONDS, emotion_prompt_from_array, speaker_prompt_from_array
+from .audio import ENCODER_RATE, PROMPT_MAX_SECONDS, emotion_prompt_from_array, speaker_prompt_from_array
 from .face import FACE_FPS
-from .pipeline import FEATURE_RATE, Models, SegmentOutput, Voice, a2f_feature, emotion_vector, voice_from_audio
-from .recording import MAX_SEGMENT_S, PlannedSegment, Transcript, plan_segments
+from .model_set import Models
+from .pipeline import FEATURE_RATE, SegmentOutput, a2f_feature
+from .segment_plan import MAX_SEGMENT_S, PlannedSegment, Transcript, plan_segments
 from .semantic import semantic_embedding
+from .voice import Voice, emotion_vector, voice_from_audio
 
 _REPLANS = 4        # tries at a shorter segment cap when a segment's text is too long for the GPT
 
@@ -87,7 +88,7 @@ def plan_for_model(models: Models, audio: np.ndarray, sample_rate: int, transcri
 
 
 def _segment_span_16k(seg: PlannedSegment, sample_rate: int) -> slice:
-    return slice(int(round(seg.start * RATE_16K / sample_rate)), int(round(seg.end * RATE_16K / sample_rate)))
+    return slice(int(round(seg.start * ENCODER_RATE / sample_rate)), int(round(seg.end * ENCODER_RATE / sample_rate)))
 
 
 @torch.inference_mode()
@@ -123,7 +124,7 @@ def place_faces(faces: Sequence[np.ndarray], outputs: Sequence[SegmentOutput], n
 def lipsync(models: Models, audio: np.ndarray, sample_rate: int, transcript: Transcript, given=None, *,
             max_seconds: float = MAX_SEGMENT_S, emo_alpha: float = 1.0, emotion_clip: Optional[str] = None,
             source: str = "", progress=None, cancel=None) -> LipsyncResult:
-    """The face of `audio` (float32 [N], checked by recording.check_audio) saying `transcript`."""
+    """The face of `audio` (float32 [N], checked by core.recording.check_recording) saying `transcript`."""
     report = reporter(progress)
     report(0.05, "recording analysis")
     voice, audio_16k = analyse_recording(models, audio, sample_rate, source)

@@ -1,5 +1,7 @@
-"""The whole UniTAF pipeline: text (+ inline emotion tags) + emotion + voice prompt -> 22 050 Hz
-speech + 25 fps face channels, one text segment at a time.
+"""The UniTAF synthesis: text segments (+ inline emotion tags) + emotion + an analysed voice prompt
+-> 22 050 Hz speech + 25 fps face channels, one text segment at a time. The networks are loaded
+by model_set.py, the voice prompt analysed by voice.py, and the take's face made from the face
+head's output by face_layers.py.
 
     voice analysis (once per prompt)  w2v-BERT L17 -> S_ref (codec) ; ref mel ; CAMPPlus style ;
                                       GPT speaker latents ; emotion features of the prompt
@@ -15,266 +17,27 @@ each segment's frames to where its audio starts, filling the gaps with the mouth
 """
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from ...core.channels import ARKIT_52
 from ...core.performance import EMOTIONS
 from ...core.retime import align_face
-from ...core.signal import loudness_envelope
-from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
-from ...core.voice_prosody import VoiceProsody
 from .. import EngineError, ProgressFn, check_cancel, reporter
-from .audio import SPEAKER_RATE, SpeakerPrompt, load_emotion_prompt, load_speaker_prompt
-from .campplus import CAMPPlus, CAMPPlusDims, speaker_style
-from .checkpoint import CheckpointError, load_on_meta, read_checkpoint
-from .emotion_matrix import load_emotion_matrices, resolve_emotion
-from .face import FACE_FPS, FaceHead, to_performance_channels
-from .fbank import W2vBertFeatureConfig
+from .audio import SPEAKER_RATE
+from .face import FACE_FPS
 from .generate import generate
-from .gpt import UnifiedVoice, load_gpt
-from .mel import MelConfig, MelSpectrogram
+from .model_set import Models
 from .options import SynthesisOptions
-from .s2mel import S2Mel, S2MelDims, target_mel_frames
-from .semantic import (
-    SEMANTIC_LAYER,
-    RepCodec,
-    RepCodecDims,
-    SemanticStats,
-    W2vBertEncoder,
-    load_repcodec,
-    load_semantic_stats,
-    load_w2v_bert,
-    semantic_embedding,
-)
-from .text import TextFrontend, TextSegment
-from .vocoder import BigVGAN
+from .s2mel import target_mel_frames
+from .text import TextSegment
+from .voice import Voice, emotion_vector
 
 SAMPLE_RATE = SPEAKER_RATE        # 22 050 Hz output
 FEATURE_RATE = 50.0               # GPT latents / A2F features: one per semantic code
-STAGES = ("voice analysis", "GPT tokens", "s2mel steps", "vocoder", "face")
 
-
-# ------------------------------------------------------------------------------------ models
-
-@dataclass
-class Models:
-    """Every module of the pipeline, on one device. Built once and cached by devices.get_or_load."""
-    text: TextFrontend
-    gpt: UnifiedVoice
-    s2mel: S2Mel
-    w2v: W2vBertEncoder
-    w2v_stats: SemanticStats
-    codec: RepCodec
-    campplus: CAMPPlus
-    vocoder: BigVGAN
-    face: FaceHead
-    mel: MelSpectrogram
-    w2v_features: W2vBertFeatureConfig = field(default_factory=W2vBertFeatureConfig)
-    emo_matrices: Optional[tuple] = None       # (feat1 speaker matrix, feat2 emotion matrix)
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    dtype: torch.dtype = torch.float32
-    voices: dict = field(default_factory=dict)  # voice-analysis cache: (path, mtime, size) -> Voice
-    emotions: dict = field(default_factory=dict)  # emotion features of extra emotion clips
-
-    @property
-    def feature_dim(self) -> int:
-        return self.face.in_dim
-
-
-def gpt_dtype(device, dtype):
-    """GPT weights: the requested half type on a GPU; on CPU only bf16 (fast there in the (out, in)
-    layout, see UnifiedVoice.optimize_for_inference); fp16 on CPU stays fp32."""
-    device = torch.device(device)
-    if device.type != "cpu" or dtype == torch.bfloat16:
-        return dtype
-    return torch.float32
-
-
-def load_models(store, device="cpu", dtype=torch.float32, expression_checkpoint=None,
-                expression_mode: str = "cross_attn", gpt_int8: bool = False) -> Models:
-    """Build every module from a `store.ModelStore` (cache or model folder). `store.require()`
-    raises ModelsMissing listing every missing file first, so nothing is half loaded. A file that
-    does not load (CheckpointError) gets the store's size report added: in a model folder, where
-    sizes are not enforced, "expected 3.48 GB, found 1.0 MB" names the real cause."""
-    store.require()
-    try:
-        return _build_models(store, torch.device(device), dtype, expression_checkpoint, expression_mode, gpt_int8)
-    except CheckpointError as exc:
-        sizes = store.size_report()
-        if not sizes:
-            raise
-        raise CheckpointError(f"{exc}\nModel files whose size is not the official file's (a wrong file or a "
-                              f"partial copy?):\n{sizes}") from exc
-
-
-def _build_models(store, device, dtype, expression_checkpoint, expression_mode, gpt_int8=False) -> Models:
-    cfg_path = store.path("indextts2.config")
-    cfg = _read_yaml(cfg_path)
-    gpt = load_gpt(store.path("indextts2.gpt"), cfg, device="cpu").to(
-        device=device, dtype=gpt_dtype(device, dtype)).eval().optimize_for_inference(int8=gpt_int8)
-    s2mel = S2Mel.from_checkpoint(store.path("indextts2.s2mel"), S2MelDims.from_config(cfg["s2mel"]),
-                                  device=device, dtype=dtype)
-    w2v = _load_w2v(store.path("w2vbert.model"), store.optional_path("w2vbert.config")).to(device=device)
-    stats = load_semantic_stats(store.path("indextts2.w2v_stats"), device=device)
-    with open(store.path("w2vbert.preprocessor"), encoding="utf-8") as f:
-        feat_cfg = W2vBertFeatureConfig.from_preprocessor_config(json.load(f))
-    codec = load_repcodec(store.path("maskgct.semantic_codec"),
-                          RepCodecDims.from_config(cfg.get("semantic_codec") or {}), device=device)
-    campplus = _load_campplus(store.path("campplus.model")).to(device)
-    store.path("bigvgan.config")
-    vocoder = BigVGAN.from_pretrained(os.path.dirname(store.path("bigvgan.generator")), device=device,
-                                      dtype=dtype if device.type != "cpu" else torch.float32)
-    store.path("unitaf.a2f")
-    face = FaceHead.from_dir(os.path.dirname(store.path("unitaf.projector")), expression_checkpoint,
-                             expression_mode, device=device)
-    mel = MelSpectrogram(MelConfig.from_s2mel_config(cfg["s2mel"]["preprocess_params"])).to(device)
-    matrices = None
-    try:
-        matrices = load_emotion_matrices(store.path("indextts2.feat1"), store.path("indextts2.feat2"))
-    except EngineError:
-        pass   # optional: only emotion vectors need them; generate() says so when one is used
-    return Models(TextFrontend(store.path("indextts2.bpe")), gpt, s2mel, w2v, stats, codec, campplus, vocoder,
-                  face, mel, feat_cfg, matrices, device, dtype)
-
-
-def _read_yaml(path) -> dict:
-    import yaml  # PyYAML comes with the neural runtime; only model loading needs it
-    try:
-        with open(path, encoding="utf-8") as f:
-            cfg = yaml.safe_load(f)
-    except (OSError, yaml.YAMLError) as exc:
-        raise EngineError(f"Cannot read the IndexTTS2 config {path}: {exc}") from exc
-    if not isinstance(cfg, dict) or "gpt" not in cfg or "s2mel" not in cfg:
-        raise EngineError(f"{path} is not an IndexTTS2 config.yaml (no 'gpt'/'s2mel' sections).")
-    return cfg
-
-
-def _load_w2v(weights_path, config_path=None) -> W2vBertEncoder:
-    """w2v-BERT with its dimensions from `config_path` (the catalogue's w2vbert.config), else a
-    config.json beside the weights (or beside the file a symlink points to), else the official
-    w2v-bert-2.0 dimensions (model folders and caches made before config.json was catalogued)."""
-    if config_path is None:
-        for folder in dict.fromkeys((os.path.dirname(weights_path), os.path.dirname(os.path.realpath(weights_path)))):
-            if os.path.isfile(os.path.join(folder, "config.json")):
-                config_path = os.path.join(folder, "config.json")
-                break
-    return load_w2v_bert(weights_path, SEMANTIC_LAYER, config=config_path if config_path is not None else {})
-
-
-def _load_campplus(path) -> CAMPPlus:
-    """CAMPPlus with its widths read from the weight shapes (the file has no config)."""
-    sd = read_checkpoint(path)
-    try:
-        growth = sd["xvector.block1.tdnnd1.cam_layer.linear_local.weight"].shape[0]
-        dims = CAMPPlusDims(
-            feat_dim=CAMPPlusDims().feat_dim,
-            embedding_size=sd["xvector.dense.linear.weight"].shape[0],
-            growth_rate=growth,
-            bn_size=sd["xvector.block1.tdnnd1.linear1.weight"].shape[0] // growth,
-            init_channels=sd["xvector.tdnn.linear.weight"].shape[0])
-    except KeyError as exc:
-        raise EngineError(f"{path}: not a CAMPPlus checkpoint (key {exc} missing)") from exc
-    return load_on_meta(lambda: CAMPPlus(dims), sd, os.fspath(path)).eval()
-
-
-# ------------------------------------------------------------------------------------ voice
-
-@dataclass
-class Voice:
-    spk_cond_emb: torch.Tensor     # (1, T, SEM) normalised w2v-BERT L17 of the 16 kHz prompt
-    emo_cond_emb: torch.Tensor     # the same file re-read straight at 16 kHz (the reference's emotion path)
-    prompt_condition: Optional[torch.Tensor]  # (1, T_ref, content) length-regulated S_ref (None: no S2Mel)
-    ref_mel: Optional[torch.Tensor]           # (1, 80, T_ref)
-    style: torch.Tensor            # (1, 192) CAMPPlus
-    spk_latents: torch.Tensor      # (1, 32, D) GPT speaker conditioning
-    path: str = ""
-
-
-@torch.inference_mode()
-def analyse_voice(models: Models, path) -> Voice:
-    """Speaker prompt analysis, cached per file (path, mtime, size) for the session."""
-    path = os.path.abspath(os.fspath(path))
-    try:
-        st = os.stat(path)
-    except OSError:
-        raise EngineError(f"Voice clip not found: {path}") from None
-    key = (path, st.st_mtime_ns, st.st_size)
-    if key in models.voices:
-        return models.voices[key]
-    try:
-        prompt = load_speaker_prompt(path)
-        emo_16k = load_emotion_prompt(path)
-    except ValueError as exc:
-        raise EngineError(f"Cannot use voice clip {path}: {exc}") from exc
-    if prompt.audio_22k.shape[-1] < SAMPLE_RATE // 2:
-        raise EngineError(f"Voice clip {path} is too short ({prompt.audio_22k.shape[-1] / SAMPLE_RATE:.2f} s); "
-                          "use 3 to 15 seconds of clear speech.")
-    voice = voice_from_audio(models, prompt, emo_16k, path)
-    models.voices[key] = voice
-    return voice
-
-
-@torch.inference_mode()
-def voice_from_audio(models: Models, prompt: SpeakerPrompt, emo_16k: torch.Tensor, path: str = "",
-                     for_s2mel: bool = True) -> Voice:
-    """A loaded speaker prompt -> Voice. `for_s2mel=False` skips the reference mel and the
-    prompt condition, which only the S2Mel diffusion uses (the lipsync path has no S2Mel)."""
-    spk = semantic_embedding(models.w2v, models.w2v_stats, prompt.audio_16k, models.w2v_features)
-    emo = semantic_embedding(models.w2v, models.w2v_stats, emo_16k, models.w2v_features)
-    style = speaker_style(models.campplus, prompt.audio_16k).float()
-    ref_mel = prompt_condition = None
-    if for_s2mel:
-        _, s_ref = models.codec.quantize(spk.to(_codec_dtype(models)))
-        ref_mel = models.mel(prompt.audio_22k.to(models.device))
-        prompt_condition = models.s2mel.regulate(s_ref.float(), ref_mel.shape[-1])
-    return Voice(spk, emo, prompt_condition, ref_mel, style, models.gpt.speaker_latents(spk), path)
-
-
-@torch.inference_mode()
-def emotion_clip_features(models: Models, path) -> torch.Tensor:
-    """Normalised w2v-BERT features of an emotion reference clip (loaded straight at 16 kHz)."""
-    path = os.path.abspath(os.fspath(path))
-    if path not in models.emotions:
-        try:
-            audio = load_emotion_prompt(path)
-        except ValueError as exc:
-            raise EngineError(f"Cannot use emotion clip {path}: {exc}") from exc
-        models.emotions[path] = semantic_embedding(models.w2v, models.w2v_stats, audio, models.w2v_features)
-    return models.emotions[path]
-
-
-def _codec_dtype(models: Models) -> torch.dtype:
-    return next(models.codec.parameters()).dtype
-
-
-@torch.inference_mode()
-def emotion_vector(models: Models, voice: Voice, weights=None, alpha: float = 1.0,
-                   emotion_clip: Optional[str] = None) -> torch.Tensor:
-    """emovec (1, D) by the reference's rules: an emotion clip blends with alpha; else the 8 weights
-    (scaled by alpha) mix feat1/feat2 rows; all-zero weights = the voice prompt's own emotion."""
-    if emotion_clip:
-        emo = emotion_clip_features(models, emotion_clip)
-        return resolve_emotion(models.gpt, voice.spk_cond_emb, emo, alpha=alpha, external_emotion_audio=True)
-    w = [round(float(x), 6) for x in (np.zeros(8) if weights is None else np.asarray(weights).reshape(-1))]
-    if len(w) != len(EMOTIONS):
-        raise ValueError(f"an emotion vector needs {len(EMOTIONS)} values, got {len(w)}")
-    if not any(w):
-        return models.gpt.merge_emotion(voice.spk_cond_emb, voice.emo_cond_emb, 1.0)
-    if models.emo_matrices is None:
-        raise EngineError("Emotion presets/vectors need the IndexTTS-2 files feat1.pt and feat2.pt, which are "
-                          "missing. Download the models again, or use neutral emotion / an emotion clip.")
-    # the feat1/feat2 matrices stay on the CPU: match the style there (the mix moves to the GPT's device)
-    return resolve_emotion(models.gpt, voice.spk_cond_emb, voice.emo_cond_emb, weights=w, alpha=alpha,
-                           style=voice.style.cpu(), matrices=models.emo_matrices)
-
-
-# ------------------------------------------------------------------------------------ synthesis
 
 @dataclass(eq=False)
 class SegmentOutput:
@@ -455,26 +218,6 @@ def _reference_owner(outputs, n_frames) -> np.ndarray:
     starts = np.cumsum([0] + [o.feature.shape[1] for o in outputs])
     k = np.minimum(2 * np.arange(n_frames), starts[-1] - 1)
     return (np.searchsorted(starts, k, side="right") - 1).astype(np.int64)
-
-
-# ------------------------------------------------------------------------------------ face layers
-
-def with_expression_layer(face: np.ndarray, audio: np.ndarray, emotion_times, emotion_vectors,
-                          seed: int = 0, fps: float = FACE_FPS, sample_rate: int = SAMPLE_RATE) -> tuple:
-    """Our expression layer over the neural mouth: core's upper face (emotion shapes, blinks, gaze,
-    head motion) driven by the same emotion timeline. The published model carries emotion only
-    through the speech, so without this an angry line would not look angry.
-    Returns (FACE_CHANNELS, weights [T, 61]) with ARKit weights clipped to [0, 1]."""
-    names, weights = to_performance_channels(face)
-    n = len(weights)
-    mouth = np.zeros((n, len(FACE_CHANNELS)), np.float32)
-    for j, name in enumerate(names):
-        mouth[:, FACE_INDEX[name]] = weights[:, j]
-    mouth[:, :len(ARKIT_52)] = np.clip(mouth[:, :len(ARKIT_52)], 0.0, 1.0)
-    loud = loudness_envelope(audio, sample_rate, n, fps)
-    prosody = VoiceProsody.from_audio(audio, sample_rate, n, fps, energy=loud)
-    upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, prosody=prosody)
-    return FACE_CHANNELS, merge_layers(mouth, upper)
 
 
 def emotion_timeline(result: SynthesisResult) -> tuple:

@@ -21,7 +21,7 @@ from ...core.protobuf_wire import fields as _fields
 
 __all__ = ["SentencePieceBPE", "SpmError"]
 
-SPACE = "\u2581"
+PIECE_SPACE = "\u2581"
 
 # ModelProto.SentencePiece.Type
 NORMAL, UNKNOWN, CONTROL, USER_DEFINED, UNUSED, BYTE = 1, 2, 3, 4, 5, 6
@@ -209,7 +209,7 @@ class SentencePieceBPE:
                 pos += used
         if pos >= n:
             return ""
-        space = SPACE if self.escape_whitespaces else " "
+        space = PIECE_SPACE if self.escape_whitespaces else " "
         out = []
         if not self.treat_ws_as_suffix and self.add_dummy_prefix:
             out.append(space)

@@ -182,6 +182,7 @@ class TextEmotion:
         dtype None: fp32 (the reference runs fp16 on GPU; on CPU fp32 is the exact path)."""
         from . import qwen3
         from .chat_template import load_chat_template
+        from .qwen3_generate import read_generation_config
         from .qwen_bpe import ByteLevelBPE
 
         paths = _emotion_paths(store_or_dir)
@@ -190,7 +191,7 @@ class TextEmotion:
                                  weights=paths["qwen_emo.model"])
         with open(config, encoding="utf-8") as f:
             config_eos = json.load(f).get("eos_token_id")
-        settings = qwen3.read_generation_config(paths["qwen_emo.generation_config"], config_eos)
+        settings = read_generation_config(paths["qwen_emo.generation_config"], config_eos)
         if greedy:
             settings.do_sample = False
         tokenizer = ByteLevelBPE.from_file(paths["qwen_emo.tokenizer"])
@@ -202,7 +203,7 @@ class TextEmotion:
 
     def reply_ids(self, text: str) -> list[int]:
         """The generated ids (the prompt's empty think block is in the prompt, not here)."""
-        from .qwen3 import generate_ids
+        from .qwen3_generate import generate_ids
 
         if not self.settings.do_sample:
             return self._greedy([self.prompt_ids(text)])[0]
@@ -211,7 +212,7 @@ class TextEmotion:
 
     def _greedy(self, prompts) -> list[list[int]]:
         """Greedy replies of several prompts in one batch, their keys guessed from earlier answers."""
-        from .qwen3 import generate_ids_batch
+        from .qwen3_generate import generate_ids_batch
 
         replies = generate_ids_batch(self.model, prompts, self.max_new_tokens, self.settings.eos_token_ids,
                                      drafter=self.drafter)
@@ -239,7 +240,7 @@ class TextEmotion:
 
     def prefetch(self, texts) -> None:
         """Answer every uncached text at once: greedy settings decode them as one batch with
-        guessed keys (qwen3.generate_ids_batch: fewer passes, each reading the weights once);
+        guessed keys (qwen3_generate.generate_ids_batch: fewer passes, each reading the weights once);
         sampling answers one by one."""
         todo = list(dict.fromkeys(t for t in texts if t not in self._answers))
         if not todo:

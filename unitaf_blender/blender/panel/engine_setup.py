@@ -1,5 +1,7 @@
-"""Blender side of the neural engine's set-up: where PyTorch is installed, the model download
-(with its sizes and licences shown first), releasing loaded models.
+"""Blender side of what the engines download and install (engines/assets.py): the runtime's
+folder and installer, the model download (with its sizes and licences shown first), releasing
+loaded models, checking the engine. The runtime and the model files are the assets the engines
+declare with the ids "runtime" and "models"; no engine is named here.
 
 Nothing here imports torch: preferences draw on every redraw, and the add-on must load where
 torch is not installed. The network is used only by Install Neural Runtime and Download Models,
@@ -12,19 +14,20 @@ import time
 import bpy
 from bpy.props import EnumProperty
 
-from ..engines import EngineError
-from ..engines.unitaf import torch_install as neural_runtime
+from ...engines import EngineError, engine_classes
+from ...engines.assets import find_assets
 from . import jobs
 from .job_ui import JobWatcher, job_busy, run_job_watched
-from .settings import engine_options, preferences
+from .settings import active_engine, preferences, request_options
 
-RUNTIME_DIR = None   # folder the neural runtime is (to be) installed in; set by setup_runtime()
+RUNTIME_DIR = None   # folder the runtime is (to be) installed in; set by setup_runtime()
 _STATUS_TTL = 5.0    # seconds the model-file status shown in the preferences is reused
 _status_cache = {}   # (cache_dir, model_dir) -> (time, missing FileStatus list)
-_torch_found = None  # cached importlib.util.find_spec("torch") result (None = not looked yet)
+_module_found = None  # cached importlib.util.find_spec(runtime module) result (None = not looked yet)
 
-NON_COMMERCIAL_WARNING = ("MaskGCT's semantic codec (amphion/MaskGCT) is CC-BY-NC-4.0: "
-                          "NON-COMMERCIAL use only. Do not use UniTAF output commercially.")
+
+def _runtime():
+    return find_assets("runtime")
 
 
 # ------------------------------------------------------------------------------ runtime folder
@@ -39,10 +42,11 @@ def runtime_dir_for(addon_id):
 
 
 def setup_runtime(addon_id):
-    """At register(): find the runtime folder and put an installed torch on sys.path (cheap)."""
+    """At register(): find the runtime folder and put an installed runtime on sys.path (cheap)."""
     global RUNTIME_DIR
     RUNTIME_DIR = runtime_dir_for(addon_id)
-    return neural_runtime.activate(RUNTIME_DIR)
+    runtime = _runtime()
+    return runtime is not None and runtime.activate(RUNTIME_DIR)
 
 
 def online_access():
@@ -57,96 +61,67 @@ def _offline_refusal(op, what):
     return True
 
 
-def torch_status():
-    """(installed, text) about PyTorch without importing it."""
-    global _torch_found
-    info = neural_runtime.installed_info(RUNTIME_DIR) if RUNTIME_DIR else None
+def runtime_status(runtime):
+    """(installed, text) about the runtime without importing it."""
+    global _module_found
+    info = runtime.installed(RUNTIME_DIR) if RUNTIME_DIR else None
     if info is not None:
-        return True, f"PyTorch {info.get('torch', '?')} ({info.get('flavour', '?')}) installed"
-    if "torch" in sys.modules:
-        return True, f"PyTorch {getattr(sys.modules['torch'], '__version__', '?')} loaded"
-    if _torch_found is None:
+        return True, f"{runtime.name} {info.get(runtime.module, '?')} ({info.get('flavour', '?')}) installed"
+    if runtime.module in sys.modules:
+        return True, f"{runtime.name} {getattr(sys.modules[runtime.module], '__version__', '?')} loaded"
+    if _module_found is None:
         import importlib.util
-        _torch_found = importlib.util.find_spec("torch") is not None
-    if _torch_found:
-        return True, "PyTorch found in Blender's Python"
-    return False, "PyTorch is not installed"
+        _module_found = importlib.util.find_spec(runtime.module) is not None
+    if _module_found:
+        return True, f"{runtime.name} found in Blender's Python"
+    return False, f"{runtime.name} is not installed"
 
 
 # ------------------------------------------------------------------------------ model files
 
-def model_store(context):
-    from ..engines.unitaf.store import ModelStore
+def model_files(context):
+    """The model files the engines declare ("models"), in the preferences' folders."""
     prefs = preferences(context)
     cache_dir = bpy.path.abspath(prefs.cache_dir) if prefs is not None and prefs.cache_dir else None
     model_dir = bpy.path.abspath(prefs.model_dir) if prefs is not None and prefs.model_dir else None
-    return ModelStore(cache_dir=cache_dir, model_dir=model_dir)
+    return find_assets("models", {"cache_dir": cache_dir, "model_dir": model_dir})
 
 
-def missing_files(store, fresh=False):
-    """store.missing(DEFAULT_FEATURES), reused for a few seconds (the preferences redraw often)."""
-    from ..engines.unitaf.catalog import DEFAULT_FEATURES
+def missing_files(files, fresh=False):
+    """files.missing(), reused for a few seconds (the preferences redraw often)."""
+    store = files.store
     key = (store.cache_dir, store.model_dir)
     hit = _status_cache.get(key)
     if fresh or hit is None or time.monotonic() - hit[0] > _STATUS_TTL:
-        hit = _status_cache[key] = (time.monotonic(), store.missing(DEFAULT_FEATURES))
+        hit = _status_cache[key] = (time.monotonic(), files.missing())
     return hit[1]
 
 
-def download_listing(store, missing=None):
-    """Lines shown before a download: the total, then every file with its size and licence, and
-    the non-commercial warning when MaskGCT is among them. [] when nothing is missing."""
-    from ..engines.model_files import human_size
-    missing = missing_files(store, fresh=True) if missing is None else missing
-    if not missing:
-        return []
-    total = sum(st.spec.approx_size if st.spec.size is None else st.spec.size for st in missing)
-    lines = [f"{len(missing)} file(s), {human_size(total)} in total, into {store.cache_dir}"]
-    for st in missing:
-        size = st.spec.approx_size if st.spec.size is None else st.spec.size
-        lines.append(f"{st.spec.display} ({human_size(size)}) - licence: {st.spec.licence}")
-    if any(st.spec.repo_id == "amphion/MaskGCT" for st in missing):
-        lines.append("WARNING: " + NON_COMMERCIAL_WARNING)
-    lines.append("By downloading you accept each licence above.")
-    return lines
+def download_listing(files, missing=None):
+    """Lines shown before a download (assets.ModelFiles.listing); [] when nothing is missing."""
+    return files.listing(missing_files(files, fresh=True) if missing is None else missing)
 
 
 # ------------------------------------------------------------------------------ preferences UI
 
 def draw_preferences(prefs, context, layout):
-    box = layout.box()
-    box.label(text="Neural runtime (PyTorch)", icon='SCRIPTPLUGINS')
-    ok, text = torch_status()
-    box.label(text=text, icon='CHECKMARK' if ok else 'ERROR')
-    if RUNTIME_DIR:
-        box.label(text=f"Folder: {RUNTIME_DIR}")
     job = jobs.current()
     busy = job is not None and not job.finished
-    row = box.row()
-    row.enabled = not busy
-    row.operator("unitaf.install_runtime", text="Reinstall Neural Runtime" if ok else "Install Neural Runtime",
-                 icon='IMPORT')
-
-    box = layout.box()
-    box.label(text="Models", icon='FILE_FOLDER')
-    box.prop(prefs, "cache_dir")
-    box.prop(prefs, "model_dir")
-    store = model_store(context)
-    folder = store.model_dir or store.cache_dir
-    if not os.path.isdir(folder):
-        box.label(text=f"Folder does not exist yet: {folder}", icon='INFO')
-    missing = missing_files(store)
-    if missing:
-        box.label(text=f"{len(missing)} model file(s) missing", icon='ERROR')
-    else:
-        box.label(text="All model files present", icon='CHECKMARK')
-    if store.model_dir:
-        box.label(text="A model folder is set: nothing is downloaded", icon='INFO')
-    row = box.row(align=True)
-    sub = row.row(align=True)
-    sub.enabled = bool(missing) and not store.model_dir and not busy
-    sub.operator("unitaf.download_models", icon='URL')
-    row.operator("unitaf.release_models", icon='TRASH')
+    runtime = _runtime()
+    if runtime is not None:
+        box = layout.box()
+        box.label(text=runtime.label, icon='SCRIPTPLUGINS')
+        ok, text = runtime_status(runtime)
+        box.label(text=text, icon='CHECKMARK' if ok else 'ERROR')
+        if RUNTIME_DIR:
+            box.label(text=f"Folder: {RUNTIME_DIR}")
+        row = box.row()
+        row.enabled = not busy
+        row.operator("unitaf.install_runtime", text="Reinstall Neural Runtime" if ok else "Install Neural Runtime",
+                     icon='IMPORT')
+    files = model_files(context)
+    if files is not None:
+        _draw_model_files(prefs, layout, files, busy)
     if busy:
         layout.progress(text=f"{job.label}: {job.stage}", factor=job.progress, type='BAR')
         layout.operator("unitaf.cancel", icon='CANCEL')
@@ -158,18 +133,44 @@ def draw_preferences(prefs, context, layout):
         layout.label(text="Online access is off (Preferences > System > Network): no downloads", icon='INFO')
 
 
+def _draw_model_files(prefs, layout, files, busy):
+    box = layout.box()
+    box.label(text="Models", icon='FILE_FOLDER')
+    box.prop(prefs, "cache_dir")
+    box.prop(prefs, "model_dir")
+    store = files.store
+    folder = store.model_dir or store.cache_dir
+    if not os.path.isdir(folder):
+        box.label(text=f"Folder does not exist yet: {folder}", icon='INFO')
+    missing = missing_files(files)
+    if missing:
+        box.label(text=f"{len(missing)} model file(s) missing", icon='ERROR')
+    else:
+        box.label(text="All model files present", icon='CHECKMARK')
+    if store.model_dir:
+        box.label(text="A model folder is set: nothing is downloaded", icon='INFO')
+    row = box.row(align=True)
+    sub = row.row(align=True)
+    sub.enabled = bool(missing) and not store.model_dir and not busy
+    sub.operator("unitaf.download_models", icon='URL')
+    row.operator("unitaf.release_models", icon='TRASH')
+
+
 # ------------------------------------------------------------------------------ operators
 
-FLAVOUR_ITEMS = [("cpu", "CPU", "Works everywhere (on macOS it uses Apple Metal); about 200 MB"),
-                 ("cuda", "CUDA (recommended)", f"NVIDIA GPU, CUDA {neural_runtime.DEFAULT_CUDA[2:]} build; "
-                                                "about 3 GB")] + [
-    (f, f"CUDA {f[2:4]}.{f[4:]}", f"NVIDIA GPU, the {f} build (pick the one your driver supports)")
-    for f in neural_runtime.CUDA_FLAVOURS]
+def flavour_items(self=None, context=None):
+    """The runtime's flavours (cpu, cuda, ...) as the engine declares them."""
+    runtime = _runtime()
+    _FLAVOUR_ITEMS[:] = [(c.value, c.label, c.help) for c in runtime.flavours] if runtime else [("cpu", "CPU", "")]
+    return _FLAVOUR_ITEMS
+
+
+_FLAVOUR_ITEMS = []   # kept referenced: Blender holds raw pointers to enum item strings
 
 
 def forget_status():
-    global _torch_found
-    _torch_found = None
+    global _module_found
+    _module_found = None
     _status_cache.clear()
 
 
@@ -180,11 +181,11 @@ class _NetworkJob(JobWatcher):
 
 
 class UNITAF_OT_install_runtime(_NetworkJob, bpy.types.Operator):
-    """Download and install PyTorch for the UniTAF neural engine into the add-on's own folder"""
+    """Download and install the neural runtime (PyTorch) into the add-on's own folder"""
     bl_idname = "unitaf.install_runtime"
     bl_label = "Install Neural Runtime"
 
-    flavour: EnumProperty(name="Flavour", items=FLAVOUR_ITEMS, default="cpu")
+    flavour: EnumProperty(name="Flavour", items=flavour_items)
 
     def invoke(self, context, event):
         if _offline_refusal(self, "Installing the neural runtime"):
@@ -194,46 +195,50 @@ class UNITAF_OT_install_runtime(_NetworkJob, bpy.types.Operator):
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "flavour")
-        col.label(text=f"PyTorch {neural_runtime.TORCH_VERSION} + PyYAML + huggingface_hub via pip, into:")
+        runtime = _runtime()
+        col.label(text=f"{runtime.packages}, into:")
         col.label(text=str(RUNTIME_DIR))
-        col.label(text="Restart Blender afterwards if PyTorch was already loaded.", icon='INFO')
+        col.label(text=f"Restart Blender afterwards if {runtime.name} was already loaded.", icon='INFO')
 
     def execute(self, context):
         if _offline_refusal(self, "Installing the neural runtime") or job_busy(self):
             return {'CANCELLED'}
-        if not RUNTIME_DIR:
+        runtime = _runtime()
+        if not RUNTIME_DIR or runtime is None:
             self.report({'ERROR'}, "The add-on is not registered: no folder for the neural runtime.")
             return {'CANCELLED'}
-        return _start(self, context, jobs.Job(install_work(RUNTIME_DIR, self.flavour), label="Install runtime"))
+        return _start(self, context, jobs.Job(install_work(runtime, RUNTIME_DIR, self.flavour),
+                                              label="Install runtime"))
 
 
 class UNITAF_OT_download_models(_NetworkJob, bpy.types.Operator):
-    """Download the UniTAF model files (several GB); their sizes and licences are shown first"""
+    """Download the neural engine's model files (several GB); their sizes and licences are shown first"""
     bl_idname = "unitaf.download_models"
     bl_label = "Download Models"
 
     def invoke(self, context, event):
         if _offline_refusal(self, "Downloading the models"):
             return {'CANCELLED'}
-        if not download_listing(model_store(context)):
+        if not download_listing(model_files(context)):
             self.report({'INFO'}, "UniTAF: all model files are already present.")
             return {'CANCELLED'}
         return download_dialog(self, context, width=720)
 
     def draw(self, context):
         col = self.layout.column(align=True)
-        for line in download_listing(model_store(context), missing_files(model_store(context))):
+        files = model_files(context)
+        for line in download_listing(files, missing_files(files)):
             col.label(text=line, icon='ERROR' if line.startswith("WARNING") else 'NONE')
 
     def execute(self, context):
         if _offline_refusal(self, "Downloading the models") or job_busy(self):
             return {'CANCELLED'}
-        store = model_store(context)
-        if store.model_dir:
+        files = model_files(context)
+        if files.store.model_dir:
             self.report({'ERROR'}, "A model folder is set in the preferences; UniTAF never downloads into it. "
                                    "Clear it to download into the cache folder, or copy the files there.")
             return {'CANCELLED'}
-        return _start(self, context, jobs.Job(download_work(store), label="Download models"))
+        return _start(self, context, jobs.Job(download_work(files), label="Download models"))
 
 
 def download_dialog(op, context, width):
@@ -244,26 +249,25 @@ def download_dialog(op, context, width):
         return context.window_manager.invoke_props_dialog(op, width=width)
 
 
-def install_work(target, flavour):
+def install_work(runtime, target, flavour):
     """The worker-thread half of Install Neural Runtime (no bpy)."""
     def work(progress, cancel):
-        info = neural_runtime.install(target, flavour, progress, cancel, allow_network=True)
-        neural_runtime.activate(target)
-        return f"UniTAF: PyTorch {info['torch']} ({info['flavour']}) installed in {target}"
+        info = runtime.install(target, flavour, progress, cancel, allow_network=True)
+        runtime.activate(target)
+        return f"UniTAF: {runtime.name} {info[runtime.module]} ({info['flavour']}) installed in {target}"
     return work
 
 
-def download_work(store):
+def download_work(files):
     """The worker-thread half of Download Models (no bpy): progress as a fraction of all bytes."""
-    from ..engines.model_files import human_size
-    from ..engines.unitaf.catalog import DEFAULT_FEATURES
+    from ...engines.model_files import human_size
 
     def work(progress, cancel):
         def report(p):
             frac = p.done / p.total if p.total else 0.0
             progress(frac, f"{p.index}/{p.count} {p.file} ({human_size(p.done)} of {human_size(p.total)})")
-        store.download(DEFAULT_FEATURES, report, cancel, allow_network=True)
-        return f"UniTAF: models ready in {store.cache_dir}"
+        files.download(progress=report, cancel=cancel, allow_network=True)
+        return f"UniTAF: models ready in {files.store.cache_dir}"
     return work
 
 
@@ -294,7 +298,7 @@ class UNITAF_OT_watch_job(JobWatcher, bpy.types.Operator):
 
 
 class UNITAF_OT_release_models(bpy.types.Operator):
-    """Unload the UniTAF models and give their (GPU) memory back"""
+    """Unload the engines' models and give their (GPU) memory back"""
     bl_idname = "unitaf.release_models"
     bl_label = "Release Models"
 
@@ -304,26 +308,23 @@ class UNITAF_OT_release_models(bpy.types.Operator):
         return job is None or job.finished
 
     def execute(self, context):
-        from .. import engines
-        runtime = sys.modules.get(engines.__name__ + ".unitaf.devices")
-        if runtime is None:   # never loaded: importing it would import torch for nothing
+        freed = sum(engine.release_models() for _, engine in engine_classes())
+        if not freed:
             self.report({'INFO'}, "UniTAF: no models are loaded.")
-            return {'FINISHED'}
-        freed = runtime.release()
-        self.report({'INFO'}, f"UniTAF: released {freed} loaded model set(s).")
+        else:
+            self.report({'INFO'}, f"UniTAF: released {freed} loaded model set(s).")
         return {'FINISHED'}
 
 
 class UNITAF_OT_check_engine(bpy.types.Operator):
-    """Check that the UniTAF engine can run here: PyTorch, the model files, the chosen device"""
+    """Check that the active engine can run here: its runtime, its model files, the chosen device"""
     bl_idname = "unitaf.check_engine"
-    bl_label = "Check Neural Engine"
+    bl_label = "Check Engine"
 
     def execute(self, context):
-        from ..engines import get_engine
-        options = engine_options(context)
-        try:   # imports torch: only on this explicit request, never while drawing
-            ok, text = get_engine("unitaf").available(options)
+        try:   # may import torch: only on this explicit request, never while drawing
+            engine_id, cls = active_engine(context)
+            ok, text = cls().available(request_options(context))
         except EngineError as exc:
             ok, text = False, str(exc)
         forget_status()

@@ -1,20 +1,19 @@
-"""Operators: Generate (threaded when invoked from the UI, synchronous from scripts and in
-background mode), Retry on CPU, Cancel, Import, mapping edits. The neural runtime / model
-operators are in neural_setup.py."""
-import dataclasses
+"""Operators: Generate and Animate from Audio (through the request path: checked here, prepared
+and performed by a job, threaded when invoked from the UI, synchronous from scripts and in
+background mode), Retry on CPU, Cancel, Import, mapping edits. The download and install
+operators are in engine_setup.py and voice_setup.py."""
 import functools
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..engines import EngineError, LipsyncRequest
-from ..engines.auto_emotion import check_request
-from ..engines.segments import with_segments
-from . import jobs, mapping_store, props
+from ...engines import EngineError
+from ...engines.request_path import check
+from .. import mapping_store, props
+from ..takes import TakeError, apply_take, check_take_options, validate_target
+from . import jobs
 from .job_ui import JobWatcher, job_busy, run_job
-from .recording import read_recording, read_strip
-from .settings import build_request, emotion_spec, engine_for, engine_options, lipsync_source, take_options, target_object
-from .takes import TakeError, apply_take, check_take_options, validate_target
+from .settings import lipsync_recording, raw_request, take_options, target_object
 
 
 def _apply_by_name(scene_name, obj_name, opts, perf):
@@ -41,23 +40,38 @@ def _oom_hint(job):
 
 
 class _TakeOperator(JobWatcher):
-    """Generate and Animate from Audio: `_prepare` checks everything on the UI thread and returns
-    (object, request, engine, take options); one execute path (threaded when invoked from the
-    UI, job_ui.runs_threaded) runs the engine and keys the take."""
+    """Generate and Animate from Audio: `_prepare` checks everything on the UI thread (the request
+    path's cheap check) and returns (object, checked request, take options); one execute path
+    (threaded when invoked from the UI, job_ui.runs_threaded) prepares and performs the request
+    and keys the take."""
 
     def _prepare(self, context):
         raise NotImplementedError
+
+    def _target_and_options(self, context):
+        """The target (checked) and the take options (checked) of the panel."""
+        obj = target_object(context)
+        validate_target(obj)
+        opts = take_options(context.scene.unitaf)
+        check_take_options(opts)
+        return obj, opts
+
+    def _checked(self, raw):
+        checked = check(raw)
+        for note in checked.notes:   # e.g. the language picked from the text's writing system
+            self.report({'INFO'}, f"UniTAF: {note}")
+        return checked
 
     def execute(self, context):
         if job_busy(self):
             return {'CANCELLED'}
         try:
-            obj, request, engine, opts = self._prepare(context)
+            obj, checked, opts = self._prepare(context)
         except (ValueError, EngineError) as e:     # TakeError, RecordingError, ...
             self.report({'ERROR'}, str(e))
             return {'CANCELLED'}
         apply = functools.partial(_apply_by_name, context.scene.name, obj.name, opts)
-        return run_job(self, context, jobs.GenerateJob(engine, request, apply))
+        return run_job(self, context, jobs.GenerateJob(checked, apply))
 
     def finished(self, job):
         if job.state == jobs.FAILED:
@@ -76,16 +90,8 @@ class UNITAF_OT_generate(_TakeOperator, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def _prepare(self, context):
-        obj = target_object(context)
-        validate_target(obj)
-        request = build_request(context)
-        opts = take_options(context.scene.unitaf)
-        check_take_options(opts)
-        engine = engine_for(context)
-        checked = check_request(engine, request)
-        for note in checked.notes:   # e.g. the language picked from the text's writing system
-            self.report({'INFO'}, f"UniTAF: {note}")
-        return obj, checked.request, engine, opts
+        obj, opts = self._target_and_options(context)
+        return obj, self._checked(raw_request(context)), opts
 
 
 class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
@@ -96,30 +102,17 @@ class UNITAF_OT_lipsync(_TakeOperator, bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def _prepare(self, context):
-        settings = context.scene.unitaf
-        obj = target_object(context)
-        validate_target(obj)
-        path, strip = lipsync_source(context)
-        opts = take_options(settings)
-        check_take_options(opts)
-        if strip is not None:
-            audio, rate, first = read_strip(strip)
-            opts.start_frame, opts.add_sound, source = first, False, strip.name
+        obj, opts = self._target_and_options(context)
+        recording, first = lipsync_recording(context)
+        if first is not None:
+            opts.start_frame, opts.add_sound = first, False
         else:
-            audio, rate = read_recording(path)
-            opts.recording, source = path, path
-        text = settings.text_block.as_string() if settings.text_block else settings.text
-        transcript = text if settings.lipsync_use_text and text.strip() else None
-        engine = engine_for(context)
-        request = LipsyncRequest(audio=audio, sample_rate=rate, transcript=transcript, emotion=emotion_spec(context),
-                                 seed=settings.seed, source=source, options=engine_options(context))
-        check_request(engine, request)   # every cheap check before the aligner's split
-        checked = check_request(engine, with_segments(engine, request))
-        for note in checked.notes:
-            self.report({'INFO'}, f"UniTAF: {note}")
-        if transcript is None:
+            opts.recording = recording.source
+        raw = raw_request(context, recording)
+        checked = self._checked(raw)   # the aligner's split of a long recording comes on the job's worker
+        if raw.text is None:
             self.report({'INFO'}, "UniTAF: no transcript: the mouth follows the sound alone (less accurate).")
-        return obj, checked.request, engine, opts
+        return obj, checked, opts
 
 
 class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
@@ -138,10 +131,9 @@ class UNITAF_OT_retry_on_fallback(JobWatcher, bpy.types.Operator):
         if not (isinstance(failed, jobs.GenerateJob) and failed.fallback_device):
             self.report({'ERROR'}, "There is no failed generation to retry.")
             return {'CANCELLED'}
-        options = dict(failed.request.options, device=failed.fallback_device)
-        request = dataclasses.replace(failed.request, options=options)
         self.report({'INFO'}, f"UniTAF: retrying on {failed.fallback_device.upper()}")
-        return run_job(self, context, jobs.GenerateJob(failed.engine, request, failed.apply))
+        checked = failed.checked.with_options(device=failed.fallback_device)
+        return run_job(self, context, jobs.GenerateJob(checked, failed.apply))
 
     def report_done(self, job):
         _report_result(self, job.result)
@@ -176,12 +168,12 @@ class UNITAF_OT_import_performance(bpy.types.Operator):
         return {'RUNNING_MODAL'}
 
     def execute(self, context):
-        from ..core.recordings import load_recording
+        from ...core.performance_files import load_performance
         path = bpy.path.abspath(self.filepath)
         try:
             obj = target_object(context)
             validate_target(obj)
-            perf = load_recording(path)
+            perf = load_performance(path)
             opts = take_options(context.scene.unitaf)
             opts.take_name = bpy.path.display_name_from_filepath(path)
             result = apply_take(context.scene, obj, perf, opts)
@@ -199,7 +191,7 @@ class UNITAF_OT_emotion_from_preset(bpy.types.Operator):
     bl_options = {'REGISTER', 'UNDO'}
 
     def execute(self, context):
-        from ..core.performance import EMOTIONS
+        from ...core.performance import EMOTIONS
         settings = context.scene.unitaf
         settings.emotion_vector = [settings.emotion_intensity if name == settings.emotion else 0.0
                                    for name in EMOTIONS]

@@ -2,8 +2,8 @@
 and eye bones, each choosable), and its pose map with Auto-fill and Clear."""
 import bpy
 
-from ..core.pose_map import MOUTH_SHAPES
-from . import character, face_rigs, pose_library, props, rig
+from ...core.pose_map import MOUTH_SHAPES
+from .. import character, face_rigs, pose_library, props, rig
 from .settings import target_object
 
 

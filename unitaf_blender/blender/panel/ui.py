@@ -1,10 +1,17 @@
-"""The "UniTAF" tab in the 3D Viewport sidebar (N panel) and the add-on preferences."""
+"""The "UniTAF" tab in the 3D Viewport sidebar (N panel) and the add-on preferences. What an
+engine offers (its voice input, an emotion mix, its options) is drawn from its declaration."""
 import bpy
 from bpy.props import EnumProperty, StringProperty
 
-from ..core.performance import EMOTIONS
-from . import character, jobs, mapping_store, neural_setup, props, voice_setup
-from .settings import active_engine_id, active_sound_strip, preferences, target_object
+from ...core.performance import EMOTIONS
+from ...engines import EngineError
+from ...engines.auto_emotion import DEVICE
+from ...engines.option_schema import CACHE_DIR, MODEL_DIR
+from .. import character, mapping_store
+from . import engine_setup, jobs, voice_setup
+from .engine_options import draw_options, panel_options
+from .scene_settings import engine_items
+from .settings import active_engine, active_sound_strip, preferences, target_object
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -15,8 +22,8 @@ def _mapping_report(obj):
     if key not in _report_cache:
         if len(_report_cache) > 32:
             _report_cache.clear()
-        mapping = mapping_store.object_plan(obj)
-        _report_cache[key] = (mapping.report().splitlines(), mapping_store.missing_shapes(obj))
+        target_plan = mapping_store.object_plan(obj)
+        _report_cache[key] = (target_plan.report().splitlines(), mapping_store.missing_shapes(obj))
     return _report_cache[key]
 
 
@@ -38,10 +45,15 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
         if s.text_block is None:
             col.prop(s, "text", text="")
         col.prop(s, "engine")
-        neural = active_engine_id(context) == "unitaf"
-        if neural:
+        try:
+            engine_id, engine = active_engine(context)
+        except EngineError as e:
+            col.label(text=str(e), icon='ERROR')
+            engine_id = engine = None
+        mix = engine is not None and engine.emotion_mix
+        if mix:
             col.prop(s, "emotion_mode", expand=True)
-        if not neural or s.emotion_mode == "PRESET":
+        if not mix or s.emotion_mode == "PRESET":
             row = col.row(align=True)
             row.prop(s, "emotion", text="")
             sub = row.row(align=True)
@@ -54,16 +66,9 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
             row = col.row(align=True)
             row.prop(s, "emotion", text="")
             row.operator("unitaf.emotion_from_preset", text="Set from Preset")
-        if neural:
-            col.prop(s, "emo_alpha", slider=True)
-            col.prop(s, "voice_clip")
-            if not s.voice_clip:
-                col.label(text="Voice: bundled LJ Speech", icon='INFO')
-        else:
-            col.prop(s, "voice")
-            missing = voice_setup.missing_voice(context)
-            if missing:
-                col.operator("unitaf.download_voice", icon='URL').name = missing
+        if engine is not None:
+            draw_options(col, context, engine_id, engine, "emotion", preferences(context))
+            _draw_voice(col, context, engine.voice_input)
         col.separator()
         col.prop(s, "target")
         obj = target_object(context)
@@ -98,6 +103,21 @@ class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
                                  icon='FILE_REFRESH')
 
 
+def _draw_voice(col, context, voice_input):
+    """The voice as the engine takes it: a clip to imitate, or an id (with a download when the
+    chosen voice must be fetched first)."""
+    s = context.scene.unitaf
+    if voice_input.kind == "clip":
+        col.prop(s, "voice_clip", text=voice_input.label)
+        if not s.voice_clip and voice_input.empty:
+            col.label(text=voice_input.empty, icon='INFO')
+        return
+    col.prop(s, "voice", text=voice_input.label)
+    missing = voice_setup.missing_voice(context)
+    if missing:
+        col.operator("unitaf.download_voice", icon='URL').name = missing
+
+
 def _draw_animate_from_audio(box, context):
     s = context.scene.unitaf
     box.label(text="Animate from Audio", icon='SOUND')
@@ -112,28 +132,24 @@ def _draw_animate_from_audio(box, context):
     box.operator("unitaf.lipsync", icon='PLAY_SOUND')
 
 
-class UNITAF_PT_neural(_Sidebar, bpy.types.Panel):
-    """Settings only the UniTAF (neural) engine reads."""
-    bl_idname = "UNITAF_PT_neural"
-    bl_label = "Neural Engine"
+class UNITAF_PT_engine_options(_Sidebar, bpy.types.Panel):
+    """The options the active engine declares for its sub-panel (engine_options.py)."""
+    bl_idname = "UNITAF_PT_engine_options"
+    bl_label = "Engine Options"
     bl_parent_id = "UNITAF_PT_main"
     bl_options = {'DEFAULT_CLOSED'}
 
     @classmethod
     def poll(cls, context):
-        return active_engine_id(context) == "unitaf"
+        try:
+            return bool(panel_options(active_engine(context)[1], "engine"))
+        except EngineError:
+            return False
 
     def draw(self, context):
-        s = context.scene.unitaf
+        engine_id, engine = active_engine(context)
         col = self.layout.column()
-        col.prop(s, "emotion_clip")
-        col.prop(s, "expression_layer")
-        col.prop(s, "device_override")
-        if s.device_override == "PREFS":
-            prefs = preferences(context)
-            col.label(text=f"Preferences device: {prefs.device.capitalize() if prefs else 'Auto'}")
-        col.prop(s, "precision")
-        col.prop(s, "sampling")
+        draw_options(col, context, engine_id, engine, "engine", preferences(context))
         row = col.row(align=True)
         row.operator("unitaf.check_engine", icon='CHECKMARK')
         row.operator("unitaf.release_models", icon='TRASH')
@@ -214,20 +230,17 @@ class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
 class UNITAF_AP_preferences(bpy.types.AddonPreferences):
     bl_idname = __package__  # replaced at register() by the top-level add-on id
 
-    cache_dir: StringProperty(name="Cache Folder", subtype='DIR_PATH',
-                              description="Where downloaded model weights are kept "
-                                          "(empty = the Hugging Face cache, ~/.cache/huggingface/hub)")
-    model_dir: StringProperty(name="Model Folder", subtype='DIR_PATH',
-                              description="A folder holding the model files as <repo_id>/<file>; when set, "
-                                          "nothing is ever downloaded")
-    device: EnumProperty(name="Device", default="AUTO", items=props.DEVICE_ITEMS)
-    default_engine: EnumProperty(name="Default Engine", items=props.engine_items)
+    cache_dir: StringProperty(name=CACHE_DIR.label, subtype='DIR_PATH', description=CACHE_DIR.help.capitalize())
+    model_dir: StringProperty(name=MODEL_DIR.label, subtype='DIR_PATH', description=MODEL_DIR.help.capitalize())
+    device: EnumProperty(name="Device", default=DEVICE.default.upper(),
+                         items=[(c.value.upper(), c.label, c.help) for c in DEVICE.choices])
+    default_engine: EnumProperty(name="Default Engine", items=engine_items)
 
     def draw(self, context):
         col = self.layout.column()
         col.prop(self, "default_engine")
         col.prop(self, "device")
-        neural_setup.draw_preferences(self, context, self.layout)   # cheap: no torch import
+        engine_setup.draw_preferences(self, context, self.layout)   # cheap: no torch import
 
 
-CLASSES = (UNITAF_PT_main, UNITAF_PT_neural, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)
+CLASSES = (UNITAF_PT_main, UNITAF_PT_engine_options, UNITAF_UL_mapping, UNITAF_PT_mapping, UNITAF_PT_keying)

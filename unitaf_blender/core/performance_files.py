@@ -8,17 +8,17 @@ import os
 from .livelink import read_livelink_csv
 from .performance import Performance
 
-EXTENSIONS = (".csv", ".npz")
+PERFORMANCE_EXTENSIONS = (".csv", ".npz")
 
 
-def load_recording(path, timecode_fps=None) -> Performance:
+def load_performance(path, timecode_fps=None) -> Performance:
     """The performance in `path` (.csv: Live Link Face, timecode rate inferred unless given;
     .npz: a UniTAF performance)."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ValueError(f"File not found: {path}")
     ext = os.path.splitext(path)[1].lower()
-    if ext not in EXTENSIONS:
+    if ext not in PERFORMANCE_EXTENSIONS:
         raise ValueError(f"{path}: expected a Live Link Face .csv or a UniTAF .npz")
     try:
         if ext == ".csv":

@@ -1,5 +1,6 @@
-"""A recorded line for the ground-truth-token path, without torch: checks, pauses, and the plan
-of segments (audio span + transcript text) the GPT is teacher-forced on one at a time.
+"""A recorded line for the ground-truth-token path, without torch: the aligner's segments checked,
+pauses, and the plan of segments (audio span + transcript text) the GPT is teacher-forced on one
+at a time (the recording itself is checked by core.recording).
 
 Why segments: the GPT has a fixed number of code and text positions (1815 codes = 36 s in the
 official model), so a long recording is cut at pauses, at least `min_gap_s` of speech apart,
@@ -17,12 +18,8 @@ import numpy as np
 
 from ...core.emotion import parse_script
 
-MIN_RATE, MAX_RATE = 8000, 192000          # sample rates a microphone/editor writes
-MIN_SECONDS = 0.25                         # shorter than a syllable: nothing to animate
-MAX_SECONDS = 20 * 60                      # the script limit is ~20 minutes of speech too
-SILENT_PEAK = 1e-4                         # -80 dBFS: digital silence or a muted take
 HOP_S = 0.01                               # energy frames of the pause detector
-MIN_PAUSE_S = 0.08                         # a gap shorter than a stop closure is not a pause
+STOP_CLOSURE_S = 0.08                      # a gap shorter than a stop closure is not a pause
 EDGE_MARGIN_S = 0.2                        # speech kept around the trimmed leading/trailing silence
 MIN_GAP_S = 2.0                            # cuts at least this much speech apart
 PUNCT_PULL_S = 0.6                         # how far (speech time) a cut moves to reach punctuation
@@ -32,38 +29,6 @@ _CJK = re.compile(r"[\u1100-\u11ff\u2e80-\ua4cf\ua840-\ud7af\uf900-\ufaff\ufe30-
 
 
 # ------------------------------------------------------------------------------- checks
-
-def check_audio(audio, sample_rate) -> np.ndarray:
-    """The recording as float32 [N], or ValueError with what is wrong with it."""
-    try:
-        rate = float(sample_rate)
-    except (TypeError, ValueError):
-        raise ValueError(f"sample rate must be a number, got {sample_rate!r}") from None
-    if not (MIN_RATE <= rate <= MAX_RATE) or rate != int(rate):
-        raise ValueError(f"sample rate {sample_rate!r} Hz is not usable: expected a whole number of Hz "
-                         f"between {MIN_RATE} and {MAX_RATE}")
-    x = np.asarray(audio)
-    if x.ndim == 2 and 1 in x.shape:
-        x = x.reshape(-1)
-    if x.ndim != 1:
-        raise ValueError(f"the recording must be mono samples [N], got shape {x.shape}")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"the recording must be float samples in [-1, 1], got {x.dtype}")
-    x = x.astype(np.float32, copy=False)
-    if len(x) == 0:
-        raise ValueError("the recording is empty")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("the recording contains NaN or infinite samples")
-    seconds = len(x) / rate
-    if seconds < MIN_SECONDS:
-        raise ValueError(f"the recording is {seconds:.2f} s long; at least {MIN_SECONDS} s of speech is needed")
-    if seconds > MAX_SECONDS:
-        raise ValueError(f"the recording is {seconds / 60:.1f} minutes long; the limit is {MAX_SECONDS // 60} "
-                         "minutes per line. Cut it into scenes or paragraphs.")
-    if float(np.max(np.abs(x))) < SILENT_PEAK:
-        raise ValueError("the recording is silent (peak below -80 dBFS)")
-    return x
-
 
 @dataclass
 class GivenSegment:
@@ -126,7 +91,7 @@ def speech_activity(audio: np.ndarray, sample_rate: int) -> Activity:
     threshold = max(loud - 40.0, floor + (loud - floor) / 3.0)
     voiced = db > threshold
     # bridge gaps shorter than a pause (plosive closures) so they are not cut at
-    short = int(round(MIN_PAUSE_S / HOP_S))
+    short = int(round(STOP_CLOSURE_S / HOP_S))
     runs = _runs(~voiced)
     for a, b in runs:
         if b - a < short and a > 0 and b < frames:

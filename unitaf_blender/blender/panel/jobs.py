@@ -2,8 +2,8 @@
 result to Blender on the main thread.
 
 Blender's Python API is not thread safe, so the worker thread only calls
-`work(progress, cancel)` (for generation: `engine.generate(request, progress, cancel)`, plain
-data in, a Performance out) and posts messages on a queue. `poll()`, called from the main
+`work(progress, cancel)` (for generation: the request path's prepare and perform, plain data in,
+a Performance out) and posts messages on a queue. `poll()`, called from the main
 thread (a modal operator's timer), drains the queue and, when the result is ready, calls
 `apply(result)`, the only step that touches bpy. A cancelled or failed job therefore never
 changes the scene. `run_sync()` does the same on the calling thread (background mode, where
@@ -12,10 +12,9 @@ timers and modal operators never run).
 import queue
 import threading
 
-from ..core.emotion import is_auto
-from ..core.errors import full_message
-from ..engines import Cancelled, LipsyncRequest
-from ..engines.auto_emotion import resolve_auto
+from ...core.errors import full_message
+from ...engines import Cancelled
+from ...engines.request_path import perform, prepare
 
 PENDING, RUNNING, DONE, FAILED, CANCELLED = "PENDING", "RUNNING", "DONE", "FAILED", "CANCELLED"
 FINISHED_STATES = (DONE, FAILED, CANCELLED)
@@ -131,24 +130,17 @@ class Job:
 
 
 class GenerateJob(Job):
-    """An engine run: `engine.generate(request, ...)`, or `engine.lipsync(...)` for a
-    LipsyncRequest (a face for a recorded line)."""
+    """A checked request (engines/request_path.py) prepared and performed on the worker: the
+    recording read, emotion 'auto' read from the words and a long recording split there, off the
+    UI thread, then the engine's generate or lipsync."""
 
     label = "Generate"
 
-    def __init__(self, engine, request, apply):
-        lipsync = isinstance(request, LipsyncRequest)
-        run = engine.lipsync if lipsync else engine.generate
-
+    def __init__(self, checked, apply):
         def work(progress, cancel):
-            job_request = request
-            if is_auto(request.emotion):   # the text-emotion model runs here, off the UI thread
-                progress(0.0, "emotion from the words")
-                check = engine.check_lipsync if lipsync else engine.check
-                job_request = check(resolve_auto(request)[0]).request
-            return run(job_request, progress, cancel)
+            return perform(prepare(checked, progress, cancel), progress, cancel)
         super().__init__(work, apply)
-        self.engine, self.request = engine, request
+        self.checked = checked
 
     @property
     def fallback_device(self):

@@ -1,13 +1,18 @@
-"""The panel's state as engine and take inputs: the preferences, the target object, the take
-options, the engine and its request. Read by the operators, the set-up operators and the
-panel; it draws nothing and runs nothing."""
+"""The panel's state as a raw request (engines/request_path.py) and take options: the preferences,
+the target object, the engine and what it declares, the emotion, voice, recording and option
+values. Read by the operators, the set-up operators and the panel; it draws nothing and runs
+nothing."""
 import os
 
 import bpy
 
-from ..engines import GenerateRequest, get_engine
-from . import props
-from .takes import TakeError, TakeOptions
+from ...core.emotion import DEFAULT_EMOTION
+from ...engines import engine_class
+from ...engines.request_path import RawRequest
+from ..recording import RecordingFile, strip_recording
+from ..takes import TakeError, TakeOptions
+from .engine_options import option_values
+from .scene_settings import DEFAULT_ENGINE
 
 ADDON_ID = None   # top-level add-on package, set by register()
 
@@ -39,26 +44,26 @@ def take_options(settings) -> TakeOptions:
 def active_engine_id(context) -> str:
     """The engine Generate uses: the scene's choice, or the preferences' default engine."""
     engine_id = context.scene.unitaf.engine
-    if engine_id == props.DEFAULT_ENGINE:
+    if engine_id == DEFAULT_ENGINE:
         prefs = preferences(context)
         engine_id = prefs.default_engine if prefs is not None else ""
     return "" if engine_id in ("", "NONE") else engine_id
 
 
-def _neural(context) -> bool:
-    return active_engine_id(context) == "unitaf"
+def active_engine(context):
+    """(id, class) of the engine Generate uses; EngineUnavailable when it cannot load."""
+    cls = engine_class(active_engine_id(context) or None)
+    return cls.id, cls
 
 
-def emotion_spec(context) -> str:
+def emotion_spec(context, engine_cls) -> str:
     """The panel's emotion as an engine spec: "name:intensity", or 8 comma-separated weights
-    (IndexTTS2 order, core.performance.EMOTIONS) when the UniTAF vector mode is on."""
+    (IndexTTS2 order, core.performance.EMOTIONS) when the engine takes a mix and Mix is on."""
     settings = context.scene.unitaf
-    if _neural(context) and settings.emotion_mode == "VECTOR":
+    if engine_cls.emotion_mix and settings.emotion_mode == "VECTOR":
         return ",".join(f"{min(max(v, 0.0), 1.0):.4f}" for v in settings.emotion_vector)
-    if settings.emotion == "neutral":
-        return "calm:0.0"
-    if settings.emotion == "auto":
-        return "auto"
+    if settings.emotion in (DEFAULT_EMOTION, "auto"):
+        return settings.emotion
     return f"{settings.emotion}:{settings.emotion_intensity:.3f}"
 
 
@@ -66,34 +71,11 @@ def _abspath(path):
     return os.path.normpath(bpy.path.abspath(path)) if path else ""
 
 
-def engine_options(context) -> dict:
-    """request.options from the preferences and the scene (keys as engines/unitaf/engine.py reads
-    them; the embedded engine ignores what it does not know)."""
+def request_voice(context, engine_cls):
+    """A clip-voiced engine: the voice clip (empty: the engine's own default; a bare id such as
+    "lj_speech" passes through); other engines: the voice id."""
     settings = context.scene.unitaf
-    options = {}
-    prefs = preferences(context)
-    device = "AUTO"
-    if prefs is not None:
-        device = prefs.device
-        if prefs.cache_dir:
-            options["cache_dir"] = _abspath(prefs.cache_dir)
-        if prefs.model_dir:
-            options["model_dir"] = _abspath(prefs.model_dir)
-    if _neural(context):
-        if settings.device_override != "PREFS":
-            device = settings.device_override
-        options.update(precision=settings.precision.lower(), sampling=settings.sampling.lower(),
-                       emo_alpha=float(settings.emo_alpha), expression_layer=settings.expression_layer.lower())
-        if settings.emotion_clip:
-            options["emotion_clip"] = _abspath(settings.emotion_clip)
-    options["device"] = device.lower()
-    return options
-
-
-def request_voice(context):
-    """UniTAF: the voice clip (empty = the bundled LJ Speech voice); other engines: the voice id."""
-    settings = context.scene.unitaf
-    if _neural(context):
+    if engine_cls.voice_input.kind == "clip":
         clip = settings.voice_clip.strip()
         if clip and not any(c in clip for c in "/\\."):   # a voice id such as "lj_speech"
             return clip
@@ -101,17 +83,25 @@ def request_voice(context):
     return settings.voice or None
 
 
-def build_request(context) -> GenerateRequest:
+def raw_request(context, recording=None) -> RawRequest:
+    """What the panel asks for: the text (the recording's transcript when `recording` is given),
+    emotion, voice, seed, and the option values of the active engine."""
     settings = context.scene.unitaf
+    engine_id, cls = active_engine(context)
     text = settings.text_block.as_string() if settings.text_block else settings.text
-    if not text.strip():
+    if recording is None and not text.strip():
         raise TakeError("Type the text to speak (or pick a Text datablock).")
-    return GenerateRequest(text=text, emotion=emotion_spec(context), voice=request_voice(context),
-                           seed=settings.seed, options=engine_options(context))
+    if recording is not None:
+        text = text if settings.lipsync_use_text and text.strip() else None
+    return RawRequest(engine_id=engine_id, text=text, recording=recording, emotion=emotion_spec(context, cls),
+                      voice=None if recording is not None else request_voice(context, cls), seed=settings.seed,
+                      options=request_options(context))
 
 
-def engine_for(context):
-    return get_engine(active_engine_id(context) or None)
+def request_options(context) -> dict:
+    """The option values the panel sends to the active engine (the preferences' and the scene's)."""
+    engine_id, cls = active_engine(context)
+    return option_values(context, engine_id, cls, preferences(context))
 
 
 def active_sound_strip(context):
@@ -121,13 +111,14 @@ def active_sound_strip(context):
     return strip if strip is not None and strip.type == 'SOUND' else None
 
 
-def lipsync_source(context):
-    """(recording path or None, sound strip or None): the Recording field, else the active
-    sound strip."""
+def lipsync_recording(context):
+    """(recording, the frame a sound strip's recording starts at or None): the Recording field's
+    file (read when the request is prepared), else the active sound strip (read now: bpy data is
+    read on the main thread only)."""
     path = context.scene.unitaf.lipsync_audio.strip()
     if path:
-        return _abspath(path), None
+        return RecordingFile(_abspath(path)), None
     strip = active_sound_strip(context)
     if strip is None:
         raise TakeError("Choose a Recording file, or make a sound strip active in the Video Sequencer.")
-    return None, strip
+    return strip_recording(strip)
