@@ -441,7 +441,7 @@ def test_unpinned_download_records_its_commit_and_later_ones_reuse_it(hub, tmp_p
     assert lock["acme/speech"]["files"]["big.bin"] == {
         "size": 300_000, "sha256": hashlib.sha256(FILES[("acme/speech", "big.bin")]).hexdigest()}
     assert set(lock["acme/speech"]["files"]) == {"big.bin", "sub/dir/small.json"}
-    text = cli.format_status(store, ["speech", "face"])
+    text = setup_commands.format_status(store, ["speech", "face"])
     assert f"acme/speech @ main, locked to {COMMIT} (the commit downloaded; recorded in " in text
     assert f"acme/face @ {COMMIT}" in text
     # the branch ref disappears (or moves): the lock still finds the files of its commit
@@ -461,7 +461,7 @@ def test_unpinned_download_records_its_commit_and_later_ones_reuse_it(hub, tmp_p
     # a damaged lock pins nothing: back to the branch
     (tmp_path / model_lock.LOCK_NAME).write_text("{not json", encoding="utf-8")
     assert store.locked_commit(store.spec("t.big")) is None
-    assert "acme/speech @ main (UNVERIFIED revision" in cli.format_status(store, "speech")
+    assert "acme/speech @ main (UNVERIFIED revision" in setup_commands.format_status(store, "speech")
 
 
 def test_models_licence_prints_the_downloaded_text(tmp_path, capsys):
@@ -474,5 +474,5 @@ def test_models_licence_prints_the_downloaded_text(tmp_path, capsys):
     assert cli.run(["models", "licence", "--cache-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "IndexTeam/IndexTTS-2/LICENSE.txt" in out and "terms..." in out
-    assert f"full text of IndexTeam/IndexTTS-2's licence: {snap / 'LICENSE.txt'}" in cli.format_status(
+    assert f"full text of IndexTeam/IndexTTS-2's licence: {snap / 'LICENSE.txt'}" in setup_commands.format_status(
         st.ModelStore(cache_dir=tmp_path))

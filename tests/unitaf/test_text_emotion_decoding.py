@@ -246,7 +246,7 @@ def test_a_batch_stops_before_each_number_and_wastes_nothing(emo, plain, monkeyp
     monkeypatch.setattr(emo.model, "forward", count)
     got = qwen3_generate.generate_ids_batch(emo.model, prompts, N, (), ShapeAware(want, places), 16, free_tokens=0)
     assert got == want
-    shared = qwen3._common_prefix(prompts) - 1
+    shared = qwen3_generate._common_prefix(prompts) - 1
     assert sum(calls) == shared + sum(len(p) - shared for p in prompts) + sum(len(w) - 1 for w in want)
 
 
