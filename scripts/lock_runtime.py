@@ -16,6 +16,9 @@ for it) is listed as not locked, and the installer refuses it with a clear messa
 
 Needs the network, or local indexes (file:// URLs with PEP 503 pages, as the tests use);
 `--torch-files` reads the PyTorch index's pages from a mirror while the lock names the real one.
+A mirror served over loopback HTTP may list a wheel it does not hold by its published sha256 (the
+anchor's `#sha256=`) with the release's metadata beside it (PEP 658 `data-core-metadata`): uv
+resolves from the metadata and the lock takes the published hash, which pip checks at install.
 uv's and pip's configuration files and variables are ignored: only the indexes named here are read.
 """
 from __future__ import annotations
