@@ -1,5 +1,5 @@
 """The whole UniTAF pipeline at the FULL official size with random weights: per stage and total,
-beside the reference implementation's time (/work/shared/research/reference-speed.md: a 2-vCPU Intel
+beside the reference implementation's time (../shared/research/reference-speed.md: a 2-vCPU Intel
 Xeon with AMX, so not directly comparable on another CPU; see --reference-seconds), peak memory, and
 the real-time factor on a GPU.
 

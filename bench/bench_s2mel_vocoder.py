@@ -10,7 +10,7 @@ plus the reference's own modules with the same weights when `--reference-src` po
 GoldenFishes/UniTAF checkout (its Python dependencies must be importable). Prints seconds per call,
 per second of generated audio, and each variant's output deviation from the first one.
 
-The default case mirrors /work/shared/research/reference-speed.md: 5 s prompt (430 mel frames) +
+The default case mirrors ../shared/research/reference-speed.md: 5 s prompt (430 mel frames) +
 5 s of speech (430 frames); one estimator call = one CFG step at batch 2 over 860 frames; BigVGAN
 on the 430 new frames. Timings are the minimum and median over `--repeats` interleaved runs after
 one warm-up: on a shared machine the minimum is the least noisy figure. No timed assertions.

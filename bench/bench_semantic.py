@@ -10,7 +10,7 @@ loaded with the same random weights; checks hidden_states[17] equals ours). It n
 4.52 importable (e.g. PYTHONPATH=/path/to/scratch/site-packages); the product never imports it.
 
 Prints seconds per call and per second of prompt audio, next to the reference figures measured on
-this machine (/work/shared/research/reference-speed.md: 2 vCPU Xeon, torch 2.13 CPU, 5 s prompt =
+this machine (../shared/research/reference-speed.md: 2 vCPU Xeon, torch 2.13 CPU, 5 s prompt =
 249 frames). The reference runs all 24 w2v-BERT layers and keeps hidden_states[17]; we build 17.
 Timings are min and median over `--repeats` runs after one warm-up. No timed assertions anywhere.
 """

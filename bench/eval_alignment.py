@@ -1,6 +1,6 @@
 """Accuracy of the embedded engine's forced alignment (engines/embedded/align.py).
 
-Run:  /work/main/.venv/bin/python bench/eval_alignment.py [--shared ../shared]
+Run:  .venv/bin/python bench/eval_alignment.py [--shared ../shared]
 
 (a) Synthetic "recordings" with ground truth: espeak with ANOTHER voice (en+m3 (British), and
     en-us+f3) at 0.7x and 1.4x the default rate, with extra pauses between phrases (one

@@ -23,7 +23,7 @@ from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir
 
 pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 
-# /work/shared/assets/README.md, LJ001-0001.wav
+# ../shared/assets/README.md, LJ001-0001.wav
 LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
            "from all the arts and crafts represented in the Exhibition")
 
