@@ -355,7 +355,7 @@ def test_install_runtime_runs_the_installer_when_online(registered, monkeypatch,
     def install(target, flavour, progress, cancel, allow_network=True):
         no_network_calls.append((target, flavour))
         progress(0.5, "Downloading torch")
-        return {"torch": torch_install.TORCH_VERSION, "flavour": "cu128"}
+        return {"torch": torch_install.TORCH_VERSION, "flavour": "cu130"}
     monkeypatch.setattr(torch_install, "install", install)
     assert bpy.ops.unitaf.install_runtime(flavour="cuda") == {'FINISHED'}
     assert no_network_calls == [(neural.RUNTIME_DIR, "cuda")]

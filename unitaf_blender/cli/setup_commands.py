@@ -37,7 +37,7 @@ def cmd_models(args):
 
 
 def cmd_install_runtime(args):
-    """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu128|cu130] [--dry-run]`."""
+    """`install-runtime --target DIR [--flavour cpu|cuda|cu126|cu130|cu132] [--dry-run]`."""
     from ..engines import Cancelled, EngineError
     runtime = _declared("runtime")
     target = getattr(args, "target", None)

@@ -2,7 +2,7 @@
 its model store and catalogue, and the neural runtime (PyTorch), through torch_install.py."""
 from ..assets import ModelFiles, Runtime
 from ..option_schema import Choice
-from . import torch_install
+from . import gpu_driver, runtime_lock, torch_install
 from .catalog import DEFAULT_FEATURES
 from .store import ModelStore
 
@@ -18,11 +18,28 @@ def model_files(options=None) -> ModelFiles:
 
 
 def runtime() -> Runtime:
-    cuda = torch_install.DEFAULT_CUDA
-    flavours = (Choice("cpu", "CPU", "Works everywhere (on macOS it uses Apple Metal); about 200 MB"),
-                Choice("cuda", "CUDA (recommended)", f"NVIDIA GPU, CUDA {cuda[2:]} build; about 3 GB"))
-    flavours += tuple(Choice(f, f"CUDA {f[2:4]}.{f[4:]}", f"NVIDIA GPU, the {f} build (pick the one your driver "
-                                                       "supports)") for f in torch_install.CUDA_FLAVOURS)
+    """The neural runtime, its flavours described as the lock has them for this computer."""
+    where = runtime_lock.this_target()
+    locked = runtime_lock.flavours_for(*where)
+    macos = where[0].startswith("macos")
+
+    def note(flavour):
+        if macos and flavour != "cpu":
+            return "; there is no CUDA PyTorch for macOS"
+        return "" if flavour in locked else "; not locked for this computer yet (see the README)"
+
+    cuda = torch_install.cuda_flavour(where)
+    if cuda:
+        cuda_choice = Choice("cuda", "CUDA (recommended)", f"NVIDIA GPU: the {cuda} build (CUDA "
+                             f"{gpu_driver.cuda_version(cuda)}), the one locked for this computer; about 3 GB")
+    else:
+        cuda_choice = Choice("cuda", "CUDA", "NVIDIA GPU" + note("cuda"))
+    flavours = (Choice("cpu", "CPU", "Works everywhere (on macOS it uses Apple Metal); about 200 MB" + note("cpu")),
+                cuda_choice)
+    flavours += tuple(Choice(f, f"CUDA {gpu_driver.cuda_version(f)}",
+                             f"NVIDIA GPU, the {f} build; needs NVIDIA driver "
+                             f"{gpu_driver.written(gpu_driver.minimum(f))} or newer{note(f)}")
+                      for f in torch_install.CUDA_FLAVOURS)
     return Runtime("runtime", "Neural runtime (PyTorch)", "PyTorch", "torch", torch_install, flavours,
                    f"PyTorch {torch_install.TORCH_VERSION} + PyYAML + huggingface_hub + Jinja2, locked with hashes, "
                    "via pip")

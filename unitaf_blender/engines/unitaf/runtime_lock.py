@@ -64,17 +64,29 @@ def parse(text: str) -> list:
     return sections
 
 
+_parsed = {}     # path -> (text, sections): the panel asks on every redraw; reading is cheap, parsing less so
+
+
 def read(path: Optional[str] = None) -> list:
+    path = path or LOCK_FILE
     try:
-        with open(path or LOCK_FILE, encoding="utf-8") as f:
-            return parse(f.read())
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except OSError:
         return []
+    if path not in _parsed or _parsed[path][0] != text:
+        _parsed[path] = (text, parse(text))
+    return _parsed[path][1]
 
 
 def sections_for(flavour: str, target: str, python: str, path: Optional[str] = None) -> list:
     """The sections to install for a flavour on a target, in the lock's order (torch's index first)."""
     return [s for s in read(path) if s.key == (flavour, target, python) and s.lines]
+
+
+def flavours_for(target: str, python: str, path: Optional[str] = None) -> list:
+    """The flavours locked for a target and Python, sorted (cpu, then the CUDA ones oldest first)."""
+    return sorted({s.flavour for s in read(path) if (s.target, s.python) == (target, python) and s.lines})
 
 
 def available(path: Optional[str] = None) -> list:

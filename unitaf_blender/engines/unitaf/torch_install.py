@@ -10,7 +10,9 @@ half-written. `activate(folder)` puts an installed runtime on sys.path.
 
 Each section of the lock is installed by one pip run from its own index (`--index-url` only)
 with `--no-deps --require-hashes`, and pip ignores the user's pip configuration and PIP_*
-variables (a configured extra index would mix indexes again).
+variables (a configured extra index would mix indexes again). 'cuda' is the CUDA build the lock
+has for this platform (PyPI's own where it is one: CUDA 13.0 on Linux), and a CUDA install is
+refused before any download when the NVIDIA driver is known to be too old for it (gpu_driver.py).
 
 No torch and no bpy here: this module must work before torch exists.
 """
@@ -29,7 +31,7 @@ import time
 from typing import Callable, Optional
 
 from .. import Cancelled, EngineError
-from . import runtime_lock
+from . import gpu_driver, runtime_lock
 
 TORCH_VERSION = "2.13.0"
 # the top of the lock (scripts/lock_runtime.py resolves their dependencies); the versions the
@@ -37,8 +39,12 @@ TORCH_VERSION = "2.13.0"
 EXTRA_PACKAGES = ("PyYAML==6.0.4", "huggingface_hub==2.4.0", "Jinja2==3.1.6")
 TORCH_INDEX = "https://download.pytorch.org/whl"
 PYPI_INDEX = "https://pypi.org/simple"
-CUDA_FLAVOURS = ("cu126", "cu128", "cu130")
-DEFAULT_CUDA = "cu128"
+# torch 2.13.0's CUDA builds on the PyTorch index (CUDA 12.8 left its release matrix at 2.12)
+CUDA_FLAVOURS = ("cu126", "cu130", "cu132")
+# The build PyPI itself publishes on each target: its Linux wheels are the CUDA 13.0 build (they
+# require cuda-toolkit 13.0.3 and the nvidia-*-cu13 libraries), its Windows and macOS wheels the
+# CPU build. These are locked from PyPI alone; the other builds come from the PyTorch index.
+PYPI_BUILDS = {"linux-x86_64": "cu130", "linux-aarch64": "cu130", "windows-x86_64": "cpu", "macos-arm64": "cpu"}
 FLAVOURS = ("cpu", "cuda") + CUDA_FLAVOURS
 MARKER = "unitaf_runtime.json"
 
@@ -48,15 +54,51 @@ _OFFLINE_SIGNS = ("Failed to establish a new connection", "Temporary failure in 
                   "ConnectTimeoutError", "No route to host", "Connection refused")
 
 
-def _flavour(flavour: str) -> str:
+def cuda_flavour(where: Optional[tuple] = None, lock: Optional[str] = None) -> Optional[str]:
+    """The CUDA flavour 'cuda' installs on `where` ((target, python), default this interpreter's):
+    PyPI's own build when it is a locked CUDA build, else the newest locked one; None if none is."""
+    target, py = where or runtime_lock.this_target()
+    locked = [f for f in runtime_lock.flavours_for(target, py, lock) if f in CUDA_FLAVOURS]
+    if not locked:
+        return None
+    return PYPI_BUILDS.get(target) if PYPI_BUILDS.get(target) in locked else locked[-1]
+
+
+def _flavour(flavour: str, where: Optional[tuple] = None, lock: Optional[str] = None) -> str:
     f = (flavour or "cpu").strip().lower()
-    if f == "cuda":
-        f = DEFAULT_CUDA
-    if f not in ("cpu",) + CUDA_FLAVOURS:
+    if f not in FLAVOURS:
         raise EngineError(f"Unknown runtime flavour '{flavour}'; choose one of {', '.join(FLAVOURS)}.")
-    if f != "cpu" and sys.platform == "darwin":
+    target, _ = where or runtime_lock.this_target()
+    if f != "cpu" and target.startswith("macos"):
         raise EngineError("There is no CUDA PyTorch for macOS; choose the 'cpu' flavour (it uses Apple Metal/MPS).")
+    if f == "cuda":
+        f = cuda_flavour(where, lock) or f      # none locked: refused by build_commands, naming 'cuda'
     return f
+
+
+def _not_locked(f: str, target: str, py: str, lock: Optional[str]) -> str:
+    """The refusal for a flavour the lock has nothing for here: what is locked, and what to run."""
+    def python(tag):
+        return f"Python {tag[2]}.{tag[3:]}"
+    here = runtime_lock.flavours_for(target, py, lock)
+    text = f"No locked neural runtime for the '{f}' flavour on {target} with {python(py)}"
+    other_pythons = sorted({s.python for s in runtime_lock.read(lock) if s.target == target})
+    if here:
+        text += f"; locked there: {', '.join(here)}."
+        cuda = [c for c in here if c in CUDA_FLAVOURS]
+        if f == "cpu" and cuda:
+            text += (f" The {cuda[-1]} build also runs without an NVIDIA GPU, on the CPU (a bigger download): "
+                     f"choose '{cuda[-1]}'.")
+    elif other_pythons:
+        text += f"; {target} is locked for {', '.join(map(python, other_pythons))} only."
+    else:
+        text += f"; nothing is locked for {target}."
+    if target not in PYPI_BUILDS:
+        return text + f" scripts/lock_runtime.py does not lock PyTorch {TORCH_VERSION} for {target}."
+    wanted = CUDA_FLAVOURS if f == "cuda" else (f,)
+    reach = "pypi.org" if all(PYPI_BUILDS[target] == w for w in wanted) else "pypi.org and download.pytorch.org"
+    return text + (f" To lock it, run `python scripts/lock_runtime.py --update --flavours {' '.join(wanted)} "
+                   f"--targets {target} --pythons {py}` where {reach} can be reached.")
 
 
 def build_commands(target_dir, flavour: str = "cpu", python: Optional[str] = None,
@@ -65,13 +107,11 @@ def build_commands(target_dir, flavour: str = "cpu", python: Optional[str] = Non
     staging folder), one per section of the lock: the command reads the text from the file
     given after its last argument (`-r FILE`). `where`: (target, python) of the lock, default
     this interpreter's. EngineError when the lock has nothing for this flavour and platform."""
-    f = _flavour(flavour)
+    f = _flavour(flavour, where, lock)
     target, py = where or runtime_lock.this_target()
     sections = runtime_lock.sections_for(f, target, py, lock)
     if not sections:
-        locked = ", ".join(runtime_lock.available(lock)) or "none"
-        raise EngineError(f"No locked neural runtime for the '{f}' flavour on {target} with Python {py[2]}.{py[3:]} "
-                          f"(locked: {locked}). The lock is made by scripts/lock_runtime.py.")
+        raise EngineError(_not_locked(f, target, py, lock))
     out = []
     for section in sections:
         cmd = [python or sys.executable, "-m", "pip", "--isolated", "install", "--target", os.fspath(target_dir),
@@ -156,11 +196,14 @@ def install(target_dir, flavour: str = "cpu", progress: Optional[Callable[[float
     if not allow_network:
         raise EngineError("Installing the neural runtime needs the internet, and online access is off "
                           "(Blender: Preferences > System > Network > Allow Online Access).")
-    f = _flavour(flavour)
+    f = _flavour(flavour, lock=lock)
     target_dir = os.path.abspath(os.fspath(target_dir))
     parent = os.path.dirname(target_dir)
     staging = f"{target_dir}.partial-{os.getpid()}"
     commands = build_commands(staging, f, python, lock)      # no lock for this platform: refused here
+    target, py = runtime_lock.this_target()
+    gpu_driver.check(f, alternatives=runtime_lock.flavours_for(target, py, lock),   # a too old driver: here
+                     system=target.split("-")[0])
     os.makedirs(parent, exist_ok=True)
     shutil.rmtree(staging, ignore_errors=True)
 
