@@ -196,6 +196,19 @@ def test_the_shipped_lock_has_the_builds_pypi_publishes():
     assert nr.cuda_flavour(("windows-x86_64", "cp311")) is None
 
 
+def test_the_shipped_lock_has_windows_cuda_for_python_313():
+    """Blender 5.1-5.2 on Windows: torch 2.13.0+cu130 from the PyTorch index by its published sha256
+    (its CUDA libraries are inside the wheel), everything else from PyPI: the same packages as the
+    Windows CPU build, never an NVIDIA package or triton. Python 3.11 is not locked (no published hash)."""
+    sections = runtime_lock.sections_for("cu130", "windows-x86_64", "cp313")
+    assert [s.index for s in sections] == [f"{nr.TORCH_INDEX}/cu130", nr.PYPI_INDEX]
+    assert sections[0].lines == ["torch==2.13.0+cu130 --hash=sha256:"
+                                 "cf23236e9deed7d3510d14d9b9592d75d272ef7b35bbfee31a02bea339c73971"]
+    cpu = runtime_lock.sections_for("cpu", "windows-x86_64", "cp313")[0].lines
+    assert sections[1].lines == [line for line in cpu if not line.startswith("torch==")]
+    assert nr.cuda_flavour(("windows-x86_64", "cp313")) == "cu130"
+    assert runtime_lock.sections_for("cu130", "windows-x86_64", "cp311") == []
+
 # ------------------------------------------------------------------ PyPI's own builds, --update
 
 def _pypi_torch(cuda_runtime="13.0.3.0") -> list:
