@@ -24,18 +24,22 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import bench_text_emotion as bench  # noqa: E402
 
-from unitaf_blender.engines.unitaf import qwen3 as ours  # noqa: E402
+from unitaf_blender.engines.unitaf import qwen3_generate as ours  # noqa: E402
 
 
 def other_qwen3(src: str):
-    """The other tree's qwen3 module, imported under the same package name once ours is moved aside."""
+    """The other tree's (model module, decoding module), imported under the same package name once
+    ours is moved aside; older trees decode in qwen3 itself, newer ones in qwen3_generate."""
     for name in [k for k in sys.modules if k.startswith("unitaf_blender")]:
         sys.modules["this_tree_" + name] = sys.modules.pop(name)
     sys.path.insert(0, os.path.abspath(src))
-    module = importlib.import_module("unitaf_blender.engines.unitaf.qwen3")
-    if not module.__file__.startswith(os.path.abspath(src)):
+    model = importlib.import_module("unitaf_blender.engines.unitaf.qwen3")
+    if not model.__file__.startswith(os.path.abspath(src)):
         raise SystemExit(f"--other: {src} has no unitaf_blender package")
-    return module
+    try:
+        return model, importlib.import_module("unitaf_blender.engines.unitaf.qwen3_generate")
+    except ModuleNotFoundError:
+        return model, model
 
 
 class ScriptedLogits:
@@ -73,8 +77,8 @@ def main():
     print(f"CPU: {bench.cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
           f"native bf16: {bench.native_bf16()}; bf16, {len(bench.SENTENCES)} sentences, 70 answer tokens")
     mine = bench.ScriptedAnswers(bench.build(torch.bfloat16))
-    other_module = other_qwen3(args.other)
-    other = ScriptedLogits(build_other(other_module))
+    other_model, other_module = other_qwen3(args.other)
+    other = ScriptedLogits(build_other(other_model))
     prompts, n = [bench.prompt_ids(t) for t in bench.SENTENCES], 70
 
     def case(module, model, rows):
