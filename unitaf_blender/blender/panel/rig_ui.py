@@ -5,6 +5,7 @@ import bpy
 from ...core.pose_map import MOUTH_SHAPES
 from .. import character, face_rigs, pose_library, props, rig
 from .settings import target_object
+from .sidebar import Sidebar
 
 
 def target_armature(context):
@@ -26,10 +27,7 @@ class UNITAF_UL_poses(bpy.types.UIList):
         sub.prop(item, "frame", text="")
 
 
-class UNITAF_PT_face_bones(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "UniTAF"
+class UNITAF_PT_face_bones(Sidebar, bpy.types.Panel):
     bl_idname = "UNITAF_PT_face_bones"
     bl_label = "Face Bones"
     bl_parent_id = "UNITAF_PT_main"

@@ -12,6 +12,7 @@ from . import engine_setup, jobs, voice_setup
 from .engine_options import draw_options, panel_options
 from .scene_settings import engine_items
 from .settings import active_engine, active_sound_strip, preferences, target_object
+from .sidebar import Sidebar
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -27,13 +28,7 @@ def _mapping_report(obj):
     return _report_cache[key]
 
 
-class _Sidebar:
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "UniTAF"
-
-
-class UNITAF_PT_main(_Sidebar, bpy.types.Panel):
+class UNITAF_PT_main(Sidebar, bpy.types.Panel):
     bl_idname = "UNITAF_PT_main"
     bl_label = "UniTAF"
 
@@ -132,7 +127,7 @@ def _draw_animate_from_audio(box, context):
     box.operator("unitaf.lipsync", icon='PLAY_SOUND')
 
 
-class UNITAF_PT_engine_options(_Sidebar, bpy.types.Panel):
+class UNITAF_PT_engine_options(Sidebar, bpy.types.Panel):
     """The options the active engine declares for its sub-panel (engine_options.py)."""
     bl_idname = "UNITAF_PT_engine_options"
     bl_label = "Engine Options"
@@ -167,7 +162,7 @@ class UNITAF_UL_mapping(bpy.types.UIList):
             row.prop(item, "shape_key", text="")
 
 
-class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
+class UNITAF_PT_mapping(Sidebar, bpy.types.Panel):
     bl_idname = "UNITAF_PT_mapping"
     bl_label = "Shape-Key Mapping"
     bl_parent_id = "UNITAF_PT_main"
@@ -207,7 +202,7 @@ class UNITAF_PT_mapping(_Sidebar, bpy.types.Panel):
             box.label(text=f"Missing shapes: {', '.join(missing[:6])}", icon='ERROR')
 
 
-class UNITAF_PT_keying(_Sidebar, bpy.types.Panel):
+class UNITAF_PT_keying(Sidebar, bpy.types.Panel):
     bl_idname = "UNITAF_PT_keying"
     bl_label = "Keying Options"
     bl_parent_id = "UNITAF_PT_main"
