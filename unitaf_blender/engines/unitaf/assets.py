@@ -31,7 +31,7 @@ def runtime() -> Runtime:
     cuda = torch_install.cuda_flavour(where)
     if cuda:
         cuda_choice = Choice("cuda", "CUDA (recommended)", f"NVIDIA GPU: the {cuda} build (CUDA "
-                             f"{gpu_driver.cuda_version(cuda)}), the one locked for this computer; about 3 GB")
+                             f"{gpu_driver.cuda_version(cuda)}), the one locked for this computer; about 2-3 GB")
     else:
         cuda_choice = Choice("cuda", "CUDA", "NVIDIA GPU" + note("cuda"))
     flavours = (Choice("cpu", "CPU", "Works everywhere (on macOS it uses Apple Metal); about 200 MB" + note("cpu")),
