@@ -3,7 +3,10 @@ in one process and interleaved: full-size Qwen3-0.6B with random weights in bf16
 answers of bench_text_emotion.py (70 tokens, 2 wrong digits per answer), 10 sentences and 1.
 
     git -C . archive <commit> | tar -x -C /tmp/older          # the other tree, outside the repo
-    .venv/bin/python bench/compare_text_emotion.py --other /tmp/older [--threads 2] [--runs 3]
+    .venv/bin/python bench/compare_text_emotion.py --other /tmp/older [--threads 2] [--runs 3] [--tiny]
+
+--tiny: a 2-layer model of the same vocabulary instead of the full size, to check that the
+script runs (tests/unitaf/test_bench_scripts.py); its times mean nothing.
 
 The other tree's model gets the same random weights and no packing (its own code); its greedy
 tokens are taken from the same script through large logits. Figures only, never asserted.
@@ -16,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import replace
 
 import torch
 
@@ -49,9 +53,11 @@ class ScriptedLogits:
         self.model, self.device, self.dtype, self.new_cache = model, model.device, model.dtype, model.new_cache
 
     def __call__(self, ids, cache, pos=0, all_logits=False, **kw):
-        logits = self.model(ids, cache, pos, all_logits=all_logits, **kw)
+        out = self.model(ids, cache, pos, all_logits=all_logits, **kw)
         script = bench.successor(ids)
-        return logits.scatter(-1, (script if all_logits else script[:, -1]).unsqueeze(-1), 1e9)
+        if kw.get("argmax"):      # newer decoding asks the model for its greedy ids (-1: not computed)
+            return script[:, -1] if out.dim() == 1 else script.masked_fill(out < 0, -1)
+        return out.scatter(-1, (script if all_logits else script[:, -1]).unsqueeze(-1), 1e9)
 
 
 def build_other(module):
@@ -72,7 +78,11 @@ def main():
     ap.add_argument("--other", required=True, help="another source tree (a checkout of an older commit)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--tiny", action="store_true", help="a 2-layer model: checks the script runs, times mean nothing")
     args = ap.parse_args()
+    if args.tiny:          # bench.build and build_other read bench.FULL when they build
+        bench.FULL = replace(bench.FULL, hidden_size=64, intermediate_size=128, layers=2, heads=2, kv_heads=1,
+                             head_dim=32)
     torch.set_num_threads(args.threads)
     print(f"CPU: {bench.cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
           f"native bf16: {bench.native_bf16()}; bf16, {len(bench.SENTENCES)} sentences, 70 answer tokens")
