@@ -79,11 +79,18 @@ def key_and_write(scene, obj, perf, opts, args, inputs):
     print_summary(result, obj)
 
 
-def cmd_generate(args):
+def checked_inputs(args):
+    """The arguments checked and the files the command reads (which no output may replace); with
+    --blend the outputs are checked now, to fail fast before the file is even opened."""
     check_arguments(args)
     inputs = files_read(args)
     if args.blend:
-        check_outputs(args, inputs=inputs)   # fail fast, before the file is even opened
+        check_outputs(args, inputs=inputs)
+    return inputs
+
+
+def cmd_generate(args):
+    inputs = checked_inputs(args)
     scene = open_blend(args)
     obj = find_object(args.object)
     text = read_text(args.text, args.text_file, args.text_block)
@@ -100,10 +107,7 @@ def cmd_lipsync(args):
     from ..blender.recording import RecordingFile, find_sound_strip, strip_recording
     if args.strip and args.frame is not None:
         raise BadInput("--frame and --strip exclude each other: the strip's start is the take's start")
-    check_arguments(args)
-    inputs = files_read(args)
-    if args.blend:
-        check_outputs(args, inputs=inputs)
+    inputs = checked_inputs(args)
     scene = open_blend(args)
     obj = find_object(args.object)
     if args.strip:
@@ -129,10 +133,7 @@ def cmd_lipsync(args):
 
 def cmd_import(args):
     from ..core.performance_files import load_performance
-    check_arguments(args)
-    inputs = files_read(args)
-    if args.blend:
-        check_outputs(args, inputs=inputs)
+    inputs = checked_inputs(args)
     scene = open_blend(args)
     obj = find_object(args.object)
     perf = load_performance(args.csv or args.npz, args.timecode_fps)
@@ -146,10 +147,7 @@ def cmd_import(args):
 def cmd_batch(args):
     from ..blender.batch import check_lines, prepare_lines, run_batch
     from ..core.batch import BatchFileError, load_batch
-    check_arguments(args)
-    inputs = files_read(args)
-    if args.blend:
-        check_outputs(args, inputs=inputs)
+    inputs = checked_inputs(args)
     problems = []
     try:
         plan = load_batch(args.lines)
