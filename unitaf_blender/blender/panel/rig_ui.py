@@ -5,7 +5,7 @@ import bpy
 from ...core.pose_map import MOUTH_SHAPES
 from .. import character, face_rigs, pose_library, props, rig
 from .settings import target_object
-from .sidebar import Sidebar
+from .sidebar import SidebarSection
 
 
 def target_armature(context):
@@ -27,11 +27,9 @@ class UNITAF_UL_poses(bpy.types.UIList):
         sub.prop(item, "frame", text="")
 
 
-class UNITAF_PT_face_bones(Sidebar, bpy.types.Panel):
+class UNITAF_PT_face_bones(SidebarSection, bpy.types.Panel):
     bl_idname = "UNITAF_PT_face_bones"
     bl_label = "Face Bones"
-    bl_parent_id = "UNITAF_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):
         layout = self.layout

@@ -6,3 +6,9 @@ class Sidebar:
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "UniTAF"
+
+
+class SidebarSection(Sidebar):
+    """Mixin for the collapsible sections under the main UniTAF panel (closed at first)."""
+    bl_parent_id = "UNITAF_PT_main"
+    bl_options = {'DEFAULT_CLOSED'}

@@ -12,7 +12,7 @@ from . import engine_setup, jobs, voice_setup
 from .engine_options import draw_options, panel_options
 from .scene_settings import engine_items
 from .settings import active_engine, active_sound_strip, preferences, target_object
-from .sidebar import Sidebar
+from .sidebar import Sidebar, SidebarSection
 
 _report_cache = {}   # (object, keys, stored pairs) -> (report lines, missing shapes)
 
@@ -127,12 +127,10 @@ def _draw_animate_from_audio(box, context):
     box.operator("unitaf.lipsync", icon='PLAY_SOUND')
 
 
-class UNITAF_PT_engine_options(Sidebar, bpy.types.Panel):
+class UNITAF_PT_engine_options(SidebarSection, bpy.types.Panel):
     """The options the active engine declares for its sub-panel (engine_options.py)."""
     bl_idname = "UNITAF_PT_engine_options"
     bl_label = "Engine Options"
-    bl_parent_id = "UNITAF_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     @classmethod
     def poll(cls, context):
@@ -162,11 +160,9 @@ class UNITAF_UL_mapping(bpy.types.UIList):
             row.prop(item, "shape_key", text="")
 
 
-class UNITAF_PT_mapping(Sidebar, bpy.types.Panel):
+class UNITAF_PT_mapping(SidebarSection, bpy.types.Panel):
     bl_idname = "UNITAF_PT_mapping"
     bl_label = "Shape-Key Mapping"
-    bl_parent_id = "UNITAF_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):
         layout = self.layout
@@ -202,11 +198,9 @@ class UNITAF_PT_mapping(Sidebar, bpy.types.Panel):
             box.label(text=f"Missing shapes: {', '.join(missing[:6])}", icon='ERROR')
 
 
-class UNITAF_PT_keying(Sidebar, bpy.types.Panel):
+class UNITAF_PT_keying(SidebarSection, bpy.types.Panel):
     bl_idname = "UNITAF_PT_keying"
     bl_label = "Keying Options"
-    bl_parent_id = "UNITAF_PT_main"
-    bl_options = {'DEFAULT_CLOSED'}
 
     def draw(self, context):
         s = context.scene.unitaf
