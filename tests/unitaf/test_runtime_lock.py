@@ -352,6 +352,20 @@ def test_the_panel_describes_the_flavours_as_locked_here(tmp_path, monkeypatch):
     assert choices["cuda"].label == "CUDA" and "not locked" in choices["cuda"].help
 
 
+def test_the_lock_is_read_once_when_the_flavours_are_asked_and_not_before(tmp_path, monkeypatch):
+    """find_assets builds the runtime on every panel redraw and CLI parse: it reads nothing then."""
+    target, python = runtime_lock.this_target()
+    lock = tmp_path / "runtime.lock"
+    lock.write_text(_lock_text(("cpu", target, python), ("cu130", target, python)))
+    monkeypatch.setattr(runtime_lock, "LOCK_FILE", str(lock))
+    reads, read = [], runtime_lock.read
+    monkeypatch.setattr(runtime_lock, "read", lambda path=None: reads.append(path) or read(path))
+    runtime = assets.runtime()
+    assert reads == []
+    assert [c.value for c in runtime.flavours] == ["cpu", "cuda", "cu126", "cu130", "cu132"]
+    assert len(reads) == 1
+
+
 # ------------------------------------------------------------------ the NVIDIA driver
 
 def _nvidia_smi(folder: pathlib.Path, script: str, monkeypatch) -> pathlib.Path:

@@ -55,8 +55,13 @@ class Runtime:
     name: str                    # "PyTorch"
     module: str                  # the module it makes importable ("torch"); its version in installed() too
     installer: object
-    flavours: tuple              # option_schema.Choice: cpu, cuda, ...
+    flavour_choices: Callable[[], tuple]   # option_schema.Choice: cpu, cuda, ...; built when asked
     packages: str                # what pip installs, in words
+
+    @property
+    def flavours(self) -> tuple:
+        """The flavours to choose from (described by the engine, e.g. from its lock, on each call)."""
+        return self.flavour_choices()
 
     def commands(self, folder, flavour) -> list:
         """[(pip command, requirement lines)]: one pip run per index of the locked runtime."""

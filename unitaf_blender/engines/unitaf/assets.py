@@ -18,7 +18,14 @@ def model_files(options=None) -> ModelFiles:
 
 
 def runtime() -> Runtime:
-    """The neural runtime, its flavours described as the lock has them for this computer."""
+    """The neural runtime; its flavours are described when asked (the lock is read then, not here)."""
+    return Runtime("runtime", "Neural runtime (PyTorch)", "PyTorch", "torch", torch_install, flavour_choices,
+                   f"PyTorch {torch_install.TORCH_VERSION} + PyYAML + huggingface_hub + Jinja2, locked with hashes, "
+                   "via pip")
+
+
+def flavour_choices() -> tuple:
+    """The runtime's flavours, described as the lock has them for this computer."""
     where = runtime_lock.this_target()
     locked = runtime_lock.flavours_for(*where)
     macos = where[0].startswith("macos")
@@ -28,7 +35,7 @@ def runtime() -> Runtime:
             return "; there is no CUDA PyTorch for macOS"
         return "" if flavour in locked else "; not locked for this computer yet (see the README)"
 
-    cuda = torch_install.cuda_flavour(where)
+    cuda = torch_install.cuda_flavour_among(where[0], locked)
     if cuda:
         cuda_choice = Choice("cuda", "CUDA (recommended)", f"NVIDIA GPU: the {cuda} build (CUDA "
                              f"{gpu_driver.cuda_version(cuda)}), the one locked for this computer; about 2-3 GB")
@@ -40,6 +47,4 @@ def runtime() -> Runtime:
                              f"NVIDIA GPU, the {f} build; needs NVIDIA driver "
                              f"{gpu_driver.written(gpu_driver.minimum(f))} or newer{note(f)}")
                       for f in torch_install.CUDA_FLAVOURS)
-    return Runtime("runtime", "Neural runtime (PyTorch)", "PyTorch", "torch", torch_install, flavours,
-                   f"PyTorch {torch_install.TORCH_VERSION} + PyYAML + huggingface_hub + Jinja2, locked with hashes, "
-                   "via pip")
+    return flavours

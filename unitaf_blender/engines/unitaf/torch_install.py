@@ -58,10 +58,15 @@ def cuda_flavour(where: Optional[tuple] = None, lock: Optional[str] = None) -> O
     """The CUDA flavour 'cuda' installs on `where` ((target, python), default this interpreter's):
     PyPI's own build when it is a locked CUDA build, else the newest locked one; None if none is."""
     target, py = where or runtime_lock.this_target()
-    locked = [f for f in runtime_lock.flavours_for(target, py, lock) if f in CUDA_FLAVOURS]
-    if not locked:
+    return cuda_flavour_among(target, runtime_lock.flavours_for(target, py, lock))
+
+
+def cuda_flavour_among(target: str, locked: list) -> Optional[str]:
+    """cuda_flavour for a target whose locked flavours (sorted, as flavours_for has them) are known."""
+    cuda = [f for f in locked if f in CUDA_FLAVOURS]
+    if not cuda:
         return None
-    return PYPI_BUILDS.get(target) if PYPI_BUILDS.get(target) in locked else locked[-1]
+    return PYPI_BUILDS.get(target) if PYPI_BUILDS.get(target) in cuda else cuda[-1]
 
 
 def _flavour(flavour: str, where: Optional[tuple] = None, lock: Optional[str] = None) -> str:
