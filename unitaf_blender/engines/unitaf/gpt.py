@@ -27,7 +27,7 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from .conformer import ConformerEncoder
-from .packed import PackedLinear, packing_works
+from .packed import PackedLinear, packs
 from .perceiver import PerceiverResampler
 
 __all__ = ["GPTDims", "UnifiedVoice", "KVCache", "load_gpt"]
@@ -339,16 +339,16 @@ class UnifiedVoice(nn.Module):
         heads, the conditioning encoders and the KV cache keep the float type."""
         if int8 and self.device.type != "cpu":
             raise ValueError("int8 GPT weights are for the CPU only")
+        pack = not int8 and packs(self.device, self.dtype)
         for m in self.gpt.modules():
             if isinstance(m, Conv1D):
                 if int8:
                     m.use_int8()
-                elif self.device.type == "cpu" and self.dtype == torch.bfloat16 and packing_works():
+                elif pack:
                     m.use_packed()
                 elif self.device.type == "cpu" and self.dtype in (torch.float16, torch.bfloat16):
                     m.use_linear_layout()
-        if not int8 and self.device.type == "cpu" and self.dtype == torch.bfloat16 and packing_works() \
-                and not isinstance(self.mel_head, PackedLinear):
+        if pack and not isinstance(self.mel_head, PackedLinear):
             self.mel_head = PackedLinear(self.mel_head.weight, self.mel_head.bias)
         return self
 

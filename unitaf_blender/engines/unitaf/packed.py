@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PackedLinear", "packing_works"]
+__all__ = ["PackedLinear", "packing_works", "packs"]
 
 
 class PackedLinear(nn.Module):
@@ -46,3 +46,9 @@ def packing_works() -> bool:
         return bool(torch.equal(PackedLinear(w, b)(x), F.linear(x, w, b)))
     except (RuntimeError, AttributeError):
         return False
+
+
+def packs(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether a model on this device in this float type gets packed weights: bf16 on a CPU where
+    oneDNN packing works."""
+    return device.type == "cpu" and dtype == torch.bfloat16 and packing_works()

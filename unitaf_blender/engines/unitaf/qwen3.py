@@ -25,7 +25,7 @@ from torch import nn
 
 from . import checkpoint as ckpt
 from .gpt import KVCache
-from .packed import PackedLinear, packing_works
+from .packed import PackedLinear, packs
 
 __all__ = ["Qwen3Dims", "Qwen3", "load_qwen3"]
 
@@ -274,7 +274,7 @@ def pack_for_cpu(model: "Qwen3") -> bool:
     """bf16 on a CPU: every projection and the output head get oneDNN-packed weights (a tied
     head as a copy, as the embedding lookups still read the matrix: +0.3 GB for Qwen3-0.6B).
     False, and nothing changed, for other float types, devices, or where packing does not work."""
-    if model.device.type != "cpu" or model.dtype != torch.bfloat16 or not packing_works():
+    if not packs(model.device, model.dtype):
         return False
     for block in model.model.layers:
         for owner, names in ((block.self_attn, ("q_proj", "k_proj", "v_proj", "o_proj")),
