@@ -37,11 +37,6 @@ def read_lock(cache_dir: str) -> dict:
             if isinstance(entry, dict) and _COMMIT.fullmatch(str(entry.get("commit", "")))}
 
 
-def locked_commit(cache_dir: str, repo_id: str) -> Optional[str]:
-    entry = read_lock(cache_dir).get(repo_id)
-    return entry["commit"] if entry else None
-
-
 def commit_of_snapshot_path(path: str) -> Optional[str]:
     """The commit in a Hugging Face cache path `.../snapshots/<commit>/<filename>`."""
     parts = os.path.normpath(path).split(os.sep)

@@ -124,11 +124,16 @@ class ModelStore:
     def model_dir_path(self, spec: ModelFile) -> str:
         return os.path.join(self.model_dir, *spec.repo_id.split("/"), *spec.filename.split("/"))
 
-    def locked_commit(self, spec: ModelFile) -> Optional[str]:
-        """The commit the lock file records for an unpinned repository (cache mode only)."""
+    def _lock_entry(self, spec: ModelFile) -> Optional[dict]:
+        """The lock file's entry for an unpinned repository (cache mode only): its commit and files."""
         if self.model_dir or spec.revision_verified:
             return None
-        return model_lock.locked_commit(self.cache_dir, spec.repo_id)
+        return model_lock.read_lock(self.cache_dir).get(spec.repo_id)
+
+    def locked_commit(self, spec: ModelFile) -> Optional[str]:
+        """The commit the lock file records for an unpinned repository (cache mode only)."""
+        entry = self._lock_entry(spec)
+        return entry["commit"] if entry else None
 
     def revision_to_fetch(self, spec: ModelFile) -> str:
         return self.locked_commit(spec) or spec.revision
@@ -137,7 +142,7 @@ class ModelStore:
         """Resolve a file in the HF cache without any network: the pinned commit, else the commit
         the lock file records, else refs/<branch> -> snapshot."""
         repo_dir = os.path.join(self.cache_dir, "models--" + spec.repo_id.replace("/", "--"))
-        commit = self.locked_commit(spec) or spec.revision
+        commit = self.revision_to_fetch(spec)
         if not spec.revision_verified and commit == spec.revision:
             try:
                 with open(os.path.join(repo_dir, "refs", spec.revision), encoding="utf-8") as f:
@@ -232,7 +237,7 @@ class ModelStore:
         Hub's content hash kept as the blob name (Git-LFS files only)."""
         if spec.sha256:
             return spec.sha256
-        locked = model_lock.read_lock(self.cache_dir).get(spec.repo_id) if self.locked_commit(spec) else None
+        locked = self._lock_entry(spec)
         if locked and locked["commit"] == model_lock.commit_of_snapshot_path(path):
             entry = locked.get("files", {}).get(spec.filename)
             if isinstance(entry, dict) and re.fullmatch(r"[0-9a-f]{64}", str(entry.get("sha256", ""))):
