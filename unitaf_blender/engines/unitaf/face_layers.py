@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.channels import ARKIT_52
-from ...core.signal import loudness_envelope
 from ...core.upper_face import FACE_CHANNELS, FACE_INDEX, merge_layers, upper_face
 from ...core.voice_prosody import VoiceProsody
 from .audio import SPEAKER_RATE
@@ -25,8 +24,7 @@ def with_upper_face(face: np.ndarray, audio: np.ndarray, emotion_times, emotion_
     for j, name in enumerate(names):
         mouth[:, FACE_INDEX[name]] = weights[:, j]
     mouth[:, :len(ARKIT_52)] = np.clip(mouth[:, :len(ARKIT_52)], 0.0, 1.0)
-    loud = loudness_envelope(audio, sample_rate, n, fps)
-    prosody = VoiceProsody.from_audio(audio, sample_rate, n, fps, energy=loud)
+    prosody = VoiceProsody.from_audio(audio, sample_rate, n, fps)
     upper = upper_face(emotion_times, emotion_vectors, n, fps, seed, prosody=prosody)
     return FACE_CHANNELS, merge_layers(mouth, upper)
 
