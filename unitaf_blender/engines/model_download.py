@@ -14,7 +14,7 @@ from typing import Callable, Optional
 
 from ..core.errors import first_line
 from . import Cancelled, EngineError, check_cancel
-from .model_files import ModelFile
+from .model_files import ModelFile, download_size
 
 
 class DownloadError(EngineError):
@@ -56,7 +56,7 @@ def fetch(missing, cache_dir: str, check: Callable[[ModelFile, str], str], endpo
         raise DownloadError("Downloading models needs the 'huggingface_hub' package, which is not "
                             f"installed ({exc}).") from exc
 
-    total = sum(st.spec.expected_size for st in missing)
+    total = download_size(missing)
     session = {"done": 0}
     for index, st in enumerate(missing, 1):
         spec = st.spec

@@ -1,5 +1,6 @@
 """A downloadable model file as the engines declare it (repository, path, pinned revision, size,
-sha256, licence, the features that need it), and the size format used in every message.
+sha256, licence, the features that need it), the size format used in every message and the
+download total they show.
 Data only: no I/O. Each engine keeps its own catalogue of these (unitaf/catalog.py,
 embedded/voice_catalog.py); the shared model store (model_store.py) finds and fetches them.
 """
@@ -47,3 +48,9 @@ def human_size(n: Optional[int]) -> str:
         if n >= scale:
             return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
     return f"{n} B"
+
+
+def download_size(statuses) -> int:
+    """Bytes to download for these files (model_store.FileStatus): the one sum every message,
+    listing and download progress shows."""
+    return sum(st.spec.expected_size for st in statuses)

@@ -34,7 +34,7 @@ from typing import Callable, Iterable, Optional
 
 from . import EngineUnavailable, check_cancel, model_lock
 from .model_download import DownloadProgress, env_offline, fetch
-from .model_files import ModelFile, human_size
+from .model_files import ModelFile, download_size, human_size
 
 # ------------------------------------------------------------------------------------ errors
 
@@ -65,11 +65,6 @@ class FileStatus:
     def needed(self) -> bool:
         """Blocks the engine: required and not ok, or present with a bad size (optional or not)."""
         return not self.ok and (self.present or not self.spec.optional)
-
-
-def download_size(statuses) -> int:
-    """Bytes to download for these files (FileStatus): the one sum every message and listing shows."""
-    return sum(st.spec.expected_size for st in statuses)
 
 
 def default_cache_dir() -> str:
