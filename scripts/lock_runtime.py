@@ -89,7 +89,7 @@ def parse_compiled(text: str) -> list:
 def sources(flavour: str, target: str, pypi_index: str, torch_files: str) -> list:
     """The indexes a combination is resolved from: PyPI alone for PyPI's own build, else PyPI
     then the flavour's PyTorch index (read at `torch_files`)."""
-    if torch_install.PYPI_BUILDS.get(target) == flavour:
+    if torch_install.is_pypi_build(flavour, target):
         return [pypi_index]
     return [pypi_index, f"{torch_files}/{flavour}"]
 
@@ -118,7 +118,7 @@ def lock_sections(uv, combinations, torch_index, pypi_index, pins_for, torch_fil
     torch_files = torch_files or torch_index
     sections, missing = [], []
     for flavour, target, python in combinations:
-        pypi_only = torch_install.PYPI_BUILDS.get(target) == flavour
+        pypi_only = torch_install.is_pypi_build(flavour, target)
         indexes = sources(flavour, target, pypi_index, torch_files)
         resolved = resolve(uv, flavour, target, python, pins_for(flavour, target), indexes)
         if not resolved:
@@ -186,7 +186,7 @@ def main(argv=None):
     uv = args.uv.split() if args.uv else [sys.executable, "-m", "uv"]
 
     def pins_for(flavour, target):
-        local = "" if torch_install.PYPI_BUILDS.get(target) == flavour else f"+{flavour}"
+        local = "" if torch_install.is_pypi_build(flavour, target) else f"+{flavour}"
         return [f"torch=={args.torch_version}{local}", *args.packages]
 
     asked = combinations(args.flavours, args.targets, args.pythons)

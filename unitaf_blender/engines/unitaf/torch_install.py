@@ -54,6 +54,11 @@ _OFFLINE_SIGNS = ("Failed to establish a new connection", "Temporary failure in 
                   "ConnectTimeoutError", "No route to host", "Connection refused")
 
 
+def is_pypi_build(flavour: str, target: str) -> bool:
+    """`flavour` is the build PyPI itself publishes for `target` (locked from PyPI alone)."""
+    return PYPI_BUILDS.get(target) == flavour
+
+
 def cuda_flavour(where: Optional[tuple] = None, lock: Optional[str] = None) -> Optional[str]:
     """The CUDA flavour 'cuda' installs on `where` ((target, python), default this interpreter's):
     PyPI's own build when it is a locked CUDA build, else the newest locked one; None if none is."""
@@ -101,7 +106,7 @@ def _not_locked(f: str, target: str, py: str, lock: Optional[str]) -> str:
     if target not in PYPI_BUILDS:
         return text + f" scripts/lock_runtime.py does not lock PyTorch {TORCH_VERSION} for {target}."
     wanted = CUDA_FLAVOURS if f == "cuda" else (f,)
-    reach = "pypi.org" if all(PYPI_BUILDS[target] == w for w in wanted) else "pypi.org and download.pytorch.org"
+    reach = "pypi.org" if all(is_pypi_build(w, target) for w in wanted) else "pypi.org and download.pytorch.org"
     return text + (f" To lock it, run `python scripts/lock_runtime.py --update --flavours {' '.join(wanted)} "
                    f"--targets {target} --pythons {py}` where {reach} can be reached.")
 
