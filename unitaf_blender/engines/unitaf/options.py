@@ -43,7 +43,7 @@ def device_name(pref: Optional[str]) -> str:
     """The device option as a checked lower-case name ('auto' for None or ''); whether that
     device is present is only known with torch (devices.pick_device)."""
     name = (pref or "auto").strip().lower()
-    if name not in DEVICES and not re.fullmatch(r"cuda:\d+", name):
+    if name not in DEVICES and not re.fullmatch(DEVICE.also, name):
         raise EngineError(f"Unknown device '{name}'; choose one of {', '.join(DEVICES)}.")
     return name
 
