@@ -1,5 +1,5 @@
 """Engine-neutral signal helpers for face tracks: the frame-count formula, loudness and
-speech-emphasis curves from audio, and Gaussian smoothing along time. Pure numpy.
+speech-emphasis curves from audio, Gaussian smoothing along time and the runs of a mask. Pure numpy.
 """
 import numpy as np
 
@@ -13,6 +13,12 @@ def n_frames_for(n_samples, sample_rate, fps=DEFAULT_FPS) -> int:
     duration in seconds with sample_rate=1.0). The 1e-9 keeps exact multiples of a frame.
     """
     return int(np.floor(n_samples * fps / sample_rate + 1e-9)) + 1
+
+
+def true_runs(mask):
+    """[(start, end)] of the True runs of a boolean array, end exclusive (plain ints)."""
+    edges = np.diff(np.concatenate(([0], np.asarray(mask, bool).astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
 
 
 def smooth(x, sigma_frames):
