@@ -34,18 +34,22 @@ def smooth(x, sigma_frames):
     return out.reshape(x.shape)
 
 
+def windowed_rms(x, centres, half):
+    """RMS of x (float64 [N]) over [centre - half, centre + half) around each of `centres`
+    (samples, rounded; windows cut at the ends): [len(centres)]."""
+    cs = np.concatenate(([0.0], np.cumsum(x * x)))
+    lo = np.clip(np.round(centres - half), 0, len(x)).astype(np.int64)
+    hi = np.clip(np.round(centres + half), 0, len(x)).astype(np.int64)
+    return np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+
+
 def loudness_envelope(audio, sample_rate, n_frames, fps=DEFAULT_FPS):
     """RMS of the audio around each frame (66 ms window), smoothed and normalised per
     utterance so that loud vowels sit near 1: float64 [T] in [0, 1.3]. Silence -> zeros."""
     x = np.asarray(audio, np.float64).reshape(-1)
     if len(x) == 0:
         return np.zeros(n_frames)
-    cs = np.concatenate(([0.0], np.cumsum(x * x)))
-    centre = np.arange(n_frames) * (sample_rate / fps)
-    half = sample_rate / fps
-    lo = np.clip(np.round(centre - half), 0, len(x)).astype(np.int64)
-    hi = np.clip(np.round(centre + half), 0, len(x)).astype(np.int64)
-    rms = np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+    rms = windowed_rms(x, np.arange(n_frames) * (sample_rate / fps), sample_rate / fps)
     if n_frames >= 3:
         rms = np.convolve(np.pad(rms, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
     peak = rms.max(initial=0.0)
