@@ -104,3 +104,12 @@ def test_auto_emotion_reads_the_words_and_never_tags_inside_markup():
     spans = parse_script(tagged)             # still valid markup, the break still a pause
     assert [s.text for s in spans] == ["Hi there.", "I won & lost.", "Bye."]
     assert spans[2].pause_before == 1.5 and spans[1].emotion[0] > 0
+
+
+def test_auto_emotion_hands_every_sentence_to_prefetch_before_asking_any():
+    script = "<speak>Hi there. I won &amp; lost.</speak> [sad] Not this one."
+    calls = []
+    auto_tagged(script, lambda s: calls.append(("infer", s)) or [0.0] * 8,
+                prefetch=lambda batch: calls.append(("prefetch", batch)))
+    assert calls == [("prefetch", ["Hi there.", "I won & lost."]), ("infer", "Hi there."), ("infer", "I won & lost.")]
+    assert auto_sentences(script) == ["Hi there.", "I won & lost."]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from unitaf_blender.core.pitch import f0_track
-from unitaf_blender.core.signal import n_frames_for
+from unitaf_blender.core.signal import n_frames_for, true_runs
 from unitaf_blender.core.voice_prosody import VoiceProsody
 
 SR = 16000
@@ -44,6 +44,12 @@ def test_f0_of_the_same_voice_at_other_sample_rates():
 def prosody_of(f0):
     audio = voice(f0)
     return VoiceProsody.from_audio(audio, SR, n_frames_for(len(audio), SR, FPS), FPS)
+
+
+def test_true_runs_are_end_exclusive_and_reach_both_edges():
+    assert true_runs(np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool)) == [(0, 2), (4, 5), (6, 9)]
+    assert true_runs(np.zeros(4, bool)) == [] and true_runs(np.ones(3, bool)) == [(0, 3)]
+    assert true_runs(np.zeros(0, bool)) == []
 
 
 def test_phrases_are_speech_between_pauses():

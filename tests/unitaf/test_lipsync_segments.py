@@ -3,6 +3,7 @@ plan the ground-truth-token path runs the GPT on."""
 import numpy as np
 import pytest
 
+from unitaf_blender.core.signal import true_runs
 from unitaf_blender.engines.unitaf import segment_plan as rec
 
 SR = 16000
@@ -39,7 +40,7 @@ def test_pauses_and_trimmed_edges():
     audio, spans = bursts([1.0, 1.5, 1.0], gap=0.4)
     audio = np.concatenate([np.zeros(SR, np.float32), audio, np.zeros(SR, np.float32)])
     act = rec.speech_activity(audio, SR)
-    pauses = [(a * act.hop / SR, b * act.hop / SR) for a, b in rec._runs(~act.voiced)]
+    pauses = [(a * act.hop / SR, b * act.hop / SR) for a, b in true_runs(~act.voiced)]
     inner = [p for p in pauses if 0 < p[0] and p[1] < len(audio) / SR - 0.05]
     assert [round(b - a, 1) for a, b in inner] == [0.4, 0.4]
     a, b = rec.voiced_span(act)

@@ -22,6 +22,8 @@ The random draws come from the caller's generator (seeded by seed and line, uppe
 """
 import numpy as np
 
+from .signal import gesture
+
 BLINKS_PER_MINUTE = 11.0
 MIN_BLINK_GAP_S = 0.6
 BLINK_FREE_EDGE_S = 0.2
@@ -114,13 +116,6 @@ def _add_blink(out, peak, fps, rng, limit):
         return
     hold_s = min(hold_s, limit - peak - open_s)
     depth = rng.uniform(0.92, 1.0)
-    k = int(round(peak * fps))
-    lo = max(int(np.floor(k - close_s * fps)), 0)
-    hi = min(int(np.ceil(k + (hold_s + open_s) * fps)) + 1, len(out))
-    if lo >= hi:
-        return
-    dt = np.arange(lo, hi) / fps - k / fps
-    closing = 0.5 * (1 + np.cos(np.pi * np.clip(-dt / close_s, 0, 1)))
-    opening = 0.5 * (1 + np.cos(np.pi * np.clip((dt - hold_s) / open_s, 0, 1)))
-    shape = np.where(dt < 0, closing, np.where(dt <= hold_s, 1.0, opening))
-    out[lo:hi] = np.maximum(out[lo:hi], depth * shape)
+    peak_frame = int(round(peak * fps))       # the closure peaks on a frame
+    np.maximum(out, gesture(len(out), fps, [peak_frame], [depth], lead_s=close_s, hold_s=hold_s, release_s=open_s),
+               out=out)

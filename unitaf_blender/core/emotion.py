@@ -315,24 +315,32 @@ def _masked(text, markup):
     return _XML_TOKEN.sub(lambda m: " " * len(m.group(0)), text)
 
 
+def _head_sentences(script):
+    """(head, rest, [(start, end, words)]): the text before the first tag, the rest, and the
+    head's sentences (spans in the head; words without markup, what the model reads)."""
+    head, rest = _untagged_head(script)
+    markup = has_markup(script)
+    spans = [(a, b, without_markup(head[a:b], markup)) for a, b in split_sentences(_masked(head, markup))]
+    return head, rest, spans
+
+
 def auto_sentences(script) -> list:
     """The sentences auto_tagged will ask the model about, in order (to answer them at once)."""
-    head, _ = _untagged_head(script)
-    markup = has_markup(script)
-    return [without_markup(head[a:b], markup) for a, b in split_sentences(_masked(head, markup))]
+    return [words for _, _, words in _head_sentences(script)[2]]
 
 
-def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA):
+def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA, prefetch=None):
     """The script with an inferred emotion tag before every sentence that no explicit tag
     governs (explicit tags win: a tag applies until the next one, so only the text before the
     first tag is inferred). `infer(sentence) -> 8 floats` (e.g. the text-emotion model, cached
     by text) is asked about the words (no markup); the vector is scaled by `alpha`.
-    Returns (tagged script, [(sentence, vector)])."""
-    head, rest = _untagged_head(script)
-    markup = has_markup(script)
+    `prefetch(sentences)`, if given, first gets every sentence at once (a model answering
+    them in one batch). Returns (tagged script, [(sentence, vector)])."""
+    head, rest, spans = _head_sentences(script)
+    if prefetch is not None:
+        prefetch([sentence for _, _, sentence in spans])
     pieces, inferred, pos = [], [], 0
-    for start, end in split_sentences(_masked(head, markup)):
-        sentence = without_markup(head[start:end], markup)   # the model reads the words only
+    for start, end, sentence in spans:          # the model reads the words only
         vec = np.clip(np.asarray(infer(sentence), np.float64).reshape(-1) * alpha, 0.0, 1.0)
         if vec.shape != (len(EMOTIONS),):
             raise ValueError(f"the emotion model gave {vec.size} values, not {len(EMOTIONS)}")

@@ -116,7 +116,8 @@ def phrase_gestures(rng, n_frames, fps, cues):
     for ph in cues.phrases:
         level = np.clip(level + rng.choice([-1, 1]) * rng.uniform(*PHRASE_TURN), -0.06, 0.06)
         yaw[ph.start:] = level
-    out[:, 0] = smooth(yaw, 0.12 * fps) - smooth(yaw, 0.12 * fps)[0]
+    turns = smooth(yaw, 0.12 * fps)
+    out[:, 0] = turns - turns[0]
     statements = [ph.end for ph in cues.phrases if ph.question < 0.3]
     nods = gesture(n_frames, fps, statements, [rng.uniform(0.6, 1.0) for _ in statements],
                    lead_s=0.2, hold_s=0.05, release_s=0.35)

@@ -23,6 +23,7 @@ import os
 import numpy as np
 
 from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, canonical
+from .mapping import _pascal
 from .performance import MAX_FPS, MAX_FRAMES, MIN_FPS, Performance
 
 PLACEHOLDER_SAMPLE_RATE = 48000
@@ -253,7 +254,7 @@ def read_livelink_csv(path, timecode_fps=None) -> Performance:
     }
     if ignored:
         meta["ignored_columns"] = ignored
-    missing = [c[0].upper() + c[1:] for c in ARKIT_52 if c not in columns]
+    missing = [_pascal(c) for c in ARKIT_52 if c not in columns]
     if missing:   # a cut-down export: those shape keys get no keys at all, which must be said
         meta["missing_columns"] = missing
         meta["warnings"] = [f"The CSV has no column for {len(missing)} blendshape(s), so their shape keys are "

@@ -44,11 +44,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .channels import ARKIT_52, index_of
+from .channels import index_of
 from .json_files import read_json
 from .mapping import normalize_key_name
 from .signal import DEFAULT_FPS
-from .visemes import VisemeSet, is_mouth_channel, solve_visemes
+from .visemes import VisemeSet, solve_visemes
 
 MOUTH_SHAPES = {
     "rest": {}, "MBP": {"PP": 1.0}, "AI": {"aa": 1.0}, "E": {"E": 0.5, "ih": 0.5}, "O": {"oh": 1.0},
@@ -196,8 +196,7 @@ def shape_channels(shapes) -> set:
     used = set()
     mouth = [s for s in shapes if s in MOUTH_SHAPES and s != "rest"]
     if mouth:
-        sig = mouth_set(mouth).signatures()
-        used |= {c for c, col in zip(ARKIT_52, sig.T) if col.any() and is_mouth_channel(c)}
+        used |= mouth_set(mouth).mouth_channels()
     for s in shapes:
         used |= set(EXPRESSION_POSES.get(s, {}))
     return used

@@ -1,5 +1,5 @@
 """Engine-neutral signal helpers for face tracks: the frame-count formula, loudness and
-speech-emphasis curves from audio, and Gaussian smoothing along time. Pure numpy.
+speech-emphasis curves from audio, Gaussian smoothing along time and the runs of a mask. Pure numpy.
 """
 import numpy as np
 
@@ -15,6 +15,12 @@ def n_frames_for(n_samples, sample_rate, fps=DEFAULT_FPS) -> int:
     return int(np.floor(n_samples * fps / sample_rate + 1e-9)) + 1
 
 
+def true_runs(mask):
+    """[(start, end)] of the True runs of a boolean array, end exclusive (plain ints)."""
+    edges = np.diff(np.concatenate(([0], np.asarray(mask, bool).astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))
+
+
 def smooth(x, sigma_frames):
     """Gaussian smoothing along axis 0 with edge padding (x is [T] or [T, N])."""
     if sigma_frames <= 0 or len(x) < 2:
@@ -28,18 +34,22 @@ def smooth(x, sigma_frames):
     return out.reshape(x.shape)
 
 
+def windowed_rms(x, centres, half):
+    """RMS of x (float64 [N]) over [centre - half, centre + half) around each of `centres`
+    (samples, rounded; windows cut at the ends): [len(centres)]."""
+    cs = np.concatenate(([0.0], np.cumsum(x * x)))
+    lo = np.clip(np.round(centres - half), 0, len(x)).astype(np.int64)
+    hi = np.clip(np.round(centres + half), 0, len(x)).astype(np.int64)
+    return np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+
+
 def loudness_envelope(audio, sample_rate, n_frames, fps=DEFAULT_FPS):
     """RMS of the audio around each frame (66 ms window), smoothed and normalised per
     utterance so that loud vowels sit near 1: float64 [T] in [0, 1.3]. Silence -> zeros."""
     x = np.asarray(audio, np.float64).reshape(-1)
     if len(x) == 0:
         return np.zeros(n_frames)
-    cs = np.concatenate(([0.0], np.cumsum(x * x)))
-    centre = np.arange(n_frames) * (sample_rate / fps)
-    half = sample_rate / fps
-    lo = np.clip(np.round(centre - half), 0, len(x)).astype(np.int64)
-    hi = np.clip(np.round(centre + half), 0, len(x)).astype(np.int64)
-    rms = np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+    rms = windowed_rms(x, np.arange(n_frames) * (sample_rate / fps), sample_rate / fps)
     if n_frames >= 3:
         rms = np.convolve(np.pad(rms, 1, mode="edge"), [0.25, 0.5, 0.25], mode="valid")
     peak = rms.max(initial=0.0)

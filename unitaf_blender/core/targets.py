@@ -289,9 +289,7 @@ class TargetPlan:
         for mix in self.derived.values():
             used |= {c for c, w in mix.items() if w > 0}
         for set_id in {t.split(":")[0] for t in self.visemes.values()}:
-            vset = VISEME_SETS[set_id]
-            sig = VISEME_SETS[vset.source or set_id].signatures()
-            used |= {c for c, col in zip(ARKIT_52, sig.T) if col.any() and is_mouth_channel(c)}
+            used |= VISEME_SETS[VISEME_SETS[set_id].source or set_id].mouth_channels()
         return used
 
     def evaluate(self, channels, weights, fps=DEFAULT_FPS) -> dict:

@@ -26,7 +26,7 @@ Rotation channels follow Live Link Face's convention (core/gaze_head.py).
 import numpy as np
 
 from .blinks import blink_track
-from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, index_of, shape_vector
+from .channels import ARKIT_52, HEAD_EYE_ROTATIONS, expand, index_of, shape_vector
 from .emotion import emotion_frames
 from .gaze_head import gaze_head_track
 from .performance import EMOTIONS
@@ -130,14 +130,14 @@ def _edge_fade(n_frames, fps):
 
 
 def _add(out, name, values):
-    for full in (name + "Left", name + "Right") if name + "Left" in FACE_INDEX else (name,):
+    for full in expand(name):
         out[:, FACE_INDEX[full]] += values
 
 
-def prosodic_layer(cues, emotions, fps):
-    """What the voice's prosody adds to the face's expression: float64 [T, 52] (signed)."""
-    n = len(emotions)
-    out = np.zeros((n, len(FACE_CHANNELS)))
+def prosodic_layer(cues, emotions, fade):
+    """What the voice's prosody adds to the face's expression: float64 [T, 52] (signed), eased
+    in and out by `fade` ([T], _edge_fade)."""
+    out = np.zeros((len(emotions), len(ARKIT_52)))
     neg = np.clip(emotions @ _NEGATIVE, 0.0, 1.0)
     stress = np.maximum(cues.accents, cues.emphasis)
     lift = cues.accents * (1.0 - 0.8 * neg)
@@ -149,7 +149,7 @@ def prosodic_layer(cues, emotions, fps):
         _add(out, name, gain * stress * neg)
     _add(out, "mouthSmile", ACCENT_SMILE * cues.accents * (1.0 - neg))
     _add(out, "eyeSquint", STRESS_SQUINT * stress)
-    return out[:, :len(ARKIT_52)] * _edge_fade(n, fps)[:, None]
+    return out * fade[:, None]
 
 
 def upper_face(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0, prosody=None):
@@ -175,7 +175,7 @@ def upper_face(emotion_times, emotion_vectors, n_frames, fps=DEFAULT_FPS, seed=0
     expression = emotion_expression(None, None, n_frames, fps, seed, emotions=emotions, intensity=breath, line=line)
     out[:, :len(ARKIT_52)] = expression
     if cues is not None:
-        out[:, :len(ARKIT_52)] += prosodic_layer(cues, emotions, fps)
+        out[:, :len(ARKIT_52)] += prosodic_layer(cues, emotions, fade)
     tracks, shifts = gaze_head_track(n_frames, fps, _rng(seed, 3, line), emotions, cues)
     # Blink over the emotion's lid droop: a blink closes whatever is still open, and the lids
     # squint a little as they close and open.

@@ -131,6 +131,11 @@ class VisemeSet:
                 out[k] += weight * base[VISEME_INDEX[viseme]]
         return out
 
+    def mouth_channels(self) -> set:
+        """The mouth channels at least one target moves (what solving this set reads)."""
+        sig = self.signatures()
+        return {c for c, col in zip(ARKIT_52, sig.T) if col.any() and is_mouth_channel(c)}
+
 
 VISEME_SETS = {s.id: s for s in (
     VisemeSet("oculus", "Oculus visemes (15)", VISEMES, {v: ({} if v == "sil" else {v: 1.0}) for v in VISEMES},

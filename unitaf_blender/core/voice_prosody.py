@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .pitch import F0_HOP_S, decimated, f0_track
-from .signal import emphasis_curve, gesture, loudness_envelope, smooth
+from .signal import emphasis_curve, gesture, loudness_envelope, smooth, true_runs, windowed_rms
 
 SPEECH_LEVEL = 0.12      # loudness (1 ~ loud vowel) above which a frame is speech
 ACTIVITY_HOP_S = 0.01
@@ -139,10 +139,7 @@ def _voice_activity(audio, sample_rate):
     n = len(x) // hop + 1 if len(x) else 0
     if n == 0:
         return np.zeros(0, bool), np.zeros(0)
-    cs = np.concatenate(([0.0], np.cumsum(x * x)))
-    centre = np.arange(n) * hop
-    lo, hi = np.clip(centre - width // 2, 0, len(x)), np.clip(centre + width // 2, 0, len(x))
-    rms = np.sqrt(np.maximum(cs[hi] - cs[lo], 0.0) / np.maximum(hi - lo, 1))
+    rms = windowed_rms(x, np.arange(n) * hop, width // 2)
     top = np.percentile(rms, 95)
     if top <= 0:
         return np.zeros(n, bool), np.arange(n) * hop / sample_rate
@@ -163,19 +160,13 @@ def _share(active, times, n_frames, fps):
     return np.where(counts > 0, sums / np.maximum(counts, 1), nearest)
 
 
-def _runs(mask):
-    """[(first, last)] of the True runs of a boolean array."""
-    edges = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
-
-
 def phrases_of(speech, fps):
     """Speech runs separated by pauses of at least PAUSE_S: [(first, last)] frames of a [T]
     speech share."""
     speech = np.asarray(speech) >= 0.5
-    runs = _runs(speech)
     out = []
-    for a, b in runs:
+    for a, end in true_runs(speech):
+        b = end - 1
         if out and a - out[-1][1] - 1 < max(1, round(PAUSE_S * fps)):
             out[-1] = (out[-1][0], b)
         else:

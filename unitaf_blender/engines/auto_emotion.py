@@ -10,7 +10,7 @@ folder and answers are cached by sentence.
 """
 from dataclasses import replace
 
-from ..core.emotion import AUTO_EMO_ALPHA, auto_sentences, auto_tagged, emotion_label, is_auto
+from ..core.emotion import AUTO_EMO_ALPHA, auto_tagged, emotion_label, is_auto
 from .contract import EngineUnavailable
 from .option_schema import STORE_OPTIONS
 from .unitaf.options import DEVICE, PRECISION
@@ -82,8 +82,8 @@ def resolve_auto(request):
         raise EngineUnavailable("Emotion 'auto' reads the emotion from the words: give a transcript, "
                                 "or choose an emotion.")
     model = text_emotion_model(request.options)
-    model.prefetch(auto_sentences(text))   # every sentence in one batch, then read from the cache
-    tagged, inferred = auto_tagged(text, model.vector, AUTO_EMO_ALPHA)
+    # every sentence in one batch, then each read from the cache
+    tagged, inferred = auto_tagged(text, model.vector, AUTO_EMO_ALPHA, prefetch=model.prefetch)
     notes = ["Emotion from the words: " + "; ".join(
         f"\"{sentence[:30]}{'…' if len(sentence) > 30 else ''}\" {emotion_label(vec)}" for sentence, vec in inferred)]
     if inferred and model.chat_template is None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ...core.performance import TimedLabel
+from ...core.signal import true_runs
 from .. import check_cancel
 from . import features as F
 
@@ -190,12 +191,6 @@ def _map_times(times, bmap, ref_duration, rec_duration):
     return np.clip(out, 0.0, rec_duration)
 
 
-def _runs(mask):
-    """[(start, end)] of the True runs of a boolean array."""
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
-
-
 def _refine_on_flux(bounds, labels, rec_flux, ref_flux, ref_bounds):
     """Move a boundary by <= REFINE_FRAMES to the strongest spectral change of the
     recording, where espeak's own signal changes at that boundary too (between two similar
@@ -320,10 +315,10 @@ def _carve_pauses(segs, speech, duration, word_of):
     `_finish`."""
     min_len = int(round(REST_PAUSE_S / F.HOP_S))
     speech = speech.copy()
-    for s, e in _runs(speech):          # clicks and noise blips do not interrupt a pause
+    for s, e in true_runs(speech):          # clicks and noise blips do not interrupt a pause
         if e - s < BLIP_FRAMES:
             speech[s:e] = False
-    pauses = [((s - 0.5) * F.HOP_S, (e - 0.5) * F.HOP_S) for s, e in _runs(~speech) if e - s >= min_len]
+    pauses = [((s - 0.5) * F.HOP_S, (e - 0.5) * F.HOP_S) for s, e in true_runs(~speech) if e - s >= min_len]
     if not pauses:
         return segs
     by_word = {}

@@ -19,6 +19,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from ...core.performance import EMOTIONS
+from .espeak import RATE_MAX, RATE_MIN
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,6 @@ def prosody_for(emotion) -> ProsodyParams:
 # lowest point extends the measured slope down to 0.
 _PITCH_STEPS = np.array([0.0, 25.0, 50.0, 75.0, 100.0])
 _PITCH_HZ = np.array([77.0, 90.0, 103.0, 131.0, 170.0])
-MIN_RATE, MAX_RATE = 80.0, 449.0    # espeak's words-per-minute range
 
 
 def with_voicing(params: ProsodyParams, voicing) -> ProsodyParams:
@@ -85,5 +85,5 @@ def with_voicing(params: ProsodyParams, voicing) -> ProsodyParams:
         return params
     hz = np.interp(params.pitch, _PITCH_STEPS, _PITCH_HZ) * voicing.pitch
     pitch = float(np.interp(hz, _PITCH_HZ, _PITCH_STEPS))   # clamps to 0..100 at the ends
-    rate = float(np.clip(params.rate * voicing.rate, MIN_RATE, MAX_RATE))
+    rate = float(np.clip(params.rate * voicing.rate, RATE_MIN, RATE_MAX))
     return replace(params, rate=rate, pitch=pitch, gain=params.gain * voicing.loudness)

@@ -41,8 +41,7 @@ class NaturalVoice:
         """The description and how the voice comes: built in, or its download's size."""
         if self.bundled:
             return f"{self.description} (natural, built in)"
-        size = next(f.expected_size for f in DOWNLOADABLE if f.features == (self.name,))
-        return f"{self.description} (natural, {human_size(size)} download)"
+        return f"{self.description} (natural, {human_size(download_spec(self.name).expected_size)} download)"
 
 
 NATURAL_VOICES = (
@@ -68,6 +67,13 @@ _DOWNLOADS = (
 )
 DOWNLOADABLE = tuple(ModelFile(f"hibari.{name}", HIBARI_REPO, path, HIBARI_REVISION, size, (name,), size=size,
                                sha256=sha, licence=HIBARI_LICENCE) for name, path, size, sha in _DOWNLOADS)
+
+
+def download_spec(name: str) -> Optional[ModelFile]:
+    """The model file to download for a natural voice; None for the built-in one."""
+    return next((f for f in DOWNLOADABLE if f.features == (name,)), None)
+
+
 VOICE_FEATURES = {v.name: v.label for v in NATURAL_VOICES if not v.bundled}
 
 # Voice characters: one offline model, several people. pitch scales F0; formant scales the
@@ -132,11 +138,6 @@ def natural_voice_list() -> list:
         out += [(f"{HIBARI}:{v.name}+{c}", f"{v.name.capitalize()}, {label}")
                 for c, (label, _) in CHARACTERS.items()]
     return out
-
-
-def download_spec(name: str) -> Optional[ModelFile]:
-    """The model file to download for a natural voice; None for the built-in one."""
-    return next((f for f in DOWNLOADABLE if f.features == (name,)), None)
 
 
 def download_feature(voice_id) -> Optional[str]:

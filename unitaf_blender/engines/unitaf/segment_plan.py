@@ -17,6 +17,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ...core.emotion import parse_script
+from ...core.signal import true_runs
 
 HOP_S = 0.01                               # energy frames of the pause detector
 STOP_CLOSURE_S = 0.08                      # a gap shorter than a stop closure is not a pause
@@ -92,18 +93,11 @@ def speech_activity(audio: np.ndarray, sample_rate: int) -> Activity:
     voiced = db > threshold
     # bridge gaps shorter than a pause (plosive closures) so they are not cut at
     short = int(round(STOP_CLOSURE_S / HOP_S))
-    runs = _runs(~voiced)
+    runs = true_runs(~voiced)
     for a, b in runs:
         if b - a < short and a > 0 and b < frames:
             voiced[a:b] = True
     return Activity(voiced, db, hop, n, int(sample_rate))
-
-
-def _runs(mask: np.ndarray) -> list:
-    """[(start, end)] of the True runs of a bool array."""
-    m = np.concatenate(([False], mask, [False])).astype(np.int8)
-    d = np.diff(m)
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
 
 
 def voiced_span(act: Activity) -> tuple:
@@ -127,7 +121,7 @@ def _cut_points(act: Activity, start: int, end: int, max_len: int, min_gap: int)
     longest pause (its middle) in the window [p + min_gap, p + max_len], later on ties; the
     quietest frame there when the window has no pause."""
     cuts, p = [], start
-    pauses = [((a + b) // 2 * act.hop, b - a) for a, b in _runs(~act.voiced)]
+    pauses = [((a + b) // 2 * act.hop, b - a) for a, b in true_runs(~act.voiced)]
     while end - p > max_len:
         lo, hi = p + min(min_gap, max_len // 2), p + max_len
         inside = [(length, c) for c, length in pauses if lo <= c <= hi]
