@@ -215,7 +215,7 @@ def neutral_value(armature, path, index) -> float:
     try:
         if match:
             owner = armature.path_resolve(match.group(1)) if match.group(1) else armature
-            default = owner.id_properties_ui(re.sub(r'\\(.)', r'\1', match.group(2))).as_dict().get("default", 0.0)
+            default = owner.id_properties_ui(keying.unescape_identifier(match.group(2))).as_dict().get("default", 0.0)
         else:
             owner_path, _, name = path.rpartition(".")
             owner = armature.path_resolve(owner_path) if owner_path else armature
