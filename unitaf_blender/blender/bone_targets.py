@@ -374,9 +374,8 @@ def plan_bones(armature, perf, fps, n_frames, intensity, smoothing, keys_read, g
 
     keys_read: the channels the character's shape keys already show (bones leave them alone,
     the pose map excepted); gaze_on_keys: eyeLook* keys move the eyes; meshes: the
-    character's meshes (for shape keys a pose carries)."""
-    if armature.animation_data is not None and armature.animation_data.use_tweak_mode:
-        raise BoneTargetError(f"'{armature.name}' is in NLA tweak mode: exit it (Tab in the NLA editor) first.")
+    character's meshes (for shape keys a pose carries). The caller refuses an armature in NLA
+    tweak mode first."""
     n = n_frames
     columns = {c: v[:n] for c, v in _columns(perf, fps, intensity, smoothing).items()}
     builder = _Builder(armature, n)

@@ -361,11 +361,12 @@ def _plan(scene, obj, perf, opts, staged) -> _Plan:
     if gaze_on_keys:   # gaze shows through the eyeLook keys
         driven |= {c for side in rig.EYE_TURN.values() for c in side}
     if target.armature is not None:
+        _check_tweak_mode(target.armature, f"'{target.armature.name}' is")
         try:
             bones = bone_targets.plan_bones(
                 target.armature, perf, fps, n_frames, intensity, smoothing, driven, gaze_on_keys,
                 target.pose_map, face_target.character_meshes(target), warnings)
-        except ValueError as e:        # a pose map it cannot use, tweak mode
+        except ValueError as e:        # a pose map it cannot use
             raise TakeError(str(e)) from None
         if bones is not None:
             _with_pose_keys(parts, bones.key_curves, warnings)
