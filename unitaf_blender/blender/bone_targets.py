@@ -62,9 +62,11 @@ def linked_library(armature):
 def has_targets(armature, pose_map=None) -> bool:
     """True when a take would key something on `armature`: a pose map, a face rig or jaw
     bone, or a head, neck or eye bone."""
+    if pose_map is not None:
+        return True
     bones = rig.find_bones(armature)
-    return bool(pose_map is not None or face_rigs.find_face_rig(armature) is not None
-                or any(r in bones for r in ("head", "neck", "eye_l", "eye_r")))
+    return face_rigs.find_face_rig(armature, bones) is not None or any(
+        r in bones for r in ("head", "neck", "eye_l", "eye_r"))
 
 
 # --- per-bone accumulation -------------------------------------------------------------------
@@ -395,13 +397,13 @@ def plan_bones(armature, perf, fps, n_frames, intensity, smoothing, keys_read, g
         sources.append("pose map")
         shown |= pose_channels
         taken |= pose_channels
-    face = face_rigs.find_face_rig(armature)
+    bones = rig.find_bones(armature)
+    face = face_rigs.find_face_rig(armature, bones)
     if face is not None:
         used = _apply_face_rig(builder, face, columns, taken)
         if used:
             sources.append(face.label)
             shown |= used
-    bones = rig.find_bones(armature)
     face_bones_used = set(face.regions.values()) if face is not None else set()
     roles = [r for r in ("neck", "head") if r in bones and _moves(columns, rig.HEAD_TURN)]
     if not (gaze_on_keys or (face is not None and face.gaze_on_target)):
