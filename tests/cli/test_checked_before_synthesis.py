@@ -133,6 +133,21 @@ def test_batch_lists_every_bad_line_before_synthesising_any(head_blend, tmp_path
     assert no_synthesis == [] and listing(out) == []
 
 
+def test_batch_checks_its_outputs_once_before_the_blend_opens(head_blend, tmp_path, capsys, no_synthesis,
+                                                              monkeypatch):
+    """The lines' files and take names are known before the .blend opens: one check of every
+    output (each check writes and removes probe files) then serves."""
+    from unitaf_blender.cli import scene_commands
+    steps, check_outputs, open_blend = [], scene_commands.check_outputs, scene_commands.open_blend
+    monkeypatch.setattr(scene_commands, "check_outputs", lambda *a, **k: steps.append("check") or check_outputs(*a, **k))
+    monkeypatch.setattr(scene_commands, "open_blend", lambda args: steps.append("open") or open_blend(args))
+    path = tmp_path / "lines.json"
+    path.write_text(json.dumps({"lines": [{"object": "Nobody", "text": "Hello."}]}))
+    assert run(["batch", str(path), "--blend", str(head_blend), "--save", str(tmp_path / "d.blend")]) == 2
+    assert "Nobody" in capsys.readouterr().err and no_synthesis == []
+    assert steps == ["check", "open"]
+
+
 @pytest.mark.parametrize("extra, needle", [(("--frame", "-2000000"), "--frame -2000000"),
                                            (("--gap", "nan"), "--gap must be")])
 def test_batch_options_are_refused_first(head_blend, tmp_path, capsys, no_synthesis, extra, needle):
