@@ -308,6 +308,19 @@ def test_a_chosen_jaw_bone_wins(clean_scene):
     assert face_rigs.find_face_rig(arm).regions == {"jaw": "Chin"}
 
 
+def test_bone_roles_are_read_once_and_only_when_needed(clean_scene, monkeypatch):
+    from unitaf_blender.blender import bone_targets
+    arm = _armature_with(("Head", "jaw"))
+    bones = rig.find_bones(arm)
+    scans, find_bones = [], rig.find_bones
+    monkeypatch.setattr(rig, "find_bones", lambda a: scans.append(a.name) or find_bones(a))
+    assert face_rigs.find_face_rig(arm, bones).regions == {"jaw": "jaw"} and scans == []   # the caller's roles
+    assert face_rigs.find_face_rig(arm).regions == {"jaw": "jaw"} and len(scans) == 1
+    assert bone_targets.has_targets(arm, pose_map=object()) and len(scans) == 1          # a pose map is enough
+    assert bone_targets.has_targets(arm) and len(scans) == 2
+    assert not bone_targets.has_targets(_armature_with(("UpperArm",))) and len(scans) == 3
+
+
 def test_head_turns_in_world_space_on_a_turned_armature(clean_scene):
     """FBX armatures are often turned (Rocketbox: 90 degrees about Z): the head still turns
     toward the character's left for yaw > 0."""

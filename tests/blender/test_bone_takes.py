@@ -300,3 +300,20 @@ def test_nothing_to_key_on_a_bare_armature_is_a_clear_error(clean_scene):
     bpy.context.scene.collection.objects.link(arm)
     with pytest.raises(TakeError, match="no face bones UniTAF recognises"):
         takes.validate_target(arm)
+
+
+def test_a_rig_in_nla_tweak_mode_is_refused_and_left_as_it_was(clean_scene):
+    arm, face = _rig()
+    clip = bpy.data.actions.new("Wave")
+    arm.animation_data_create()
+    track = arm.animation_data.nla_tracks.new()
+    strip = track.strips.new("Wave", 1, clip)
+    track.is_solo = False
+    arm.animation_data.nla_tracks.active = track
+    strip.select = True
+    arm.animation_data.use_tweak_mode = True
+    assert arm.animation_data.use_tweak_mode
+    with pytest.raises(TakeError, match="'Rig' is in NLA tweak mode: exit it"):
+        apply_take(bpy.context.scene, face, _talking(), TakeOptions(start_frame=1, add_sound=False))
+    assert _take_actions() == [] and arm.animation_data.use_tweak_mode
+    assert [s.name for t in arm.animation_data.nla_tracks for s in t.strips] == ["Wave"]

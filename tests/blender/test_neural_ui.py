@@ -602,3 +602,23 @@ def test_a_missing_natural_voice_offers_a_download_that_respects_online_access(r
     assert jobs.current().poll() == jobs.DONE and "voice 'emma' ready" in jobs.current().result
     (_, args, kwargs), = no_network_calls
     assert args[0].cache_dir == str(tmp_path / "cache") and list(args[1]) == ["emma"] and kwargs["allow_network"]
+
+
+def test_the_panel_reuses_a_voice_status_until_a_download_ends(registered, monkeypatch, tmp_path):
+    """The main panel asks for the voice's files on every redraw: the answer is reused (as the
+    preferences' model status is), kept apart from the model files in the same folder, and
+    forgotten when a download or install ends."""
+    from unitaf_blender.blender.panel import voice_setup
+    from unitaf_blender.engines import model_store
+    registered.cache_dir = str(tmp_path / "cache")
+    bpy.context.scene.unitaf.voice = "hibari:emma"
+    asked, real = [], model_store.ModelStore.missing
+    monkeypatch.setattr(model_store.ModelStore, "missing",
+                        lambda self, features=None: asked.append((self.title, tuple(features))) or real(self, features))
+    for _ in range(3):
+        assert voice_setup.missing_voice(bpy.context) == "emma"
+    assert len(asked) == 1 and asked[0][1] == ("emma",)
+    models = neural.model_files(bpy.context)
+    assert neural.missing_files(models) and len(asked) == 2 and asked[1][0] == models.store.title != asked[0][0]
+    neural.forget_status()
+    assert voice_setup.missing_voice(bpy.context) == "emma" and len(asked) == 3

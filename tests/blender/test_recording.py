@@ -7,7 +7,7 @@ from shared_paths import ASSETS, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat, recording
-from unitaf_blender.core.audio_io import read_wav
+from unitaf_blender.core.audio_io import read_wav, write_wav
 
 LJ = ASSETS / "audio" / "LJ001-0001.wav"
 
@@ -53,6 +53,17 @@ def test_unreadable_and_missing_files_say_so(tmp_path):
         junk.write_bytes(b"\x00" * 100)
         with pytest.raises(recording.RecordingError, match="junk.mp3"):
             recording.read_recording(junk)
+
+
+@pytest.mark.parametrize("seconds, needle", [(0.0, "recording is empty"), (0.05, "recording is 50 ms long"),
+                                             (31 * 60, "recording is 31.0 minutes long")])
+def test_the_samples_read_meet_the_recording_limits_and_name_the_file(tmp_path, seconds, needle):
+    """core.recording.check_length on what was read (not the header): the same limits and words
+    as every other recording, with the file's path."""
+    path = tmp_path / "line.wav"
+    write_wav(str(path), np.zeros(int(seconds * 8000), np.float32), 8000)
+    with pytest.raises(recording.RecordingError, match=rf"line\.wav: The {needle}"):
+        recording.read_recording(path)
 
 
 @pytest.mark.parametrize("packed", [False, True])

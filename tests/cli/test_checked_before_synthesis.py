@@ -58,6 +58,32 @@ def test_lipsync_options_are_refused_before_the_recording_is_aligned(head_blend,
     assert no_synthesis == [] and not out.exists()
 
 
+@pytest.mark.parametrize("end", ["last", "first"])
+def test_a_recording_whose_ease_frames_leave_the_frame_range_is_refused_before_it_is_aligned(
+        head_blend, tmp_path, capsys, no_synthesis, end):
+    """The take itself fits, but not the frames it eases in and out over: refused as apply_take
+    would refuse it, before the recording is aligned."""
+    import math
+
+    from shared_paths import ASSETS, need
+    from unitaf_blender.blender import ease
+    from unitaf_blender.blender.recording import RecordingFile
+    from unitaf_blender.blender.takes import MAX_FRAME, MIN_FRAME
+    from unitaf_blender.core.retime import scene_fps
+    audio = need(ASSETS / "audio" / "jfk.wav")
+    bpy.ops.wm.open_mainfile(filepath=str(head_blend), load_ui=False)
+    fps = scene_fps(bpy.context.scene.render.fps, bpy.context.scene.render.fps_base)
+    length = int(math.ceil(RecordingFile(str(audio)).info().seconds * fps))
+    frame = MAX_FRAME - length - 1 if end == "last" else MIN_FRAME + 1     # the take alone fits
+    out = tmp_path / "x.blend"
+    assert run(["lipsync", "--blend", str(head_blend), "--object", "FBHead", "--audio", str(audio),
+                "--frame", str(frame), "--save", str(out)]) == 2
+    err = capsys.readouterr().err
+    where = f"past Blender's last frame {MAX_FRAME}" if end == "last" else f"before Blender's first frame {MIN_FRAME}"
+    assert f"with {ease.frames(fps)} frames to ease in and out), {where}" in err, err
+    assert no_synthesis == [] and not out.exists()
+
+
 @pytest.fixture
 def excluded_head(head_blend, tmp_path):
     """The Live Link head moved into a collection that is excluded from the view layer."""
@@ -105,6 +131,21 @@ def test_batch_lists_every_bad_line_before_synthesising_any(head_blend, tmp_path
                            (15, "do not nest"), (17, "hapy"), (30, "frame 2000000000")):
         assert any(line.startswith(f"line {number}:") and needle in line for line in err.splitlines()), (number, err)
     assert no_synthesis == [] and listing(out) == []
+
+
+def test_batch_checks_its_outputs_once_before_the_blend_opens(head_blend, tmp_path, capsys, no_synthesis,
+                                                              monkeypatch):
+    """The lines' files and take names are known before the .blend opens: one check of every
+    output (each check writes and removes probe files) then serves."""
+    from unitaf_blender.cli import scene_commands
+    steps, check_outputs, open_blend = [], scene_commands.check_outputs, scene_commands.open_blend
+    monkeypatch.setattr(scene_commands, "check_outputs", lambda *a, **k: steps.append("check") or check_outputs(*a, **k))
+    monkeypatch.setattr(scene_commands, "open_blend", lambda args: steps.append("open") or open_blend(args))
+    path = tmp_path / "lines.json"
+    path.write_text(json.dumps({"lines": [{"object": "Nobody", "text": "Hello."}]}))
+    assert run(["batch", str(path), "--blend", str(head_blend), "--save", str(tmp_path / "d.blend")]) == 2
+    assert "Nobody" in capsys.readouterr().err and no_synthesis == []
+    assert steps == ["check", "open"]
 
 
 @pytest.mark.parametrize("extra, needle", [(("--frame", "-2000000"), "--frame -2000000"),

@@ -62,9 +62,11 @@ def linked_library(armature):
 def has_targets(armature, pose_map=None) -> bool:
     """True when a take would key something on `armature`: a pose map, a face rig or jaw
     bone, or a head, neck or eye bone."""
+    if pose_map is not None:
+        return True
     bones = rig.find_bones(armature)
-    return bool(pose_map is not None or face_rigs.find_face_rig(armature) is not None
-                or any(r in bones for r in ("head", "neck", "eye_l", "eye_r")))
+    return face_rigs.find_face_rig(armature, bones) is not None or any(
+        r in bones for r in ("head", "neck", "eye_l", "eye_r"))
 
 
 # --- per-bone accumulation -------------------------------------------------------------------
@@ -215,7 +217,7 @@ def neutral_value(armature, path, index) -> float:
     try:
         if match:
             owner = armature.path_resolve(match.group(1)) if match.group(1) else armature
-            default = owner.id_properties_ui(re.sub(r'\\(.)', r'\1', match.group(2))).as_dict().get("default", 0.0)
+            default = owner.id_properties_ui(keying.unescape_identifier(match.group(2))).as_dict().get("default", 0.0)
         else:
             owner_path, _, name = path.rpartition(".")
             owner = armature.path_resolve(owner_path) if owner_path else armature
@@ -374,9 +376,8 @@ def plan_bones(armature, perf, fps, n_frames, intensity, smoothing, keys_read, g
 
     keys_read: the channels the character's shape keys already show (bones leave them alone,
     the pose map excepted); gaze_on_keys: eyeLook* keys move the eyes; meshes: the
-    character's meshes (for shape keys a pose carries)."""
-    if armature.animation_data is not None and armature.animation_data.use_tweak_mode:
-        raise BoneTargetError(f"'{armature.name}' is in NLA tweak mode: exit it (Tab in the NLA editor) first.")
+    character's meshes (for shape keys a pose carries). The caller refuses an armature in NLA
+    tweak mode first."""
     n = n_frames
     columns = {c: v[:n] for c, v in _columns(perf, fps, intensity, smoothing).items()}
     builder = _Builder(armature, n)
@@ -396,13 +397,13 @@ def plan_bones(armature, perf, fps, n_frames, intensity, smoothing, keys_read, g
         sources.append("pose map")
         shown |= pose_channels
         taken |= pose_channels
-    face = face_rigs.find_face_rig(armature)
+    bones = rig.find_bones(armature)
+    face = face_rigs.find_face_rig(armature, bones)
     if face is not None:
         used = _apply_face_rig(builder, face, columns, taken)
         if used:
             sources.append(face.label)
             shown |= used
-    bones = rig.find_bones(armature)
     face_bones_used = set(face.regions.values()) if face is not None else set()
     roles = [r for r in ("neck", "head") if r in bones and _moves(columns, rig.HEAD_TURN)]
     if not (gaze_on_keys or (face is not None and face.gaze_on_target)):

@@ -127,16 +127,18 @@ def _biped(armature):
     return FaceRig("3ds Max Biped face", regions, {k: v for k, v in units.items() if v})
 
 
-def find_face_rig(armature):
+def find_face_rig(armature, bones=None):
     """The FaceRig of `armature`: Rigify's face, a Biped face, or a lone jaw bone (the bone
-    chosen as Jaw in the mapping panel wins over the rig's own jaw); None when it has none."""
+    chosen as Jaw in the mapping panel wins over the rig's own jaw); None when it has none.
+    `bones`: rig.find_bones(armature) where the caller has it (else looked up only when no
+    Rigify or Biped face is found)."""
     face = _rigify(armature) or _biped(armature)
-    jaw = rig.find_bones(armature).get("jaw")
-    chosen = getattr(armature, "unitaf_jaw_bone", "")
     if face is not None:
+        chosen = getattr(armature, "unitaf_jaw_bone", "")
         if chosen and chosen in armature.data.bones:
             face.regions["jaw"] = chosen
         return face
+    jaw = (rig.find_bones(armature) if bones is None else bones).get("jaw")
     if jaw is None:
         return None
     return FaceRig("jaw bone", {"jaw": jaw})

@@ -174,7 +174,7 @@ def _reason(region, channels, armature, perf):
         where = "no armature deforms the face"
     else:
         bones = rig.find_bones(armature)
-        face = face_rigs.find_face_rig(armature)
+        face = face_rigs.find_face_rig(armature, bones)
         where = f"'{armature.name}': " + (face.label if face else "no face bones")
         if region == "head turns" and "head" not in bones:
             return (f"no head bone on '{armature.name}' (named Head, neck_01, Bip01 Head, mixamorig:Head, "

@@ -103,10 +103,15 @@ def data_path(key_name: str) -> str:
 _KEY_PATH = re.compile(r'^key_blocks\["((?:[^"\\]|\\.)*)"\]\.value$')
 
 
+def unescape_identifier(name: str) -> str:
+    """A name as quoted in a data path (bpy.utils.escape_identifier) back to the name itself."""
+    return re.sub(r'\\(.)', r'\1', name)
+
+
 def key_name_from_path(path: str):
     """The shape-key name in a `data_path(...)` string, or None for any other path."""
     m = _KEY_PATH.match(path)
-    return None if m is None else re.sub(r'\\(.)', r'\1', m.group(1))
+    return None if m is None else unescape_identifier(m.group(1))
 
 
 def write_tracks(action, slot, start_frame: int, tracks, interpolation: str = "LINEAR"):

@@ -14,22 +14,13 @@ import re
 import bpy
 
 from ..core.pose_map import SHAPES, PoseMap, PoseMapError, PoseRef, auto_fill
-from . import compat, props
+from . import compat, keying, layers, props
 
 _BONE_PATH = re.compile(r'^pose\.bones\["((?:[^"\\]|\\.)*)"\]')
-_KEY_PATH = re.compile(r'^key_blocks\["((?:[^"\\]|\\.)*)"\]\.value$')
-
-
-def _unescape(name):
-    return re.sub(r'\\(.)', r'\1', name)
-
-
-def _is_take_action(action):
-    return bool(action.get("unitaf_take") or action.get("unitaf_rest"))
 
 
 def _bones_keyed(action) -> set:
-    return {_unescape(m.group(1)) for _, fc in compat.fcurves_by_id_type(action)
+    return {keying.unescape_identifier(m.group(1)) for _, fc in compat.fcurves_by_id_type(action)
             if (m := _BONE_PATH.match(fc.data_path))}
 
 
@@ -37,7 +28,7 @@ def pose_actions(armature) -> list:
     """Actions that can be poses of `armature`: they key at least one of its bones (UniTAF's
     own takes and rest layers excluded), by name."""
     bones = set(armature.data.bones.keys())
-    return sorted((a for a in bpy.data.actions if not _is_take_action(a) and _bones_keyed(a) & bones),
+    return sorted((a for a in bpy.data.actions if not layers.is_ours(a) and _bones_keyed(a) & bones),
                   key=lambda a: a.name)
 
 
@@ -137,9 +128,8 @@ def read_pose(ref, armature, meshes):
         if not len(fc.keyframe_points):
             continue
         value = float(fc.evaluate(frame))
-        key = _KEY_PATH.match(fc.data_path)
-        if key is not None and id_type in ('KEY', 'UNSPECIFIED'):
-            name = _unescape(key.group(1))
+        name = keying.key_name_from_path(fc.data_path)
+        if name is not None and id_type in ('KEY', 'UNSPECIFIED'):
             for mesh in meshes:
                 shape_keys = mesh.data.shape_keys
                 if shape_keys is not None and name in shape_keys.key_blocks:

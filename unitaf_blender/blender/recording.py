@@ -12,7 +12,7 @@ import bpy
 import numpy as np
 
 from ..core.audio_io import WavError, read_wav, wav_info
-from ..core.recording import MAX_RECORDING_S, RecordedSamples, RecordingError, RecordingInfo
+from ..core.recording import RecordedSamples, RecordingError, RecordingInfo, check_length
 from . import compat
 
 
@@ -89,11 +89,10 @@ def _read_file(path):
             audio = audio.mean(axis=1)
     else:
         audio, rate = _decode_with_aud(path)
-    if len(audio) == 0:
-        raise RecordingError(f"{path}: the recording has no samples.")
-    if len(audio) / rate > MAX_RECORDING_S:
-        raise RecordingError(f"{path}: the recording is {len(audio) / rate / 60:.0f} minutes long; one take "
-                             f"reads at most {MAX_RECORDING_S // 60} minutes. Split it (e.g. one file per scene).")
+    try:    # the samples, not the header: a file may hold fewer or more than its header says
+        check_length(len(audio) / rate if rate else 0.0, rate)
+    except RecordingError as e:
+        raise RecordingError(f"{path}: {e}") from None
     return audio, rate
 
 

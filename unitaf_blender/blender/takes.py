@@ -328,6 +328,14 @@ def _keys_performance(perf, keys_read):
                        weights=sealed_jaw(perf.channels, perf.weights), meta=perf.meta)
 
 
+def padded_span(start: int, n_frames: int, fps: float) -> tuple:
+    """(first, last, pad): the frames a take of `n_frames` frames from `start` keys, with the
+    `pad` frames it eases in and out over (ease.frames) either side; both ends must lie in
+    MIN_FRAME..MAX_FRAME."""
+    pad = ease.frames(fps)
+    return start - pad, start + n_frames - 1 + pad, pad
+
+
 def _plan(scene, obj, perf, opts, staged) -> _Plan:
     target = _checked_target(obj, opts.pose_maps)
     _check_performance(perf)
@@ -336,9 +344,9 @@ def _plan(scene, obj, perf, opts, staged) -> _Plan:
     start = scene.frame_current if opts.start_frame is None else int(opts.start_frame)
     # Bound the size before resampling allocates it (a bad header must not exhaust memory).
     n_frames = n_frames_for((perf.n_frames - 1) / perf.fps, 1.0, fps)
-    pad = ease.frames(fps)
-    if start - pad < MIN_FRAME or start + n_frames - 1 + pad > MAX_FRAME:
-        raise TakeError(f"The take would span frames {start - pad}-{start + n_frames - 1 + pad} "
+    first, last, pad = padded_span(start, n_frames, fps)
+    if first < MIN_FRAME or last > MAX_FRAME:
+        raise TakeError(f"The take would span frames {first}-{last} "
                         f"({perf.duration:.1f} s at {fps:g} fps, with {pad} frames to ease in and "
                         f"out), outside Blender's frame range {MIN_FRAME}..{MAX_FRAME}.")
     warnings, smoothing = [], int(opts.smoothing)
@@ -361,11 +369,12 @@ def _plan(scene, obj, perf, opts, staged) -> _Plan:
     if gaze_on_keys:   # gaze shows through the eyeLook keys
         driven |= {c for side in rig.EYE_TURN.values() for c in side}
     if target.armature is not None:
+        _check_tweak_mode(target.armature, f"'{target.armature.name}' is")
         try:
             bones = bone_targets.plan_bones(
                 target.armature, perf, fps, n_frames, intensity, smoothing, driven, gaze_on_keys,
                 target.pose_map, face_target.character_meshes(target), warnings)
-        except ValueError as e:        # a pose map it cannot use, tweak mode
+        except ValueError as e:        # a pose map it cannot use
             raise TakeError(str(e)) from None
         if bones is not None:
             _with_pose_keys(parts, bones.key_curves, warnings)

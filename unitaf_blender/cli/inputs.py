@@ -160,14 +160,19 @@ def strip_file(strip):
 
 
 def check_span(scene, start, seconds):
-    """A take of known length must fit Blender's frame range (checked before generating)."""
-    from ..blender.takes import MAX_FRAME
+    """A take of known length must fit Blender's frame range with the frames it eases in and
+    out over (checked before generating, as the take checks it when keyed)."""
+    from ..blender.takes import MAX_FRAME, MIN_FRAME, padded_span
     from ..core.retime import scene_fps
-    first = scene.frame_current if start is None else int(start)
-    last = first + int(math.ceil(seconds * scene_fps(scene.render.fps, scene.render.fps_base)))
+    fps = scene_fps(scene.render.fps, scene.render.fps_base)
+    start = scene.frame_current if start is None else int(start)
+    # the recording's length in whole frames, rounded up
+    first, last, pad = padded_span(start, int(math.ceil(seconds * fps)) + 1, fps)
+    span = f"the take would span frames {first}-{last} ({seconds:.1f} s, with {pad} frames to ease in and out)"
     if last > MAX_FRAME:
-        raise BadInput(f"the take would span frames {first}-{last} ({seconds:.1f} s), past Blender's last frame "
-                       f"{MAX_FRAME}: start it earlier")
+        raise BadInput(f"{span}, past Blender's last frame {MAX_FRAME}: start it earlier")
+    if first < MIN_FRAME:
+        raise BadInput(f"{span}, before Blender's first frame {MIN_FRAME}: start it later")
 
 
 def option_values(args) -> dict:

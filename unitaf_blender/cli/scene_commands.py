@@ -147,7 +147,7 @@ def cmd_import(args):
 def cmd_batch(args):
     from ..blender.batch import check_lines, prepare_lines, run_batch
     from ..core.batch import BatchFileError, load_batch
-    inputs = checked_inputs(args)
+    check_arguments(args)
     problems = []
     try:
         plan = load_batch(args.lines)
@@ -157,14 +157,13 @@ def cmd_batch(args):
         raise BadInput(str(e)) from None
     if args.gap is not None:
         plan.gap = args.gap
-    inputs += [(f"line {line.number}'s {what}", os.path.abspath(path)) for line in plan.lines
-               for what, path in (("recording", line.audio), ("voice clip", line.voice))
-               if path and os.path.isfile(path)]
+    inputs = files_read(args, [(f"line {line.number}'s {what}", path) for line in plan.lines
+                               for what, path in (("recording", line.audio), ("voice clip", line.voice))
+                               if path and os.path.isfile(path)])
     take_names = [f"line{line.number:03d}" for line in plan.lines if line.audio is None]   # recorded lines write none
-    if args.blend:
-        check_outputs(args, inputs=inputs, take_names=take_names)
-    scene = open_blend(args)
+    # every output, with the lines' files and take names, checked once before the .blend opens
     check_outputs(args, sum(speech_seconds(line.text or "") for line in plan.lines), inputs, take_names)
+    scene = open_blend(args)
     lines = check_lines(plan, find_object, option_values(args), problems)
     pose_maps = read_pose_maps(args.poses)
     for obj in dict.fromkeys(line.object for line in lines):

@@ -7,20 +7,15 @@ whose identifiers are the choice in upper case; an option the add-on preferences
 device) gets "Preferences" as its first choice, which sends the preferences' value. The values
 become the raw request's options (settings.py), which the request path checks like any other.
 """
-import os
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ...engines import engine_classes
-from .scene_settings import REL_PATH
+from .scene_settings import REL_PATH, absolute_path
 
 FROM_PREFERENCES = "PREFS"
 _registered = []     # the generated classes, container last
-
-
-def _abspath(path):
-    return os.path.normpath(bpy.path.abspath(path)) if path else ""
 
 
 def _property(option):
@@ -102,7 +97,7 @@ def option_values(context, engine_id, engine_cls, preferences=None) -> dict:
     for option in options_of(engine_cls):
         held = getattr(preferences, option.name, None) if option.preference and preferences is not None else None
         if held:
-            values[option.name] = _abspath(held) if option.kind in ("file", "folder") else str(held).lower()
+            values[option.name] = absolute_path(held) if option.kind in ("file", "folder") else str(held).lower()
     group = option_group(context, engine_id)
     for option in panel_options(engine_cls) if group is not None else ():
         value = getattr(group, option.name)
@@ -111,7 +106,7 @@ def option_values(context, engine_id, engine_cls, preferences=None) -> dict:
                 values[option.name] = value.lower()
         elif option.kind in ("file", "folder"):
             if value.strip():
-                values[option.name] = _abspath(value)
+                values[option.name] = absolute_path(value)
         else:
             values[option.name] = value
     return values

@@ -18,11 +18,11 @@ from ...engines import EngineError, engine_classes
 from ...engines.assets import find_assets
 from . import jobs
 from .job_ui import JobWatcher, job_busy, run_job_watched
-from .settings import active_engine, preferences, request_options
+from .settings import active_engine, preference_folders, request_options
 
 RUNTIME_DIR = None   # folder the runtime is (to be) installed in; set by setup_runtime()
 _STATUS_TTL = 5.0    # seconds the model-file status shown in the preferences is reused
-_status_cache = {}   # (cache_dir, model_dir) -> (time, missing FileStatus list)
+_status_cache = {}   # (store title, cache_dir, model_dir, features) -> (time, missing FileStatus list)
 _module_found = None  # cached importlib.util.find_spec(runtime module) result (None = not looked yet)
 
 
@@ -81,19 +81,18 @@ def runtime_status(runtime):
 
 def model_files(context):
     """The model files the engines declare ("models"), in the preferences' folders."""
-    prefs = preferences(context)
-    cache_dir = bpy.path.abspath(prefs.cache_dir) if prefs is not None and prefs.cache_dir else None
-    model_dir = bpy.path.abspath(prefs.model_dir) if prefs is not None and prefs.model_dir else None
-    return find_assets("models", {"cache_dir": cache_dir, "model_dir": model_dir})
+    return find_assets("models", preference_folders(context))
 
 
-def missing_files(files, fresh=False):
-    """files.missing(), reused for a few seconds (the preferences redraw often)."""
+def missing_files(files, features=None, fresh=False):
+    """files.missing(features), reused for a few seconds (the preferences and the panel redraw
+    often); forget_status() drops it when a download or install ends."""
     store = files.store
-    key = (store.cache_dir, store.model_dir)
+    features = tuple(files.features if features is None else features)
+    key = (store.title, store.cache_dir, store.model_dir, features)
     hit = _status_cache.get(key)
     if fresh or hit is None or time.monotonic() - hit[0] > _STATUS_TTL:
-        hit = _status_cache[key] = (time.monotonic(), files.missing())
+        hit = _status_cache[key] = (time.monotonic(), files.missing(features))
     return hit[1]
 
 

@@ -37,10 +37,10 @@ class UNITAF_PT_face_bones(SidebarSection, bpy.types.Panel):
         if armature is None:
             layout.label(text="No armature moves the target", icon='INFO')
             return
-        layout.label(text=face_rigs.face_rig_summary(face_rigs.find_face_rig(armature))[:120])
+        found = rig.find_bones(armature)
+        layout.label(text=face_rigs.face_rig_summary(face_rigs.find_face_rig(armature, found))[:120])
         box = layout.box()
         box.label(text=f"Bones of '{armature.name}':")
-        found = rig.find_bones(armature)
         for role, label in props.BONE_ROLES:
             row = box.row()
             row.prop_search(armature, f"unitaf_{role}_bone", armature.data, "bones", text=label)

@@ -1,6 +1,8 @@
 """The panel's scene settings (`scene.unitaf`): the text, emotion, engine, voice, target, frame and
 keying options, and the values of each engine's declared options (engine_options.py). Data
 only; the add-on preferences, which draw, are in ui.py."""
+import os
+
 import bpy
 from bpy.props import (
     BoolProperty,
@@ -62,6 +64,11 @@ EMOTION_ITEMS = [(DEFAULT_EMOTION, "Neutral", "No emotion"),
 # option does not exist in older releases, so it is used only where Property exposes it.
 REL_PATH = ({'PATH_SUPPORTS_BLEND_RELATIVE'} if "is_path_supports_blend_relative" in
             bpy.types.Property.bl_rna.properties else set())
+
+
+def absolute_path(path):
+    """A path setting's value made absolute ("//" is the .blend's folder) and normalised; "" stays ""."""
+    return os.path.normpath(bpy.path.abspath(path)) if path else ""
 
 
 def _is_face_target(self, obj):

@@ -2,17 +2,13 @@
 the target object, the engine and what it declares, the emotion, voice, recording and option
 values. Read by the operators, the set-up operators and the panel; it draws nothing and runs
 nothing."""
-import os
-
-import bpy
-
 from ...core.emotion import DEFAULT_EMOTION
 from ...engines import engine_class
 from ...engines.request_path import RawRequest
 from ..recording import RecordingFile, strip_recording
 from ..takes import TakeError, TakeOptions
 from .engine_options import option_values
-from .scene_settings import DEFAULT_ENGINE
+from .scene_settings import DEFAULT_ENGINE, absolute_path
 
 ADDON_ID = None   # top-level add-on package, set by register()
 
@@ -20,6 +16,13 @@ ADDON_ID = None   # top-level add-on package, set by register()
 def preferences(context):
     addon = context.preferences.addons.get(ADDON_ID) if ADDON_ID else None
     return addon.preferences if addon is not None else None
+
+
+def preference_folders(context) -> dict:
+    """The preferences' model folders, absolute: {"cache_dir": ..., "model_dir": ...}, None where unset."""
+    prefs = preferences(context)
+    return {name: absolute_path(getattr(prefs, name)) or None if prefs is not None else None
+            for name in ("cache_dir", "model_dir")}
 
 
 def target_object(context):
@@ -67,10 +70,6 @@ def emotion_spec(context, engine_cls) -> str:
     return f"{settings.emotion}:{settings.emotion_intensity:.3f}"
 
 
-def _abspath(path):
-    return os.path.normpath(bpy.path.abspath(path)) if path else ""
-
-
 def request_voice(context, engine_cls):
     """A clip-voiced engine: the voice clip (empty: the engine's own default; a bare id such as
     "lj_speech" passes through); other engines: the voice id."""
@@ -79,7 +78,7 @@ def request_voice(context, engine_cls):
         clip = settings.voice_clip.strip()
         if clip and not any(c in clip for c in "/\\."):   # a voice id such as "lj_speech"
             return clip
-        return _abspath(clip) or None
+        return absolute_path(clip) or None
     return settings.voice or None
 
 
@@ -117,7 +116,7 @@ def lipsync_recording(context):
     read on the main thread only)."""
     path = context.scene.unitaf.lipsync_audio.strip()
     if path:
-        return RecordingFile(_abspath(path)), None
+        return RecordingFile(absolute_path(path)), None
     strip = active_sound_strip(context)
     if strip is None:
         raise TakeError("Choose a Recording file, or make a sound strip active in the Video Sequencer.")

@@ -7,15 +7,14 @@ import bpy
 
 from ...engines import EngineError
 from . import jobs
-from .engine_setup import _NetworkJob, _offline_refusal, _start, download_dialog
+from .engine_setup import _NetworkJob, _offline_refusal, _start, download_dialog, missing_files
 from .job_ui import job_busy
-from .settings import active_engine, preferences
+from .settings import active_engine, preference_folders
 
 
 def voice_files(context):
     """The downloadable voices the active engine declares, in the preferences' cache (or None)."""
-    prefs = preferences(context)
-    cache_dir = bpy.path.abspath(prefs.cache_dir) if prefs is not None and prefs.cache_dir else None
+    cache_dir = preference_folders(context)["cache_dir"]
     try:
         _, cls = active_engine(context)
     except EngineError:
@@ -29,7 +28,7 @@ def missing_voice(context):
     if files is None or files.voice_feature is None:
         return None
     feature = files.voice_feature(context.scene.unitaf.voice)
-    return feature if feature is not None and files.missing([feature]) else None
+    return feature if feature is not None and missing_files(files, [feature]) else None
 
 
 class UNITAF_OT_download_voice(_NetworkJob, bpy.types.Operator):
