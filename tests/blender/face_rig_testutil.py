@@ -64,6 +64,43 @@ def build_rigify(bpy, path, modular=False):
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
 
 
+def open_rigify(bpy, path):
+    """Open a .blend made by build_rigify (or a take saved over it): (the rig, its point mesh)."""
+    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    return bpy.data.objects["rig"], bpy.data.objects["Face"]
+
+
+class FaceMeasures:
+    """Distances on build_rigify's deformed point mesh: the lips' gap and each side's lid gap,
+    relative to the face as it is when made (the rig's rest is its closed mouth and open eyes)."""
+
+    def __init__(self, bpy, face):
+        self.bpy, self.face = bpy, face
+        self.index = {g.name: g.index for g in face.vertex_groups}
+        rest = deformed(bpy, face)
+        self.rest_lips = self._gap(rest, "DEF-lip.T.L", "DEF-lip.B.L")
+        self.rest_lid = self._gap(rest, "DEF-lid.T.L.002", "DEF-lid.B.L.002")
+
+    def _gap(self, points, a, b):
+        return float(np.linalg.norm(points[self.index[a]] - points[self.index[b]]))
+
+    def now(self):
+        """(lip gap - its rest gap, lid gap / its rest gap) as Blender evaluates the face now."""
+        points = deformed(self.bpy, self.face)
+        return (self._gap(points, "DEF-lip.T.L", "DEF-lip.B.L") - self.rest_lips,
+                self._gap(points, "DEF-lid.T.L.002", "DEF-lid.B.L.002") / self.rest_lid)
+
+
+def bone_facing_x(armature, bone):
+    """How far a bone's forward (-Y at rest) points toward the character's left (+X), in world
+    space and whatever the armature's or the bone's scale."""
+    pb = armature.pose.bones[bone]
+    world = armature.matrix_world
+    turn = np.array((world @ pb.matrix).to_3x3().normalized()) @ np.linalg.inv(
+        np.array((world @ pb.bone.matrix_local).to_3x3().normalized()))
+    return float((turn @ np.array([0.0, -1.0, 0.0]))[0])
+
+
 def deformed(bpy, obj):
     """World positions [V, 3] of `obj`'s vertices as Blender evaluates them now."""
     evaluated = obj.evaluated_get(bpy.context.evaluated_depsgraph_get())
@@ -126,6 +163,26 @@ def bilabial_frames(perf, fps):
     """The take-relative scene frame at the middle of every /p b m/ of the performance."""
     return [int(round(0.5 * (ph.start + ph.end) * fps)) for ph in perf.phonemes
             if ph.label.lstrip("'%,")[:1] in BILABIALS]
+
+
+def assert_closes_on_bilabials(opening, perf, fps, closed):
+    """`opening` (one value per take frame) comes down to `closed` or below within 2 frames of
+    the middle of every /p b m/ of `perf`, and the take has some. Returns those frames."""
+    bilabials = bilabial_frames(perf, fps)
+    assert bilabials
+    for k in bilabials:
+        window = opening[max(k - 2, 0):k + 3]
+        assert window.min() <= closed, (k, window)
+    return bilabials
+
+
+def assert_pose_kept_outside(bpy, armature, before, take, start, n):
+    """At frame 1 and at the nearest frames outside the take (frames_around), every bone of
+    `armature` is posed as in the snapshot `before`."""
+    scene = bpy.context.scene
+    for frame in (1, *frames_around(bpy, take, start, n)):
+        scene.frame_set(frame)
+        assert same_pose(before, pose_snapshot(armature)) == [], frame
 
 
 def correlation(a, b):
