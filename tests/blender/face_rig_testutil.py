@@ -2,7 +2,6 @@
 assets, and what the tests measure on their deformed geometry (imported by tests)."""
 import numpy as np
 
-from shared_paths import ASSETS
 from unitaf_blender.core.retime import resample
 from unitaf_blender.core.signal import n_frames_for
 
@@ -11,9 +10,6 @@ LINE = "Bob may paint a map of Paris."           # seven /p b m/
 # A line whose take always blinks: the face blinks at phrase starts and pauses, so a 1.5 s
 # line often has none, but a take of 2.5 s or more always has one (core.blinks.ALWAYS_BLINK_S).
 BLINK_LINE = "Bob may paint a map of Paris, but maybe not today."
-LJ = ASSETS / "audio" / "LJ001-0001.wav"         # a public-domain recording and its transcript
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
 
 
 def bound_points(bpy, armature, bone_names, name="FacePoints"):

@@ -9,8 +9,6 @@ import pytest
 from face_rig_testutil import (
     BLINK_LINE,
     LINE,
-    LJ,
-    LJ_TEXT,
     assert_closes_on_bilabials,
     assert_pose_kept_outside,
     at_scene_rate,
@@ -24,7 +22,7 @@ from face_rig_testutil import (
     take_length,
 )
 
-from shared_paths import ASSETS, need
+from shared_paths import ASSETS, LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from mathutils import Vector

@@ -8,8 +8,6 @@ import numpy as np
 import pytest
 from face_rig_testutil import (
     BLINK_LINE,
-    LJ,
-    LJ_TEXT,
     FaceMeasures,
     assert_closes_on_bilabials,
     assert_pose_kept_outside,
@@ -26,7 +24,7 @@ from face_rig_testutil import (
     take_length,
 )
 
-from shared_paths import need
+from shared_paths import LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender import cli

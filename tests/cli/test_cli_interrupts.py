@@ -8,12 +8,12 @@ import pytest
 from cli_testutil import listing
 from helpers import signal_at, start_cli
 
+from shared_paths import LJ_TEXT
 from unitaf_blender import cli, interrupts
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-SENTENCE = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-            "from all the arts and crafts represented in the Exhibition. ")
+SENTENCE = LJ_TEXT + ". "
 LONG_TEXT = (SENTENCE * 200)[:19_000]     # one espeak call of several seconds, under the 20,000 limit
 
 

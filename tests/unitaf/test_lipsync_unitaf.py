@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import ASSETS, need
+from shared_paths import LJ, LJ_TEXT, need
 from unitaf_blender.core.audio_io import read_wav
 from unitaf_blender.core.signal import n_frames_for
 from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine
@@ -21,14 +21,10 @@ from unitaf_blender.engines.unitaf.semantic import semantic_embedding
 from unitaf_blender.engines.unitaf.store import ModelStore
 from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir
 
-# ../shared/assets/README.md, LJ001-0001.wav
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
-
 
 @pytest.fixture(scope="module")
 def lj():
-    audio, sr = read_wav(need(ASSETS / "audio" / "LJ001-0001.wav"))
+    audio, sr = read_wav(need(LJ))
     return np.ascontiguousarray(audio, np.float32).reshape(-1), sr
 
 

@@ -177,18 +177,17 @@ def test_cli_lipsync_unitaf_keys_the_recording(tmp_path, capsys):
     """`lipsync --engine unitaf`: the face from the recording's own tokens, keyed through the same
     CLI; the strip is the recording; without a transcript it points to the embedded mode."""
     bpy = pytest.importorskip("bpy")
-    from shared_paths import ASSETS, need
+    from shared_paths import LJ, LJ_TEXT, need
     from unitaf_blender.blender import compat
     from unitaf_blender.cli import run
-    recording = need(ASSETS / "audio" / "LJ001-0001.wav")
+    recording = need(LJ)
     src = tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen", "browDownLeft"))
     out = tmp_path / "out.blend"
     base = ["lipsync", "--blend", str(src), "--object", "Head", "--audio", str(recording), "--engine", "unitaf",
             "--model-dir", tiny_model_dir(), "--device", "cpu", "--save", str(out)]
     assert run(base) == 2 and not out.exists()
     assert "embedded" in capsys.readouterr().err
-    assert run(base + ["--transcript", "Printing, in the only sense with which we are at present concerned, "
-                       "differs from most if not from all the arts and crafts represented in the Exhibition"]) == 0
+    assert run(base + ["--transcript", LJ_TEXT]) == 0
     bpy.ops.wm.open_mainfile(filepath=str(out))
     key = bpy.data.objects["Head"].data.shape_keys
     action = key.animation_data.action

@@ -6,14 +6,14 @@ import signal
 import pytest
 from helpers import signal_at, start_cli
 
+from shared_paths import LJ_TEXT
 from unitaf_tiny_models import SPEAKER, tiny_head_blend, tiny_model_dir
 
 pytest.importorskip("torch")
 bpy = pytest.importorskip("bpy")
 
 # six GPT segments and 25 diffusion steps each: minutes on the tiny weights, stopped at the first
-SCRIPT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-          "from all the arts and crafts represented in the Exhibition. ") * 6
+SCRIPT = (LJ_TEXT + ". ") * 6
 
 
 @pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
