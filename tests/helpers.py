@@ -61,6 +61,17 @@ def csv_without_columns(source, names, path):
     return path
 
 
+def load_script(path, name=None):
+    """A script that is no package module (bench/, scripts/, ../shared/tools/) loaded from its
+    file as a module named `name` (default: the file's stem)."""
+    import importlib.util
+    path = pathlib.Path(path)
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def fresh_temp_folder():
     """A new empty folder to run a command with as its TMPDIR. Short and lower-case, so espeak's
     voice files would go there too rather than to /tmp (espeak._voice_folder_parent)."""

@@ -1,12 +1,11 @@
 """Forced alignment of a transcript to a recording (engines/embedded/align.py) and the
 embedded engine's lipsync(): accuracy on a different voice with known timings, bilabial
 closures, long files split into windows, absolute time, and the DTW itself."""
-import importlib.util
 import threading
 
 import numpy as np
 import pytest
-from helpers import sealed_frames
+from helpers import load_script, sealed_frames
 
 from shared_paths import ROOT
 from unitaf_blender.engines import Cancelled, LipsyncRequest
@@ -17,14 +16,7 @@ FPS = 30.0
 BILABIALS = {"p", "b", "m"}
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("eval_alignment", ROOT / "bench" / "eval_alignment.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-BENCH = _bench()
+BENCH = load_script(ROOT / "bench" / "eval_alignment.py")
 
 
 @pytest.fixture(scope="module")
