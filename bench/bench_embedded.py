@@ -17,6 +17,7 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
 
 PARAGRAPH = (
     "[calm] The old lighthouse stood at the edge of the cliff, where the wind never stopped "
@@ -46,7 +47,7 @@ def main():
     engine = EmbeddedEngine()
     ok, why = engine.available()
     print(f"embedded engine ({why}), one core, {args.repeats} runs, median")
-    print(f"CPU: {_cpu_name()}")
+    print(f"CPU: {cpu_name()}")
     results = {}
     for voice, goal in (("hibari:heart", 100), ("espeak:en-us", 300)):
         t0 = time.perf_counter()
@@ -84,15 +85,6 @@ def main():
     for voice, (wall, cpu, goal) in results.items():
         print(f"  {voice:<14} {wall:7.0f}x / {cpu:7.0f}x   goal >= {goal}x: "
               f"{'met' if max(wall, cpu) >= goal else 'NOT met'}")
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-        return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from timing import once, repeated  # noqa: E402  (bench/ is the script's folder)
+from machine import cpu_name  # noqa: E402  (bench/ is the script's folder)
+from timing import once, repeated  # noqa: E402
 
 from unitaf_blender.engines.unitaf.devices import native_bf16, pick_precision  # noqa: E402
 from unitaf_blender.engines.unitaf.generate import generate, iter_codes  # noqa: E402
@@ -232,9 +233,7 @@ def main():
     ARGS = args
     torch.set_num_threads(args.threads)
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
-               "unknown CPU") if os.path.exists("/proc/cpuinfo") else "unknown CPU"
-    print(f"CPU: {cpu}, {os.cpu_count()} logical cores; native bf16: {native_bf16()}")
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical cores; native bf16: {native_bf16()}")
     print(f"torch {torch.__version__}, threads {args.threads}, GPT at official size "
           f"(1280 x 24 layers, 20 heads, 871 M params), random weights; {args.text_tokens} text tokens, "
           f"{args.cond_frames} speaker frames, {args.tokens} decoded tokens, median of {args.repeats}")

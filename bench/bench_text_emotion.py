@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import platform
 import statistics
 import sys
 
@@ -35,6 +34,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from bench_load import QWEN3_CONFIG  # noqa: E402  (bench/ is the script's folder)
+from machine import cpu_name  # noqa: E402
 from timing import once  # noqa: E402
 
 from unitaf_blender.engines.unitaf.devices import native_bf16  # noqa: E402
@@ -63,28 +63,21 @@ ENGLISH = [
 FULL = Qwen3Dims.from_config(QWEN3_CONFIG)
 
 
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def build(dtype, device="cpu") -> Qwen3:
+def build(dtype, device="cpu", model_class=Qwen3, pack=True):
+    """FULL (random weights, seed 0) as `model_class` (another tree's Qwen3: the same weights),
+    packed for the CPU as load_qwen3 does unless pack=False."""
     torch.manual_seed(0)
     with torch.device("meta"):
-        model = Qwen3(FULL)
+        model = model_class(FULL)
     model = model.to_empty(device=device).to(dtype)
     with torch.no_grad():   # cheap random init in place
         for p in model.parameters():
             p.fill_(1.0) if p.ndim == 1 else p.normal_(0.0, 0.02)
         d = FULL.head_dim
         model.inv_freq = 1.0 / (FULL.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64, device=device).float() / d))
-    pack_for_cpu(model.eval())      # as load_qwen3 does (bf16 on a CPU)
+    model.eval()
+    if pack:
+        pack_for_cpu(model)         # as load_qwen3 does (bf16 on a CPU)
     return model
 
 

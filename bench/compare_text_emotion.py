@@ -27,6 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import bench_text_emotion as bench  # noqa: E402
+from machine import cpu_name  # noqa: E402
 
 from unitaf_blender.engines.unitaf import qwen3_generate as ours  # noqa: E402
 
@@ -60,19 +61,6 @@ class ScriptedLogits:
         return out.scatter(-1, (script if all_logits else script[:, -1]).unsqueeze(-1), 1e9)
 
 
-def build_other(module):
-    torch.manual_seed(0)                              # bench.build's weights
-    with torch.device("meta"):
-        model = module.Qwen3(bench.FULL)
-    model = model.to_empty(device="cpu").to(torch.bfloat16)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.fill_(1.0) if p.ndim == 1 else p.normal_(0.0, 0.02)
-        d = bench.FULL.head_dim
-        model.inv_freq = 1.0 / (bench.FULL.rope_theta ** (torch.arange(0, d, 2, dtype=torch.int64).float() / d))
-    return model.eval()
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--other", required=True, help="another source tree (a checkout of an older commit)")
@@ -80,15 +68,15 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--tiny", action="store_true", help="a 2-layer model: checks the script runs, times mean nothing")
     args = ap.parse_args()
-    if args.tiny:          # bench.build and build_other read bench.FULL when they build
+    if args.tiny:          # bench.build reads bench.FULL when it builds
         bench.FULL = replace(bench.FULL, hidden_size=64, intermediate_size=128, layers=2, heads=2, kv_heads=1,
                              head_dim=32)
     torch.set_num_threads(args.threads)
-    print(f"CPU: {bench.cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
+    print(f"CPU: {cpu_name()}, {args.threads} threads, torch {torch.__version__}, "
           f"native bf16: {bench.native_bf16()}; bf16, {len(bench.SENTENCES)} sentences, 70 answer tokens")
     mine = bench.ScriptedAnswers(bench.build(torch.bfloat16))
     other_model, other_module = other_qwen3(args.other)
-    other = ScriptedLogits(build_other(other_model))
+    other = ScriptedLogits(bench.build(torch.bfloat16, model_class=other_model.Qwen3, pack=False))
     prompts, n = [bench.prompt_ids(t) for t in bench.SENTENCES], 70
 
     def case(module, model, rows):

@@ -10,6 +10,9 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from eval_alignment import REAL  # noqa: E402  (the recordings and their transcripts)
 
 LINES = {
     "letter": "When my brother finally sent the letter, mother read it twice, folded it carefully, "
@@ -18,12 +21,6 @@ LINES = {
               "town buys it, and frankly, maybe I don't either.",
 }
 EMOTIONS = {"neutral": "calm:0.0", "angry": "angry:0.8"}
-RECORDINGS = {
-    "LJ001-0001": "Printing, in the only sense with which we are at present concerned, differs from most "
-                  "if not from all the arts and crafts represented in the Exhibition",
-    "jfk": "And so my fellow Americans, ask not what your country can do for you, ask what you can do "
-           "for your country.",
-}
 
 
 def make_takes(out_dir, seed=0, shared=ROOT.parent / "shared"):
@@ -40,10 +37,10 @@ def make_takes(out_dir, seed=0, shared=ROOT.parent / "shared"):
             perf = engine.generate(GenerateRequest(text=text, emotion=emotion, seed=seed))
             paths.append(out / f"generate_{line}_{name}.npz")
             perf.save(str(paths[-1]))
-    for name, transcript in RECORDINGS.items():
-        audio, sr = read_wav(str(pathlib.Path(shared) / "assets" / "audio" / f"{name}.wav"))
+    for name, transcript in REAL.items():
+        audio, sr = read_wav(str(pathlib.Path(shared) / "assets" / "audio" / name))
         perf = engine.lipsync(LipsyncRequest(audio=audio, sample_rate=sr, transcript=transcript, seed=seed))
-        paths.append(out / f"lipsync_{name}.npz")
+        paths.append(out / f"lipsync_{pathlib.Path(name).stem}.npz")
         perf.save(str(paths[-1]))
     return paths
 

@@ -25,6 +25,18 @@ def parity():
 
 
 @pytest.fixture
+def temp_folder():
+    """A new empty folder (helpers.fresh_temp_folder) to stand for the system temp folder of a
+    run; removed afterwards."""
+    import shutil
+
+    from helpers import fresh_temp_folder
+    folder = fresh_temp_folder()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
 def clean_scene():
     """A factory-empty Blender scene (bpy module)."""
     bpy = pytest.importorskip("bpy")

@@ -1,5 +1,6 @@
 """Small helpers shared by tests in several folders (import from here, like shared_paths)."""
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,28 @@ def sealed_frames(weights, channels, frame, reach=1):
     frames = [j for j in range(frame - reach, frame + reach + 1) if 0 <= j < len(jaw)]
     return [j for j in frames if abs(jaw[j] - close[j]) <= 1e-5
             and SEAL_JAW[0] - 1e-6 <= jaw[j] <= SEAL_JAW[1] + 1e-6]
+
+
+def csv_without_columns(source, names, path):
+    """Write `source` (a CSV with a header row) to `path` without the columns named `names`, as a
+    trimmed export would be; returns `path`."""
+    import csv
+    rows = list(csv.reader(pathlib.Path(source).read_text().splitlines()))
+    drop = {rows[0].index(name) for name in names}
+    with open(path, "w", newline="") as f:
+        csv.writer(f).writerows([[c for i, c in enumerate(row) if i not in drop] for row in rows])
+    return path
+
+
+def load_script(path, name=None):
+    """A script that is no package module (bench/, scripts/, ../shared/tools/) loaded from its
+    file as a module named `name` (default: the file's stem)."""
+    import importlib.util
+    path = pathlib.Path(path)
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def fresh_temp_folder():

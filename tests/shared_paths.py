@@ -8,6 +8,10 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED = pathlib.Path(os.environ.get("UNITAF_SHARED", ROOT.parent / "shared"))
 ASSETS = SHARED / "assets"
 PARITY = SHARED / "parity"
+# LJ Speech's first clip (public domain) and its transcript (../shared/assets/README.md)
+LJ = ASSETS / "audio" / "LJ001-0001.wav"
+LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
+           "from all the arts and crafts represented in the Exhibition")
 
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

@@ -2,7 +2,6 @@
 assets, and what the tests measure on their deformed geometry (imported by tests)."""
 import numpy as np
 
-from shared_paths import ASSETS
 from unitaf_blender.core.retime import resample
 from unitaf_blender.core.signal import n_frames_for
 
@@ -11,9 +10,6 @@ LINE = "Bob may paint a map of Paris."           # seven /p b m/
 # A line whose take always blinks: the face blinks at phrase starts and pauses, so a 1.5 s
 # line often has none, but a take of 2.5 s or more always has one (core.blinks.ALWAYS_BLINK_S).
 BLINK_LINE = "Bob may paint a map of Paris, but maybe not today."
-LJ = ASSETS / "audio" / "LJ001-0001.wav"         # a public-domain recording and its transcript
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
 
 
 def bound_points(bpy, armature, bone_names, name="FacePoints"):
@@ -62,6 +58,43 @@ def build_rigify(bpy, path, modular=False):
     scene = bpy.context.scene
     scene.render.fps, scene.frame_start, scene.frame_current = 30, 1, 1
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
+
+
+def open_rigify(bpy, path):
+    """Open a .blend made by build_rigify (or a take saved over it): (the rig, its point mesh)."""
+    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
+    return bpy.data.objects["rig"], bpy.data.objects["Face"]
+
+
+class FaceMeasures:
+    """Distances on build_rigify's deformed point mesh: the lips' gap and each side's lid gap,
+    relative to the face as it is when made (the rig's rest is its closed mouth and open eyes)."""
+
+    def __init__(self, bpy, face):
+        self.bpy, self.face = bpy, face
+        self.index = {g.name: g.index for g in face.vertex_groups}
+        rest = deformed(bpy, face)
+        self.rest_lips = self._gap(rest, "DEF-lip.T.L", "DEF-lip.B.L")
+        self.rest_lid = self._gap(rest, "DEF-lid.T.L.002", "DEF-lid.B.L.002")
+
+    def _gap(self, points, a, b):
+        return float(np.linalg.norm(points[self.index[a]] - points[self.index[b]]))
+
+    def now(self):
+        """(lip gap - its rest gap, lid gap / its rest gap) as Blender evaluates the face now."""
+        points = deformed(self.bpy, self.face)
+        return (self._gap(points, "DEF-lip.T.L", "DEF-lip.B.L") - self.rest_lips,
+                self._gap(points, "DEF-lid.T.L.002", "DEF-lid.B.L.002") / self.rest_lid)
+
+
+def bone_facing_x(armature, bone):
+    """How far a bone's forward (-Y at rest) points toward the character's left (+X), in world
+    space and whatever the armature's or the bone's scale."""
+    pb = armature.pose.bones[bone]
+    world = armature.matrix_world
+    turn = np.array((world @ pb.matrix).to_3x3().normalized()) @ np.linalg.inv(
+        np.array((world @ pb.bone.matrix_local).to_3x3().normalized()))
+    return float((turn @ np.array([0.0, -1.0, 0.0]))[0])
 
 
 def deformed(bpy, obj):
@@ -126,6 +159,26 @@ def bilabial_frames(perf, fps):
     """The take-relative scene frame at the middle of every /p b m/ of the performance."""
     return [int(round(0.5 * (ph.start + ph.end) * fps)) for ph in perf.phonemes
             if ph.label.lstrip("'%,")[:1] in BILABIALS]
+
+
+def assert_closes_on_bilabials(opening, perf, fps, closed):
+    """`opening` (one value per take frame) comes down to `closed` or below within 2 frames of
+    the middle of every /p b m/ of `perf`, and the take has some. Returns those frames."""
+    bilabials = bilabial_frames(perf, fps)
+    assert bilabials
+    for k in bilabials:
+        window = opening[max(k - 2, 0):k + 3]
+        assert window.min() <= closed, (k, window)
+    return bilabials
+
+
+def assert_pose_kept_outside(bpy, armature, before, take, start, n):
+    """At frame 1 and at the nearest frames outside the take (frames_around), every bone of
+    `armature` is posed as in the snapshot `before`."""
+    scene = bpy.context.scene
+    for frame in (1, *frames_around(bpy, take, start, n)):
+        scene.frame_set(frame)
+        assert same_pose(before, pose_snapshot(armature)) == [], frame
 
 
 def correlation(a, b):

@@ -9,22 +9,20 @@ import pytest
 from face_rig_testutil import (
     BLINK_LINE,
     LINE,
-    LJ,
-    LJ_TEXT,
+    assert_closes_on_bilabials,
+    assert_pose_kept_outside,
     at_scene_rate,
-    bilabial_frames,
     blink_peaks,
+    bone_facing_x,
     correlation,
     deformed,
-    frames_around,
     over_frames,
     pose_snapshot,
-    same_pose,
     sealed_jaw,
     take_length,
 )
 
-from shared_paths import ASSETS, need
+from shared_paths import ASSETS, LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from mathutils import Vector
@@ -76,14 +74,6 @@ def _take_frames(perf, start=10):
     return range(start, start + n), n
 
 
-def _bone_facing_x(armature, bone):
-    pb = armature.pose.bones[bone]
-    world = armature.matrix_world
-    turn = np.array((world @ pb.matrix).to_3x3().normalized()) @ np.linalg.inv(
-        np.array((world @ pb.bone.matrix_local).to_3x3().normalized()))
-    return float((turn @ np.array([0.0, -1.0, 0.0]))[0])
-
-
 # --- Rocketbox: the 3ds Max Biped face ------------------------------------------------------
 
 def _biped_bones_only(tmp_path):
@@ -129,12 +119,11 @@ def test_rocketbox_biped_face_bones(tmp_path):
     def measure():
         p = deformed(bpy, mesh)
         gap = np.linalg.norm(p[upper].mean(0) - p[lower].mean(0)) - np.linalg.norm(rest[upper].mean(0) - rest[lower].mean(0))
-        return gap, (in_head(p[lid]) - rest[lid]).mean(0)[2], _bone_facing_x(armature, "Bip01 Head")
+        return gap, (in_head(p[lid]) - rest[lid]).mean(0)[2], bone_facing_x(armature, "Bip01 Head")
     values = over_frames(bpy, frames, measure)
     lips, lid_drop, facing = values.T
     assert correlation(lips, sealed_jaw(perf, 30, n)) >= 0.8
-    for k in bilabial_frames(perf, 30):
-        assert lips[max(k - 2, 0):k + 3].min() <= 0.1 * lips.max(), k
+    assert_closes_on_bilabials(lips, perf, 30, 0.1 * lips.max())
     # blinks: the upper lid comes down at least a third of the way the avatar's own blink key
     # takes it (its lid bone turns by the angle that best fits that key; the key is sculpted
     # further than the bone's skin weights follow)
@@ -146,10 +135,7 @@ def test_rocketbox_biped_face_bones(tmp_path):
         assert lid_drop[k] <= 0.33 * blink[k] * full, (k, lid_drop[k], full)
     assert abs(lid_drop[blink < 0.05]).max() < 0.1 * abs(full)
     assert correlation(facing, at_scene_rate(perf, "headYaw", 30, n)) >= 0.8
-    scene = bpy.context.scene
-    for frame in (1, *frames_around(bpy, "UniTAF_Bip01_take1", frames[0], n)):
-        scene.frame_set(frame)
-        assert same_pose(before, pose_snapshot(armature)) == [], frame
+    assert_pose_kept_outside(bpy, armature, before, "UniTAF_Bip01_take1", frames[0], n)
     assert _run("lipsync", "--blend", blend, "--object", "f001_hipoly_81_bones_opacity", "--audio", need(LJ),
                 "--transcript", LJ_TEXT, "--save", tmp_path / "lipsync.blend") == 0
 
@@ -209,15 +195,12 @@ def test_ready_player_me_armature_only(tmp_path, capsys):
     armature = bpy.data.objects["Armature"]
     perf = load_performance(npz)
     frames, n = _take_frames(perf)
-    facing = over_frames(bpy, frames, lambda: (_bone_facing_x(armature, "Head"), _bone_facing_x(armature, "LeftEye")))
+    facing = over_frames(bpy, frames, lambda: (bone_facing_x(armature, "Head"), bone_facing_x(armature, "LeftEye")))
     assert correlation(facing[:, 0], at_scene_rate(perf, "headYaw", 30, n)) >= 0.8
     # the eye turns with the head plus its own yaw
     eye_yaw = at_scene_rate(perf, "leftEyeYaw", 30, n) + at_scene_rate(perf, "headYaw", 30, n)
     assert correlation(facing[:, 1], eye_yaw) >= 0.8
-    scene = bpy.context.scene
-    for frame in (1, *frames_around(bpy, "UniTAF_Armature_take1", frames[0], n)):
-        scene.frame_set(frame)
-        assert same_pose(before, pose_snapshot(armature)) == [], frame
+    assert_pose_kept_outside(bpy, armature, before, "UniTAF_Armature_take1", frames[0], n)
 
 
 def test_ready_player_me_with_a_jaw_bone_the_user_adds(tmp_path):
@@ -240,8 +223,7 @@ def test_ready_player_me_with_a_jaw_bone_the_user_adds(tmp_path):
     rest = opening()
     mouth = over_frames(bpy, frames, opening) - rest
     assert correlation(mouth, sealed_jaw(perf, 30, n)) >= 0.8
-    for k in bilabial_frames(perf, 30):
-        assert mouth[max(k - 2, 0):k + 3].min() <= 0.1 * mouth.max(), k
+    assert_closes_on_bilabials(mouth, perf, 30, 0.1 * mouth.max())
 
 
 # --- the duck: a jaw key and nothing to seal the lips ------------------------------------------
@@ -261,10 +243,7 @@ def test_a_jaw_only_face_closes_on_every_bilabial(tmp_path):
     frames, n = _take_frames(perf, start=1)
     jaw = over_frames(bpy, frames, lambda: key.value)
     assert correlation(jaw, sealed_jaw(perf, 30, n)) >= 0.8
-    bilabials = bilabial_frames(perf, 30)
-    assert len(bilabials) == 7
-    for k in bilabials:
-        assert jaw[max(k - 2, 0):k + 3].min() <= 0.005, (k, jaw[max(k - 2, 0):k + 3])
+    assert len(assert_closes_on_bilabials(jaw, perf, 30, 0.005)) == 7
 
 
 # --- head and eye bones by convention -----------------------------------------------------------
@@ -337,4 +316,4 @@ def test_head_turns_in_world_space_on_a_turned_armature(clean_scene):
                      fn=lambda t, i: np.full_like(t, {"jawOpen": 0.3, "headYaw": 0.4}.get(channels[i], 0.0)))
     apply_take(bpy.context.scene, face, perf, TakeOptions(start_frame=1, add_sound=False))
     bpy.context.scene.frame_set(3)
-    assert _bone_facing_x(arm, "Head") == pytest.approx(math.sin(0.4), abs=1e-4)
+    assert bone_facing_x(arm, "Head") == pytest.approx(math.sin(0.4), abs=1e-4)

@@ -9,15 +9,15 @@ import pytest
 from face_rig_testutil import (
     BLINK_LINE,
     LINE,
+    FaceMeasures,
+    assert_closes_on_bilabials,
+    assert_pose_kept_outside,
     at_scene_rate,
-    bilabial_frames,
     blink_peaks,
     correlation,
-    deformed,
-    frames_around,
+    open_rigify,
     over_frames,
     pose_snapshot,
-    same_pose,
     sealed_jaw,
     take_length,
 )
@@ -103,11 +103,6 @@ def make_chart_action(armature, chart=CHART):
     return action
 
 
-def _open(path):
-    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
-    return bpy.data.objects["rig"], bpy.data.objects["Face"]
-
-
 def _jaw_angle(armature):
     return armature.pose.bones["jaw_master"].rotation_quaternion.angle
 
@@ -120,14 +115,14 @@ def _viseme(name):
 
 
 def test_auto_fill_by_action_names_and_by_pose_markers(rigify_blend):
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     make_pose_assets(armature)
     assert pose_library.auto_fill_into(armature) == len(CHART)
     stored = pose_library.stored_map(armature)
     assert stored.poses["MBP"] == PoseRef("mouth_MBP") and stored.poses["blink"] == PoseRef("mouth_blink")
     assert [a.name for a in pose_library.pose_actions(armature)][:2] == ["mouth_AI", "mouth_E"]
     # the chart in one action: each shape is a frame of it, found through its pose marker
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     make_chart_action(armature)
     assert pose_library.auto_fill_into(armature) == len(CHART)
     stored = pose_library.stored_map(armature)
@@ -142,7 +137,7 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
     chart is solved from (jawOpen - mouthClose), the lips close on every /p b m/ (the MBP
     pose), the blink pose closes the lids, the head turns, and outside the take the rig is as
     it was."""
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     make_pose_assets(armature)
     bpy.context.scene.frame_set(1)
     before = pose_snapshot(armature)
@@ -153,26 +148,16 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
     out, npz = tmp_path / "out.blend", tmp_path / "take.npz"
     assert cli.run(["generate", "--blend", str(blend), "--object", "rig", "--text", BLINK_LINE, "--frame", "10",
                     "--poses", str(pose_map), "--save", str(out), "--export", str(npz)]) == 0
-    armature, face = _open(out)
+    armature, face = open_rigify(bpy, out)
     perf = load_performance(npz)
     n = take_length(perf, 30)
     frames = range(10, 10 + n)
-    index = {g.name: g.index for g in face.vertex_groups}
     bpy.context.scene.frame_set(1)
-    rest = deformed(bpy, face)
-
-    def gap(p, a, b):
-        return np.linalg.norm(p[index[a]] - p[index[b]])
-
-    def measure():
-        p = deformed(bpy, face)
-        return (_jaw_angle(armature), gap(p, "DEF-lip.T.L", "DEF-lip.B.L") - gap(rest, "DEF-lip.T.L", "DEF-lip.B.L"),
-                gap(p, "DEF-lid.T.L.002", "DEF-lid.B.L.002") / gap(rest, "DEF-lid.T.L.002", "DEF-lid.B.L.002"))
-    jaw, lips, lids = over_frames(bpy, frames, measure).T
+    measures = FaceMeasures(bpy, face)
+    jaw, lips, lids = over_frames(bpy, frames, lambda: (_jaw_angle(armature), *measures.now())).T
     assert correlation(jaw, sealed_jaw(perf, 30, n)) >= 0.8
     assert correlation(lips, sealed_jaw(perf, 30, n)) >= 0.8
-    for k in bilabial_frames(perf, 30):
-        assert lips[max(k - 2, 0):k + 3].min() <= 0.0, k       # pressed together: closer than at rest
+    assert_closes_on_bilabials(lips, perf, 30, 0.0)       # pressed together: closer than at rest
     blink = at_scene_rate(perf, "eyeBlinkLeft", 30, n)
     assert blink_peaks(blink)
     for k in blink_peaks(blink):
@@ -180,10 +165,7 @@ def test_a_pose_library_character_lip_syncs(rigify_blend, tmp_path):
     assert any(b.startswith("neck") or b == "head" for b in
                [p.data_path.split('"')[1] for p in compat.action_fcurves(bpy.data.actions["UniTAF_rig_take1"],
                                                                          _rig_slot())])
-    scene = bpy.context.scene
-    for frame in (1, *frames_around(bpy, "UniTAF_rig_take1", frames[0], n)):
-        scene.frame_set(frame)
-        assert same_pose(before, pose_snapshot(armature)) == [], frame
+    assert_pose_kept_outside(bpy, armature, before, "UniTAF_rig_take1", frames[0], n)
 
 
 def _rig_slot():
@@ -196,7 +178,7 @@ def test_a_pose_that_carries_a_shape_key(rigify_blend):
     the bones and the mesh's keys): the take keys that key on the mesh, in the same take."""
     if not compat.has_slotted_actions():
         pytest.skip("a legacy (4.2/4.3) action animates one ID type: a pose cannot hold bones and keys")
-    armature, face = _open(rigify_blend)
+    armature, face = open_rigify(bpy, rigify_blend)
     face.shape_key_add(name="Basis")
     pressed = face.shape_key_add(name="lips_pressed", from_mix=False)
     pressed.data[0].co.z += 0.01
@@ -283,7 +265,7 @@ def test_any_armature_with_poses(clean_scene):
     ("not json", "not valid JSON"),
 ])
 def test_a_bad_pose_map_is_refused_before_anything_is_written(rigify_blend, tmp_path, capsys, content, message):
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     make_pose_assets(armature, {"rest": {}, "MBP": CHART["MBP"]})
     blend = tmp_path / "in.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
@@ -305,7 +287,7 @@ def test_pose_map_files_parse():
 
 
 def test_batch_lines_use_the_pose_map(rigify_blend, tmp_path):
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     make_pose_assets(armature, {"rest": {}, "MBP": CHART["MBP"], "AI": CHART["AI"]})
     blend = tmp_path / "poses.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
@@ -315,7 +297,7 @@ def test_batch_lines_use_the_pose_map(rigify_blend, tmp_path):
     pose_map.write_text(json.dumps({"rest": "mouth_rest", "MBP": "mouth_MBP", "AI": "mouth_AI"}))
     out = tmp_path / "out.blend"
     assert cli.run(["batch", str(lines), "--blend", str(blend), "--poses", str(pose_map), "--save", str(out)]) == 0
-    armature, _ = _open(out)
+    armature, _ = open_rigify(bpy, out)
     for take in ("line001", "line002"):
         action = bpy.data.actions[f"UniTAF_rig_{take}"]
         paths = {fc.data_path for fc in compat.action_fcurves(action, action.slots[0] if compat.has_slotted_actions()

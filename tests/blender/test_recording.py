@@ -3,13 +3,11 @@ library, sound strips from a file or packed; clear messages for what cannot be r
 import numpy as np
 import pytest
 
-from shared_paths import ASSETS, need
+from shared_paths import LJ, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat, recording
 from unitaf_blender.core.audio_io import read_wav, write_wav
-
-LJ = ASSETS / "audio" / "LJ001-0001.wav"
 
 
 def _has_aud():

@@ -125,17 +125,15 @@ def test_animate_from_audio_operator_on_a_file_and_on_the_active_strip(fresh_typ
     """The panel's Animate from Audio: the Recording file (its strip plays the file in place),
     or the active sound strip (the take starts where it does, no new strip)."""
     import unitaf_blender
-    from shared_paths import ASSETS, need
+    from shared_paths import LJ, LJ_TEXT, need
     from unitaf_blender.blender import compat
-    recording = str(need(ASSETS / "audio" / "LJ001-0001.wav"))
+    recording = str(need(LJ))
     unitaf_blender.register("unitaf_blender")
     try:
         obj = make_face(bpy, keys=("jawOpen", "mouthClose", "mouthFunnel", "browInnerUp"))
         scene = bpy.context.scene
         settings = scene.unitaf
-        settings.target, settings.engine, settings.text = obj, "embedded", (
-            "Printing, in the only sense with which we are at present concerned, differs from most if not "
-            "from all the arts and crafts represented in the Exhibition")
+        settings.target, settings.engine, settings.text = obj, "embedded", LJ_TEXT
         settings.lipsync_audio = recording
         scene.frame_current = 3
         assert bpy.ops.unitaf.lipsync() == {'FINISHED'}

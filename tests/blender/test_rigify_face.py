@@ -8,23 +8,23 @@ import numpy as np
 import pytest
 from face_rig_testutil import (
     BLINK_LINE,
-    LJ,
-    LJ_TEXT,
+    FaceMeasures,
+    assert_closes_on_bilabials,
+    assert_pose_kept_outside,
     at_scene_rate,
-    bilabial_frames,
     blink_peaks,
+    bone_facing_x,
     build_rigify,
     correlation,
-    deformed,
     frames_around,
+    open_rigify,
     over_frames,
     pose_snapshot,
-    same_pose,
     sealed_jaw,
     take_length,
 )
 
-from shared_paths import need
+from shared_paths import LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender import cli
@@ -42,57 +42,20 @@ def modular_blend(tmp_path_factory):
     return path
 
 
-def _open(path):
-    bpy.ops.wm.open_mainfile(filepath=str(path), load_ui=False)
-    return bpy.data.objects["rig"], bpy.data.objects["Face"]
-
-
-class FaceMeasures:
-    """Distances on the deformed point mesh: the lips' gap and each side's lid gap, relative to
-    the rest pose (the rig's rest is its closed mouth and open eyes)."""
-
-    def __init__(self, face):
-        self.face = face
-        self.index = {g.name: g.index for g in face.vertex_groups}
-        rest = deformed(bpy, face)
-        self.rest_lips = self._gap(rest, "DEF-lip.T.L", "DEF-lip.B.L")
-        self.rest_lid = self._gap(rest, "DEF-lid.T.L.002", "DEF-lid.B.L.002")
-
-    def _gap(self, points, a, b):
-        return float(np.linalg.norm(points[self.index[a]] - points[self.index[b]]))
-
-    def now(self):
-        points = deformed(bpy, self.face)
-        return (self._gap(points, "DEF-lip.T.L", "DEF-lip.B.L") - self.rest_lips,
-                self._gap(points, "DEF-lid.T.L.002", "DEF-lid.B.L.002") / self.rest_lid)
-
-
-def _head_facing_x(armature, bone):
-    """How far the head bone's forward (-Y at rest) points toward the character's left (+X)."""
-    pb = armature.pose.bones[bone]
-    world = armature.matrix_world
-    turn = np.array((world @ pb.matrix).to_3x3()) @ np.linalg.inv(np.array((world @ pb.bone.matrix_local).to_3x3()))
-    return float((turn @ np.array([0.0, -1.0, 0.0]))[0])
-
-
 def check_lip_sync(out_blend, npz, start=10):
     """Open the CLI's output and measure its take against the exported performance."""
-    armature, face = _open(out_blend)
+    armature, face = open_rigify(bpy, out_blend)
     perf = load_performance(npz)
     scene = bpy.context.scene
     fps = scene.render.fps / scene.render.fps_base
     n = take_length(perf, fps)
     frames = range(start, start + n)
-    measures = FaceMeasures(face)
-    values = over_frames(bpy, frames, lambda: (*measures.now(), _head_facing_x(armature, "head")))
+    measures = FaceMeasures(bpy, face)
+    values = over_frames(bpy, frames, lambda: (*measures.now(), bone_facing_x(armature, "head")))
     lips, lids, facing = values[:, 0], values[:, 1], values[:, 2]
     opening = sealed_jaw(perf, fps, n)
     assert correlation(lips, opening) >= 0.8, correlation(lips, opening)
-    bilabials = bilabial_frames(perf, fps)
-    assert bilabials
-    for k in bilabials:   # every /p b m/ closes the lips (within 2 frames) to the rest gap
-        window = lips[max(k - 2, 0):k + 3]
-        assert window.min() <= 0.1 * lips.max(), (k, window)
+    assert_closes_on_bilabials(lips, perf, fps, 0.1 * lips.max())     # to the rest gap
     blink = at_scene_rate(perf, "eyeBlinkLeft", fps, n)
     assert blink_peaks(blink)                                # the take blinks (BLINK_LINE, LJ)
     for k in blink_peaks(blink):
@@ -121,7 +84,7 @@ def test_rigify_face_is_recognised(rigify_blend, modular_blend, monkeypatch):
     monkeypatch.setattr(rig, "find_bones", lambda arm: scans.append(arm.name) or find_bones(arm))
     for path, label, corner, target in ((rigify_blend, "Rigify face", "lips.L", "eyes"),
                                         (modular_blend, "Rigify face (modular)", "lip_end.L.001", "eye_common")):
-        armature, _ = _open(path)
+        armature, _ = open_rigify(bpy, path)
         scans.clear()
         face = face_rigs.find_face_rig(armature)
         assert scans == []                # the face rig has its jaw: no scan of every bone's name
@@ -134,13 +97,13 @@ def test_rigify_face_is_recognised(rigify_blend, modular_blend, monkeypatch):
 
 
 def test_the_armature_itself_is_a_target(rigify_blend):
-    armature, face = _open(rigify_blend)
+    armature, face = open_rigify(bpy, rigify_blend)
     takes.validate_target(armature)       # was: "'rig' is a armature object, not a mesh"
     takes.validate_target(face)           # a mesh without keys stands for its armature
 
 
 def test_generate_and_lipsync_on_a_rigify_face(rigify_blend, tmp_path):
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     bpy.context.scene.frame_set(1)
     before = pose_snapshot(armature)
     out, npz = tmp_path / "spoken.blend", tmp_path / "spoken.npz"
@@ -150,10 +113,7 @@ def test_generate_and_lipsync_on_a_rigify_face(rigify_blend, tmp_path):
     # one action on the armature for the take; every keyed bone is a face or head control
     takes_on_rig = [a for a in bpy.data.actions if a.get("unitaf_take")]
     assert [a.name for a in takes_on_rig] == ["UniTAF_rig_take1"]
-    scene = bpy.context.scene
-    for frame in (1, *frames_around(bpy, "UniTAF_rig_take1", 10, n)):   # outside the take: the pose it had before
-        scene.frame_set(frame)
-        assert same_pose(before, pose_snapshot(armature)) == [], frame
+    assert_pose_kept_outside(bpy, armature, before, "UniTAF_rig_take1", 10, n)
     need(LJ)
     out2, npz2 = tmp_path / "recorded.blend", tmp_path / "recorded.npz"
     assert cli.run(["lipsync", "--blend", str(rigify_blend), "--object", "rig", "--audio", str(LJ),
@@ -174,7 +134,7 @@ def test_shape_keys_and_bones_key_together(rigify_blend):
     from helpers import make_face, make_perf
 
     from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
-    armature, _ = _open(rigify_blend)
+    armature, _ = open_rigify(bpy, rigify_blend)
     lids = make_face(bpy, name="Lids", keys=("eyeBlinkLeft", "eyeBlinkRight"))
     lids.modifiers.new("Armature", 'ARMATURE').object = armature
     channels = ARKIT_52 + HEAD_EYE_ROTATIONS
@@ -202,7 +162,7 @@ def test_amplitudes_scale_with_the_rig(rigify_blend):
         return np.full_like(t, {"jawOpen": 0.5, "mouthSmileLeft": 0.8}.get(channels[i], 0.0))
     moved = []
     for scale in (1.0, 2.0):
-        armature, _ = _open(rigify_blend)
+        armature, _ = open_rigify(bpy, rigify_blend)
         if scale != 1.0:
             bpy.context.view_layer.objects.active = armature
             bpy.ops.object.mode_set(mode='EDIT')

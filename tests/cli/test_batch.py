@@ -3,7 +3,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import make_perf
+from helpers import make_face, make_perf
 
 from unitaf_blender.core.batch import load_batch, parse_batch
 from unitaf_blender.engines import GenerateRequest
@@ -48,15 +48,7 @@ def test_load_batch_bad_json(tmp_path):
 
 
 def _head(bpy, name):
-    mesh = bpy.data.meshes.new(name)
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new(name, mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in ("jawOpen", "eyeBlinkLeft"):
-        kb = obj.shape_key_add(name=k)
-        kb.data[0].co, kb.value = (0, 0, 0.1), 0.0   # a neutral face (bpy 5.x starts a new key at 1.0)
-    return obj
+    return make_face(bpy, name, ("jawOpen", "eyeBlinkLeft"))
 
 
 def _perf(seconds, value):

@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 from cli_testutil import digest
+from helpers import csv_without_columns
 
 from shared_paths import ASSETS, ROOT, need
 
@@ -232,14 +233,8 @@ def test_voices_lists_embedded_voices(capsys):
 
 def test_a_csv_without_some_blendshape_columns_warns(llf_copy, tmp_path, capsys):
     """Issue 19, item 7: the keys a trimmed export cannot drive are named, not silently left alone."""
-    import csv
-
     from unitaf_blender.cli import run
-    rows = list(csv.reader(LLF_CSV.read_text().splitlines()))
-    drop = {rows[0].index(name) for name in ("JawOpen", "MouthClose", "EyeBlinkLeft")}
-    trimmed = tmp_path / "trimmed.csv"
-    with open(trimmed, "w", newline="") as f:
-        csv.writer(f).writerows([[c for i, c in enumerate(row) if i not in drop] for row in rows])
+    trimmed = csv_without_columns(LLF_CSV, ("JawOpen", "MouthClose", "EyeBlinkLeft"), tmp_path / "trimmed.csv")
     assert run(["import-performance", "--blend", str(llf_copy), "--object", "FBHead", "--csv", str(trimmed),
                 "--save", str(tmp_path / "out.blend")]) == 0
     warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]

@@ -2,27 +2,19 @@
 system temp folder: real signals sent to a real `python -m unitaf_blender` process."""
 import json
 import os
-import shutil
 import signal
 
 import pytest
 from cli_testutil import listing
-from helpers import fresh_temp_folder, signal_at, start_cli
+from helpers import signal_at, start_cli
 
+from shared_paths import LJ_TEXT
 from unitaf_blender import cli, interrupts
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
-SENTENCE = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-            "from all the arts and crafts represented in the Exhibition. ")
+SENTENCE = LJ_TEXT + ". "
 LONG_TEXT = (SENTENCE * 200)[:19_000]     # one espeak call of several seconds, under the 20,000 limit
-
-
-@pytest.fixture
-def temp_folder():
-    folder = fresh_temp_folder()
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])

@@ -9,22 +9,19 @@ import numpy as np
 import pytest
 from cli_testutil import digest, listing
 
-from shared_paths import ASSETS, need
+from shared_paths import LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.cli import run
 from unitaf_blender.core.performance import Performance
 from unitaf_blender.core.staging import OutputError, StagedFiles, same_file
 
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
-
 
 @pytest.fixture
 def take(tmp_path):
     """The actor's recording, tmp_path/take.wav (a copy of LJ001-0001)."""
     dst = tmp_path / "take.wav"
-    shutil.copy(need(ASSETS / "audio" / "LJ001-0001.wav"), dst)
+    shutil.copy(need(LJ), dst)
     return dst
 
 
@@ -105,7 +102,7 @@ def test_an_automatic_take_name_steps_over_an_input(head_blend, tmp_path):
 def test_a_batch_line_recording_where_a_take_writes_is_refused(head_blend, tmp_path, capsys):
     rec = tmp_path / "d_audio" / "line001.wav"
     rec.parent.mkdir()
-    shutil.copy(need(ASSETS / "audio" / "LJ001-0001.wav"), rec)
+    shutil.copy(need(LJ), rec)
     lines = tmp_path / "lines.json"
     lines.write_text(json.dumps({"lines": [{"object": "FBHead", "text": "Hello there."},
                                            {"object": "FBHead", "audio": "d_audio/line001.wav", "text": LJ_TEXT}]}))
@@ -150,7 +147,7 @@ def test_a_recorded_line_may_live_where_its_own_take_would_write(head_blend, tmp
     """A recorded line writes no take audio (its strip plays the recording), so its name is free."""
     rec = tmp_path / "d_audio" / "line001.wav"
     rec.parent.mkdir()
-    shutil.copy(need(ASSETS / "audio" / "LJ001-0001.wav"), rec)
+    shutil.copy(need(LJ), rec)
     lines = tmp_path / "lines.json"
     lines.write_text(json.dumps({"lines": [{"object": "FBHead", "audio": "d_audio/line001.wav", "text": LJ_TEXT}]}))
     before = digest(rec)

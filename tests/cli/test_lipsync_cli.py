@@ -8,19 +8,16 @@ import shutil
 import pytest
 from cli_testutil import listing
 
-from shared_paths import ASSETS, need
+from shared_paths import ASSETS, LJ, LJ_TEXT, need
 
 bpy = pytest.importorskip("bpy")
 from unitaf_blender.blender import compat
 from unitaf_blender.cli import run
 
 LLF_BLEND = ASSETS / "models" / "Live_Link_Face.blend"
-LJ = ASSETS / "audio" / "LJ001-0001.wav"
 JFK = ASSETS / "audio" / "jfk.wav"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, ask what you can do "
             "for your country.")
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from helpers import csv_without_columns
 
 from shared_paths import ASSETS, need
 from unitaf_blender.core.channels import ARKIT_52, HEAD_EYE_ROTATIONS
@@ -274,20 +275,10 @@ def test_sizes_from_the_file_are_bounded_before_allocating(tmp_path):
         read_livelink_csv(_write(tmp_path, crowded, name="crowded.csv"))
 
 
-def _without_columns(tmp_path, names):
-    """The real MySlate take with some blendshape columns cut out (a trimmed export)."""
-    import csv
-    rows = list(csv.reader(need(PERF / MYSLATE).read_text().splitlines()))
-    drop = {rows[0].index(name) for name in names}
-    path = tmp_path / "cut.csv"
-    with open(path, "w", newline="") as f:
-        csv.writer(f).writerows([[c for i, c in enumerate(row) if i not in drop] for row in rows])
-    return path
-
-
 def test_missing_blendshape_columns_are_named_in_a_warning(tmp_path):
     """Issue 19, item 7: a CSV without JawOpen/MouthClose/EyeBlink keys nothing for them: say so."""
-    p = read_livelink_csv(_without_columns(tmp_path, ["JawOpen", "MouthClose", "EyeBlinkLeft", "EyeBlinkRight"]))
+    names = ["JawOpen", "MouthClose", "EyeBlinkLeft", "EyeBlinkRight"]      # the real MySlate take, trimmed
+    p = read_livelink_csv(csv_without_columns(need(PERF / MYSLATE), names, tmp_path / "cut.csv"))
     assert p.meta["missing_columns"] == ["EyeBlinkLeft", "EyeBlinkRight", "JawOpen", "MouthClose"]
     (warning,) = p.meta["warnings"]
     assert "no column for 4 blendshape(s)" in warning

@@ -1,12 +1,11 @@
 """Forced alignment of a transcript to a recording (engines/embedded/align.py) and the
 embedded engine's lipsync(): accuracy on a different voice with known timings, bilabial
 closures, long files split into windows, absolute time, and the DTW itself."""
-import importlib.util
 import threading
 
 import numpy as np
 import pytest
-from helpers import sealed_frames
+from helpers import load_script, sealed_frames
 
 from shared_paths import ROOT
 from unitaf_blender.engines import Cancelled, LipsyncRequest
@@ -17,14 +16,8 @@ FPS = 30.0
 BILABIALS = {"p", "b", "m"}
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("eval_alignment", ROOT / "bench" / "eval_alignment.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-BENCH = _bench()
+BENCH = load_script(ROOT / "bench" / "eval_alignment.py")
+FIT = load_script(ROOT / "bench" / "eval_transcript_fit.py")
 
 
 @pytest.fixture(scope="module")
@@ -150,12 +143,7 @@ def test_real_recordings_align_sanely(assets):
                 assert _closed_near(perf.weights, perf.channels, 0.5 * (p.start + p.end)), (name, p)
 
 
-WRONG_TRANSCRIPTS = {
-    "another sentence": "The quick brown fox jumps over the lazy dog while the farmer watches from the old "
-                        "wooden gate near the barn.",
-    "another language": "Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer vom alten "
-                        "Holztor aus zusieht.",
-}
+WRONG_TRANSCRIPTS = (FIT.WRONG["other English"], FIT.WRONG["German"])     # another sentence, another language
 
 
 @pytest.mark.parametrize("name", sorted(BENCH.REAL))
@@ -169,7 +157,7 @@ def test_a_transcript_that_does_not_fit_is_warned_about(assets, name):
     for text in (truth, truth.replace("country", "county", 1).replace("Printing", "Painting", 1)):
         perf = EmbeddedEngine().lipsync(LipsyncRequest(audio, sr, text))
         assert perf.meta["transcript_fit"] < align.MISFIT_RATIO - 0.03 and "warnings" not in perf.meta, text
-    for text in (*WRONG_TRANSCRIPTS.values(), other):
+    for text in (*WRONG_TRANSCRIPTS, other):
         perf = EmbeddedEngine().lipsync(LipsyncRequest(audio, sr, text))
         assert perf.meta["transcript_fit"] > align.MISFIT_RATIO, text
         (warning,) = perf.meta["warnings"]

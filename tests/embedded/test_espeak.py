@@ -1,6 +1,5 @@
 """The ctypes binding to espeak-ng (espeakng-loader wheel): events, parameters, voices, threads."""
 import os
-import shutil
 import signal
 import sys
 import tempfile
@@ -216,10 +215,10 @@ def test_an_exception_before_the_callbacks_first_line_is_kept(es, capfd):
     assert "Exception ignored" not in capfd.readouterr().err
 
 
-def test_voice_files_are_removed_once_loaded(es, monkeypatch):
+def test_voice_files_are_removed_once_loaded(es, monkeypatch, temp_folder):
     """The voice copies live in a folder of the temp folder only while espeak reads them:
     nothing is left there, however the process ends."""
-    folder = tempfile.mkdtemp(prefix="ut-test-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    folder = temp_folder
     load = es._lib.espeak_SetVoiceByFile
     loaded = []
 
@@ -227,14 +226,11 @@ def test_voice_files_are_removed_once_loaded(es, monkeypatch):
         loaded.append((os.fsdecode(path), os.path.isfile(path)))
         return load(path)
 
-    try:
-        monkeypatch.setattr(tempfile, "tempdir", folder)
-        monkeypatch.setattr(es._lib, "espeak_SetVoiceByFile", spy)
-        assert es.deterministic
-        first = es.synthesize(LINE, voice="en-us+f3")
-        again = es.synthesize(LINE, voice="en-us+f3")
-        assert len(loaded) == 2 and all(p.startswith(folder + os.sep) and there for p, there in loaded)
-        assert os.listdir(folder) == []
-        np.testing.assert_array_equal(again.audio, first.audio)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    monkeypatch.setattr(tempfile, "tempdir", folder)
+    monkeypatch.setattr(es._lib, "espeak_SetVoiceByFile", spy)
+    assert es.deterministic
+    first = es.synthesize(LINE, voice="en-us+f3")
+    again = es.synthesize(LINE, voice="en-us+f3")
+    assert len(loaded) == 2 and all(p.startswith(folder + os.sep) and there for p, there in loaded)
+    assert os.listdir(folder) == []
+    np.testing.assert_array_equal(again.audio, first.audio)

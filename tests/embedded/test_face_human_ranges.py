@@ -3,26 +3,19 @@
 
 The takes are bench/face_takes.py's: four `generate` takes (two lines, neutral and angry) and two
 `lipsync` takes (LJ001-0001, jfk), pooled as face_stats pools them (README, "Embedded engine")."""
-import importlib.util
 import pathlib
 
 import pytest
+from helpers import load_script
 
 from shared_paths import ROOT, SHARED, need
 
 
-def _load(name, path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
-    stats = _load("face_stats", need(SHARED / "tools" / "face_stats.py"))
+    stats = load_script(need(SHARED / "tools" / "face_stats.py"))
     need(SHARED / "assets" / "audio" / "jfk.wav")
-    takes = _load("face_takes", ROOT / "bench" / "face_takes.py")
+    takes = load_script(ROOT / "bench" / "face_takes.py")
     paths = takes.make_takes(tmp_path_factory.mktemp("takes"), seed=0, shared=SHARED)
     per_take = [stats.measure(stats.load_npz(str(p))) for p in paths]
     human = stats.measure(stats.load_livelink(str(need(pathlib.Path(stats.HUMAN)))))

@@ -2,14 +2,11 @@
 from the embedded aligner's words, on a real recording made long."""
 import numpy as np
 
-from shared_paths import ASSETS, need
+from shared_paths import LJ, LJ_TEXT, need
 from unitaf_blender.core.audio_io import read_wav
 from unitaf_blender.core.performance import TimedLabel
 from unitaf_blender.engines import LipsyncRequest
 from unitaf_blender.engines.segments import split_at_pauses, with_segments
-
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
 
 
 def test_split_keeps_the_transcript_whole_and_cuts_at_pauses():
@@ -26,7 +23,7 @@ class _Segmented:
 
 
 def test_a_long_recording_gets_the_aligners_segments():
-    audio, rate = read_wav(str(need(ASSETS / "audio" / "LJ001-0001.wav")))
+    audio, rate = read_wav(str(need(LJ)))
     gap = np.zeros(3 * rate, np.float32)
     long_audio = np.concatenate([audio, gap, audio])
     transcript = LJ_TEXT + ". " + LJ_TEXT + "."
@@ -52,7 +49,7 @@ def test_without_a_transcript_there_is_nothing_to_split():
 
 def test_the_segments_of_a_marked_up_transcript_hold_words_only():
     """Issue 19, item 6: SSML in a transcript never reaches a segment's text (it is read as text)."""
-    audio, rate = read_wav(str(need(ASSETS / "audio" / "LJ001-0001.wav")))
+    audio, rate = read_wav(str(need(LJ)))
     long_audio = np.concatenate([audio, np.zeros(3 * rate, np.float32), audio])
     transcript = f'<speak>{LJ_TEXT}. <break time="3s"/> {LJ_TEXT} &amp; more.</speak>'
     segments = with_segments(_Segmented(), LipsyncRequest(audio=long_audio, sample_rate=rate,

@@ -1,7 +1,8 @@
 """The CPU these tests see. precision=auto picks bf16 on CPUs with native bf16 and fp32 elsewhere,
 so every module here runs on a pinned CPU (without native bf16) whatever machine runs the suite,
-and the engine-level modules (marked `cpu_bf16_both`) run twice: on a CPU without and with native
-bf16. The pin replaces `devices.cpu_flags`, the one place the precision pick reads the CPU."""
+and the tests that reach the pick (marked `cpu_bf16_both`, on the test or its module) run twice: on
+a CPU without and with native bf16. The pin replaces `devices.cpu_flags`, the one place the
+precision pick reads the CPU."""
 import pytest
 
 NO_NATIVE_BF16 = frozenset("fpu sse sse2 avx f16c fma avx2 bmi2".split())          # an AVX2 EPYC

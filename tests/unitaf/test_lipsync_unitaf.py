@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from shared_paths import ASSETS, need
+from shared_paths import LJ, LJ_TEXT, need
 from unitaf_blender.core.audio_io import read_wav
 from unitaf_blender.core.signal import n_frames_for
 from unitaf_blender.engines import Cancelled, EngineError, LipsyncRequest, get_engine
@@ -21,16 +21,10 @@ from unitaf_blender.engines.unitaf.semantic import semantic_embedding
 from unitaf_blender.engines.unitaf.store import ModelStore
 from unitaf_tiny_models import SPEAKER, run_fresh_python, tiny_model_dir
 
-pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
-
-# ../shared/assets/README.md, LJ001-0001.wav
-LJ_TEXT = ("Printing, in the only sense with which we are at present concerned, differs from most if not "
-           "from all the arts and crafts represented in the Exhibition")
-
 
 @pytest.fixture(scope="module")
 def lj():
-    audio, sr = read_wav(need(ASSETS / "audio" / "LJ001-0001.wav"))
+    audio, sr = read_wav(need(LJ))
     return np.ascontiguousarray(audio, np.float32).reshape(-1), sr
 
 
@@ -124,9 +118,9 @@ def test_second_segment_face_at_its_absolute_start(models, engine, lj):
     np.testing.assert_allclose(face[first:first + 20], head[:20], atol=1e-6)
     last = int(np.flatnonzero(owner == 1)[-1])
     assert last >= n_frames_for(len(audio), sr, 25) - 3                  # it runs to the end of its span
-    # through the engine: the aligner's segments in options, the same placement in the meta
-    # (at the fixture's precision: auto would pick bf16 on CPUs with native bf16)
-    perf = engine.lipsync(request(audio, sr, segments=given, expression_layer=False, precision="fp32"))
+    # through the engine (at the fixture's precision, as request() asks): the aligner's segments in
+    # options, the same placement in the meta
+    perf = engine.lipsync(request(audio, sr, segments=given, expression_layer=False))
     assert [s["start"] for s in perf.meta["segments"]] == [0.0, 5.2]
     channels, weights = to_performance_channels(result.face)
     assert perf.channels == channels

@@ -5,7 +5,6 @@ rest), torch_install.install installs exactly it with pip, each section from its
 for (a stand-in nvidia-smi on PATH reports the driver)."""
 import base64
 import hashlib
-import importlib.util
 import io
 import json
 import os
@@ -15,12 +14,13 @@ import sys
 import zipfile
 
 import pytest
+from helpers import load_script
 
+from shared_paths import ROOT
 from unitaf_blender.engines import EngineError
 from unitaf_blender.engines.unitaf import assets, gpu_driver, runtime_lock
 from unitaf_blender.engines.unitaf import torch_install as nr
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="file:// index paths are POSIX here")
 
 
@@ -70,10 +70,7 @@ def indexes(tmp_path):
 
 
 def _lock_script():
-    spec = importlib.util.spec_from_file_location("lock_runtime", ROOT / "scripts" / "lock_runtime.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    return script
+    return load_script(ROOT / "scripts" / "lock_runtime.py")
 
 
 def _write_lock(tmp_path, torch_root, pypi) -> pathlib.Path:

@@ -14,8 +14,6 @@ torch = pytest.importorskip("torch")
 from unitaf_blender.engines.unitaf import qwen3, qwen3_generate
 from unitaf_blender.engines.unitaf.text_emotion import CN_KEYS, TextEmotion
 
-pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
-
 FX = pathlib.Path(__file__).parent / "fixtures" / "text_emotion"
 
 TEXTS = ["Hi.", "今天天气很好，我们去公园散步吧！", "I am so tired of waiting for the bus every single morning, again.",
@@ -189,6 +187,7 @@ def test_lookup_prefers_answers_seen_to_the_template():
 
 # -- precision ------------------------------------------------------------------------------
 
+@pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
 def test_auto_emotion_runs_at_the_engines_float_type(tmp_path, monkeypatch, cpu_outcome):
     """precision bf16 -> a bf16 model; int8 (GPT weights) -> this model keeps auto's float type."""
     from unitaf_blender.engines import auto_emotion

@@ -20,7 +20,7 @@ from unitaf_blender.engines.unitaf.engine import UniTAFEngine, resolve_voice
 from unitaf_blender.engines.unitaf.store import ModelsMissing
 from unitaf_tiny_models import EXPRESSION, SPEAKER, run_fresh_python, tiny_head_blend, tiny_model_dir
 
-pytestmark = pytest.mark.cpu_bf16_both     # precision=auto on CPUs with and without native bf16
+# The tests marked cpu_bf16_both reach precision=auto, so they run on CPUs with and without native bf16.
 
 FAST = {"max_mel_tokens": 30, "diffusion_steps": 2}
 
@@ -36,6 +36,7 @@ def engine():
     return get_engine("unitaf")
 
 
+@pytest.mark.cpu_bf16_both
 def test_registered_after_embedded(engine):
     ids = [e[0] for e in list_engines()]
     assert ids.index("unitaf") == ids.index("embedded") + 1
@@ -45,6 +46,7 @@ def test_registered_after_embedded(engine):
     assert ok, why
 
 
+@pytest.mark.cpu_bf16_both
 def test_generate_performance_and_model_cache(engine, monkeypatch, cpu_outcome):
     devices.release()
     stages = []
@@ -76,6 +78,7 @@ def test_generate_performance_and_model_cache(engine, monkeypatch, cpu_outcome):
     assert devices.release() == 1 and devices.cached_keys() == []
 
 
+@pytest.mark.cpu_bf16_both
 def test_options_change_the_face(engine):
     neural = engine.generate(request(expression_layer=False))
     assert len(neural.channels) == 51 and "headYaw" not in neural.channels
@@ -88,6 +91,7 @@ def test_options_change_the_face(engine):
     assert model.meta["expression"] == "none+model" and len(model.channels) == 51
 
 
+@pytest.mark.cpu_bf16_both
 def test_clear_errors(engine, tmp_path):
     with pytest.raises(ModelsMissing) as exc:
         engine.generate(request(model_dir=str(tmp_path)))
@@ -121,6 +125,7 @@ def test_default_voice_asset_is_a_short_pcm16_clip():
     assert sr == 22050 and 3.0 < len(audio) / sr < 15.0 and np.abs(audio).max() > 0.3
 
 
+@pytest.mark.cpu_bf16_both
 def test_device_choice_and_oom(cpu_outcome):
     assert devices.pick_device("cpu").type == "cpu"
     assert devices.pick_device("auto").type in ("cuda", "mps", "cpu")
@@ -146,6 +151,7 @@ def test_device_choice_and_oom(cpu_outcome):
             raise ValueError("other")
 
 
+@pytest.mark.cpu_bf16_both
 def test_cli_generate_unitaf_keys_a_take_with_sound(tmp_path):
     """`generate --engine unitaf --model-dir DIR` through the same CLI as the embedded engine."""
     bpy = pytest.importorskip("bpy")
@@ -166,22 +172,22 @@ def test_cli_generate_unitaf_keys_a_take_with_sound(tmp_path):
         assert len(strips) == 1 and strips[0].type == "SOUND"
 
 
+@pytest.mark.cpu_bf16_both
 def test_cli_lipsync_unitaf_keys_the_recording(tmp_path, capsys):
     """`lipsync --engine unitaf`: the face from the recording's own tokens, keyed through the same
     CLI; the strip is the recording; without a transcript it points to the embedded mode."""
     bpy = pytest.importorskip("bpy")
-    from shared_paths import ASSETS, need
+    from shared_paths import LJ, LJ_TEXT, need
     from unitaf_blender.blender import compat
     from unitaf_blender.cli import run
-    recording = need(ASSETS / "audio" / "LJ001-0001.wav")
+    recording = need(LJ)
     src = tiny_head_blend(bpy, tmp_path / "in.blend", ("jawOpen", "browDownLeft"))
     out = tmp_path / "out.blend"
     base = ["lipsync", "--blend", str(src), "--object", "Head", "--audio", str(recording), "--engine", "unitaf",
             "--model-dir", tiny_model_dir(), "--device", "cpu", "--save", str(out)]
     assert run(base) == 2 and not out.exists()
     assert "embedded" in capsys.readouterr().err
-    assert run(base + ["--transcript", "Printing, in the only sense with which we are at present concerned, "
-                       "differs from most if not from all the arts and crafts represented in the Exhibition"]) == 0
+    assert run(base + ["--transcript", LJ_TEXT]) == 0
     bpy.ops.wm.open_mainfile(filepath=str(out))
     key = bpy.data.objects["Head"].data.shape_keys
     action = key.animation_data.action

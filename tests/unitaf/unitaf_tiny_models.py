@@ -7,6 +7,8 @@ import os
 import shutil
 import tempfile
 
+from helpers import make_face
+
 from shared_paths import PARITY, need
 
 E2E = PARITY / "end_to_end"
@@ -44,16 +46,9 @@ def tiny_model_dir() -> str:
 
 
 def tiny_head_blend(bpy, path, keys=("jawOpen", "browDownLeft", "eyeBlinkLeft")):
-    """Save a one-triangle mesh 'Head' with these shape keys as `path` (an input .blend)."""
+    """Save a neutral mesh 'Head' (helpers.make_face) with these shape keys as `path` (an input .blend)."""
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    mesh = bpy.data.meshes.new("Head")
-    mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
-    obj = bpy.data.objects.new("Head", mesh)
-    bpy.context.scene.collection.objects.link(obj)
-    obj.shape_key_add(name="Basis")
-    for k in keys:
-        kb = obj.shape_key_add(name=k)
-        kb.data[0].co, kb.value = (0, 0, 0.1), 0.0   # a neutral face (bpy 5.x starts a new key at 1.0)
+    make_face(bpy, "Head", keys)
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
     return path
 
