@@ -324,11 +324,6 @@ def _head_sentences(script):
     return head, rest, spans
 
 
-def auto_sentences(script) -> list:
-    """The sentences auto_tagged will ask the model about, in order (to answer them at once)."""
-    return [words for _, _, words in _head_sentences(script)[2]]
-
-
 def auto_tagged(script, infer, alpha=AUTO_EMO_ALPHA, prefetch=None):
     """The script with an inferred emotion tag before every sentence that no explicit tag
     governs (explicit tags win: a tag applies until the next one, so only the text before the
